@@ -1,0 +1,35 @@
+# monitor: the two commands a newcomer needs are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TESTSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test demo lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TESTSTAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(STAMP)  ## start the daemon with config/monitor.yaml and rules/
+	mkdir -p state
+	$(BIN)/monitor --config config/monitor.yaml run
+
+test: $(TESTSTAMP)  ## run the whole test suite
+	$(BIN)/ruff check monitor tests bench
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)  ## run the pipeline offline against the seed articles
+	$(BIN)/monitor demo
+
+lint: $(TESTSTAMP)
+	$(BIN)/ruff check monitor tests bench
+
+clean:
+	rm -rf $(VENV) state/*.db* state/digests

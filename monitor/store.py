@@ -1,0 +1,363 @@
+"""The SQLite state, through sqlite-utils: schema, migrations and intent-named queries.
+
+Owns every table and every SQL statement. WAL mode; schema versions are applied in
+order from MIGRATIONS and recorded in `schema_version`, so an old database upgrades
+in place. Callers get plain dicts and dataclasses, never cursors. Must not do network
+I/O, parsing or matching.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from monitor.models import Article, Entry, Match
+
+# Append only: each string is one schema version. Never edit a shipped migration.
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE feeds (
+        url TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '[]',
+        interval_minutes INTEGER, full_text INTEGER NOT NULL DEFAULT 1,
+        etag TEXT, last_modified TEXT, next_poll TEXT NOT NULL DEFAULT '',
+        last_poll TEXT, last_success TEXT, last_status INTEGER,
+        error_count INTEGER NOT NULL DEFAULT 0, last_error TEXT, failing_since TEXT,
+        state TEXT NOT NULL DEFAULT 'active', moved_from TEXT, entries_seen INTEGER NOT NULL DEFAULT 0,
+        added TEXT NOT NULL
+    );
+    CREATE TABLE entries (
+        feed_url TEXT NOT NULL, guid TEXT NOT NULL, url TEXT NOT NULL, article_id INTEGER,
+        content_hash TEXT, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+        PRIMARY KEY (feed_url, guid)
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL UNIQUE, feed_url TEXT NOT NULL,
+        guid TEXT NOT NULL, title TEXT NOT NULL, summary TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '', author TEXT NOT NULL DEFAULT '', published TEXT,
+        language TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',
+        feed_tags TEXT NOT NULL DEFAULT '[]', text_source TEXT NOT NULL DEFAULT 'page',
+        content_hash TEXT, story_id INTEGER, updated INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL
+    );
+    CREATE INDEX articles_created ON articles(created);
+    CREATE INDEX articles_hash ON articles(content_hash);
+    CREATE TABLE matches (
+        article_id INTEGER NOT NULL, rule TEXT NOT NULL, priority TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '[]', hits TEXT NOT NULL DEFAULT '[]',
+        created TEXT NOT NULL, PRIMARY KEY (article_id, rule)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, article_id INTEGER NOT NULL, rule TEXT NOT NULL,
+        channel TEXT NOT NULL, priority TEXT NOT NULL, created TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending', delivery_id TEXT,
+        UNIQUE (article_id, rule, channel)
+    );
+    CREATE INDEX outbox_pending ON outbox(channel, status);
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY, channel TEXT NOT NULL, created TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL, last_error TEXT, sent_at TEXT, items INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE cycles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started TEXT NOT NULL,
+        finished TEXT NOT NULL, summary TEXT NOT NULL
+    );
+    """,
+]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).isoformat(timespec="seconds") if t else None
+
+
+def parse_iso(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+class Store:
+    """A handle on the state database. One per process; not shared across threads."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    # -- schema ----------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "schema_version" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return row[0] or 0
+
+    def migrate(self) -> int:
+        """Apply every migration newer than the database; returns the version reached."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT)")
+        current = self.schema_version()
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [version, iso(now_utc())])
+        return len(MIGRATIONS)
+
+    @contextmanager
+    def transaction(self):
+        """One atomic unit of work: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    # -- feeds -----------------------------------------------------------------
+    def sync_feeds(self, feeds: Iterable[Any]) -> None:
+        """Make the feeds table hold the configured feeds (keeping their history)."""
+        now = iso(now_utc())
+        with self.transaction():
+            for f in feeds:
+                existing = self.db.execute("SELECT url FROM feeds WHERE url = ? OR moved_from = ?",
+                                           [f.url, f.url]).fetchone()
+                values = {"name": f.name, "tags": json.dumps(list(f.tags)),
+                          "interval_minutes": f.interval_minutes, "full_text": int(f.full_text)}
+                if existing:
+                    self.db["feeds"].update(existing[0], values)
+                else:
+                    self.db["feeds"].insert({"url": f.url, "added": now, "next_poll": "", **values})
+
+    def feeds(self) -> list[dict]:
+        out = self.rows("SELECT * FROM feeds ORDER BY url")
+        for r in out:
+            r["tags"] = json.loads(r["tags"])
+        return out
+
+    def feed(self, url: str) -> dict | None:
+        rows = self.rows("SELECT * FROM feeds WHERE url = ?", [url])
+        if rows:
+            rows[0]["tags"] = json.loads(rows[0]["tags"])
+        return rows[0] if rows else None
+
+    def due_feeds(self, now: datetime, urls: Iterable[str] | None = None) -> list[dict]:
+        """Active feeds whose next poll time has come (all configured feeds if urls given)."""
+        rows = self.rows("SELECT * FROM feeds WHERE state = 'active' AND (next_poll = '' OR next_poll <= ?) "
+                         "ORDER BY next_poll", [iso(now)])
+        if urls is not None:
+            wanted = set(urls)
+            rows = [r for r in rows if r["url"] in wanted or r["moved_from"] in wanted]
+        for r in rows:
+            r["tags"] = json.loads(r["tags"])
+        return rows
+
+    def update_feed(self, url: str, **values: Any) -> None:
+        self.db["feeds"].update(url, values)
+
+    def move_feed(self, old: str, new: str) -> None:
+        """A permanent redirect: the feed lives at `new` from now on; its entries follow it."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM feeds WHERE url = ?", [new]).fetchone():
+                self.db.execute("UPDATE feeds SET state = 'moved' WHERE url = ?", [old])
+                return
+            self.db.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", [new, old, old])
+            self.db.execute("UPDATE OR IGNORE entries SET feed_url = ? WHERE feed_url = ?", [new, old])
+
+    # -- entries and articles --------------------------------------------------
+    def unseen(self, feed_url: str, entries: Sequence[Entry]) -> list[Entry]:
+        """The entries whose GUID this feed has not delivered before (one query)."""
+        if not entries:
+            return []
+        guids = [e.guid for e in entries]
+        marks = ",".join("?" * len(guids))
+        seen = {r[0] for r in self.db.execute(
+            f"SELECT guid FROM entries WHERE feed_url = ? AND guid IN ({marks})", [feed_url, *guids])}
+        return [e for e in entries if e.guid not in seen]
+
+    def known_urls(self, urls: Iterable[str]) -> set[str]:
+        urls = list(set(urls))
+        if not urls:
+            return set()
+        marks = ",".join("?" * len(urls))
+        return {r[0] for r in self.db.execute(f"SELECT url FROM articles WHERE url IN ({marks})", urls)}
+
+    def save_feed_items(self, feed_url: str, entries: Sequence[Entry],
+                        articles: Sequence[tuple[Article, Sequence[Match], Sequence[str]]],
+                        feed_values: dict[str, Any]) -> list[int]:
+        """One transaction: seen entries, new articles, their matches, outbox rows, feed state.
+
+        `articles` holds (article, matches, channels-per-match default) triples; each match
+        goes to its own channels or, when it names none, to the given default channels.
+        Returns the ids of the new articles.
+        """
+        now = iso(now_utc())
+        ids: list[int] = []
+        with self.transaction():
+            for e in entries:
+                self.db.execute(
+                    "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen",
+                    [feed_url, e.guid, e.url, now, now])
+            for article, matches, default_channels in articles:
+                art_id = self._insert_article(article, now)
+                if art_id is None:
+                    continue
+                ids.append(art_id)
+                self.db.execute("UPDATE entries SET article_id = ? WHERE feed_url = ? AND guid = ?",
+                                [art_id, feed_url, article.guid])
+                for m in matches:
+                    self._insert_match(art_id, m, m.channels or tuple(default_channels), now)
+            if feed_values:
+                self.db["feeds"].update(feed_url, feed_values)
+        return ids
+
+    def _insert_article(self, a: Article, now: str) -> int | None:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
+            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
+             a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now])
+        return cur.lastrowid if cur.rowcount else None
+
+    def _insert_match(self, art_id: int, m: Match, channels: Sequence[str], now: str) -> None:
+        hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
+        self.db.execute("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)",
+                        [art_id, m.rule, m.priority, m.title, json.dumps(list(m.tags)), json.dumps(hits), now])
+        for ch in channels:
+            self.db.execute("INSERT OR IGNORE INTO outbox (article_id, rule, channel, priority, created) "
+                            "VALUES (?,?,?,?,?)", [art_id, m.rule, ch, m.priority, now])
+
+    def articles(self, since: datetime | None = None, limit: int | None = None) -> list[dict]:
+        sql = "SELECT * FROM articles" + (" WHERE created >= ?" if since else "") + " ORDER BY id"
+        params: list[Any] = [iso(since)] if since else []
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self.rows(sql, params)
+
+    # -- outbox and deliveries -------------------------------------------------
+    def pending_items(self, channel: str, priorities: Sequence[str] | None = None) -> list[dict]:
+        """Outbox rows for a channel not yet in any delivery, joined with article and match."""
+        sql = ("SELECT o.id AS outbox_id, o.rule, o.priority, o.created AS queued, a.*, "
+               "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
+               "FROM outbox o JOIN articles a ON a.id = o.article_id "
+               "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
+               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL")
+        params: list[Any] = [channel]
+        if priorities:
+            sql += f" AND o.priority IN ({','.join('?' * len(priorities))})"
+            params += list(priorities)
+        return self.rows(sql + " ORDER BY o.id", params)
+
+    def create_delivery(self, channel: str, outbox_ids: Sequence[int]) -> str:
+        """Persist a delivery and claim its outbox rows, before anything is sent."""
+        delivery_id = str(uuid.uuid4())
+        now = iso(now_utc())
+        with self.transaction():
+            self.db["deliveries"].insert({"id": delivery_id, "channel": channel, "created": now,
+                                          "next_attempt": now, "items": len(outbox_ids)})
+            for i in outbox_ids:
+                self.db.execute("UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
+                                [delivery_id, i])
+        return delivery_id
+
+    def due_deliveries(self, now: datetime, channel: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt <= ?"
+        params: list[Any] = [iso(now)]
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self.rows(sql + " ORDER BY created", params)
+
+    def delivery_items(self, delivery_id: str) -> list[dict]:
+        return self.rows(
+            "SELECT o.id AS outbox_id, o.rule, o.priority, o.created AS queued, a.*, "
+            "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
+            "FROM outbox o JOIN articles a ON a.id = o.article_id "
+            "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
+            "WHERE o.delivery_id = ? ORDER BY o.id", [delivery_id])
+
+    def mark_delivered(self, delivery_id: str) -> None:
+        now = iso(now_utc())
+        with self.transaction():
+            self.db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+                            "WHERE id = ?", [now, delivery_id])
+            self.db.execute("UPDATE outbox SET status = 'sent' WHERE delivery_id = ?", [delivery_id])
+
+    def mark_delivery_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; with no retry time the delivery is given up as failed."""
+        with self.transaction():
+            if retry_at is None:
+                self.db.execute("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
+                                "last_error = ? WHERE id = ?", [error, delivery_id])
+                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ?", [delivery_id])
+            else:
+                self.db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
+                                "next_attempt = ? WHERE id = ?", [error, iso(retry_at), delivery_id])
+
+    # -- cycles and status -----------------------------------------------------
+    def record_cycle(self, kind: str, started: datetime, summary: dict) -> None:
+        self.db["cycles"].insert({"kind": kind, "started": iso(started), "finished": iso(now_utc()),
+                                  "summary": json.dumps(summary)})
+        self.db.execute("DELETE FROM cycles WHERE id < (SELECT max(id) - 1000 FROM cycles)")
+
+    def last_cycle(self, kind: str) -> dict | None:
+        rows = self.rows("SELECT * FROM cycles WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind])
+        return rows[0] if rows else None
+
+    def counts(self) -> dict[str, int]:
+        q = {
+            "feeds": "SELECT count(*) FROM feeds",
+            "feeds_failing": "SELECT count(*) FROM feeds WHERE error_count > 0 AND state = 'active'",
+            "articles": "SELECT count(*) FROM articles",
+            "matches": "SELECT count(*) FROM matches",
+            "outbox_pending": "SELECT count(*) FROM outbox WHERE status = 'pending'",
+            "deliveries_pending": "SELECT count(*) FROM deliveries WHERE status = 'pending'",
+            "deliveries_failed": "SELECT count(*) FROM deliveries WHERE status = 'failed'",
+        }
+        return {k: self.db.execute(sql).fetchone()[0] for k, sql in q.items()}
+
+    def prune(self, older_than_days: int) -> int:
+        """Delete delivered or unmatched articles, their matches and sent outbox rows past retention."""
+        cutoff = iso(now_utc() - timedelta(days=older_than_days))
+        with self.transaction():
+            old = "SELECT id FROM articles WHERE created < ? AND id NOT IN " \
+                  "(SELECT article_id FROM outbox WHERE status = 'pending')"
+            self.db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", [cutoff])
+            self.db.execute(f"DELETE FROM outbox WHERE status != 'pending' AND article_id IN ({old})", [cutoff])
+            n = self.db.execute(f"DELETE FROM articles WHERE id IN ({old})", [cutoff]).rowcount
+            self.db.execute("DELETE FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])
+            self.db.execute("DELETE FROM entries WHERE last_seen < ?", [cutoff])
+        return n
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
