@@ -45,3 +45,8 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 def main() -> None:
     cli(prog_name="monitor")
+
+
+from monitor.cli_digest import digest_command  # noqa: E402  (imports cli.load_config)
+
+cli.add_command(digest_command)

@@ -71,6 +71,14 @@ MIGRATIONS: list[str] = [
         finished TEXT NOT NULL, summary TEXT NOT NULL
     );
     """,
+    # 2: delivery bookkeeping: alert vs digest (for the per-rule alert limit), how many items
+    # a digest left for later ("and N more"), and the last scheduled send per channel
+    """
+    ALTER TABLE deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest';
+    ALTER TABLE deliveries ADD COLUMN more INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX deliveries_channel ON deliveries(channel, status);
+    CREATE TABLE channel_state (channel TEXT PRIMARY KEY, last_scheduled TEXT NOT NULL)
+    """,
 ]
 
 
@@ -278,13 +286,18 @@ class Store:
             params += list(priorities)
         return self.rows(sql + " ORDER BY o.id", params)
 
-    def create_delivery(self, channel: str, outbox_ids: Sequence[int]) -> str:
-        """Persist a delivery and claim its outbox rows, before anything is sent."""
+    def create_delivery(self, channel: str, outbox_ids: Sequence[int], *, kind: str = "digest",
+                        more: int = 0, now: datetime | None = None) -> str:
+        """Persist a delivery and claim its outbox rows, before anything is sent.
+
+        `kind` is "digest" or "alert"; `more` counts items left pending for a later digest.
+        """
         delivery_id = str(uuid.uuid4())
-        now = iso(now_utc())
+        now_s = iso(now or now_utc())
         with self.transaction():
-            self.db["deliveries"].insert({"id": delivery_id, "channel": channel, "created": now,
-                                          "next_attempt": now, "items": len(outbox_ids)})
+            self.db["deliveries"].insert({"id": delivery_id, "channel": channel, "created": now_s,
+                                          "next_attempt": now_s, "items": len(outbox_ids),
+                                          "kind": kind, "more": more})
             for i in outbox_ids:
                 self.db.execute("UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
                                 [delivery_id, i])
@@ -323,6 +336,31 @@ class Store:
             else:
                 self.db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
                                 "next_attempt = ? WHERE id = ?", [error, iso(retry_at), delivery_id])
+
+    def delivery(self, delivery_id: str) -> dict | None:
+        rows = self.rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+        return rows[0] if rows else None
+
+    def alert_counts(self, channel: str, since: datetime) -> dict[str, int]:
+        """Items per rule sent (or being sent) as alerts on a channel since a time: the rate limit."""
+        cur = self.db.execute(
+            "SELECT o.rule, count(*) FROM outbox o JOIN deliveries d ON d.id = o.delivery_id "
+            "WHERE d.channel = ? AND d.kind = 'alert' AND d.created >= ? GROUP BY o.rule",
+            [channel, iso(since)])
+        return {rule: n for rule, n in cur.fetchall()}
+
+    def last_scheduled(self) -> dict[str, datetime]:
+        """When each channel last had its scheduled digest (sent or deliberately skipped as empty)."""
+        return {r["channel"]: datetime.fromisoformat(r["last_scheduled"])
+                for r in self.rows("SELECT * FROM channel_state")}
+
+    def set_last_scheduled(self, channel: str, when: datetime) -> None:
+        self.db.execute("INSERT INTO channel_state VALUES (?, ?) ON CONFLICT(channel) "
+                        "DO UPDATE SET last_scheduled = excluded.last_scheduled", [channel, iso(when)])
+
+    def failed_deliveries(self, limit: int = 20) -> list[dict]:
+        return self.rows("SELECT * FROM deliveries WHERE status = 'failed' ORDER BY created DESC LIMIT ?",
+                         [limit])
 
     # -- cycles and status -----------------------------------------------------
     def record_cycle(self, kind: str, started: datetime, summary: dict) -> None:
