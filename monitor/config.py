@@ -48,7 +48,7 @@ class FetchSettings:
     max_entries_per_feed: int = 200
     concurrency: int = 50
     per_host: int = 2
-    poll_interval_minutes: int = 15          # how often the daemon looks for due feeds
+    check_interval_seconds: int = 60         # how often the daemon looks for due feeds
     default_interval_minutes: int = 30
     min_interval_minutes: int = 5
     max_interval_minutes: int = 360
