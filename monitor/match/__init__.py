@@ -7,3 +7,11 @@ class RuleWatcher:
 
     def refresh(self) -> bool:
         return False
+
+
+class _Empty:
+    rules = ()
+
+
+def load_rules(path):
+    return _Empty()
