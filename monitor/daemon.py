@@ -147,6 +147,11 @@ class Daemon:
         scheduler.add_job(self.reload_rules, "interval", seconds=5, id="rules", **common)
         scheduler.add_job(self.prune, "interval", hours=6, next_run_time=now_utc(), id="prune", **common)
         scheduler.start()
+        http = None
+        if cfg.http_listen:
+            from monitor import web
+            http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
+            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
@@ -154,6 +159,8 @@ class Daemon:
                  len(self.in_flight))
         scheduler.shutdown(wait=False)
         await self.drain()
+        if http is not None:
+            http.shutdown()
         log.info("stopped cleanly")
 
     async def drain(self) -> None:

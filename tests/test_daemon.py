@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from tests.farm import Farm
@@ -24,7 +25,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(tmp: Path, feeds: list[str]) -> Path:
+def write_config(tmp: Path, feeds: list[str], http_port: int = 0) -> Path:
     cfg = tmp / "monitor.yaml"
     lines = "\n".join(f"  - url: {u}" for u in feeds)
     cfg.write_text(f"""
@@ -32,6 +33,7 @@ state: {{path: {tmp}/state/monitor.db, digests_dir: {tmp}/state/digests}}
 rules: {{path: {REPO}/rules}}
 fetch: {{allow_private: ["127.0.0.1/32"], check_interval_seconds: 2, timeout_seconds: 5}}
 channels: [{{name: archive, type: file, schedule: hourly}}]
+http: {{listen: "127.0.0.1:{http_port or free_port()}"}}
 feeds:
 {lines}
 """)
@@ -41,7 +43,8 @@ feeds:
 def test_daemon_runs_reports_unreachable_feeds_and_stops_on_sigterm(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}/feed.xml"   # nothing listens there
     with Farm("--feeds", "4", "--items", "3") as farm:
-        cfg = write_config(tmp_path, farm.feed_urls() + [dead])
+        port = free_port()
+        cfg = write_config(tmp_path, farm.feed_urls() + [dead], port)
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -59,6 +62,11 @@ def test_daemon_runs_reports_unreachable_feeds_and_stops_on_sigterm(tmp_path):
             failing = [f for f in report["feeds"] if f["error_count"]]
             assert [f["url"] for f in failing] == [dead]
             assert "FetchError" in failing[0]["last_error"] or "connect" in failing[0]["last_error"].lower()
+            health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
+            assert health.status == 200
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            assert "monitor_articles 12.0" in metrics
+            assert "monitor_feeds_failing 1.0" in metrics
             text = monitor("status", cfg=cfg).stdout
             assert dead in text and "1 failing" in text
         finally:
