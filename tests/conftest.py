@@ -144,6 +144,7 @@ class DeliveryEnv:
         text = f"state:\n  path: {tmp_path}/state/m.db\n  digests_dir: {tmp_path}/digests\n"
         text += f"digest:\n  timezone: Europe/Tallinn\n{digest_yaml}"
         text += f"channels:\n{channels_yaml}"
+        self.yaml = text
         self.config = config_mod.parse(text, "test.yaml", tmp_path)
         self.store = Store(self.config.state_path)
         self.store.sync_feeds([_Feed(self.FEED)])
