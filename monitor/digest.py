@@ -9,6 +9,7 @@ Must not send, touch the store or read the clock.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -232,8 +233,13 @@ def _word_end(text: str, i: int) -> int:
     return j if j > 0 else i
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def _ellipsize(segs: tuple[Segment, ...], head: bool, tail: bool) -> tuple[Segment, ...]:
-    segs = tuple(Segment(" ".join(s.text.split()) if not s.hit else s.text, s.hit) for s in segs)
+    # Collapse runs of whitespace (extracted text keeps newlines) but keep the single spaces
+    # that separate a hit from its neighbours.
+    segs = tuple(Segment(_SPACES.sub(" ", s.text), s.hit) for s in segs)
     return ((Segment("… "),) if head else ()) + segs + ((Segment(" …"),) if tail else ())
 
 

@@ -40,11 +40,12 @@ def test_highlight_marks_hits_and_ignores_bad_offsets():
 
 
 def test_snippet_is_a_window_around_the_first_hit():
-    text = "word " * 100 + "Greenland is mentioned here. " + "tail " * 100
+    text = "word " * 100 + "Greenland is\n  mentioned here. " + "tail " * 100
     start = text.index("Greenland")
     segs = snippet({"text": text}, [{"field": "text", "start": start, "end": start + 9}])
     joined = "".join(s.text for s in segs)
     assert [s.text for s in segs if s.hit] == ["Greenland"]
+    assert "word Greenland is mentioned" in joined        # spaces around the hit kept, newlines collapsed
     assert joined.startswith("… ") and joined.endswith(" …")
     assert len(joined) < 400
 
