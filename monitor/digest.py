@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -247,6 +248,13 @@ def plain(segs: tuple[Segment, ...]) -> str:
     return "".join(s.text for s in segs)
 
 
+def text_snippet(segs: tuple[Segment, ...]) -> str:
+    """The snippet for plain-text mail: hits as *term*, wrapped and indented under the title."""
+    text = "".join(f"*{s.text}*" if s.hit else s.text for s in segs)
+    return textwrap.fill(text, width=78, initial_indent="  ", subsequent_indent="  ",
+                         break_long_words=False, break_on_hyphens=False)
+
+
 # -- subjects and rendering ----------------------------------------------------
 
 def subject(d: Digest) -> str:
@@ -276,6 +284,7 @@ def _env() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
     )
     env.filters["plain"] = plain
+    env.filters["text_snippet"] = text_snippet
     return env
 
 
