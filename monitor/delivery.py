@@ -188,6 +188,8 @@ async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datet
                 break
         delivery_id = store.create_delivery(ch.name, [r["outbox_id"] for r in picked], kind=p.kind,
                                             more=more if p.kind == "digest" else 0, now=now)
+        if delivery_id is None:         # a concurrent run claimed these rows first and sends them
+            break
         sent = await _attempt(store, config, channel, store.delivery(delivery_id), now, summary)
         # Only a forced send drains everything now; otherwise the rest waits for the next digest.
         if not (force and sent and more):

@@ -300,10 +300,12 @@ class Store:
         return self.rows(sql + " ORDER BY o.id", params)
 
     def create_delivery(self, channel: str, outbox_ids: Sequence[int], *, kind: str = "digest",
-                        more: int = 0, now: datetime | None = None) -> str:
+                        more: int = 0, now: datetime | None = None) -> str | None:
         """Persist a delivery and claim its outbox rows, before anything is sent.
 
         `kind` is "digest" or "alert"; `more` counts items left pending for a later digest.
+        Rows already claimed by another run are skipped; when rows were asked for and none
+        could be claimed, no delivery is created and None is returned.
         """
         delivery_id = str(uuid.uuid4())
         now_s = iso(now or now_utc())
@@ -311,9 +313,14 @@ class Store:
             self._insert("deliveries", {"id": delivery_id, "channel": channel, "created": now_s,
                                         "next_attempt": now_s, "items": len(outbox_ids),
                                         "kind": kind, "more": more})
-            for i in outbox_ids:
-                self.db.execute("UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
-                                [delivery_id, i])
+            claimed = sum(self.db.execute(
+                "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
+                [delivery_id, i]).rowcount for i in outbox_ids)
+            if outbox_ids and not claimed:
+                self.db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
+                return None
+            if claimed != len(outbox_ids):
+                self.db.execute("UPDATE deliveries SET items = ? WHERE id = ?", [claimed, delivery_id])
         return delivery_id
 
     def due_deliveries(self, now: datetime, channel: str | None = None) -> list[dict]:

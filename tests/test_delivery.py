@@ -206,3 +206,12 @@ def test_cli_preview_and_send(delivery_env, tmp_path):
     assert sent.exit_code == 0 and json.loads(sent.output)["items"] == 1
     assert len(json_files(env)) == 1
     assert runner.invoke(cli, [*base, "--preview"]).output.strip() == "nothing pending"
+
+
+def test_rows_claimed_by_a_concurrent_run_are_not_sent_again(delivery_env):
+    env = delivery_env("  - {name: files, type: file}\n")
+    env.add("Kallas story")
+    [row] = env.store.pending_items("files")
+    first = env.store.create_delivery("files", [row["outbox_id"]])
+    assert env.store.create_delivery("files", [row["outbox_id"]]) is None     # the second claim gets nothing
+    assert [d["id"] for d in env.store.due_deliveries(utc(2030, 1, 1))] == [first]
