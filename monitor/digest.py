@@ -57,6 +57,7 @@ class DigestItem:
     from_feed: bool                       # text_source == "feed": shown "from the feed summary"
     also_reported_by: tuple[Source, ...] = ()
     outbox_ids: tuple[int, ...] = ()
+    updated: bool = False                 # re-sent because the article was materially edited
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ def _item(key: str, rows: list[dict], related: list[dict]) -> DigestItem:
         from_feed=first.get("text_source") == "feed",
         also_reported_by=tuple(others.values()),
         outbox_ids=tuple(r["outbox_id"] for r in rows if "outbox_id" in r),
+        updated=bool(first.get("updated")),
     )
 
 
@@ -333,5 +335,6 @@ def _item_json(i: DigestItem) -> dict[str, Any]:
         "priority": i.priority, "rules": list(i.rules),
         "snippet": text, "highlights": marks,
         "text_source": "feed" if i.from_feed else "page",
+        "updated": i.updated,
         "also_reported_by": [{"source": s.source, "url": s.url} for s in i.also_reported_by],
     }

@@ -124,6 +124,14 @@ def test_text_and_html_show_time_in_zone_marker_and_more():
     assert "https://n.example/1" in text and 'href="https://n.example/1"' in html
 
 
+def test_updated_article_is_marked():
+    r = {**row(1, "Edited story"), "updated": 1}
+    d = build_digest([r], channel="m", created=NOW)
+    assert "[UPDATED]" in render_text(d) and "UPDATED</span>" in render_html(d)
+    assert to_json(d)["items"][0]["updated"] is True
+    assert "UPDATED" not in render_text(build_digest([row(1, "Fresh")], channel="m", created=NOW))
+
+
 def test_json_document_is_versioned_with_highlight_offsets():
     text = "Some text about Kallas today."
     d = build_digest([row(1, "T", text=text, hits=[{"field": "text", "start": 16, "end": 22}])],
