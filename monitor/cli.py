@@ -13,6 +13,7 @@ import click
 
 from monitor import __version__
 from monitor import config as config_mod
+from monitor.cli_extract import extract_command
 from monitor.errors import ConfigError
 
 DEFAULT_CONFIG = "config/monitor.yaml"
@@ -45,3 +46,6 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 def main() -> None:
     cli(prog_name="monitor")
+
+
+cli.add_command(extract_command)
