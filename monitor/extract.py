@@ -181,13 +181,14 @@ def detect_language(text: str) -> str:
     return lang or ""
 
 
-def warm_up() -> None:
-    """Load trafilatura's and py3langid's lazy state, so the first real page is not slow."""
-    page = ("<html><head><title>t</title></head><body><article><p>"
+def warm_up(language: bool = True) -> None:
+    """Load trafilatura's (and py3langid's, ~1.5 s) lazy state, so the first real page is not slow."""
+    page = ("<html lang='en'><head><title>t</title></head><body><article><p>"
             + "This is a short warm-up article with enough words to be extracted. " * 8
             + "</p></article></body></html>")
     extract(page, "https://example.org/warm-up")
-    detect_language("Ceci est un texte assez long pour que le détecteur se charge.")
+    if language:
+        detect_language("Ceci est un texte assez long pour que le détecteur se charge.")
 
 
 def article_text(extracted: Extracted | None, entry_summary: str = "", entry_content: str = "",

@@ -41,7 +41,9 @@ def _init_worker() -> None:
     # Workers ignore Ctrl-C: the daemon's shutdown closes the pool in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
-    extract_mod.warm_up()
+    # The language model loads on the first page that needs it (or in warm_up()): a worker
+    # that only has to start after a crash should be back in a fraction of a second.
+    extract_mod.warm_up(language=False)
 
 
 def _run_page(fn: Callable[[str, str], Extracted], html: str, url: str, timeout: float) -> Extracted | None:
@@ -99,9 +101,10 @@ class ExtractorPool:
         executor.shutdown(wait=False, cancel_futures=True)
 
     async def warm_up(self) -> None:
-        """Start every worker now (each loads trafilatura once) instead of on the first pages."""
-        await asyncio.gather(*(self.extract("<html><body><p>warm</p></body></html>")
-                               for _ in range(self.workers)))
+        """Start every worker now and load the language model, instead of on the first pages."""
+        # No declared language and over 1,000 chars: each worker runs the detector once.
+        page = "<html><body><article><p>" + "A warm-up sentence for the workers. " * 40 + "</p></article></body></html>"
+        await asyncio.gather(*(self.extract(page) for _ in range(self.workers)))
 
     async def extract(self, html: str, url: str = "") -> Extracted:
         """The page's `Extracted`, computed in a worker; empty on crash or timeout, never raises."""
