@@ -123,6 +123,13 @@ def candidates() -> dict[str, Callable[[str, str], str]]:
             return trafilatura.extract(h, url=u or None, **kw) or ""
         return fn
 
+    from monitor.extract import PRECISION_PASS, RECALL_PASS, SECOND_PASS_RATIO, clean_text
+
+    def two_pass(h: str, u: str) -> str:
+        first = trafilatura.extract(h, url=u or None, **PRECISION_PASS) or ""
+        second = trafilatura.extract(h, url=u or None, **RECALL_PASS) or ""
+        return second if len(first) < SECOND_PASS_RATIO * len(second) else first
+
     def no_url(h: str, u: str) -> str:
         return trafilatura.extract(h, include_comments=False) or ""
 
@@ -137,6 +144,9 @@ def candidates() -> dict[str, Callable[[str, str], str]]:
         "precision, tables=False": opts(include_comments=False, favor_precision=True, include_tables=False),
         "deduplicate": opts(include_comments=False, deduplicate=True),
         "precision + deduplicate": opts(include_comments=False, favor_precision=True, deduplicate=True),
+        "fast + recall": opts(include_comments=False, fast=True, favor_recall=True),
+        "precision + line cleaning": lambda h, u: clean_text(opts(**PRECISION_PASS)(h, u)),
+        "precision, recall 2nd pass (no cleaning)": two_pass,
     }
 
 
