@@ -1,0 +1,79 @@
+"""ExtractorPool with real worker processes: same result as in-process, crash and timeout isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from monitor.extract import extract
+from monitor.extract_pool import ExtractorPool
+from monitor.models import Extracted
+
+PAGE = ("<html lang='en'><head><title>Pool page</title>"
+        "<link rel='canonical' href='/story/1'></head><body><article><h1>Pool page</h1><p>"
+        + "Workers extract this article in another process and send the record back. " * 10
+        + "</p></article></body></html>")
+
+
+def crash_on_marker(html: str, url: str) -> Extracted:
+    """Worker function for the tests: dies like a segfaulting C extension on marked pages."""
+    if "CRASH" in html:
+        os._exit(1)
+    return extract(html, url)
+
+
+def hang_on_marker(html: str, url: str) -> Extracted:
+    if "HANG" in html:
+        while True:  # pure Python: the in-worker alarm interrupts it
+            time.sleep(0.05)
+    return extract(html, url)
+
+
+def test_pool_gives_the_same_record_as_in_process_extraction():
+    async def run():
+        with ExtractorPool(workers=2) as pool:
+            results = await asyncio.gather(*(pool.extract(PAGE, f"https://ex.org/p/{i}") for i in range(6)))
+        return results
+
+    results = asyncio.run(run())
+    assert results[3] == extract(PAGE, "https://ex.org/p/3")
+    assert results[3].canonical_url == "https://ex.org/story/1"
+    assert all("another process" in r.text for r in results)
+
+
+def test_worker_crash_gives_empty_record_and_pool_keeps_working():
+    async def run():
+        with ExtractorPool(workers=1, fn=crash_on_marker) as pool:
+            crashed = await pool.extract("<html><body>CRASH</body></html>", "https://ex.org/bad")
+            after = await asyncio.gather(*(pool.extract(PAGE, "https://ex.org/good") for _ in range(3)))
+            return crashed, after, pool.crashes
+
+    crashed, after, crashes = asyncio.run(run())
+    assert crashed == Extracted()
+    assert crashes == 1
+    assert all("another process" in r.text for r in after)
+
+
+def test_page_over_time_limit_gives_empty_record_and_others_complete():
+    async def run():
+        with ExtractorPool(workers=2, timeout=1.0, fn=hang_on_marker) as pool:
+            return await asyncio.gather(pool.extract("<p>HANG</p>", "https://ex.org/slow"),
+                                        pool.extract(PAGE, "https://ex.org/ok")), pool.timeouts
+
+    (slow, ok), timeouts = asyncio.run(run())
+    assert slow == Extracted()
+    assert timeouts == 1
+    assert "another process" in ok.text
+
+
+def test_closed_pool_refuses_work_and_worker_count_defaults_to_cores():
+    pool = ExtractorPool()
+    assert pool.workers == (os.cpu_count() or 1)
+    pool.close()
+    try:
+        asyncio.run(pool.extract(PAGE))
+    except RuntimeError as exc:
+        assert "closed" in str(exc)
+    else:
+        raise AssertionError("a closed pool accepted work")
