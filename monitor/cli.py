@@ -45,3 +45,8 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 def main() -> None:
     cli(prog_name="monitor")
+
+
+from monitor.cli_feeds import feeds_group  # noqa: E402  (imports load_config from this module)
+
+cli.add_command(feeds_group)
