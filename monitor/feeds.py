@@ -88,8 +88,9 @@ def _xml_entry(e: Any, feed_url: str) -> Entry:
     if summary == content:
         content = ""
     author = e.get("author") or ""
-    published = _struct(e.get("published_parsed")) or _struct(e.get("created_parsed"))
-    updated = _struct(e.get("updated_parsed"))
+    # dict.get: FeedParserDict.get("published_parsed") falls back to updated with a DeprecationWarning
+    published = _struct(dict.get(e, "published_parsed")) or _struct(dict.get(e, "created_parsed"))
+    updated = _struct(dict.get(e, "updated_parsed"))
     guid = (e.get("id") or "").strip() or link or _hash_guid(title, summary or content)
     return Entry(feed_url=feed_url, guid=guid, url=link, title=title, summary=summary, content=content,
                  author=html_to_text(author), published=published or updated, updated=updated)

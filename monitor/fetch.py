@@ -85,6 +85,7 @@ class _Decoder:
         codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
         self.steps = [c for c in reversed(codings) if c in ("gzip", "x-gzip", "deflate", "br")]
         self.objs: list = []
+        self.raw: set[int] = set()      # steps switched to raw deflate
         for c in self.steps:
             if c == "br":
                 self.objs.append(brotli.Decompressor())
@@ -107,11 +108,10 @@ class _Decoder:
                 return out
             return obj.decompress(data, budget + 1)
         except zlib.error:
-            if self.steps[i] == "deflate" and not getattr(obj, "_raw", False):
-                raw = zlib.decompressobj(-15)
-                raw._raw = True  # type: ignore[attr-defined]
-                self.objs[i] = raw
-                return raw.decompress(data, budget + 1)
+            if self.steps[i] == "deflate" and i not in self.raw:
+                self.raw.add(i)
+                self.objs[i] = zlib.decompressobj(-15)
+                return self._step(i, self.objs[i], data, budget)
             raise FetchError("corrupt compressed body") from None
         except brotli.error:
             raise FetchError("corrupt brotli body") from None
