@@ -54,9 +54,9 @@ def parse_feed(body: bytes, url: str, content_type: str = "", max_entries: int =
 # -- RSS / Atom / RDF via feedparser ---------------------------------------------------
 
 def _parse_xml(body: bytes, url: str, content_type: str, max_entries: int) -> ParsedFeed:
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    # No content-location: feedparser would then "resolve" non-URL guids against it.
+    # Links are made absolute below; xml:base inside the document still applies.
+    headers = {"content-type": content_type} if content_type else {}
     try:
         # sanitize_html off: every text field is reduced to plain text below anyway, and
         # the sanitizer is the slowest part of feedparser.
@@ -85,8 +85,6 @@ def _xml_entry(e: Any, feed_url: str) -> Entry:
     title = html_to_text(e.get("title"))
     summary = html_to_text(e.get("summary"))
     content = "\n".join(html_to_text(c.get("value")) for c in e.get("content") or () if c.get("value"))
-    if summary == content:
-        content = ""
     author = e.get("author") or ""
     # dict.get: FeedParserDict.get("published_parsed") falls back to updated with a DeprecationWarning
     published = _struct(dict.get(e, "published_parsed")) or _struct(dict.get(e, "created_parsed"))
@@ -146,7 +144,7 @@ def _json_entry(item: dict, feed_url: str, base: str, feed_author: str) -> Entry
     published = _iso(item.get("date_published"))
     updated = _iso(item.get("date_modified"))
     return Entry(feed_url=feed_url, guid=guid, url=link, title=title, summary=summary,
-                 content=content.strip() if content != summary else "",
+                 content=content.strip(),
                  author=_json_author(item) or feed_author, published=published or updated, updated=updated)
 
 

@@ -309,7 +309,7 @@ def test_content_encodings_are_decoded(coding, encode):
 
 
 def test_brotli_bomb_is_capped():
-    bomb = brotli.compress(b"\0" * (64 << 20))
+    bomb = brotli.compress(b"\0" * (16 << 20), quality=1)
 
     async def go():
         async with Tiny(lambda p, b: (200, {"Content-Encoding": "br"}, bomb)) as srv:
