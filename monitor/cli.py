@@ -47,6 +47,92 @@ def main() -> None:
     cli(prog_name="monitor")
 
 
+def _setup_logging(cfg: config_mod.Config, verbose: bool = False) -> None:
+    from monitor import logs
+    logs.setup(cfg.log_format, "DEBUG" if verbose else "INFO")
+
+
+@cli.command()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def run(ctx: click.Context, verbose: bool) -> None:
+    """Run the daemon: poll feeds on schedule, deliver digests, reload edited rules.
+
+    Stops cleanly on SIGTERM or Ctrl-C. Example:
+
+        monitor --config config/monitor.yaml run
+    """
+    import asyncio
+
+    from monitor import daemon
+    cfg = load_config(ctx)
+    _setup_logging(cfg, verbose)
+    asyncio.run(daemon.run(cfg))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Poll once and exit (the daemon polls on its own).")
+@click.option("--all", "every_feed", is_flag=True, help="Poll every feed now, not only the due ones.")
+@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Rules folder (default: the config's rules.path).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | None, verbose: bool) -> None:
+    """Poll the due feeds once: fetch, extract, dedupe, match and queue for delivery.
+
+    Prints one summary line. Example:
+
+        monitor poll --once --all
+    """
+    import asyncio
+
+    from monitor import daemon, pipeline
+    cfg = load_config(ctx)
+    _setup_logging(cfg, verbose)
+
+    async def go() -> pipeline.CycleSummary:
+        async with daemon.open_deps(cfg, rules_dir) as deps:
+            if deps.rules.current is None and deps.rules.errors:
+                for msg in deps.rules.errors:
+                    click.echo(msg, err=True)
+                sys.exit(2)
+            daemon.report_rules(deps)
+            return await pipeline.poll_cycle(deps, every_feed=every_feed)
+
+    summary = asyncio.run(go())
+    click.echo(summary.line())
+    for f in summary.feeds:
+        if f.status == "failed":
+            click.echo(f"  failed: {f.url}: {f.error}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the daemon's health: feeds, last cycle, rules, outbox backlog, database size.
+
+    Example:
+
+        monitor status
+    """
+    from monitor import status as status_mod
+    cfg = load_config(ctx)
+    report = status_mod.collect(cfg)
+    click.echo(status_mod.as_json(report) if as_json else status_mod.as_text(report))
+
+
+@cli.command()
+def demo() -> None:
+    """Run the whole pipeline offline against a local publisher serving the seed articles.
+
+    Starts a tiny HTTP server on 127.0.0.1 with an RSS feed of the five seed articles,
+    polls it, matches the shipped rules, writes a digest to files and prints where it is.
+    """
+    from monitor import demo as demo_mod
+    demo_mod.main()
+
+
 from monitor.cli_feeds import feeds_group  # noqa: E402  (imports load_config from this module)
 
 cli.add_command(feeds_group)

@@ -48,7 +48,7 @@ class FetchSettings:
     max_entries_per_feed: int = 200
     concurrency: int = 50
     per_host: int = 2
-    poll_interval_minutes: int = 15          # how often the daemon looks for due feeds
+    check_interval_seconds: int = 60         # how often the daemon looks for due feeds
     default_interval_minutes: int = 30
     min_interval_minutes: int = 5
     max_interval_minutes: int = 360
@@ -201,6 +201,13 @@ def _channel(c: _Checker, d: Any) -> ChannelSettings | None:
         return None
     c.keys(d, base | CHANNEL_KEYS[kind], f"{kind} channel", required=("name",))
     schedule = str(d.get("schedule", "hourly"))
+    _check_channel(c, d, kind, schedule)
+    options = {k: _plain(v) for k, v in d.items() if k not in base}
+    return ChannelSettings(name=str(d.get("name", kind)), type=kind, schedule=schedule.lower(),
+                           options=options)
+
+
+def _check_channel(c: _Checker, d: dict, kind: str, schedule: str) -> None:
     if not SCHEDULE_RE.match(schedule):
         c.err(d.get("schedule"), f"bad schedule {schedule!r}: use immediate, hourly, "
               "'daily at HH:MM' or 'weekly on DAY at HH:MM'")
@@ -218,9 +225,6 @@ def _channel(c: _Checker, d: Any) -> ChannelSettings | None:
             c.err(d, "webhook channel needs 'url'")
         if str(d.get("format", "json")) not in WEBHOOK_FORMATS:
             c.err(d.get("format"), f"format must be one of {', '.join(WEBHOOK_FORMATS)}")
-    options = {k: _plain(v) for k, v in d.items() if k not in base}
-    return ChannelSettings(name=str(d.get("name", kind)), type=kind, schedule=schedule.lower(),
-                           options=options)
 
 
 def _plain(v: Any) -> Any:
@@ -233,6 +237,15 @@ def _plain(v: Any) -> Any:
     if isinstance(v, int):
         return int(v)
     return str(v)
+
+
+def _check_digest(c: _Checker, d: Any, digest: DigestSettings) -> None:
+    try:
+        ZoneInfo(digest.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.err(d.get("timezone") if isinstance(d, dict) else d, f"unknown time zone {digest.timezone!r}")
+    if digest.quiet_hours and not re.fullmatch(r"\d{1,2}:\d{2}-\d{1,2}:\d{2}", digest.quiet_hours):
+        c.err(d.get("quiet_hours"), "quiet_hours must look like 22:00-07:00")
 
 
 TOP_KEYS = {"state", "rules", "fetch", "digest", "feeds", "channels", "default_channels",
@@ -260,12 +273,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     c.keys(http, {"listen"}, "http")
     fetch = _section(c, doc.get("fetch"), FetchSettings, "fetch")
     digest = _section(c, doc.get("digest"), DigestSettings, "digest")
-    try:
-        ZoneInfo(digest.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        c.err(doc.get("digest", {}).get("timezone"), f"unknown time zone {digest.timezone!r}")
-    if digest.quiet_hours and not re.fullmatch(r"\d{1,2}:\d{2}-\d{1,2}:\d{2}", digest.quiet_hours):
-        c.err(doc["digest"]["quiet_hours"], "quiet_hours must look like 22:00-07:00")
+    _check_digest(c, doc.get("digest") or {}, digest)
     feeds = [f for f in (_feed(c, d, fetch) for d in c.typed(doc, "feeds", list, [])) if f]
     seen: set[str] = set()
     for d, f in zip(doc.get("feeds") or [], feeds):

@@ -66,6 +66,7 @@ MIGRATIONS: list[str] = [
         status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt TEXT NOT NULL, last_error TEXT, sent_at TEXT, items INTEGER NOT NULL DEFAULT 0
     );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated TEXT NOT NULL);
     CREATE TABLE cycles (
         id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, started TEXT NOT NULL,
         finished TEXT NOT NULL, summary TEXT NOT NULL
@@ -138,6 +139,18 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    # sqlite-utils' insert/update helpers commit on their own (`with conn:`), which would end
+    # an open transaction early; inside transactions we write with these two instead.
+    def _insert(self, table: str, values: dict[str, Any]) -> None:
+        cols = ", ".join(values)
+        self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(values))})",
+                        list(values.values()))
+
+    def _update(self, table: str, pk: str, key: Any, values: dict[str, Any]) -> None:
+        if values:
+            sets = ", ".join(f"{c} = ?" for c in values)
+            self.db.execute(f"UPDATE {table} SET {sets} WHERE {pk} = ?", [*values.values(), key])
+
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         cur = self.db.execute(sql, params)
         cols = [c[0] for c in cur.description]
@@ -154,9 +167,9 @@ class Store:
                 values = {"name": f.name, "tags": json.dumps(list(f.tags)),
                           "interval_minutes": f.interval_minutes, "full_text": int(f.full_text)}
                 if existing:
-                    self.db["feeds"].update(existing[0], values)
+                    self._update("feeds", "url", existing[0], values)
                 else:
-                    self.db["feeds"].insert({"url": f.url, "added": now, "next_poll": "", **values})
+                    self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values})
 
     def feeds(self) -> list[dict]:
         out = self.rows("SELECT * FROM feeds ORDER BY url")
@@ -182,7 +195,7 @@ class Store:
         return rows
 
     def update_feed(self, url: str, **values: Any) -> None:
-        self.db["feeds"].update(url, values)
+        self._update("feeds", "url", url, values)
 
     def move_feed(self, old: str, new: str) -> None:
         """A permanent redirect: the feed lives at `new` from now on; its entries follow it."""
@@ -238,7 +251,7 @@ class Store:
                 for m in matches:
                     self._insert_match(art_id, m, m.channels or tuple(default_channels), now)
             if feed_values:
-                self.db["feeds"].update(feed_url, feed_values)
+                self._update("feeds", "url", feed_url, feed_values)
         return ids
 
     def _insert_article(self, a: Article, now: str) -> int | None:
@@ -283,7 +296,7 @@ class Store:
         delivery_id = str(uuid.uuid4())
         now = iso(now_utc())
         with self.transaction():
-            self.db["deliveries"].insert({"id": delivery_id, "channel": channel, "created": now,
+            self._insert("deliveries", {"id": delivery_id, "channel": channel, "created": now,
                                           "next_attempt": now, "items": len(outbox_ids)})
             for i in outbox_ids:
                 self.db.execute("UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
@@ -326,13 +339,23 @@ class Store:
 
     # -- cycles and status -----------------------------------------------------
     def record_cycle(self, kind: str, started: datetime, summary: dict) -> None:
-        self.db["cycles"].insert({"kind": kind, "started": iso(started), "finished": iso(now_utc()),
+        self._insert("cycles", {"kind": kind, "started": iso(started), "finished": iso(now_utc()),
                                   "summary": json.dumps(summary)})
         self.db.execute("DELETE FROM cycles WHERE id < (SELECT max(id) - 1000 FROM cycles)")
 
     def last_cycle(self, kind: str) -> dict | None:
         rows = self.rows("SELECT * FROM cycles WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind])
         return rows[0] if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Small daemon facts other processes read (rules status, daemon heartbeat)."""
+        self.db.execute("INSERT INTO meta VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                        "value = excluded.value, updated = excluded.updated",
+                        [key, json.dumps(value), iso(now_utc())])
+
+    def get_meta(self, key: str) -> tuple[Any, str] | None:
+        row = self.db.execute("SELECT value, updated FROM meta WHERE key = ?", [key]).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
 
     def counts(self) -> dict[str, int]:
         q = {

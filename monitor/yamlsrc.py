@@ -55,7 +55,13 @@ def _mark(obj: Pos, node: yaml.Node, file: str) -> Any:
     return obj
 
 
+SAFE_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 def _build(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in SAFE_COLLECTION_TAGS:
+        # Only plain maps and lists: a tag like !!python/object/apply is refused, never run.
+        raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
     if isinstance(node, yaml.MappingNode):
         out = _mark(PosDict(), node, file)
         out.key_pos = {}

@@ -1,0 +1,86 @@
+"""`monitor run` as a real process: polls, survives unreachable feeds, stops cleanly on SIGTERM."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.farm import Farm
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def monitor(*args: str, cfg: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), *args],
+                          capture_output=True, text=True, cwd=REPO, timeout=120, **kw)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp: Path, feeds: list[str], http_port: int = 0) -> Path:
+    cfg = tmp / "monitor.yaml"
+    lines = "\n".join(f"  - url: {u}" for u in feeds)
+    cfg.write_text(f"""
+state: {{path: {tmp}/state/monitor.db, digests_dir: {tmp}/state/digests}}
+rules: {{path: {REPO}/rules}}
+fetch: {{allow_private: ["127.0.0.1/32"], check_interval_seconds: 2, timeout_seconds: 5}}
+channels: [{{name: archive, type: file, schedule: hourly}}]
+http: {{listen: "127.0.0.1:{http_port or free_port()}"}}
+feeds:
+{lines}
+""")
+    return cfg
+
+
+def test_daemon_runs_reports_unreachable_feeds_and_stops_on_sigterm(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/feed.xml"   # nothing listens there
+    with Farm("--feeds", "4", "--items", "3") as farm:
+        port = free_port()
+        cfg = write_config(tmp_path, farm.feed_urls() + [dead], port)
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            report = {}
+            while time.monotonic() < deadline:
+                time.sleep(1)
+                out = monitor("status", "--json", cfg=cfg)
+                if out.returncode == 0:
+                    report = json.loads(out.stdout)
+                    if report["last_poll"]:
+                        break
+            assert proc.poll() is None, "the daemon must keep running with an unreachable feed"
+            assert report["counts"]["articles"] == 12
+            failing = [f for f in report["feeds"] if f["error_count"]]
+            assert [f["url"] for f in failing] == [dead]
+            assert "FetchError" in failing[0]["last_error"] or "connect" in failing[0]["last_error"].lower()
+            health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
+            assert health.status == 200
+            metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+            assert "monitor_articles 12.0" in metrics
+            assert "monitor_feeds_failing 1.0" in metrics
+            text = monitor("status", cfg=cfg).stdout
+            assert dead in text and "1 failing" in text
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-2000:]
+        assert "stopped cleanly" in err
+        assert "poll: 5 feeds (4 ok" in err
+
+
+def test_commands_have_help():
+    out = monitor("--help", cfg=REPO / "config" / "monitor.yaml")
+    assert out.returncode == 0
+    commands = [line.split()[0] for line in out.stdout.split("Commands:")[1].strip().splitlines()]
+    for name in commands:
+        sub = monitor(name, "--help", cfg=REPO / "config" / "monitor.yaml")
+        assert sub.returncode == 0 and "Usage:" in sub.stdout, name

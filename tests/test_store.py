@@ -1,0 +1,87 @@
+"""store.py: migrations, WAL, atomic saves, outbox claims."""
+
+import sqlite3
+
+from monitor.config import FeedSettings
+from monitor.models import Article, Entry, Hit, Match
+from monitor.store import MIGRATIONS, Store, now_utc
+
+
+def article(n: int, feed: str = "https://f/1") -> Article:
+    return Article(url=f"https://a/{n}", feed_url=feed, guid=f"g{n}", title=f"T{n}", text="body")
+
+
+def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path):
+    store = Store(tmp_path / "m.db")
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"feeds", "entries", "articles", "matches", "outbox", "deliveries"} <= set(store.db.table_names())
+    store.close()
+    again = Store(tmp_path / "m.db")  # reopening applies nothing twice
+    assert again.schema_version() == len(MIGRATIONS)
+    assert again.integrity_ok()
+
+
+def test_save_is_one_transaction(tmp_path):
+    store = Store(tmp_path / "m.db")
+    store.sync_feeds([FeedSettings(url="https://f/1", tags=("eu",))])
+    entries = [Entry("https://f/1", "g1", "https://a/1"), Entry("https://f/1", "g2", "https://a/2")]
+    match = Match("kallas", "high", "Kallas", ("actor",), (), (Hit("title", 0, 6, "Kallas"),))
+    ids = store.save_feed_items("https://f/1", entries, [(article(1), [match], ["archive", "mail"])],
+                                {"etag": '"v1"'})
+    assert len(ids) == 1
+    assert store.feed("https://f/1")["etag"] == '"v1"'
+    assert store.counts()["outbox_pending"] == 2
+    assert store.unseen("https://f/1", entries + [Entry("https://f/1", "g3", "https://a/3")])[0].guid == "g3"
+    # a failing save leaves nothing behind
+    bad = Match("x", "normal")
+    try:
+        store.save_feed_items("https://f/1", [Entry("https://f/1", "g9", "u")],
+                              [(article(9), [bad], ["c"])], {"no_such_column": 1})
+    except sqlite3.OperationalError:
+        pass
+    assert store.unseen("https://f/1", [Entry("https://f/1", "g9", "u")])
+    assert store.counts()["articles"] == 1
+
+
+def test_same_canonical_url_is_stored_once(tmp_path):
+    store = Store(tmp_path / "m.db")
+    store.sync_feeds([FeedSettings(url="https://f/1"), FeedSettings(url="https://f/2")])
+    store.save_feed_items("https://f/1", [], [(article(1), [], [])], {})
+    ids = store.save_feed_items("https://f/2", [], [(article(1, "https://f/2"), [], [])], {})
+    assert ids == [] and store.counts()["articles"] == 1
+
+
+def test_delivery_claims_rows_and_marks_after_success(tmp_path):
+    store = Store(tmp_path / "m.db")
+    store.sync_feeds([FeedSettings(url="https://f/1")])
+    m = Match("safe", "normal", "SAFE")
+    store.save_feed_items("https://f/1", [], [(article(1), [m], ["archive"]), (article(2), [m], ["archive"])], {})
+    pending = store.pending_items("archive")
+    assert [p["url"] for p in pending] == ["https://a/1", "https://a/2"]
+    did = store.create_delivery("archive", [p["outbox_id"] for p in pending])
+    assert store.pending_items("archive") == []          # claimed: not offered twice
+    assert [d["id"] for d in store.due_deliveries(now_utc())] == [did]
+    store.mark_delivery_failed(did, "smtp down", now_utc())
+    assert store.counts()["deliveries_pending"] == 1     # still pending, to retry
+    store.mark_delivered(did)
+    assert store.counts()["outbox_pending"] == 0
+    assert store.due_deliveries(now_utc()) == []
+
+
+def test_moved_feed_keeps_its_entries(tmp_path):
+    store = Store(tmp_path / "m.db")
+    store.sync_feeds([FeedSettings(url="https://old/f")])
+    store.save_feed_items("https://old/f", [Entry("https://old/f", "g1", "u")], [], {})
+    store.move_feed("https://old/f", "https://new/f")
+    assert store.feed("https://new/f")["moved_from"] == "https://old/f"
+    assert store.unseen("https://new/f", [Entry("https://new/f", "g1", "u")]) == []
+    # the config still names the old URL: syncing must not resurrect it as a new feed
+    store.sync_feeds([FeedSettings(url="https://old/f")])
+    assert [f["url"] for f in store.feeds()] == ["https://new/f"]
+
+
+def test_meta_round_trip(tmp_path):
+    store = Store(tmp_path / "m.db")
+    store.set_meta("rules", {"loaded": 3, "errors": []})
+    assert store.get_meta("rules")[0] == {"loaded": 3, "errors": []}
