@@ -32,7 +32,6 @@ from monitor.config import FetchSettings  # noqa: E402
 from monitor.errors import FeedParseError, FetchError  # noqa: E402
 from monitor.feeds import parse_feed  # noqa: E402
 from monitor.fetch import Fetcher  # noqa: E402
-from monitor.models import Entry  # noqa: E402
 from monitor.store import Store  # noqa: E402
 
 FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
