@@ -136,6 +136,8 @@ def demo() -> None:
 # Command groups that live in their own modules (they import load_config from here).
 from monitor.cli_digest import digest_command  # noqa: E402
 from monitor.cli_extract import extract_command  # noqa: E402
+from monitor.cli_feeds import feeds_group  # noqa: E402
 
 cli.add_command(digest_command)
 cli.add_command(extract_command)
+cli.add_command(feeds_group)
