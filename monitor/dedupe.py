@@ -130,11 +130,16 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return _PERMUTATIONS[num_perm]
 
 
+def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
+    """The MinHash of a set of shingles."""
+    m = MinHash(num_perm=num_perm, seed=SEED, permutations=_permutations(num_perm), **_SCHEME)
+    m.update_batch([s.encode() for s in shingle_set])
+    return m
+
+
 def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:
     """The MinHash of a text's word shingles."""
-    m = MinHash(num_perm=num_perm, seed=SEED, permutations=_permutations(num_perm), **_SCHEME)
-    m.update_batch([s.encode() for s in shingles(text)])
-    return m
+    return minhash(shingles(text), num_perm)
 
 
 def signature_bytes(m: MinHash) -> bytes:

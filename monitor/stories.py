@@ -22,7 +22,8 @@ from datasketch import MinHash, MinHashLSH
 
 from monitor.dedupe import (
     NUM_PERM,
-    signature,
+    minhash,
+    shingles,
     signature_bytes,
     signature_from_bytes,
     text_fingerprint,
@@ -32,6 +33,15 @@ from monitor.dedupe import (
 # Below this many words the text (a feed summary, a stub) says too little on its own,
 # so the title is hashed with it.
 MIN_TEXT_WORDS = 30
+# Estimated Jaccard of word 4-gram sets at or above which two articles carry one story.
+# A wire copy with a new lead, a dropped paragraph and its own boilerplate measures about
+# 0.5; unrelated stories, even on one topic in one trade vocabulary, stay below 0.1
+# (see docs/dedupe.md for the measured distributions).
+DEFAULT_THRESHOLD = 0.4
+# Short texts (feed summaries, briefs) are mostly shared boilerplate ("The post ... appeared
+# first on ...", a newsletter footer) by proportion, so they must be near-identical to match.
+SHORT_SHINGLES = 60
+SHORT_THRESHOLD = 0.8
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class StoryIndex:
     merge would hide a story from a reader, a missed one only shows it twice.
     """
 
-    def __init__(self, threshold: float = 0.5, num_perm: int = NUM_PERM, window_hours: float = 72):
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72):
         self.threshold = threshold
         self.num_perm = num_perm
         self.window = timedelta(hours=window_hours)
@@ -128,19 +138,21 @@ class StoryIndex:
         when = _utc(published) if published else (self._clock or datetime.now(UTC))
         fingerprint = text_fingerprint(title, text)
         body = text if len(words(text)) >= MIN_TEXT_WORDS else f"{title}\n{text}"
-        m = signature(body, self.num_perm)
+        shingle_set = shingles(body)
+        m = minhash(shingle_set, self.num_perm)
+        required = self.threshold if len(shingle_set) >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
         known = self._items.get(article_key)
         if known is not None:
             story, similar, score = known.story_key, (), 1.0
         else:
-            story, similar, score = self._match(article_key, fingerprint, m, when)
+            story, similar, score = self._match(article_key, fingerprint, m, when, required)
         self.add(article_key, story or article_key, fingerprint, m, when)
         return StoryAssignment(article_key=article_key, story_key=story or article_key,
                                is_new_story=story is None, similar_to=similar, similarity=score,
                                fingerprint=fingerprint, signature=signature_bytes(m), published=when)
 
-    def _match(self, key: str, fingerprint: str, m: MinHash,
-               when: datetime) -> tuple[str | None, tuple[str, ...], float]:
+    def _match(self, key: str, fingerprint: str, m: MinHash, when: datetime,
+               required: float) -> tuple[str | None, tuple[str, ...], float]:
         exact = self._by_fingerprint.get(fingerprint)
         if exact is not None and exact != key and self._in_window(self._items[exact], when):
             return self._items[exact].story_key, (exact,), 1.0
@@ -151,7 +163,7 @@ class StoryIndex:
                 continue
             # LSH only proposes candidates; the estimated Jaccard decides (precision first)
             score = m.jaccard(item.minhash)
-            if score >= self.threshold:
+            if score >= required:
                 scored.append((score, cand))
         if not scored:
             return None, (), 0.0
