@@ -71,9 +71,15 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
     """
     if not _valid_http(url):
         return url.strip()
-    base = _normalise(url)
+    try:
+        base = _normalise(url)
+    except ValueError:
+        return url.strip()
     if page_canonical and _valid_http(page_canonical.strip()):
-        candidate = _normalise(page_canonical)
+        try:
+            candidate = _normalise(page_canonical)
+        except ValueError:
+            return base
         if _site(urlsplit(candidate).hostname or "") == _site(urlsplit(base).hostname or ""):
             return candidate
     return base

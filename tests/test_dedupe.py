@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.dedupe import (
     canonical_url,
@@ -61,6 +63,12 @@ def test_canonical_url_is_idempotent():
     for url, page, _ in CANONICAL:
         once = canonical_url(url, page)
         assert canonical_url(once) == once
+
+
+@given(st.text(max_size=60), st.one_of(st.none(), st.text(max_size=40)))
+def test_canonical_url_never_raises(tail, page):
+    for url in ("https://example.com/" + tail, tail):
+        assert isinstance(canonical_url(url, page), str)
 
 
 FINGERPRINTS_EQUAL = [
