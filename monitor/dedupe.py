@@ -1,14 +1,158 @@
-"""Dedupe keys: canonical URLs (first version)."""
+"""Keys that say "this is the same item" or "this is the same text": pure functions only.
+
+Owns canonical URLs (tracking parameters stripped, rel=canonical honoured on the same
+site), the normalised exact text fingerprint, word shingles and their MinHash
+signature, and the "is this edit material?" decision. Must not do I/O: no network,
+no database, no clock. The story index over these signatures lives in `stories.py`.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid")
+import numpy as np
+from courlan import normalize_url, scrub_url
+from datasketch import MinHash
+from tld import get_fld
+
+SHINGLE_WORDS = 4           # word 4-grams: one shared phrase is not a shared story
+NUM_PERM = 128
+SEED = 1                    # stored signatures are only comparable with the same seed and num_perm
+# datasketch 2 must be told the hashing scheme when given stored values; 1.x has no such argument
+_SCHEME = {"scheme": "affine32"} if "scheme" in inspect.signature(MinHash).parameters else {}
+
+# courlan strips the well-known trackers (utm_*, fbclid, gclid, mc_*, igshid, ref...);
+# these are the ones it misses that we have seen on news sites.
+_EXTRA_TRACKERS = re.compile(
+    r"^(?:at_[a-z]+|cmpid|ocid|smid|sr_share|ns_[a-z]+|__twitter_impression|_ga|_gl|"
+    r"s_cid|ncid|fb_[a-z_]+|spm)$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _site(host: str) -> str:
+    """The registrable domain (bbc.co.uk for news.bbc.co.uk); the host itself for IPs and localhost."""
+    host = host.lower().rstrip(".")
+    fld = get_fld(host, fix_protocol=True, fail_silently=True)
+    return fld or host
+
+
+def _valid_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port          # raises on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def _normalise(url: str) -> str:
+    url = normalize_url(scrub_url(url.strip()), strict=False)
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not _EXTRA_TRACKERS.match(k.lower())]
+    # the fragment never selects a different article, so it is always dropped
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(sorted(query)), ""))
 
 
 def canonical_url(url: str, page_canonical: str | None = None) -> str:
-    url = page_canonical or url
-    p = urlsplit(url)
-    query = sorted((k, v) for k, v in parse_qsl(p.query, keep_blank_values=True) if not k.startswith(TRACKING))
-    return urlunsplit((p.scheme.lower(), p.netloc.lower(), p.path or "/", urlencode(query), ""))
+    """The URL an article is known by: normalised, tracking stripped, rel=canonical honoured.
+
+    The page's `<link rel="canonical">` wins only when it is an absolute http(s) URL on
+    the same registrable site as `url`. Cross-site canonicals are ignored on purpose:
+    articles.url is UNIQUE, so honouring "syndicated copy -> original outlet" would make
+    the copy collide with the original and vanish instead of being listed as another
+    source of the story (the story index groups it anyway), and a page could otherwise
+    claim any URL on the web and suppress the article that really lives there.
+    A URL that cannot be parsed is returned stripped, unchanged, so it still has a key.
+    """
+    if not _valid_http(url):
+        return url.strip()
+    try:
+        base = _normalise(url)
+    except ValueError:
+        return url.strip()
+    if page_canonical and _valid_http(page_canonical.strip()):
+        try:
+            candidate = _normalise(page_canonical)
+        except ValueError:
+            return base
+        if _site(urlsplit(candidate).hostname or "") == _site(urlsplit(base).hostname or ""):
+            return candidate
+    return base
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens after Unicode normalisation (curly quotes, ligatures, accents kept)."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def text_fingerprint(title: str, text: str) -> str:
+    """A hash of the normalised text: equal for exact copies whatever their spacing and punctuation.
+
+    The title counts only when there is no text, since outlets retitle copies of the same text.
+    """
+    toks = words(text) or words(title)
+    return hashlib.blake2b(" ".join(toks).encode(), digest_size=16).hexdigest()
+
+
+def shingles(text: str, k: int = SHINGLE_WORDS) -> set[str]:
+    """The set of word k-grams of a text (the whole text as one shingle when shorter than k)."""
+    toks = words(text)
+    if len(toks) < k:
+        return {" ".join(toks)} if toks else set()
+    return {" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+def is_material_update(old_text: str, new_text: str, threshold: float = 0.8) -> bool:
+    """Whether a re-published entry's text changed enough to alert again ("updated").
+
+    Material when the exact Jaccard similarity of word shingles falls below `threshold`.
+    A new text that is empty (page gone, extraction failed) is never material: losing
+    text is not news.
+    """
+    new = shingles(new_text)
+    if not new:
+        return False
+    return jaccard(shingles(old_text), new) < threshold
+
+
+_PERMUTATIONS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    # drawing the permutations costs more than hashing a whole article: do it once
+    if num_perm not in _PERMUTATIONS:
+        _PERMUTATIONS[num_perm] = MinHash(num_perm=num_perm, seed=SEED, **_SCHEME).permutations
+    return _PERMUTATIONS[num_perm]
+
+
+def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
+    """The MinHash of a set of shingles."""
+    m = MinHash(num_perm=num_perm, seed=SEED, permutations=_permutations(num_perm), **_SCHEME)
+    m.update_batch([s.encode() for s in shingle_set])
+    return m
+
+
+def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:
+    """The MinHash of a text's word shingles."""
+    return minhash(shingles(text), num_perm)
+
+
+def signature_bytes(m: MinHash) -> bytes:
+    """A MinHash as bytes for the store (its hash values, little-endian uint64)."""
+    return m.hashvalues.astype("<u8").tobytes()
+
+
+def signature_from_bytes(blob: bytes) -> MinHash:
+    values = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
+    return MinHash(seed=SEED, hashvalues=values, permutations=_permutations(len(values)), **_SCHEME)

@@ -80,6 +80,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_channel ON deliveries(channel, status);
     CREATE TABLE channel_state (channel TEXT PRIMARY KEY, last_scheduled TEXT NOT NULL)
     """,
+    # 3 (dedupe): MinHash signatures so the story index is rebuilt at start without re-hashing;
+    # keyed by canonical URL because the index decides before the article row has an id
+    """
+    CREATE TABLE story_signatures (
+        article_url TEXT PRIMARY KEY, story_url TEXT NOT NULL, fingerprint TEXT NOT NULL,
+        minhash BLOB NOT NULL, published TEXT NOT NULL
+    );
+    CREATE INDEX story_signatures_published ON story_signatures(published);
+    CREATE INDEX articles_story ON articles(story_id);
+    """,
 ]
 
 
@@ -429,3 +439,65 @@ class Store:
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- stories (dedupe) --------------------------------------------------------
+    def save_story_signatures(self, assignments: Iterable[Any]) -> None:
+        """Keep what `StoryIndex.assign` decided: the signature row, articles.story_id and content_hash.
+
+        Call in the same transaction as `save_feed_items`. The story id is the id of the
+        story's first article; when that row is gone (pruned, or its insert was ignored)
+        the article starts its own story.
+        """
+        with self.transaction():
+            for a in assignments:
+                self.db.execute(
+                    "INSERT INTO story_signatures VALUES (?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
+                    "fingerprint = excluded.fingerprint, minhash = excluded.minhash",
+                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published)])
+                self.db.execute(
+                    "UPDATE articles SET content_hash = ?, story_id = COALESCE("
+                    "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
+                    "(SELECT s.id FROM articles s WHERE s.url = ?), id) WHERE url = ?",
+                    [a.fingerprint, a.story_key, a.story_key, a.article_key])
+
+    def story_signatures(self, since: datetime) -> list[dict]:
+        """Signature rows published since a time, oldest first, for `StoryIndex.load`."""
+        return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published",
+                         [iso(since)])
+
+    def prune_story_signatures(self, older_than: datetime) -> int:
+        """Forget signatures older than the story window; they can no longer match anything."""
+        return self.db.execute("DELETE FROM story_signatures WHERE published < ?", [iso(older_than)]).rowcount
+
+    def story_id_of(self, url: str) -> int | None:
+        """The story id of the article with this canonical URL (its own id before assignment)."""
+        row = self.db.execute("SELECT COALESCE(story_id, id) FROM articles WHERE url = ?", [url]).fetchone()
+        return row[0] if row else None
+
+    def story_sources(self, story_id: int) -> list[dict]:
+        """Every article of a story, first published first: the digest's "also reported by"."""
+        return self.rows("SELECT id, url, source, feed_url, title, published FROM articles "
+                         "WHERE story_id = ? OR id = ? ORDER BY published, id", [story_id, story_id])
+
+    def story_already_queued(self, story_id: int, rule: str, channel: str) -> bool:
+        """Whether any article of this story already has an outbox row for this rule and channel."""
+        return self.db.execute(
+            "SELECT 1 FROM outbox o JOIN articles a ON a.id = o.article_id "
+            "WHERE (a.story_id = ? OR a.id = ?) AND o.rule = ? AND o.channel = ? LIMIT 1",
+            [story_id, story_id, rule, channel]).fetchone() is not None
+
+    def mark_article_updated(self, url: str, text: str, content_hash: str) -> int | None:
+        """A material edit of a known article: new text, updated = 1, its outbox rows pending again.
+
+        Returns the article id, or None when no article has this URL. Sent outbox rows are
+        reset rather than added, since outbox keeps one row per (article, rule, channel).
+        """
+        row = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
+        if not row:
+            return None
+        with self.transaction():
+            self.db.execute("UPDATE articles SET text = ?, content_hash = ?, updated = 1 WHERE id = ?",
+                            [text, content_hash, row[0]])
+            self.db.execute("UPDATE outbox SET status = 'pending', delivery_id = NULL, created = ? "
+                            "WHERE article_id = ? AND status = 'sent'", [iso(now_utc()), row[0]])
+        return row[0]

@@ -1,0 +1,233 @@
+"""Bench: story grouping accuracy and cost against the feed farm's ground truth.
+
+Starts ../shared/tools/feedfarm.py on 127.0.0.1, fetches /truth.json and every article
+page (as the feed links them, tracking parameters included), extracts the text with
+monitor.extract in a process pool, then runs canonical_url and the StoryIndex in
+publication order. Prints pairwise precision and recall of the grouping against the
+true story ids, canonical-URL accuracy, and the cost per article.
+
+    .venv/bin/python bench/dedupe.py                # 1,000 feeds (about 20,000 articles)
+    .venv/bin/python bench/dedupe.py --feeds 100 --workers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import lxml.html
+from datasketch import MinHashLSH
+
+from monitor.dedupe import canonical_url, signature
+from monitor.extract import extract
+from monitor.stories import StoryIndex
+
+REPO = Path(__file__).resolve().parents[1]
+FEEDFARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
+
+
+def start_farm(feeds: int, tmp: Path) -> tuple[subprocess.Popen, str]:
+    if not FEEDFARM.exists():
+        raise SystemExit(f"the feed farm is missing: {FEEDFARM} (shared/ must sit beside the repo)")
+    ready = tmp / "ready"
+    proc = subprocess.Popen([sys.executable, str(FEEDFARM), "--feeds", str(feeds), "--port", "0",
+                             "--ready-file", str(ready)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (ready.exists() and ready.read_text().strip()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("feedfarm did not start")
+        time.sleep(0.1)
+    return proc, ready.read_text().strip()
+
+
+def feed_link(article: dict) -> str:
+    """The link as the outlet's feed gives it: copies carry tracking parameters."""
+    if article["variant"] == "original":
+        return article["url"]
+    return article["url"] + f"?utm_source=feed&utm_medium=rss&utm_campaign=o{article['outlet']}"
+
+
+def extract_page(html: str, url: str) -> tuple[str, str, str | None]:
+    """Worker: text and title as the pipeline gets them, plus the page's rel=canonical."""
+    ex = extract(html, url)
+    hrefs = lxml.html.fromstring(html).xpath('//link[@rel="canonical"]/@href')
+    return ex.text, ex.title, (hrefs[0] if hrefs else None)
+
+
+def strip_title_line(text: str, title: str) -> str:
+    # trafilatura keeps the <h1>; the farm's titles end in the story id, which would make
+    # grouping trivially easy, so the bench measures on the body alone
+    return "\n".join(line for line in text.splitlines() if line.strip() != title.strip())
+
+
+async def fetch_and_extract(articles: list[dict], workers: int, concurrency: int) -> dict[str, tuple]:
+    loop = asyncio.get_running_loop()
+    sem = asyncio.Semaphore(concurrency)
+    out: dict[str, tuple] = {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        async with httpx.AsyncClient(limits=limits, timeout=60, trust_env=False) as client:
+            async def one(a: dict) -> None:
+                link = feed_link(a)
+                assert urlsplit(link).hostname.startswith("127."), link   # loopback only
+                async with sem:
+                    resp = await client.get(link)
+                resp.raise_for_status()
+                out[a["url"]] = await loop.run_in_executor(pool, extract_page, resp.text, link)
+            await asyncio.gather(*(one(a) for a in articles))
+    return out
+
+
+def pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def pairwise(pred: dict[str, str], true: dict[str, int], keys: list[str]) -> tuple[float, float, int, int]:
+    """Pairwise precision and recall of a clustering, from the contingency table."""
+    cells = Counter((pred[k], true[k]) for k in keys)
+    tp = sum(pairs(n) for n in cells.values())
+    pred_pairs = sum(pairs(n) for n in Counter(pred[k] for k in keys).values())
+    true_pairs = sum(pairs(n) for n in Counter(true[k] for k in keys).values())
+    return (tp / pred_pairs if pred_pairs else 1.0), (tp / true_pairs if true_pairs else 1.0), tp, true_pairs
+
+
+def run_index(arts: list[dict], pages: dict, threshold: float, window: float) -> tuple[dict, list, StoryIndex]:
+    index = StoryIndex(threshold=threshold, window_hours=window)
+    pred: dict[str, str] = {}
+    assign_ms: list[float] = []
+    for a in arts:
+        text, title, _ = pages[a["url"]]
+        body = strip_title_line(text, title)
+        t0 = time.perf_counter()
+        got = index.assign(a["key"], a["title"], body, datetime.fromisoformat(a["published"]))
+        assign_ms.append((time.perf_counter() - t0) * 1000)
+        pred[a["key"]] = got.story_key
+    return pred, assign_ms, index
+
+
+def report(args, truth: list[dict], pages: dict, fetch_s: float) -> None:
+    arts = sorted(truth, key=lambda a: (a["published"], a["url"]))
+    for a in arts:
+        a["key"] = canonical_url(feed_link(a), pages[a["url"]][2])
+    url_ok = sum(a["key"] == a["url"] for a in arts)
+    distinct = len({a["key"] for a in arts})
+
+    sig_ms = []
+    for a in arts:
+        text, title, _ = pages[a["url"]]
+        body = strip_title_line(text, title)
+        t0 = time.perf_counter()
+        signature(body)
+        sig_ms.append((time.perf_counter() - t0) * 1000)
+
+    t0 = time.perf_counter()
+    pred, assign_ms, index = run_index(arts, pages, args.threshold, args.window)
+    total_s = time.perf_counter() - t0
+    true = {a["key"]: a["story"] for a in arts}
+    keys = [a["key"] for a in arts]
+    precision, recall, tp, true_pairs = pairwise(pred, true, keys)
+
+    # recall per variant: of the copies whose story has an earlier article, how many joined it
+    by_story = defaultdict(list)
+    for a in arts:
+        by_story[a["story"]].append(a)
+    joined = Counter()
+    copies = Counter()
+    for members in by_story.values():
+        first = pred[members[0]["key"]]
+        for a in members[1:]:
+            copies[a["variant"]] += 1
+            joined[a["variant"]] += pred[a["key"]] == first
+    wrong = sum(1 for k in keys if pred[k] != k and true[pred[k]] != true[k])
+    same_min, other_max = margins(arts, pages)
+
+    rows = [
+        ("feeds", f"{args.feeds}"),
+        ("articles", f"{len(arts)} ({dict(Counter(a['variant'] for a in arts))})"),
+        ("true stories / predicted stories", f"{len(by_story)} / {len(set(pred.values()))}"),
+        ("canonical URL == truth URL", f"{url_ok}/{len(arts)}; distinct keys {distinct}"),
+        ("pairwise precision", f"{precision:.4f}"),
+        ("pairwise recall", f"{recall:.4f} ({tp}/{true_pairs} pairs)"),
+    ]
+    rows += [(f"later copies that joined the story: {v}", f"{joined[v]}/{copies[v]}") for v in sorted(copies)]
+    rows += [
+        ("articles joined to a wrong story", f"{wrong}"),
+        ("min est. Jaccard to nearest same-story copy", f"{same_min:.3f}"),
+        ("max est. Jaccard to any other story", f"{other_max:.3f}"),
+        ("threshold / window", f"{args.threshold} / {args.window} h"),
+        ("signature ms/article (mean, p95)", f"{statistics.mean(sig_ms):.3f}, {quantile(sig_ms, 0.95):.3f}"),
+        ("assign ms/article (mean, p95)", f"{statistics.mean(assign_ms):.3f}, {quantile(assign_ms, 0.95):.3f}"),
+        ("  of which LSH + exact + insert", f"{statistics.mean(assign_ms) - statistics.mean(sig_ms):.3f}"),
+        ("assign total s", f"{total_s:.2f}"),
+        ("fetch + extract s (not dedupe)", f"{fetch_s:.1f}"),
+        ("index size at end", f"{len(index)}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    print(f"{'-' * width}  {'-' * 40}")
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+def margins(arts: list[dict], pages: dict) -> tuple[float, float]:
+    """How far the threshold is from both kinds of error: the least similar copy of a story
+    (to its nearest fellow copy) and the most similar pair of different stories (LSH at 0.1)."""
+    sigs = {a["key"]: signature(strip_title_line(pages[a["url"]][0], pages[a["url"]][1])) for a in arts}
+    story = {a["key"]: a["story"] for a in arts}
+    lsh = MinHashLSH(threshold=0.1, num_perm=128)
+    for k, m in sigs.items():
+        lsh.insert(k, m)
+    same_best: dict[str, float] = {}
+    other_max = 0.0
+    for k, m in sigs.items():
+        for c in lsh.query(m):
+            if c == k:
+                continue
+            j = m.jaccard(sigs[c])
+            if story[c] == story[k]:
+                same_best[k] = max(same_best.get(k, 0.0), j)
+            else:
+                other_max = max(other_max, j)
+    sizes = Counter(story.values())
+    lonely = [k for k in sigs if sizes[story[k]] > 1 and k not in same_best]
+    return (0.0 if lonely else min(same_best.values(), default=1.0)), other_max
+
+
+def quantile(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--feeds", type=int, default=1000)
+    p.add_argument("--workers", type=int, default=2, help="extraction processes (default 2)")
+    p.add_argument("--concurrency", type=int, default=16, help="concurrent page fetches (default 16)")
+    p.add_argument("--threshold", type=float, default=StoryIndex().threshold)
+    p.add_argument("--window", type=float, default=72.0, help="story window in hours (default 72)")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, base = start_farm(args.feeds, Path(tmp))
+        try:
+            truth = httpx.get(base + "/truth.json", timeout=120, trust_env=False).json()["articles"]
+            t0 = time.perf_counter()
+            pages = asyncio.run(fetch_and_extract(truth, args.workers, args.concurrency))
+            fetch_s = time.perf_counter() - t0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    report(args, truth, pages, fetch_s)
+
+
+if __name__ == "__main__":
+    main()
