@@ -90,7 +90,7 @@ _TOKEN = re.compile(r"""
   | (?P<case>\{[^}]*\}?)
   | (?P<word>[^\s()"{}]+)
 """, re.VERBOSE)
-_FIELD = re.compile(r"([A-Za-z_]+):(?=\S)")
+_FIELD = re.compile(r"([A-Za-z_]+):")
 _NEAR = re.compile(r"NEAR(?:/(\S*))?$")
 _ENTITY = re.compile(r"@([a-z0-9_-]+)$")
 
@@ -110,10 +110,10 @@ def lex(query: str) -> list[Lex]:
         assert m is not None  # the alternatives cover every character
         kind, text = m.lastgroup, m.group(0)
         if kind == "word":
-            fm = _FIELD.match(text)
+            fm = _FIELD.match(query, pos)
             if fm:
                 out.append(Lex("field", fm.group(1), pos))
-                pos += fm.end()
+                pos = fm.end()
                 continue
             kind = "op" if text in ("AND", "OR", "NOT") or text.startswith("NEAR") and _NEAR.match(text) else kind
         if kind != "ws":
