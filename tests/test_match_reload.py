@@ -32,7 +32,7 @@ def test_watcher_keeps_last_valid_set(tmp_path):
 
     (tmp_path / "more.yml").write_text("rules:\n  - id: c\n    query: SAFE\n")
     assert w.refresh() is True                      # a new file changes the set
-    assert [r.id for r in w.current.rules] == ["b", "c"]
+    assert [r.id for r in w.current.rules] == ["c", "b"]     # sorted path order: more.yml first
 
 
 def test_watcher_never_valid(tmp_path):
