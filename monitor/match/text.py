@@ -12,13 +12,14 @@ Must not know about rules or queries beyond turning a term's text into tokens.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress
 
-SEP = "\x01"   # never a token character, so it can delimit tokens inside automaton keys
+SEP = " "   # the one separator left in folded text, and the token delimiter in automaton keys
 
 # Letters with no Unicode decomposition that readers still treat as their base letter.
 _SPECIAL = str.maketrans({
@@ -27,10 +28,10 @@ _SPECIAL = str.maketrans({
 })
 
 
-def _fold_char(ch: str, keep_case: bool) -> str:
-    s = unicodedata.normalize("NFKC", ch)
+def _fold_once(s: str, keep_case: bool) -> str:
+    s = unicodedata.normalize("NFKC", s)
     if not keep_case:
-        s = s.casefold()
+        s = s.casefold().lower()
     s = unicodedata.normalize("NFKD", s.translate(_SPECIAL))
     out = []
     for c in s:
@@ -38,8 +39,19 @@ def _fold_char(ch: str, keep_case: bool) -> str:
         if cat in ("Mn", "Me"):
             continue            # diacritics and enclosing marks vanish
         out.append(c if cat[0] in "LNM" else SEP)
-    s = "".join(out)
-    return s if keep_case else s.casefold().translate(_SPECIAL)
+    return "".join(out)
+
+
+def _fold_char(ch: str, keep_case: bool) -> str:
+    """One character's folding, iterated to a fixed point so folding twice changes nothing
+    (the fast path replaces characters one distinct character at a time)."""
+    value = _fold_once(ch, keep_case)
+    for _ in range(3):
+        again = "".join(_fold_once(c, keep_case) if c != SEP else c for c in value)
+        if again == value:
+            return value
+        value = again
+    return SEP   # no stable folding: treat as punctuation
 
 
 class _FoldTable(dict):
@@ -56,25 +68,41 @@ class _FoldTable(dict):
 
 FOLD = _FoldTable(keep_case=False)
 CASE = _FoldTable(keep_case=True)
-_ASCII_TOKENS = re.compile(r"([A-Za-z0-9]+)")
-_FOLDED_TOKENS = re.compile(r"([^\x01]+)")
+_ASCII_FOLD = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else SEP) for i in range(128)})
+_ASCII_CASE = str.maketrans({chr(i): (chr(i) if chr(i).isalnum() else SEP) for i in range(128)})
+_NON_ASCII_CHAR = re.compile(r"[^\x00-\x7f]")
+
+
+def fold(text: str, keep_case: bool = False) -> str:
+    """The text folded character by character: tokens separated by runs of SEP."""
+    return _fold(text, keep_case)[0]
+
+
+def _fold(text: str, keep_case: bool) -> tuple[str, str]:
+    """The folded text and the characters whose folding changed the length.
+
+    Only distinct non-ASCII characters go through the folding table (news text is nearly
+    all ASCII), each with one C-level str.replace; then one ASCII str.translate.
+    """
+    resized = ""
+    if not text.isascii():
+        table = CASE if keep_case else FOLD
+        for c in set(_NON_ASCII_CHAR.findall(text)):
+            folded = table[ord(c)]
+            text = text.replace(c, folded)
+            if len(folded) != 1:
+                resized += c
+    return text.translate(_ASCII_CASE if keep_case else _ASCII_FOLD), resized
 
 
 def normalise(text: str) -> list[str]:
     """The normalised tokens of a piece of text (query terms and tests use this)."""
-    return _split(text, keep_case=False)[1::2]
+    return fold(text).split()
 
 
 def case_tokens(text: str) -> list[str]:
     """Tokens with diacritics removed but case kept: what `{...}` terms compare."""
-    return _split(text, keep_case=True)[1::2]
-
-
-def _split(text: str, keep_case: bool) -> list[str]:
-    """Alternating [separator, token, separator, ..., separator] pieces of the folded text."""
-    if text.isascii():
-        return _ASCII_TOKENS.split(text if keep_case else text.lower())
-    return _FOLDED_TOKENS.split(text.translate(CASE if keep_case else FOLD))
+    return fold(text, keep_case=True).split()
 
 
 @dataclass(frozen=True)
@@ -115,35 +143,60 @@ class FieldIndex:
     Original offsets and case forms are computed lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_parts", "_ascii", "_spans", "_cum")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum")
 
     def __init__(self, text: str):
         self.text = text
-        self._ascii = text.isascii()
-        self._parts = _split(text, keep_case=False)
-        self.joined = SEP + SEP.join(self._parts[1::2]) + SEP
-        self._spans: list[int] | None = None
-        self._cum: list[int] | None = None
+        self._folded, self._resized = _fold(text, False)
+        self._tokens = self._folded.split()
+        self.joined = SEP + SEP.join(self._tokens) + SEP
+        self._starts: list[int] | None = None
+        self._cum: tuple[list[int], list[int]] | None = None
 
     def __len__(self) -> int:
-        return len(self._parts) // 2
+        return len(self._tokens)
 
     def token(self, k: int) -> str:
-        return self._parts[2 * k + 1]
+        return self._tokens[k]
+
+    def _folded_span(self, k: int) -> int:
+        if self._starts is None:
+            # C-level: piece j of folded.split(SEP) starts at sum(len(earlier pieces)) + j
+            pieces = self._folded.split(SEP)
+            starts = map(operator.add, accumulate(map(len, pieces), initial=0), range(len(pieces)))
+            self._starts = list(compress(starts, pieces))
+        return self._starts[k]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original character offsets of tokens first..last (inclusive)."""
-        if self._spans is None:
-            self._spans = list(accumulate(map(len, self._parts)))
-        s, e = self._spans[2 * first], self._spans[2 * last + 1]
-        if self._ascii:
-            return s, e
-        if self._cum is None:
-            self._cum = list(accumulate(len(FOLD[ord(c)]) for c in self.text))
-        cum = self._cum
+        s = self._folded_span(first)
+        e = self._folded_span(last) + len(self._tokens[last])
+        if not self._resized:
+            return s, e     # every character folded to exactly one: offsets are unchanged
         # a dropped mark after the token belongs to it; a character folded into several
         # tokens (½ -> 1, 2) belongs to each of them
-        return bisect_right(cum, s), max(bisect_right(cum, e), bisect_left(cum, e) + 1)
+        return self._count(s), max(self._count(e), self._count(e - 1) + 1)
+
+    def _count(self, x: int) -> int:
+        """How many original characters end at or before folded position x.
+
+        Only the few characters whose folding changes the length are indexed: between
+        two of them, original and folded positions advance together.
+        """
+        if self._cum is None:
+            idx, cum, extra = [], [], 0
+            resized = re.compile("[" + "".join(map(re.escape, self._resized)) + "]")
+            for m in resized.finditer(self.text):
+                i = m.start()
+                extra += len(FOLD[ord(m.group())]) - 1
+                idx.append(i)
+                cum.append(i + 1 + extra)
+            self._cum = (idx, cum)
+        idx, cum = self._cum
+        k = bisect_right(cum, x)
+        prev_idx, prev_cum = (idx[k - 1], cum[k - 1]) if k else (-1, 0)
+        next_idx = idx[k] if k < len(idx) else len(self.text)
+        return prev_idx + 1 + min(max(x - prev_cum, 0), next_idx - prev_idx - 1)
 
     def case_token(self, k: int) -> str:
         """Token k with its original case (diacritics removed), for `{...}` terms."""
