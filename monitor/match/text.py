@@ -21,6 +21,8 @@ from itertools import accumulate, compress
 
 SEP = " "   # the one separator left in folded text, and the token delimiter in automaton keys
 
+_SEP_RUN = re.compile(" +")
+
 # Letters with no Unicode decomposition that readers still treat as their base letter.
 _SPECIAL = str.maketrans({
     "ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
@@ -39,7 +41,9 @@ def _fold_once(s: str, keep_case: bool) -> str:
         if cat in ("Mn", "Me"):
             continue            # diacritics and enclosing marks vanish
         out.append(c if cat[0] in "LNM" else SEP)
-    return "".join(out)
+    # a run of separators is one separator: "…" folds to one SEP, not three, so that
+    # punctuation never changes the length and offsets stay cheap to map back
+    return _SEP_RUN.sub(SEP, "".join(out))
 
 
 def _fold_char(ch: str, keep_case: bool) -> str:
