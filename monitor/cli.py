@@ -45,3 +45,9 @@ def cli(ctx: click.Context, config_path: Path) -> None:
 
 def main() -> None:
     cli(prog_name="monitor")
+
+
+from monitor.cli_rules import match_command, rules_group  # noqa: E402
+
+cli.add_command(rules_group)
+cli.add_command(match_command)

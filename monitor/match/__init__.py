@@ -4,6 +4,7 @@ Public surface (others code against exactly this):
 
     load_rules(path) -> RuleSet          raises RuleError listing every FILE:LINE:COL problem
     RuleSet.rules, RuleSet.entities, RuleSet.match(doc) -> list[Match]
+    RuleSet.explain(doc) -> [(rule, match or None, reason)]   for `monitor rules test`
     RuleWatcher(path)                    hot reload: .current, .errors, .refresh()
 
 Modules: text (normalise, tokenise, offsets), parse (query -> AST), rules (YAML,
@@ -18,7 +19,7 @@ from typing import Any
 
 from monitor.errors import RuleError
 from monitor.match.compile import compile_rules
-from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan
+from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
 from monitor.match.rules import Rule, load_files, rule_files
 from monitor.models import Match
 
@@ -55,6 +56,14 @@ class RuleSet:
                 if m is not None:
                     out.append(m)
         return out
+
+    def explain(self, doc: Any) -> list[tuple[Rule, Match | None, str]]:
+        """Every rule with its match (or None) and the reason, slower than match(); for people."""
+        compiled = self._compiled
+        fields = index_fields(doc)
+        occ = scan(compiled, fields)
+        plain = Context(compiled, occ, fields)
+        return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
 
 
 def load_rules(path: str | Path) -> RuleSet:

@@ -174,3 +174,23 @@ def evaluate(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: 
         return None
     return Match(rule=rule.id, priority=rule.priority, title=rule.title, tags=rule.tags,
                  channels=rule.channels, hits=found)
+
+
+def verdict(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: list[FieldIndex],
+            plain: Context, doc: Any) -> tuple[Match | None, str]:
+    """Like evaluate, for people: the match or None, and why (for `rules test --verbose`)."""
+    if not rule.enabled:
+        return None, "disabled"
+    if not applies(rule, doc):
+        return None, "not applicable (languages/feeds)"
+    ctx = plain
+    if rule.ignore_ast is not None and (mask := mask_of(rule, plain)):
+        ctx = Context(compiled, occ, fields, mask)
+    if not holds(rule.query_ast, ctx):
+        return None, "query does not match" + (" (after ignore masking)" if ctx is not plain else "")
+    found = hits(rule, ctx)
+    if len(found) < rule.min_hits:
+        return None, f"only {len(found)} hit(s), min_hits is {rule.min_hits}"
+    if rule.exclude_ast is not None and holds(rule.exclude_ast, plain):
+        return None, "vetoed by exclude"
+    return evaluate(rule, compiled, occ, fields, plain), "fired"
