@@ -315,4 +315,9 @@ def load_files(paths: list[Path]) -> tuple[tuple[Rule, ...], dict[str, tuple[str
         if rule is not None:
             rules.append(rule)
     entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
-    return tuple(rules), entities, loader.errors
+    return tuple(rules), entities, sorted(loader.errors, key=_location_key)
+
+
+def _location_key(message: str) -> tuple[str, int, int]:
+    m = re.match(r"(.*?):(\d+):(\d+): ", message)
+    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else (message, 0, 0)
