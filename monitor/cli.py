@@ -137,7 +137,10 @@ def demo() -> None:
 from monitor.cli_digest import digest_command  # noqa: E402
 from monitor.cli_extract import extract_command  # noqa: E402
 from monitor.cli_feeds import feeds_group  # noqa: E402
+from monitor.cli_rules import match_command, rules_group  # noqa: E402
 
 cli.add_command(digest_command)
 cli.add_command(extract_command)
 cli.add_command(feeds_group)
+cli.add_command(rules_group)
+cli.add_command(match_command)

@@ -1,17 +1,81 @@
-"""Stand-in until the rule language lands."""
+"""The watch-rule language: load rule files, compile them once, match articles, explain why.
+
+Public surface (others code against exactly this):
+
+    load_rules(path) -> RuleSet          raises RuleError listing every FILE:LINE:COL problem
+    RuleSet.rules, RuleSet.entities, RuleSet.match(doc) -> list[Match]
+    RuleSet.explain(doc) -> [(rule, match or None, reason)]   for `monitor rules test`
+    RuleWatcher(path)                    hot reload: .current, .errors, .refresh()
+
+Modules: text (normalise, tokenise, offsets), parse (query -> AST), rules (YAML,
+validation, entities), compile (one automaton for all rules), evaluate (semantics and
+hits), reload (the watcher). Must not do I/O beyond reading rule files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from monitor.errors import RuleError
+from monitor.match.compile import compile_rules
+from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
+from monitor.match.rules import Rule, load_files, rule_files
+from monitor.models import Match
+
+__all__ = ["load_rules", "RuleSet", "Rule", "RuleWatcher"]
 
 
-class RuleWatcher:
-    def __init__(self, path):
-        self.path, self.current, self.errors = path, None, []
+class RuleSet:
+    """A validated, compiled set of rules. Immutable after construction; safe to share."""
 
-    def refresh(self) -> bool:
-        return False
+    def __init__(self, rules: tuple[Rule, ...], entities: dict[str, tuple[str, ...]] | None = None,
+                 files: tuple[Path, ...] = ()):
+        self.rules = tuple(rules)
+        self.entities = dict(entities or {})
+        self.files = files
+        self._compiled = compile_rules(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, doc: Any) -> list[Match]:
+        """The rules that fire on doc (title, summary, text, language, feed_tags), in rule order."""
+        compiled = self._compiled
+        fields = index_fields(doc)
+        occ = scan(compiled, fields)
+        candidates: set[int] = set()
+        for kid in occ:
+            candidates.update(compiled.rules_by_key[kid])
+        plain = Context(compiled, occ, fields)
+        out = []
+        for index in sorted(candidates):
+            rule = self.rules[index]
+            if applies(rule, doc):
+                m = evaluate(rule, compiled, occ, fields, plain)
+                if m is not None:
+                    out.append(m)
+        return out
+
+    def explain(self, doc: Any) -> list[tuple[Rule, Match | None, str]]:
+        """Every rule with its match (or None) and the reason, slower than match(); for people."""
+        compiled = self._compiled
+        fields = index_fields(doc)
+        occ = scan(compiled, fields)
+        plain = Context(compiled, occ, fields)
+        return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
 
 
-class _Empty:
-    rules = ()
+def load_rules(path: str | Path) -> RuleSet:
+    """Every rule file under path, validated and compiled; RuleError lists every problem."""
+    root = Path(path)
+    if not root.exists():
+        raise RuleError([f"{root}:1:1: rules folder not found"])
+    files = rule_files(root)
+    rules, entities, errors = load_files(files)
+    if errors:
+        raise RuleError(errors)
+    return RuleSet(rules, entities, tuple(files))
 
 
-def load_rules(path):
-    return _Empty()
+from monitor.match.reload import RuleWatcher  # noqa: E402  (reload needs load_rules above)

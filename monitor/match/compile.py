@@ -1,0 +1,49 @@
+"""Compiling a rule set into one Aho-Corasick automaton over normalised token sequences.
+
+Owns the shared index of every leaf term of every rule (query, exclude and ignore):
+one automaton, whose keys are the terms' normalised tokens between separators, and the
+map from each key to the rules whose query uses it, so an article is scanned once and
+only the rules whose terms occur are evaluated. Must not evaluate queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ahocorasick
+
+from monitor.match import parse as p
+from monitor.match.rules import Rule
+
+
+def terms_of(node: object) -> list[p.Term]:
+    return [t for t, _ in p.walk_terms(node) if isinstance(t, p.Term)] if node is not None else []
+
+
+@dataclass
+class Compiled:
+    automaton: ahocorasick.Automaton | None
+    key_ids: dict[str, int]               # automaton key -> key id
+    rules_by_key: list[tuple[int, ...]]   # key id -> indexes of rules whose query uses it
+
+
+def compile_rules(rules: tuple[Rule, ...]) -> Compiled:
+    key_ids: dict[str, int] = {}
+    users: list[set[int]] = []
+    auto = ahocorasick.Automaton()
+    for index, rule in enumerate(rules):
+        if not rule.enabled:
+            continue
+        for which, node in (("q", rule.query_ast), ("x", rule.exclude_ast), ("i", rule.ignore_ast)):
+            for term in terms_of(node):
+                key = term.key
+                if key not in key_ids:
+                    kid = key_ids[key] = len(key_ids)
+                    users.append(set())
+                    # the value carries what the scan needs without a lookup per occurrence
+                    auto.add_word(key, (kid, len(key), len(term.tokens)))
+                if which == "q":
+                    users[key_ids[key]].add(index)
+    if key_ids:
+        auto.make_automaton()
+    return Compiled(auto if key_ids else None, key_ids, [tuple(sorted(u)) for u in users])

@@ -1,0 +1,53 @@
+"""Hot reload of the rule folder: keep the last valid RuleSet, report the current errors.
+
+Owns deciding when to re-read (a rule file's mtime or size changed, or the set of files
+changed) and the atomic swap. Must not schedule itself: the daemon calls refresh().
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from monitor.errors import RuleError
+from monitor.match.rules import rule_files
+
+
+class RuleWatcher:
+    """`.current` is the last valid RuleSet (None if never valid); `.errors` the on-disk problems."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.current = None
+        self.errors: list[str] = []
+        self._stamp: tuple | None = None
+        self.refresh()
+
+    def _snapshot(self) -> tuple:
+        if not self.path.exists():
+            return ("missing",)
+        out = []
+        for f in rule_files(self.path):
+            try:
+                st = os.stat(f)
+            except OSError:
+                continue
+            out.append((str(f), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def refresh(self) -> bool:
+        """Re-read when anything changed; True only when a new valid set was swapped in."""
+        from monitor.match import load_rules
+
+        stamp = self._snapshot()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            new = load_rules(self.path)
+        except RuleError as exc:
+            self.errors = list(exc.messages)
+            return False
+        self.errors = []
+        self.current = new     # one reference assignment: readers see the old or the new set
+        return True

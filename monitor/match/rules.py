@@ -1,0 +1,323 @@
+"""Loading rule files: YAML -> validated `Rule` records with resolved query trees.
+
+Owns the file format (top-level keys, rule keys, entity definitions), validation and
+every error message as `FILE:LINE:COL: message` (all of them at once), including the
+column of a bad query token inside the file. Must not evaluate queries against text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor import yamlsrc
+from monitor.match import parse as p
+
+RULE_KEYS = ("id", "title", "query", "exclude", "ignore", "min_hits", "priority", "tags",
+             "channels", "languages", "feeds", "enabled")
+TOP_KEYS = ("entities", "rules")
+PRIORITIES = ("high", "normal", "low")
+ID_RE = re.compile(r"[a-z0-9][a-z0-9-]*$")
+ENTITY_RE = re.compile(r"[a-z0-9_-]+$")
+LANG_RE = re.compile(r"[a-z]{2}$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One watch rule as written, plus its parsed and entity-resolved query trees."""
+
+    id: str
+    query: str
+    title: str = ""
+    exclude: str = ""
+    ignore: str = ""
+    min_hits: int = 1
+    priority: str = "normal"
+    tags: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    enabled: bool = True
+    where: str = ""                                   # FILE:LINE:COL of the rule
+    query_ast: Any = field(default=None, repr=False, compare=False)
+    exclude_ast: Any = field(default=None, repr=False, compare=False)
+    ignore_ast: Any = field(default=None, repr=False, compare=False)
+
+
+def rule_files(root: Path) -> list[Path]:
+    """Every *.yaml / *.yml under root (or root itself when it is a file), sorted."""
+    if root.is_file():
+        return [root]
+    return sorted(q for q in root.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+
+
+def query_where(value: Any, offset: int) -> str:
+    """FILE:LINE:COL of character `offset` of a YAML string value, exact for one-line scalars."""
+    if not isinstance(value, yamlsrc.Pos):
+        return "<query>:1:%d" % (offset + 1)
+    text = str(value)
+    if value.style in ("|", ">"):
+        line = value.line + 1 + text.count("\n", 0, offset)
+        col = offset - (text.rfind("\n", 0, offset) + 1) + 1 + _indent(value)
+        return f"{value.file}:{line}:{col}"
+    quote = 1 if value.style in ("'", '"') else 0
+    escapes = text.count("'", 0, offset) if value.style == "'" else 0
+    return f"{value.file}:{value.line}:{value.col + quote + escapes + offset}"
+
+
+def _indent(value: Any) -> int:
+    try:
+        lines = Path(value.file).read_text(encoding="utf-8").splitlines()
+        body = lines[value.line]   # the first content line, right after the | or > line
+        return len(body) - len(body.lstrip(" "))
+    except (OSError, IndexError):
+        return 0
+
+
+class _Loader:
+    """Collects entities, rules and errors over all files."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
+        self.entities: dict[str, list[Any]] = {}                  # name -> alias ASTs
+        self.raw_rules: list[Any] = []
+
+    def err(self, where: str, message: str) -> None:
+        self.errors.append(f"{where}: {message}")
+
+    def read(self, path: Path) -> None:
+        try:
+            doc = yamlsrc.load_file(path)
+        except yaml.YAMLError as exc:
+            self.errors.append(yamlsrc.error_location(exc, str(path)))
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            self.err(f"{path}:1:1", f"cannot read: {exc}")
+            return
+        if doc is None:
+            return
+        if not isinstance(doc, dict):
+            self.err(yamlsrc.where(doc, f"{path}:1:1"), "a rule file is a mapping with 'entities:' and/or 'rules:'")
+            return
+        for key in doc:
+            if key not in TOP_KEYS:
+                self.err(doc.where_key(key), f"unknown top-level key {key!r} (allowed: entities, rules)")
+        self.read_entities(doc.get("entities"), doc)
+        rules = doc.get("rules")
+        if rules is None:
+            return
+        if not isinstance(rules, list):
+            self.err(yamlsrc.where(rules, doc.where_key("rules")), "'rules' must be a list of rules")
+            return
+        self.raw_rules.extend(rules)
+
+    def read_entities(self, ents: Any, doc: Any) -> None:
+        if ents is None:
+            return
+        if not isinstance(ents, dict):
+            self.err(yamlsrc.where(ents, doc.where_key("entities")), "'entities' must map names to alias lists")
+            return
+        for name, aliases in ents.items():
+            where = ents.where_key(name)
+            if not isinstance(name, str) or not ENTITY_RE.match(name):
+                self.err(where, f"bad entity name {name!r} (use [a-z0-9_-]+)")
+                continue
+            if name in self.entity_src:
+                first = self.entity_src[name][0]
+                self.err(where, f"entity {name!r} is already defined at {first}")
+                continue
+            if isinstance(aliases, (str, int)):
+                aliases = [aliases]
+            if not isinstance(aliases, list) or not aliases:
+                self.err(yamlsrc.where(aliases, where), f"entity {name!r}: give a list of aliases")
+                continue
+            self.entity_src[name] = (where, aliases)
+
+    def parse_entities(self) -> None:
+        for name, (_, aliases) in self.entity_src.items():
+            asts = []
+            for alias in aliases:
+                ast = self.parse_query(alias, f"entity {name!r} alias")
+                if ast is None:
+                    continue
+                refs = [n for n, _ in p.walk_terms(ast) if isinstance(n, p.Entity)]
+                if refs:
+                    self.err(query_where(alias, refs[0].offset),
+                             f"entity {name!r}: an alias cannot refer to another entity (@{refs[0].name})")
+                elif not p.positive(ast):
+                    self.err(query_where(alias, 0), f"entity {name!r}: an alias cannot match by negation alone")
+                else:
+                    asts.append(ast)
+            self.entities[name] = asts
+
+    def parse_query(self, value: Any, what: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            self.err(yamlsrc.where(value, "<rules>:1:1"), f"{what}: must be a string")
+            return None
+        try:
+            return p.parse(str(value))
+        except p.QuerySyntaxError as exc:
+            self.err(query_where(value, exc.offset), f"{what}: {exc.message}")
+            return None
+
+    def resolve(self, node: Any, value: Any, what: str) -> Any:
+        """Replace @entity references by an OR of the entity's aliases."""
+        if isinstance(node, p.Entity):
+            if node.name not in self.entity_src:
+                self.err(query_where(value, node.offset), f"{what}: unknown entity @{node.name}")
+                return None
+            asts = self.entities.get(node.name) or []
+            return asts[0] if len(asts) == 1 else p.Or(tuple(asts))
+        if isinstance(node, p.Not):
+            return p.Not(self.resolve(node.child, value, what), node.offset)
+        if isinstance(node, (p.And, p.Or)):
+            kids = [self.resolve(c, value, what) for c in node.children]
+            if isinstance(node, p.Or):
+                kids = [g for c in kids for g in (c.children if isinstance(c, p.Or) else (c,))]
+            return type(node)(tuple(kids))
+        if isinstance(node, p.Near):
+            near = p.Near(self.resolve(node.left, value, what), self.resolve(node.right, value, what),
+                          node.distance, node.offset)
+            for side in (near.left, near.right):
+                if side is not None and not _simple(side):
+                    self.err(query_where(value, node.offset),
+                             f"{what}: NEAR joins an entity whose aliases are not words or phrases")
+                    break
+            return near
+        if isinstance(node, p.Scope):
+            return p.Scope(node.field, self.resolve(node.child, value, what), node.offset)
+        return node
+
+
+def _simple(node: Any) -> bool:
+    if isinstance(node, p.Term):
+        return True
+    return isinstance(node, p.Or) and all(isinstance(c, p.Term) for c in node.children)
+
+
+def _strings(value: Any, key: str, loader: _Loader, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                              for v in value):
+        loader.err(yamlsrc.where(value, where), f"'{key}' must be a list of strings")
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def _scalar_checks(raw: dict, loader: _Loader, where: str) -> dict[str, Any]:
+    """Validate the non-query keys of one rule; returns the clean values."""
+    out: dict[str, Any] = {}
+    rid = raw.get("id")
+    if rid is None:
+        loader.err(where, "rule has no 'id'")
+    elif not isinstance(rid, str) or not ID_RE.match(rid):
+        loader.err(yamlsrc.where(rid, where), f"bad rule id {rid!r} (use [a-z0-9][a-z0-9-]*)")
+    title = raw.get("title")
+    if title is not None and not isinstance(title, (str, int)):
+        loader.err(yamlsrc.where(title, where), "'title' must be a string")
+    mh = raw.get("min_hits", 1)
+    if isinstance(mh, bool) or not isinstance(mh, int) or mh < 1:
+        loader.err(yamlsrc.where(mh, raw.where_key("min_hits")), f"'min_hits' must be a positive integer, not {mh!r}")
+        mh = 1
+    out["min_hits"] = int(mh)
+    prio = raw.get("priority", "normal")
+    if prio not in PRIORITIES:
+        loader.err(yamlsrc.where(prio, raw.where_key("priority")), f"'priority' must be high, normal or low, not {prio!r}")
+    out["priority"] = str(prio)
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        loader.err(yamlsrc.where(enabled, raw.where_key("enabled")), "'enabled' must be true or false")
+    out["enabled"] = enabled is not False
+    for key in ("tags", "channels", "languages", "feeds"):
+        out[key] = _strings(raw.get(key), key, loader, raw.where_key(key))
+    for lang in raw.get("languages") or ():
+        if isinstance(lang, str) and not LANG_RE.match(lang):
+            loader.err(yamlsrc.where(lang, where), f"language {lang!r} is not an ISO 639-1 code like 'en'")
+    out["languages"] = tuple(x.lower() for x in out["languages"])
+    return out
+
+
+def _build_rule(raw: Any, loader: _Loader, seen: dict[str, str]) -> Rule | None:
+    where = yamlsrc.where(raw, "<rules>:1:1")
+    if not isinstance(raw, dict):
+        loader.err(where, "each rule is a mapping with at least 'id' and 'query'")
+        return None
+    for key in raw:
+        if key not in RULE_KEYS:
+            loader.err(raw.where_key(key), f"unknown rule key {key!r} (allowed: {', '.join(RULE_KEYS)})")
+    clean = _scalar_checks(raw, loader, where)
+    rid = raw.get("id")
+    label = f"rule {rid!r}" if isinstance(rid, str) else "rule"
+    if isinstance(rid, str) and ID_RE.match(rid):
+        if rid in seen:
+            loader.err(yamlsrc.where(rid, where), f"duplicate rule id {rid!r} (first at {seen[rid]})")
+        else:
+            seen[rid] = yamlsrc.where(rid, where)
+    if raw.get("query") is None:
+        loader.err(where, f"{label}: has no 'query'")
+    asts = _rule_queries(raw, loader, label)
+    if len(loader.errors):
+        return None
+    return Rule(id=str(rid), query=str(raw["query"]), title=str(raw.get("title") or rid),
+                exclude=str(raw.get("exclude") or ""), ignore=str(raw.get("ignore") or ""),
+                where=where, query_ast=asts["query"], exclude_ast=asts.get("exclude"),
+                ignore_ast=asts.get("ignore"), **clean)
+
+
+def _rule_queries(raw: Any, loader: _Loader, label: str) -> dict[str, Any]:
+    """Parse, check and resolve query, exclude and ignore of one rule."""
+    asts: dict[str, Any] = {}
+    for key in ("query", "exclude", "ignore"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        what = f"{label} {key}"
+        ast = loader.parse_query(value, what)
+        if ast is None:
+            continue
+        if key == "ignore" and (op := p.uses_operators(ast)):
+            loader.err(query_where(value, _op_offset(str(value), op)), f"{what}: only OR may join ignore terms, not {op}")
+            continue
+        if key == "query" and not p.positive(ast):
+            loader.err(query_where(value, 0), f"{what}: matches by negation alone; add a positive term")
+            continue
+        resolved = loader.resolve(ast, value, what)
+        if key == "ignore" and (op := p.uses_operators(resolved)):
+            loader.err(query_where(value, 0), f"{what}: an entity used in ignore has aliases joined by {op}")
+            continue
+        asts[key] = resolved
+    return asts
+
+
+def _op_offset(query: str, op: str) -> int:
+    m = re.search(r"(?<![^\s()])" + op + r"(?![^\s()/])" if op != "NEAR" else r"NEAR", query)
+    return m.start() if m else 0
+
+
+def load_files(paths: list[Path]) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str]]:
+    """Rules, entity aliases (as written) and every error, from the given files."""
+    loader = _Loader()
+    for path in paths:
+        loader.read(path)
+    loader.parse_entities()
+    seen: dict[str, str] = {}
+    rules = []
+    for raw in loader.raw_rules:
+        rule = _build_rule(raw, loader, seen)
+        if rule is not None:
+            rules.append(rule)
+    entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
+    return tuple(rules), entities, sorted(loader.errors, key=_location_key)
+
+
+def _location_key(message: str) -> tuple[str, int, int]:
+    m = re.match(r"(.*?):(\d+):(\d+): ", message)
+    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else (message, 0, 0)

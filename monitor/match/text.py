@@ -1,0 +1,209 @@
+"""Normalisation and tokenisation of article and query text, with offsets into the original.
+
+Owns the text model of the rule language: a token is a maximal run of letters, digits
+(and the marks attached to them) in the *folded* text, where folding is a per-character
+mapping: NFKC, case folding, diacritics removed, and the few letters Unicode does not
+decompose (ß, ø, æ, œ, ł, đ, ð, þ, ı) spelled out. Because folding is per character, a
+field can be folded in one C-level pass (``str.translate`` with a self-filling table) and
+every folded position still maps back to a character of the original text.
+
+Must not know about rules or queries beyond turning a term's text into tokens.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import unicodedata
+from bisect import bisect_right
+from dataclasses import dataclass
+from itertools import accumulate, compress
+
+SEP = " "   # the one separator left in folded text, and the token delimiter in automaton keys
+
+_SEP_RUN = re.compile(" +")
+
+# Letters with no Unicode decomposition that readers still treat as their base letter.
+_SPECIAL = str.maketrans({
+    "ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+    "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i",
+})
+
+
+def _fold_once(s: str, keep_case: bool) -> str:
+    s = unicodedata.normalize("NFKC", s)
+    if not keep_case:
+        s = s.casefold().lower()
+    s = unicodedata.normalize("NFKD", s.translate(_SPECIAL))
+    out = []
+    for c in s:
+        cat = unicodedata.category(c)
+        if cat in ("Mn", "Me"):
+            continue            # diacritics and enclosing marks vanish
+        out.append(c if cat[0] in "LNM" else SEP)
+    # a run of separators is one separator: "…" folds to one SEP, not three, so that
+    # punctuation never changes the length and offsets stay cheap to map back
+    return _SEP_RUN.sub(SEP, "".join(out))
+
+
+def _fold_char(ch: str, keep_case: bool) -> str:
+    """One character's folding, iterated to a fixed point so folding twice changes nothing
+    (the fast path replaces characters one distinct character at a time)."""
+    value = _fold_once(ch, keep_case)
+    for _ in range(3):
+        again = "".join(_fold_once(c, keep_case) if c != SEP else c for c in value)
+        if again == value:
+            return value
+        value = again
+    return SEP   # no stable folding: treat as punctuation
+
+
+class _FoldTable(dict):
+    """A str.translate table that computes and remembers each character's folding."""
+
+    def __init__(self, keep_case: bool):
+        super().__init__()
+        self.keep_case = keep_case
+
+    def __missing__(self, code: int) -> str:
+        value = self[code] = _fold_char(chr(code), self.keep_case)
+        return value
+
+
+FOLD = _FoldTable(keep_case=False)
+CASE = _FoldTable(keep_case=True)
+_ASCII_FOLD = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else SEP) for i in range(128)})
+_ASCII_CASE = str.maketrans({chr(i): (chr(i) if chr(i).isalnum() else SEP) for i in range(128)})
+_NON_ASCII_CHAR = re.compile(r"[^\x00-\x7f]")
+
+
+def fold(text: str, keep_case: bool = False) -> str:
+    """The text folded character by character: tokens separated by runs of SEP."""
+    return _fold(text, keep_case)[0]
+
+
+def _fold(text: str, keep_case: bool) -> tuple[str, str]:
+    """The folded text and the characters whose folding changed the length.
+
+    Only distinct non-ASCII characters go through the folding table (news text is nearly
+    all ASCII), each with one C-level str.replace; then one ASCII str.translate.
+    """
+    resized = ""
+    if not text.isascii():
+        table = CASE if keep_case else FOLD
+        for c in set(_NON_ASCII_CHAR.findall(text)):
+            folded = table[ord(c)]
+            text = text.replace(c, folded)
+            if len(folded) != 1:
+                resized += c
+    return text.translate(_ASCII_CASE if keep_case else _ASCII_FOLD), resized
+
+
+def normalise(text: str) -> list[str]:
+    """The normalised tokens of a piece of text (query terms and tests use this)."""
+    return fold(text).split()
+
+
+def case_tokens(text: str) -> list[str]:
+    """Tokens with diacritics removed but case kept: what `{...}` terms compare."""
+    return fold(text, keep_case=True).split()
+
+
+@dataclass(frozen=True)
+class Token:
+    norm: str
+    start: int      # offsets in the original text
+    end: int
+
+
+def tokens(text: str) -> list[Token]:
+    """Slow, obviously correct tokenisation with original offsets, one character at a time."""
+    out: list[Token] = []
+    cur: list[str] = []
+    start = 0
+    last_end = 0
+    for i, ch in enumerate(text):
+        for c in FOLD[ord(ch)]:
+            if c == SEP:
+                if cur:
+                    out.append(Token("".join(cur), start, last_end))
+                    cur = []
+            else:
+                if not cur:
+                    start = i
+                cur.append(c)
+                last_end = i + 1
+        if not FOLD[ord(ch)] and cur:
+            last_end = i + 1      # a dropped mark belongs to the token it follows
+    if cur:
+        out.append(Token("".join(cur), start, last_end))
+    return out
+
+
+class FieldIndex:
+    """One field of one article, tokenised once for every rule.
+
+    ``joined`` is SEP + tokens joined by SEP + SEP: the string the automaton scans.
+    Original offsets and case forms are computed lazily, only when a hit needs them.
+    """
+
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum")
+
+    def __init__(self, text: str):
+        self.text = text
+        self._folded, self._resized = _fold(text, False)
+        self._tokens = self._folded.split()
+        self.joined = SEP + SEP.join(self._tokens) + SEP
+        self._starts: list[int] | None = None
+        self._cum: tuple[list[int], list[int]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def token(self, k: int) -> str:
+        return self._tokens[k]
+
+    def _folded_span(self, k: int) -> int:
+        if self._starts is None:
+            # C-level: piece j of folded.split(SEP) starts at sum(len(earlier pieces)) + j
+            pieces = self._folded.split(SEP)
+            starts = map(operator.add, accumulate(map(len, pieces), initial=0), range(len(pieces)))
+            self._starts = list(compress(starts, pieces))
+        return self._starts[k]
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Original character offsets of tokens first..last (inclusive)."""
+        s = self._folded_span(first)
+        e = self._folded_span(last) + len(self._tokens[last])
+        if not self._resized:
+            return s, e     # every character folded to exactly one: offsets are unchanged
+        # a dropped mark after the token belongs to it; a character folded into several
+        # tokens (½ -> 1, 2) belongs to each of them
+        return self._count(s), max(self._count(e), self._count(e - 1) + 1)
+
+    def _count(self, x: int) -> int:
+        """How many original characters end at or before folded position x.
+
+        Only the few characters whose folding changes the length are indexed: between
+        two of them, original and folded positions advance together.
+        """
+        if self._cum is None:
+            idx, cum, extra = [], [], 0
+            resized = re.compile("[" + "".join(map(re.escape, self._resized)) + "]")
+            for m in resized.finditer(self.text):
+                i = m.start()
+                extra += len(FOLD[ord(m.group())]) - 1
+                idx.append(i)
+                cum.append(i + 1 + extra)
+            self._cum = (idx, cum)
+        idx, cum = self._cum
+        k = bisect_right(cum, x)
+        prev_idx, prev_cum = (idx[k - 1], cum[k - 1]) if k else (-1, 0)
+        next_idx = idx[k] if k < len(idx) else len(self.text)
+        return prev_idx + 1 + min(max(x - prev_cum, 0), next_idx - prev_idx - 1)
+
+    def case_token(self, k: int) -> str:
+        """Token k with its original case (diacritics removed), for `{...}` terms."""
+        s, e = self.span(k, k)
+        toks = case_tokens(self.text[s:e])
+        return toks[0] if len(toks) == 1 else ""

@@ -1,0 +1,136 @@
+"""The rule commands end to end through click: check, test, backtest and match."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.models import Article
+from monitor.store import Store
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+RULES = """\
+entities:
+  kallas:
+    - '"Kaja Kallas"'
+    - '"EU foreign policy chief"'
+rules:
+  - id: kallas
+    title: Kaja Kallas
+    query: '@kallas OR ({Kallas} NEAR/20 (EU OR Estonia*))'
+    exclude: '"Maria Callas"'
+    priority: high
+  - id: safe
+    query: '{SAFE} AND defen*'
+  - id: greenland
+    query: 'Greenland OR Grønland'
+"""
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "rules"
+    d.mkdir()
+    (d / "watch.yaml").write_text(RULES, encoding="utf-8")
+    return d
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_check_ok_and_errors(rules_dir, tmp_path):
+    res = run("rules", "check", "--rules", str(rules_dir))
+    assert res.exit_code == 0
+    assert res.output.strip() == "3 rules, 1 entities OK"
+    (rules_dir / "bad.yaml").write_text("rules:\n  - id: kallas\n    query: '(x'\n  - id: y\n    query: NOT z\n")
+    res = run("rules", "check", "--rules", str(rules_dir))
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0] == f"{rules_dir / 'bad.yaml'}:3:13: rule 'kallas' query: unclosed '('"
+    assert lines[1].startswith(f"{rules_dir / 'bad.yaml'}:5:12: rule 'y' query: matches by negation alone")
+    assert lines[2].startswith(f"{rules_dir / 'watch.yaml'}:6:9: duplicate rule id 'kallas' (first at ")
+
+
+def test_check_uses_config_rules_path(rules_dir, tmp_path):
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text(f"state:\n  path: {tmp_path / 's.db'}\nrules:\n  path: {rules_dir}\n")
+    res = run("--config", str(cfg), "rules", "check")
+    assert res.exit_code == 0 and "3 rules" in res.output
+
+
+def test_match_json_contract(rules_dir, tmp_path):
+    txt = tmp_path / "a.txt"
+    txt.write_text("\n  Kallas in Brussels\nKaja Kallas backed SAFE defence loans.\n", encoding="utf-8")
+    js = tmp_path / "b.json"
+    js.write_text(json.dumps({"title": "Greenland", "text": "Maria Callas and Kaja Kallas"}))
+    res = run("match", "--rules", str(rules_dir), "--json", str(txt), str(js))
+    assert res.exit_code == 0
+    first, second = (json.loads(line) for line in res.output.splitlines())
+    assert first["path"] == str(txt)
+    assert first["rules"] == ["kallas", "safe"]
+    kallas = first["matches"][0]
+    assert kallas["rule"] == "kallas" and kallas["priority"] == "high"
+    assert {"field": "text", "start": 0, "end": 11, "text": "Kaja Kallas"} in kallas["hits"]
+    assert second == {"path": str(js), "rules": ["greenland"], "matches": [
+        {"rule": "greenland", "priority": "normal",
+         "hits": [{"field": "title", "start": 0, "end": 9, "text": "Greenland"}]}]}
+
+
+def test_match_invalid_rules_exit_2(tmp_path):
+    (tmp_path / "r.yaml").write_text("rules:\n  - id: x\n    query: 'a AND'\n")
+    txt = tmp_path / "a.txt"
+    txt.write_text("a\nb\n")
+    res = CliRunner().invoke(cli, ["match", "--rules", str(tmp_path / "r.yaml"), str(txt)])
+    assert res.exit_code == 2
+    assert "r.yaml:3:15: rule 'x' query: AND needs an operand" in res.stderr
+    assert res.stdout == ""
+
+
+def test_match_html_goes_through_extraction(rules_dir, tmp_path):
+    page = tmp_path / "p.html"
+    body = "<p>Kaja Kallas said the SAFE instrument will fund defence projects across Europe.</p>" * 5
+    page.write_text(f"<html><head><title>Kallas</title></head><body><article>{body}</article></body></html>")
+    res = run("match", "--rules", str(rules_dir), "--json", str(page))
+    assert json.loads(res.output)["rules"] == ["kallas", "safe"]
+
+
+def test_rules_test_on_a_seed_article(rules_dir):
+    seed = SHARED / "seeds" / "000_cdfba7690330a649.txt"
+    assert seed.exists(), f"shared corpus missing: {seed}"
+    res = run("rules", "test", "--rules", str(rules_dir), str(seed), "--verbose")
+    assert res.exit_code == 0
+    assert "FIRED kallas [high] Kaja Kallas" in res.output
+    assert "[[Kaja Kallas]]" in res.output
+    assert "-   greenland: query does not match" in res.output or "FIRED greenland" in res.output
+
+
+def test_backtest_over_the_store(rules_dir, tmp_path):
+    db = tmp_path / "s.db"
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text(f"state:\n  path: {db}\nrules:\n  path: {rules_dir}\n")
+    store = Store(db)
+    arts = [Article(url=f"https://news.example/{i}", feed_url="f", guid=str(i), title=t, text=x)
+            for i, (t, x) in enumerate([("Kallas in Tallinn", "Kaja Kallas spoke."),
+                                        ("Greenland vote", "Grønland and Denmark."),
+                                        ("Opera", "Maria Callas sang; Kaja Kallas listened.")])]
+    store.save_feed_items("f", [], [(a, [], []) for a in arts], {})
+    res = run("--config", str(cfg), "rules", "backtest", "--days", "1")
+    assert res.exit_code == 0, res.output
+    assert "3 articles from the last 1 day(s), 3 rule(s)" in res.output
+    assert "kallas: 1\n    Kallas in Tallinn  https://news.example/0" in res.output
+    assert "greenland: 1" in res.output and "safe: 0" in res.output
+    res = run("--config", str(cfg), "rules", "backtest", "safe")
+    assert "safe: 0" in res.output and "kallas" not in res.output
+
+
+@pytest.mark.parametrize("args", [["rules", "check"], ["rules", "test"], ["rules", "backtest"], ["match"]])
+def test_help_has_an_example(args):
+    res = run(*args, "--help")
+    assert res.exit_code == 0 and "Example: monitor" in res.output
