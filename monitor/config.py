@@ -56,6 +56,7 @@ class FetchSettings:
     respect_robots: bool = True
     allow_private: tuple[str, ...] = ()      # CIDRs or host names allowed despite being non-public
     feed_alert_after_hours: float = 24.0
+    extract_workers: int = 0                 # processes for extraction; 0 = one per core
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,13 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class DedupeSettings:
+    story_threshold: float = 0.4             # MinHash Jaccard at which two texts are one story
+    story_window_hours: float = 72.0         # copies further apart than this are separate stories
+    update_threshold: float = 0.8            # an edited entry below this similarity is alerted again
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     state_path: Path
@@ -84,6 +92,7 @@ class Config:
     rules_path: Path
     fetch: FetchSettings
     digest: DigestSettings
+    dedupe: DedupeSettings
     feeds: tuple[FeedSettings, ...]
     channels: tuple[ChannelSettings, ...]
     default_channels: tuple[str, ...]
@@ -248,7 +257,7 @@ def _check_digest(c: _Checker, d: Any, digest: DigestSettings) -> None:
         c.err(d.get("quiet_hours"), "quiet_hours must look like 22:00-07:00")
 
 
-TOP_KEYS = {"state", "rules", "fetch", "digest", "feeds", "channels", "default_channels",
+TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
             "retention_days", "logging", "http"}
 
 
@@ -273,6 +282,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     c.keys(http, {"listen"}, "http")
     fetch = _section(c, doc.get("fetch"), FetchSettings, "fetch")
     digest = _section(c, doc.get("digest"), DigestSettings, "digest")
+    dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
     _check_digest(c, doc.get("digest") or {}, digest)
     feeds = [f for f in (_feed(c, d, fetch) for d in c.typed(doc, "feeds", list, [])) if f]
     seen: set[str] = set()
@@ -303,7 +313,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
         state_path=resolve(state.get("path") if isinstance(state, dict) else None, "state/monitor.db"),
         digests_dir=resolve(state.get("digests_dir") if isinstance(state, dict) else None, "state/digests"),
         rules_path=resolve(rules.get("path") if isinstance(rules, dict) else None, "rules"),
-        fetch=fetch, digest=digest, feeds=tuple(feeds), channels=tuple(channels),
+        fetch=fetch, digest=digest, dedupe=dedupe, feeds=tuple(feeds), channels=tuple(channels),
         default_channels=default_channels,
         retention_days=int(c.typed(doc, "retention_days", int, 90)),
         log_format=log_format,

@@ -14,14 +14,17 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import pipeline
 from monitor.config import Config
+from monitor.extract_pool import ExtractorPool
 from monitor.fetch import Fetcher
 from monitor.store import Store, now_utc
+from monitor.stories import StoryIndex
 
 log = logging.getLogger("monitor.daemon")
 
@@ -37,34 +40,26 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     store = Store(config.state_path)
     rules = RuleWatcher(rules_dir or config.rules_path)
     rules.refresh()
-    extractor = _extractor_pool() if use_pool else None
+    extractor = _extractor_pool(config.fetch.extract_workers) if use_pool else None
     try:
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=_story_index(store))
+                                extractor=extractor, stories=_story_index(config, store))
     finally:
         if extractor is not None:
             extractor.close()
         store.close()
 
 
-def _extractor_pool():
-    try:
-        from monitor.extract_pool import ExtractorPool
-    except ImportError:
-        return None
-    return ExtractorPool()
+def _extractor_pool(workers: int) -> ExtractorPool:
+    return ExtractorPool(workers=workers or None)
 
 
-def _story_index(store: Store):
-    try:
-        from monitor.stories import StoryIndex
-    except ImportError:
-        return None
-    index = StoryIndex()
-    loader = getattr(store, "story_signatures", None)
-    if loader is not None:
-        index.load(loader())
+def _story_index(config: Config, store: Store) -> StoryIndex:
+    """The story index over the dedupe window, rebuilt from the stored signatures."""
+    window = config.dedupe.story_window_hours
+    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=window)
+    index.load(store.story_signatures(since=now_utc() - timedelta(hours=window)))
     return index
 
 
@@ -130,7 +125,9 @@ class Daemon:
         report_rules(self.deps)
 
     def prune(self) -> None:
-        removed = self.deps.store.prune(self.deps.config.retention_days)
+        cfg = self.deps.config
+        self.deps.store.prune_story_signatures(now_utc() - timedelta(hours=cfg.dedupe.story_window_hours))
+        removed = self.deps.store.prune(cfg.retention_days)
         if removed:
             log.info("retention: pruned %d articles older than %d days", removed, self.deps.config.retention_days)
 

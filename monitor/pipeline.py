@@ -51,6 +51,7 @@ class FeedOutcome:
     matched: int = 0
     queued: int = 0
     error: str = ""
+    updated: int = 0
 
 
 @dataclass
@@ -65,6 +66,7 @@ class CycleSummary:
                 "articles": sum(f.articles for f in self.feeds),
                 "matched": sum(f.matched for f in self.feeds),
                 "queued": sum(f.queued for f in self.feeds),
+                "updated": sum(f.updated for f in self.feeds),
                 "seconds": round(self.seconds, 2)}
 
     def line(self) -> str:
@@ -125,17 +127,67 @@ async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
     parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type,
                                      settings.max_entries_per_feed)
     new = deps.store.unseen(url, parsed.entries)
-    built = await asyncio.gather(*(_build_article(deps, feed, e) for e in new))
-    items = _matched(deps, _unique(deps, [a for a in built if a is not None]))
+    republished = deps.store.republished(url, parsed.entries)
+    built = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e in new))
+    rebuilt = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e, _ in republished))
+    # From here on nothing awaits: the batch is decided and saved as one unit.
+    articles = _unique(deps, [a for a in built if a is not None])
+    items, assignments = _decide(deps, articles)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     base.update(etag=result.etag, last_modified=result.last_modified,
                 entries_seen=feed["entries_seen"] + len(new),
                 next_poll=iso(_next_poll(deps, feed, now, times, parsed.ttl_minutes, result)))
-    defaults = deps.config.default_channels
-    deps.store.save_feed_items(url, parsed.entries, [(a, m, defaults) for a, m in items], base)
+    with deps.store.transaction():
+        deps.store.save_feed_items(url, parsed.entries, [(a, m, ()) for a, m in items], base)
+        deps.store.save_story_signatures(assignments)
+        updated = _apply_updates(deps, republished, rebuilt)
     matched = [m for _, m in items if m]
-    queued = sum(len(x.channels or defaults) for m in matched for x in m)
-    return FeedOutcome(url, "ok", len(parsed.entries), len(new), len(items), len(matched), queued)
+    queued = sum(len(x.channels) for m in matched for x in m)
+    return FeedOutcome(url, "ok", len(parsed.entries), len(new), len(items), len(matched), queued, updated=updated)
+
+
+def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, list[Match]]], list]:
+    """Story, rules and channels for each new article.
+
+    The rule set is read once, so a reload never splits a batch. A later copy of a story
+    already queued for a rule and channel is stored (it shows as "also reported by") but
+    queues nothing new there.
+    """
+    rules = deps.rules.current if deps.rules is not None else None
+    defaults = deps.config.default_channels
+    queued: set[tuple[str, str, str]] = set()
+    items, assignments = [], []
+    for a in articles:
+        story = (deps.stories.assign(a.url, a.title, a.text, a.published)
+                 if deps.stories is not None else None)  # an empty index is falsy
+        story_key = story.story_key if story else a.url
+        story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None
+        if story:
+            assignments.append(story)
+        resolved = []
+        for m in rules.match(a) if rules is not None else []:
+            channels = []
+            for ch in m.channels or defaults:
+                key = (story_key, m.rule, ch)
+                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch)):
+                    continue
+                queued.add(key)
+                channels.append(ch)
+            resolved.append(replace(m, channels=tuple(channels)))
+        items.append((a, resolved))
+    return items, assignments
+
+
+def _apply_updates(deps: Deps, republished: list[tuple[Entry, dict]], rebuilt: list[Article | None]) -> int:
+    """Entries re-published under their GUID: alert again only when the text changed materially."""
+    n = 0
+    for (_, stored), fresh in zip(republished, rebuilt):
+        if fresh is None or not dedupe.is_material_update(stored["text"], fresh.text,
+                                                          deps.config.dedupe.update_threshold):
+            continue
+        deps.store.mark_article_updated(stored["url"], fresh.text, dedupe.text_fingerprint(fresh.title, fresh.text))
+        n += 1
+    return n
 
 
 def _next_poll(deps: Deps, feed: dict, now: datetime, times: list[datetime], ttl: int | None,
@@ -155,7 +207,7 @@ def _failed(deps: Deps, feed: dict, error: str, retry_after: float | None, statu
     return FeedOutcome(feed["url"], "failed", error=error)
 
 
-async def _build_article(deps: Deps, feed: dict, entry: Entry) -> Article | None:
+async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str = "") -> Article | None:
     """The entry plus its extracted page; falls back to the feed's own text, never loses it."""
     full_text = bool(feed["full_text"]) and deps.config.fetch.full_text
     extracted = None
@@ -163,9 +215,8 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry) -> Article | None
         try:
             page = await deps.fetcher.fetch_page(entry.url)
             if page.status < 400 and "html" in (page.content_type or "html"):
-                html = page.body.decode(page.encoding or "utf-8", errors="replace") \
-                    if hasattr(page, "encoding") else page.body.decode("utf-8", errors="replace")
-                extracted = await _extract(deps, html, page.url)
+                # bytes, so extraction reads the page's own charset declaration
+                extracted = await _extract(deps, page.body, page.url)
         except FetchError as exc:
             log.info("page not fetched, using the feed's text: %s: %s", entry.url, exc)
     text, source = article_text(extracted, entry.summary, entry.content)
@@ -177,11 +228,11 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry) -> Article | None
         summary=entry.summary, text=text, author=entry.author or (extracted.author if extracted else ""),
         published=entry.published or entry.updated,
         language=(extracted.language if extracted else "") or "",
-        source=feed["name"] or (extracted.sitename if extracted else "") or _host(feed["url"]),
+        source=feed["name"] or feed_title or (extracted.sitename if extracted else "") or _host(feed["url"]),
         feed_tags=tuple(feed["tags"]), text_source=source)
 
 
-async def _extract(deps: Deps, html: str, url: str):
+async def _extract(deps: Deps, html: bytes, url: str):
     if deps.extractor is not None:
         return await deps.extractor.extract(html, url)
     from monitor.extract import extract
@@ -201,14 +252,4 @@ def _unique(deps: Deps, articles: list[Article]) -> list[Article]:
         if a.url not in seen:
             seen.add(a.url)
             out.append(a)
-    return out
-
-
-def _matched(deps: Deps, articles: list[Article]) -> list[tuple[Article, list[Match]]]:
-    """Each article with the rules it fires (the rule set is read once, so a reload never splits one)."""
-    rules = deps.rules.current if deps.rules is not None else None
-    out = []
-    for a in articles:
-        matches = rules.match(a) if rules is not None else []
-        out.append((a, [replace(m, channels=tuple(m.channels)) for m in matches]))
     return out

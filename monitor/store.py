@@ -90,6 +90,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX story_signatures_published ON story_signatures(published);
     CREATE INDEX articles_story ON articles(story_id);
     """,
+    # 4: the time a feed gave each entry, to notice entries re-published under the same GUID
+    """
+    ALTER TABLE entries ADD COLUMN stamp TEXT
+    """,
 ]
 
 
@@ -103,6 +107,11 @@ def iso(t: datetime | None) -> str | None:
 
 def parse_iso(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
+
+
+def entry_stamp(e: Entry) -> str | None:
+    """The time a feed claims for an entry: its update time, else its publication time."""
+    return iso(e.updated or e.published)
 
 
 class Store:
@@ -235,6 +244,18 @@ class Store:
             f"SELECT guid FROM entries WHERE feed_url = ? AND guid IN ({marks})", [feed_url, *guids])}
         return [e for e in entries if e.guid not in seen]
 
+    def republished(self, feed_url: str, entries: Sequence[Entry]) -> list[tuple[Entry, dict]]:
+        """Seen entries whose feed timestamp changed, each with its stored article (url, title, text)."""
+        stamped = {e.guid: e for e in entries if entry_stamp(e)}
+        if not stamped:
+            return []
+        marks = ",".join("?" * len(stamped))
+        rows = self.rows(
+            "SELECT e.guid, e.stamp, a.url, a.title, a.text FROM entries e JOIN articles a ON a.id = e.article_id "
+            f"WHERE e.feed_url = ? AND e.guid IN ({marks})", [feed_url, *stamped])
+        return [(stamped[r["guid"]], r) for r in rows
+                if r["stamp"] and r["stamp"] != entry_stamp(stamped[r["guid"]])]
+
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         urls = list(set(urls))
         if not urls:
@@ -256,9 +277,10 @@ class Store:
         with self.transaction():
             for e in entries:
                 self.db.execute(
-                    "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen) VALUES (?,?,?,?,?) "
-                    "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen",
-                    [feed_url, e.guid, e.url, now, now])
+                    "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
+                    "stamp = excluded.stamp",
+                    [feed_url, e.guid, e.url, now, now, entry_stamp(e)])
             for article, matches, default_channels in articles:
                 art_id = self._insert_article(article, now)
                 if art_id is None:

@@ -36,7 +36,7 @@ def test_every_command_is_in_the_readme_and_has_help():
 
 def test_every_setting_is_documented_in_the_shipped_config():
     text = (REPO / "config" / "monitor.yaml").read_text()
-    for cls in (config.FetchSettings, config.DigestSettings):
+    for cls in (config.FetchSettings, config.DigestSettings, config.DedupeSettings):
         for f in dataclasses.fields(cls):
             assert re.search(rf"^\s*#?\s*{f.name}:", text, re.M), f"config/monitor.yaml does not document {f.name}"
     for key in config.TOP_KEYS:

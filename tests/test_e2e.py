@@ -4,6 +4,7 @@ The email that arrives must hold exactly the stories that the farm's /truth.json
 carry the planted phrases the test rules watch, each story once.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,11 @@ def test_poll_and_digest_deliver_exactly_the_matching_stories(tmp_path, smtp_ser
         assert 1 <= text.count(title) <= len(by_story[sid][0]["topics"]), title
         for topic in by_story[sid][0]["topics"]:
             assert TOPIC_RULE[topic] in mail["Subject"] or TOPIC_RULE[topic] in text
-    assert "<mark>" in html
+    assert re.search(r"<mark\b[^>]*>", html), "matched terms are highlighted"
+    # a syndicated story is one item that names the other outlets
+    syndicated = [sid for sid in expected if len({a["outlet"] for a in by_story[sid]}) > 1]
+    assert syndicated, "no syndicated marked story: pick another seed"
+    assert text.count("also reported by") + text.count("Also reported by") >= len(syndicated)
 
     # nothing is sent twice
     run(cfg, "digest", "--send")
