@@ -30,8 +30,8 @@ def seed_articles() -> list[tuple[str, str, list[str]]]:
     for f in files:
         lines = [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
         # The seeds are raw page captures: the title is the first line that reads like a headline.
-        title = next((ln for ln in lines if len(ln.split()) >= 6 and len(ln) < 200
-                      and not ln.lower().startswith(SKIP)), lines[0])
+        title = next((ln for ln in lines if 6 <= len(ln.split()) <= 25 and len(ln) < 200
+                      and not ln.lower().startswith(SKIP) and ln[0] not in "\"“‘'"), lines[0])
         body = [ln for ln in lines if ln != title and len(ln.split()) >= 4]
         out.append((f.name.split("_")[0], title, body))
     return out
