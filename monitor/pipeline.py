@@ -121,7 +121,9 @@ async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
     base = {"last_poll": iso(now), "last_success": iso(now), "last_status": result.status,
             "error_count": 0, "last_error": None, "failing_since": None}
     if result.not_modified:
-        base["next_poll"] = iso(_next_poll(deps, feed, now, [], None, result))
+        # unchanged feed: its publishing rate is still that of the entries we know
+        known_times = deps.store.entry_times(url)
+        base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
         deps.store.update_feed(url, **base)
         return FeedOutcome(url, "not-modified")
     parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type,

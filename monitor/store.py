@@ -256,6 +256,12 @@ class Store:
         return [(stamped[r["guid"]], r) for r in rows
                 if r["stamp"] and r["stamp"] != entry_stamp(stamped[r["guid"]])]
 
+    def entry_times(self, feed_url: str, limit: int = 100) -> list[datetime]:
+        """The feed's own times of its latest known entries (what a 304 says is still current)."""
+        rows = self.db.execute("SELECT stamp FROM entries WHERE feed_url = ? AND stamp IS NOT NULL "
+                               "ORDER BY stamp DESC LIMIT ?", [feed_url, limit]).fetchall()
+        return [datetime.fromisoformat(r[0]) for r in rows]
+
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         urls = list(set(urls))
         if not urls:

@@ -85,3 +85,19 @@ def test_meta_round_trip(tmp_path):
     store = Store(tmp_path / "m.db")
     store.set_meta("rules", {"loaded": 3, "errors": []})
     assert store.get_meta("rules")[0] == {"loaded": 3, "errors": []}
+
+
+def test_entry_times_remember_the_feeds_own_stamps(tmp_path):
+    from datetime import UTC, datetime
+    store = Store(tmp_path / "m.db")
+    store.sync_feeds([FeedSettings(url="https://f/1")])
+    t1, t2 = datetime(2026, 1, 1, 10, tzinfo=UTC), datetime(2026, 1, 1, 12, tzinfo=UTC)
+    entries = [Entry("https://f/1", "g1", "u1", published=t1), Entry("https://f/1", "g2", "u2", updated=t2),
+               Entry("https://f/1", "g3", "u3")]
+    store.save_feed_items("https://f/1", entries, [], {})
+    assert store.entry_times("https://f/1") == [t2, t1]
+    # the same GUID under a new time is noticed as re-published once it has an article
+    store.save_feed_items("https://f/1", [], [(article(1), [], [])], {})
+    store.db.execute("UPDATE entries SET article_id = (SELECT id FROM articles) WHERE guid = 'g1'")
+    later = Entry("https://f/1", "g1", "u1", updated=t2)
+    assert [e.guid for e, _ in store.republished("https://f/1", [later, entries[1]])] == ["g1"]
