@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from monitor.channels import Channel, make_channel
 from monitor.config import SCHEDULE_RE, ChannelSettings, Config
-from monitor.digest import Digest, build_digest, select_rows
+from monitor.digest import Digest, FeedAlert, build_digest, select_rows
 from monitor.errors import DeliveryError
 from monitor.store import now_utc, parse_iso
 
@@ -133,18 +133,28 @@ def _story_sources(store, rows: list[dict]) -> dict[int, list[dict]]:
     return out
 
 
-def _digest_for(store, config: Config, delivery: dict) -> Digest:
+def feed_alerts(store, config: Config, now: datetime) -> tuple[FeedAlert, ...]:
+    """Feeds failing for longer than `fetch.feed_alert_after_hours`, for the digest's health section."""
+    cutoff = now - timedelta(hours=config.fetch.feed_alert_after_hours)
+    return tuple(FeedAlert(url=f["url"], name=f["name"], failing_since=parse_iso(f["failing_since"]),
+                           failures=f["error_count"], error=f["last_error"] or "")
+                 for f in store.failing_feeds(cutoff))
+
+
+def _digest_for(store, config: Config, delivery: dict, now: datetime) -> Digest:
     rows = store.delivery_items(delivery["id"])
+    kind = delivery.get("kind") or "digest"
     return build_digest(rows, channel=delivery["channel"], created=parse_iso(delivery["created"]),
-                        timezone=config.digest.timezone, kind=delivery.get("kind") or "digest",
+                        timezone=config.digest.timezone, kind=kind,
                         more=delivery.get("more") or 0, delivery_id=delivery["id"],
-                        story_sources=_story_sources(store, rows))
+                        story_sources=_story_sources(store, rows),
+                        feed_alerts=feed_alerts(store, config, now) if kind == "digest" else ())
 
 
 async def _attempt(store, config: Config, channel: Channel, delivery: dict, now: datetime,
                    summary: Counter) -> bool:
     """Send one persisted delivery and record the outcome; True when the channel confirmed."""
-    digest = _digest_for(store, config, delivery)
+    digest = _digest_for(store, config, delivery, now)
     try:
         await channel.send(digest, delivery["id"])
     except Exception as exc:  # a channel bug must not lose the delivery either: retry it the same way
@@ -232,5 +242,6 @@ def preview(store, config: Config, channel: str | None = None, now: datetime | N
         picked, more = select_rows(store.pending_items(ch.name), config.digest.max_items)
         if picked or config.digest.send_empty:
             out.append(build_digest(picked, channel=ch.name, created=now, timezone=config.digest.timezone,
-                                    more=more, story_sources=_story_sources(store, picked)))
+                                    more=more, story_sources=_story_sources(store, picked),
+                                    feed_alerts=feed_alerts(store, config, now)))
     return out

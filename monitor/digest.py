@@ -68,6 +68,17 @@ class RuleGroup:
 
 
 @dataclass(frozen=True)
+class FeedAlert:
+    """A feed that has been failing for longer than `fetch.feed_alert_after_hours`."""
+
+    url: str
+    name: str
+    failing_since: datetime
+    failures: int
+    error: str
+
+
+@dataclass(frozen=True)
 class Digest:
     """What one delivery carries to one channel."""
 
@@ -79,6 +90,7 @@ class Digest:
     more: int = 0                         # stories left pending for the next digest
     delivery_id: str = ""
     subject: str = field(default="")
+    feed_alerts: tuple[FeedAlert, ...] = ()   # scheduled digests only: feeds failing too long
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
@@ -118,7 +130,8 @@ def select_rows(rows: list[dict], max_items: int) -> tuple[list[dict], int]:
 
 def build_digest(rows: list[dict], *, channel: str, created: datetime, timezone: str = "UTC",
                  kind: str = "digest", more: int = 0, delivery_id: str = "",
-                 story_sources: dict[int, list[dict]] | None = None) -> Digest:
+                 story_sources: dict[int, list[dict]] | None = None,
+                 feed_alerts: tuple[FeedAlert, ...] = ()) -> Digest:
     """Group outbox rows into one entry per story, in sections per rule."""
     by_story: dict[str, list[dict]] = {}
     for r in rows:
@@ -134,7 +147,7 @@ def build_digest(rows: list[dict], *, channel: str, created: datetime, timezone:
     groups = tuple(RuleGroup(rule, titles.get(rule, rule), tuple(its))
                    for rule, its in sorted(sections.items(), key=lambda kv: (-len(kv[1]), kv[0])))
     digest = Digest(channel=channel, created=created, timezone=timezone, groups=groups, kind=kind,
-                    more=more, delivery_id=delivery_id)
+                    more=more, delivery_id=delivery_id, feed_alerts=feed_alerts)
     return replace(digest, subject=subject(digest))
 
 
@@ -262,8 +275,9 @@ def text_snippet(segs: tuple[Segment, ...]) -> str:
 def subject(d: Digest) -> str:
     """Say what is inside: counts per rule, or the story itself for a single alert."""
     items = d.items
+    failing = f", {len(d.feed_alerts)} feed{'s' if len(d.feed_alerts) > 1 else ''} failing" if d.feed_alerts else ""
     if not items:
-        return "monitor: no new articles"
+        return f"monitor: no new articles{failing}"
     if d.kind == "alert" and len(items) == 1:
         return f"monitor alert [{items[0].rules[0]}]: {items[0].title}"[:200]
     counts = Counter(i.rules[0] for i in items)
@@ -271,7 +285,7 @@ def subject(d: Digest) -> str:
     noun = "article" if len(items) == 1 else "articles"
     prefix = "monitor alert" if d.kind == "alert" else "monitor"
     more = f" (+{d.more} more)" if d.more else ""
-    return f"{prefix}: {len(items)} new {noun}{more} - {parts}"[:200]
+    return f"{prefix}: {len(items)} new {noun}{more} - {parts}{failing}"[:200]
 
 
 def local_time(t: datetime | None, tz: str) -> str:
@@ -319,6 +333,8 @@ def to_json(d: Digest) -> dict[str, Any]:
         "more": d.more,
         "rules": [{"rule": g.rule, "title": g.title, "count": len(g.items)} for g in d.groups],
         "items": [_item_json(i) for i in d.items],
+        "feed_alerts": [{"url": a.url, "name": a.name, "failing_since": a.failing_since.isoformat(),
+                         "failures": a.failures, "error": a.error} for a in d.feed_alerts],
     }
 
 

@@ -221,6 +221,11 @@ class Store:
             r["tags"] = json.loads(r["tags"])
         return rows
 
+    def failing_feeds(self, since_before: datetime) -> list[dict]:
+        """Active feeds failing without a success since before the given time."""
+        return self.rows("SELECT * FROM feeds WHERE state = 'active' AND failing_since IS NOT NULL "
+                         "AND failing_since <= ? ORDER BY failing_since", [iso(since_before)])
+
     def update_feed(self, url: str, **values: Any) -> None:
         self._update("feeds", "url", url, values)
 
