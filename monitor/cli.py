@@ -31,6 +31,12 @@ def load_config(ctx: click.Context) -> config_mod.Config:
     return obj["config"]
 
 
+def fetch_settings(ctx: click.Context) -> config_mod.FetchSettings:
+    """The config's fetch settings when a config file is there (allow-list, user agent), else defaults."""
+    path = ctx.find_root().obj["config_path"]
+    return load_config(ctx).fetch if Path(path).exists() else config_mod.FetchSettings()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True,
               envvar="MONITOR_CONFIG", type=click.Path(dir_okay=False, path_type=Path),

@@ -14,24 +14,18 @@ import sys
 from pathlib import Path
 
 import click
-import httpx
 
+from monitor.errors import FetchError
 from monitor.extract import extract
 from monitor.models import Extracted
 
-FETCH_TIMEOUT_SECONDS = 20.0
 
 
-def fetch_html(url: str) -> str:
-    """The page at `url` as text.
-
-    Seam: a plain GET for now; the guarded client of monitor.fetch (size cap,
-    address guard, robots.txt) replaces this body.
-    """
-    resp = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=True,
-                     headers={"User-Agent": "monitor-extract/0.1"})
-    resp.raise_for_status()
-    return resp.text
+def fetch_html(url: str) -> bytes:
+    """The page at `url`, through the daemon's guarded client (size cap, address guard, robots.txt)."""
+    from monitor.cli import fetch_settings
+    from monitor.fetch import fetch_page_blocking
+    return fetch_page_blocking(url, fetch_settings(click.get_current_context())).body
 
 
 def read_input(source: str) -> tuple[str, str]:
@@ -74,7 +68,7 @@ def extract_command(sources: tuple[str, ...], as_json: bool, page_url: str) -> N
     for source in sources:
         try:
             html, url = read_input(source)
-        except (OSError, httpx.HTTPError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, FetchError, EOFError, gzip.BadGzipFile) as exc:
             click.echo(f"{source}: {exc}", err=True)
             failed = True
             continue

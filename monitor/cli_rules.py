@@ -51,7 +51,7 @@ def _article(url: str, title: str = "", text: str = "", summary: str = "", langu
                    language=language or "", feed_tags=tuple(feed_tags or ()))
 
 
-def _from_html(html: str, url: str) -> Article:
+def _from_html(html: str | bytes, url: str) -> Article:
     from monitor.extract import extract  # trafilatura is slow to import; only when needed
     ex = extract(html, url)
     return _article(url, ex.title, ex.text, language=ex.language)
@@ -77,11 +77,11 @@ def read_document(path: str) -> Article:
 
 
 def _fetch(url: str) -> Article:
-    import httpx
-    resp = httpx.get(url, timeout=20.0, follow_redirects=True,
-                     headers={"User-Agent": "monitor/0.1 (rules test)"})
-    resp.raise_for_status()
-    return _from_html(resp.text, str(resp.url))
+    """The page through the daemon's guarded client (size cap, address guard, robots.txt)."""
+    from monitor.cli import fetch_settings
+    from monitor.fetch import fetch_page_blocking
+    page = fetch_page_blocking(url, fetch_settings(click.get_current_context()))
+    return _from_html(page.body, page.url)
 
 
 def _match_json(path: str, matches: list[Match]) -> str:

@@ -256,3 +256,18 @@ def _result(url: str, status: int, hdrs: dict[str, str], body: bytes, moved: str
 def _replace(result: FetchResult, **changes) -> FetchResult:
     from dataclasses import replace
     return replace(result, **changes)
+
+
+def fetch_page_blocking(url: str, settings: FetchSettings) -> FetchResult:
+    """One page through the guarded client, for commands outside the daemon (extract, rules test).
+
+    Raises FetchError for network errors, blocked addresses, caps and HTTP errors.
+    """
+    async def go() -> FetchResult:
+        async with Fetcher(settings) as fetcher:
+            return await fetcher.fetch_page(url)
+
+    result = asyncio.run(go())
+    if result.status >= 400:
+        raise FetchError(f"HTTP {result.status} for {url}")
+    return result

@@ -78,7 +78,7 @@ def feedfarm(tmp_path):
         proc.wait()
 
 
-def test_real_page_from_the_feed_farm(feedfarm):
+def test_real_page_from_the_feed_farm(feedfarm, tmp_path):
     articles = httpx.get(f"{feedfarm}/truth.json", timeout=10).json()["articles"]
     art = next(a for a in articles if a["variant"] != "original" and not a["fault"])
     html = httpx.get(art["url"], timeout=10).text
@@ -91,7 +91,11 @@ def test_real_page_from_the_feed_farm(feedfarm):
     assert len(ex.text) > 1000
     assert "cookies" not in ex.text  # the cookie banner is boilerplate
     assert "Ministers\nOfficials" not in ex.text  # so is the section navigation
-    # the CLI's URL path gives the same record
-    result = CliRunner().invoke(cli, ["extract", "--json", art["url"]])
+    # the CLI fetches through the guarded client: loopback is refused unless the config allows it
+    refused = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "extract", "--json", art["url"]])
+    assert refused.exit_code == 1 and "non-public address" in refused.output
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text('fetch: {allow_private: ["127.0.0.1/32"]}\nchannels: [{name: a, type: file}]\n')
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "extract", "--json", art["url"]])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["text"] == extract(html, art["url"]).text
