@@ -20,7 +20,6 @@ from monitor.extract import extract
 from monitor.models import Extracted
 
 
-
 def fetch_html(url: str) -> bytes:
     """The page at `url`, through the daemon's guarded client (size cap, address guard, robots.txt)."""
     from monitor.cli import fetch_settings

@@ -20,6 +20,7 @@ from monitor import config as config_mod
 from monitor.cli import load_config
 from monitor.errors import ConfigError, FeedParseError
 from monitor.opml import export_opml, parse_opml
+from monitor.store import Store
 
 LIST_COLUMNS = ("state", "last_status", "error_count", "last_success", "next_poll", "url", "last_error")
 
@@ -51,8 +52,12 @@ def import_cmd(ctx: click.Context, opml_file: Path, write: bool) -> None:
         click.echo(snippet, nl=False)
         click.echo(f"# {len(new)} new of {len(found)} feeds in {opml_file}", err=True)
         return
-    text = config_path.read_text(encoding="utf-8")
-    updated = insert_feeds(text, snippet)
+    write_config(config_path, insert_feeds(config_path.read_text(encoding="utf-8"), snippet))
+    click.echo(f"added {len(new)} feeds to {config_path} ({len(found) - len(new)} already there)")
+
+
+def write_config(config_path: Path, updated: str) -> None:
+    """Validate the new config text, then replace the file atomically; exit 1 if it would not validate."""
     try:
         config_mod.parse(updated, str(config_path))
     except ConfigError as exc:
@@ -60,8 +65,116 @@ def import_cmd(ctx: click.Context, opml_file: Path, write: bool) -> None:
         for msg in exc.messages:
             click.echo(f"  {msg}", err=True)
         sys.exit(1)
-    config_path.write_text(updated, encoding="utf-8")
-    click.echo(f"added {len(new)} feeds to {config_path} ({len(found) - len(new)} already there)")
+    tmp = config_path.with_name(f".{config_path.name}.tmp")
+    tmp.write_text(updated, encoding="utf-8")
+    tmp.replace(config_path)
+
+
+@feeds_group.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="The name shown in digests (default: the feed's own title).")
+@click.option("--tag", "tags", multiple=True, help="A tag rules can select feeds by (repeatable).")
+@click.pass_context
+def add_cmd(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
+    """Add the feed at URL to the config file (a running daemon picks it up within a minute).
+
+    Example:
+
+        monitor feeds add https://www.politico.eu/feed/ --name "Politico Europe" --tag eu
+    """
+    config_path = Path(ctx.find_root().obj["config_path"])
+    if url in {f.url for f in load_config(ctx).feeds}:
+        click.echo(f"{url} is already in {config_path}")
+        return
+    snippet = feeds_yaml([{"url": url, "name": name, "tags": list(tags)}])
+    write_config(config_path, insert_feeds(config_path.read_text(encoding="utf-8"), snippet))
+    click.echo(f"added {url} to {config_path}")
+
+
+@feeds_group.command("remove")
+@click.argument("url")
+@click.pass_context
+def remove_cmd(ctx: click.Context, url: str) -> None:
+    """Remove the feed at URL from the config file; its stored articles stay.
+
+    Example:
+
+        monitor feeds remove https://www.politico.eu/feed/
+    """
+    config_path = Path(ctx.find_root().obj["config_path"])
+    text = config_path.read_text(encoding="utf-8")
+    updated = remove_feed(text, url)
+    if updated is None:
+        click.echo(f"{url} is not in {config_path}", err=True)
+        sys.exit(1)
+    write_config(config_path, updated)
+    cfg = load_config(ctx)
+    store = Store(cfg.state_path)
+    try:
+        store.set_feed_state(url, "removed")
+    finally:
+        store.close()
+    click.echo(f"removed {url} from {config_path}")
+
+
+def remove_feed(text: str, url: str) -> str | None:
+    """`text` without the `feeds:` item whose url is `url` (its lines, comments around it kept)."""
+    root = yaml.compose(text)
+    feeds = next((v for k, v in getattr(root, "value", []) if k.value == "feeds"), None)
+    items = getattr(feeds, "value", [])
+    for i, item in enumerate(items):
+        fields = {k.value: v for k, v in getattr(item, "value", [])}
+        if getattr(fields.get("url"), "value", None) != url:
+            continue
+        if feeds.flow_style:
+            return None      # a one-line flow list: leave it to the user
+        lines = text.splitlines(keepends=True)
+        # an item runs from its "- " line to the next item's, or to the end of the list
+        if i + 1 < len(items):
+            end = items[i + 1].start_mark.line
+        else:
+            end = item.end_mark.line if item.end_mark.column == 0 else item.end_mark.line + 1
+        return "".join(lines[:item.start_mark.line] + lines[end:])
+    return None
+
+
+@feeds_group.command("pause")
+@click.argument("url")
+@click.pass_context
+def pause_cmd(ctx: click.Context, url: str) -> None:
+    """Stop polling the feed at URL until `monitor feeds resume URL` (it stays in the config).
+
+    Example:
+
+        monitor feeds pause https://www.politico.eu/feed/
+    """
+    _set_state(ctx, url, "paused")
+
+
+@feeds_group.command("resume")
+@click.argument("url")
+@click.pass_context
+def resume_cmd(ctx: click.Context, url: str) -> None:
+    """Poll a paused (or retired) feed again, from the next cycle on.
+
+    Example:
+
+        monitor feeds resume https://www.politico.eu/feed/
+    """
+    _set_state(ctx, url, "active")
+
+
+def _set_state(ctx: click.Context, url: str, state: str) -> None:
+    cfg = load_config(ctx)
+    store = Store(cfg.state_path)
+    try:
+        store.sync_feeds([f for f in cfg.feeds if f.enabled])
+        if not store.set_feed_state(url, state):
+            click.echo(f"no feed {url} (see `monitor feeds list`)", err=True)
+            sys.exit(1)
+    finally:
+        store.close()
+    click.echo(f"{url}: {state}")
 
 
 def feeds_yaml(feeds: list[dict]) -> str:
@@ -112,7 +225,6 @@ def export_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """Every feed's health from the state database (configured but never polled: state 'new')."""
-    from monitor.store import Store
 
     config = load_config(ctx)
     store = Store(config.state_path)

@@ -14,13 +14,16 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor import config as config_mod
 from monitor import pipeline
 from monitor.config import Config
+from monitor.errors import ConfigError
 from monitor.extract_pool import ExtractorPool
 from monitor.fetch import Fetcher
 from monitor.store import Store, now_utc
@@ -82,6 +85,7 @@ class Daemon:
         self.deps = deps
         self.stopping = asyncio.Event()
         self.in_flight: set[asyncio.Task] = set()
+        self.config_stamp: int | None = None
 
     async def _tracked(self, coro) -> None:
         if self.stopping.is_set():
@@ -119,6 +123,35 @@ class Daemon:
         if result.get("sent") or result.get("failed"):
             log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
 
+    def reload_config(self) -> None:
+        """Pick up an edited config file (feeds added or removed, channels, schedules).
+
+        An invalid edit is logged and the running config kept, as with rules. The state
+        path is not changed while running.
+        """
+        path = self.deps.config.path
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if self.config_stamp is None:
+            self.config_stamp = stamp
+            return
+        if stamp == self.config_stamp:
+            return
+        self.config_stamp = stamp
+        try:
+            fresh = config_mod.load(path)
+        except ConfigError as exc:
+            for msg in exc.messages:
+                log.error("config: %s (keeping the running config)", msg)
+            return
+        if fresh.state_path != self.deps.config.state_path:
+            log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
+            fresh = replace(fresh, state_path=self.deps.config.state_path)
+        self.deps.config = fresh
+        log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
+
     def reload_rules(self) -> None:
         if self.deps.rules.refresh():
             log.info("rules reloaded: %d rules", len(self.deps.rules.current.rules))
@@ -142,6 +175,8 @@ class Daemon:
                           next_run_time=now_utc(), id="poll", **common)
         scheduler.add_job(self.digest, "interval", seconds=60, id="digest", **common)
         scheduler.add_job(self.reload_rules, "interval", seconds=5, id="rules", **common)
+        self.reload_config()
+        scheduler.add_job(self.reload_config, "interval", seconds=10, id="config", **common)
         scheduler.add_job(self.prune, "interval", hours=6, next_run_time=now_utc(), id="prune", **common)
         scheduler.start()
         http = None

@@ -195,6 +195,9 @@ class Store:
                           "interval_minutes": f.interval_minutes, "full_text": int(f.full_text)}
                 if existing:
                     self._update("feeds", "url", existing[0], values)
+                    # a feed put back into the config is polled again
+                    self.db.execute("UPDATE feeds SET state = 'active' WHERE url = ? AND state = 'removed'",
+                                    [existing[0]])
                 else:
                     self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values})
 
@@ -220,6 +223,14 @@ class Store:
         for r in rows:
             r["tags"] = json.loads(r["tags"])
         return rows
+
+    def set_feed_state(self, url: str, state: str) -> bool:
+        """active, paused, retired or removed; resuming also clears the backoff. False if unknown."""
+        values: dict[str, Any] = {"state": state}
+        if state == "active":
+            values.update(next_poll="", error_count=0, failing_since=None)
+        self._update("feeds", "url", url, values)
+        return self.db.execute("SELECT changes()").fetchone()[0] > 0
 
     def failing_feeds(self, since_before: datetime) -> list[dict]:
         """Active feeds failing without a success since before the given time."""

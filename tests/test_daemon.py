@@ -84,3 +84,40 @@ def test_commands_have_help():
     for name in commands:
         sub = monitor(name, "--help", cfg=REPO / "config" / "monitor.yaml")
         assert sub.returncode == 0 and "Usage:" in sub.stdout, name
+
+
+def wait_for(cfg: Path, predicate, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    report: dict = {}
+    while time.monotonic() < deadline:
+        out = monitor("status", "--json", cfg=cfg)
+        if out.returncode == 0:
+            report = json.loads(out.stdout)
+            if predicate(report):
+                return report
+        time.sleep(1)
+    raise AssertionError(f"condition not reached; last status: {json.dumps(report)[:1500]}")
+
+
+def test_daemon_picks_up_feeds_added_to_the_config_while_running(tmp_path):
+    with Farm("--feeds", "3", "--items", "2") as farm:
+        urls = farm.feed_urls()
+        cfg = write_config(tmp_path, urls[:2])
+        proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"],
+                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(cfg, lambda r: r["counts"]["articles"] == 4)
+            added = monitor("feeds", "add", urls[2], "--name", "Third", cfg=cfg)
+            assert added.returncode == 0, added.stderr
+            report = wait_for(cfg, lambda r: r["counts"]["articles"] == 6)
+            assert {f["url"] for f in report["feeds"]} == set(urls)
+            broken = cfg.read_text().replace("channels:", "channelz:")
+            cfg.write_text(broken)                      # an invalid edit is refused, the daemon goes on
+            time.sleep(12)
+            assert proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-2000:]
+        assert "config reloaded: 3 feeds" in err
+        assert "unknown key 'channelz'" in err and "keeping the running config" in err
