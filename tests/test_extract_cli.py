@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +11,7 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.extract import extract
+from tests.farm import Farm
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CORPUS = SHARED / "corpora" / "extraction-benchmark"
@@ -59,23 +57,9 @@ def test_plain_output_and_missing_file_exit_code(tmp_path):
 
 
 @pytest.fixture
-def feedfarm(tmp_path):
-    ready = tmp_path / "farm.url"
-    proc = subprocess.Popen([sys.executable, str(FEEDFARM), "--feeds", "3", "--port", "0",
-                             "--ready-file", str(ready)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if ready.is_file() and ready.read_text().strip():
-                break
-            if proc.poll() is not None:
-                raise RuntimeError("feedfarm exited early")
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("feedfarm did not become ready")
-        yield ready.read_text().strip()
-    finally:
-        proc.kill()
-        proc.wait()
+def feedfarm():
+    with Farm("--feeds", "3") as running:
+        yield running.url
 
 
 def test_real_page_from_the_feed_farm(feedfarm, tmp_path):

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
-import subprocess
-import sys
-import time
 import tracemalloc
 import zlib
 from dataclasses import replace
@@ -21,6 +18,7 @@ from monitor.errors import BlockedAddress, FeedParseError, FetchError, TooLarge
 from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher, parse_max_age, parse_retry_after
 from monitor.netguard import AllowList, is_public
+from tests.farm import Farm
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -36,25 +34,10 @@ FAULTS = {1: "error500", 2: "retry503", 3: "gone410", 4: "moved301", 5: "redirec
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory):
-    ready = tmp_path_factory.mktemp("farm") / "url"
-    args = [sys.executable, str(FARM), "--feeds", "16", "--items", "10", "--port", "0", "--ready-file", str(ready)]
-    for n, kind in FAULTS.items():
-        args += ["--fault", f"{n}={kind}"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        for _ in range(200):
-            if ready.exists() and ready.read_text().strip():
-                break
-            if proc.poll() is not None:
-                raise RuntimeError(f"feedfarm exited: {proc.stderr.read().decode()}")
-            time.sleep(0.05)
-        else:
-            raise RuntimeError("feedfarm did not start")
-        yield ready.read_text().strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def farm():
+    faults = [arg for n, kind in FAULTS.items() for arg in ("--fault", f"{n}={kind}")]
+    with Farm("--feeds", "16", "--items", "10", *faults) as running:
+        yield running.url
 
 
 def run(coro):

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections import defaultdict
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import lxml.html
@@ -16,27 +12,14 @@ import pytest
 from monitor.dedupe import canonical_url, is_material_update
 from monitor.extract import extract
 from monitor.stories import StoryIndex
-
-FEEDFARM = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "feedfarm.py"
+from tests.farm import Farm
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory):
-    if not FEEDFARM.exists():
-        raise FileNotFoundError(f"the feed farm is missing: {FEEDFARM} (shared/ must sit beside the repo)")
-    ready = tmp_path_factory.mktemp("farm") / "ready"
-    proc = subprocess.Popen([sys.executable, str(FEEDFARM), "--feeds", "20", "--port", "0",
-                             "--ready-file", str(ready)], stdout=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text().strip()):
-            assert proc.poll() is None and time.monotonic() < deadline, "feedfarm did not start"
-            time.sleep(0.05)
-        with httpx.Client(base_url=ready.read_text().strip(), timeout=30, trust_env=False) as client:
-            yield client
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def farm():
+    with Farm("--feeds", "20") as running, \
+            httpx.Client(base_url=running.url, timeout=30, trust_env=False) as client:
+        yield client
 
 
 def page(client: httpx.Client, link: str) -> tuple[str, str, str | None]:
