@@ -20,7 +20,7 @@ import yaml
 from monitor import yamlsrc
 from monitor.errors import ConfigError
 
-CHANNEL_TYPES = ("file", "email", "webhook")
+CHANNEL_TYPES = ("file", "email", "webhook", "apprise")
 WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
 SCHEDULE_RE = re.compile(
     r"^(immediate|hourly|daily at (?P<dh>\d{1,2}):(?P<dm>\d{2})|"
@@ -196,6 +196,7 @@ CHANNEL_KEYS = {
     "file": {"path"},
     "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds"},
     "webhook": {"url", "format", "secret_env", "timeout_seconds", "headers"},
+    "apprise": {"urls_env"},
 }
 
 
@@ -220,7 +221,9 @@ def _check_channel(c: _Checker, d: dict, kind: str, schedule: str) -> None:
     if not SCHEDULE_RE.match(schedule):
         c.err(d.get("schedule"), f"bad schedule {schedule!r}: use immediate, hourly, "
               "'daily at HH:MM' or 'weekly on DAY at HH:MM'")
-    for key in ("password_env", "secret_env"):
+    if kind == "apprise" and "urls_env" not in d:
+        c.err(d, "apprise channel needs 'urls_env': the environment variable holding its Apprise URLs")
+    for key in ("password_env", "secret_env", "urls_env"):
         if key in d and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(d[key])):
             c.err(d[key], f"{key} names an environment variable, e.g. MONITOR_SMTP_PASSWORD")
     if kind == "email":

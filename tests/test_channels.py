@@ -173,3 +173,22 @@ def test_unknown_type_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="pigeon"):
         make_channel(bad, cfg)
     assert Path(tmp_path).exists()
+
+
+def test_apprise_channel_reaches_a_service_and_reports_failures(tmp_path, webhook_receiver, monkeypatch):
+    # Apprise's json:// service POSTs {title, message, type} to any HTTP endpoint: here our receiver.
+    target = webhook_receiver.url.replace("http://", "json://")
+    monkeypatch.setenv("TEST_APPRISE_URLS", target)
+    ch = channel(tmp_path, "{name: phones, type: apprise, urls_env: TEST_APPRISE_URLS}")
+    d = digest()
+    asyncio.run(ch.send(d, "d-7"))
+    [req] = webhook_receiver.requests
+    doc = req.json()
+    assert doc["title"] == d.subject
+    assert EVIL in doc["message"] and "Kallas" in doc["message"]
+    webhook_receiver.statuses.append(500)
+    with pytest.raises(DeliveryError, match="did not accept"):
+        asyncio.run(ch.send(d, "d-8"))
+    monkeypatch.delenv("TEST_APPRISE_URLS")
+    with pytest.raises(DeliveryError, match="TEST_APPRISE_URLS is not set"):
+        asyncio.run(ch.send(d, "d-9"))

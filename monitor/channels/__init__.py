@@ -46,4 +46,4 @@ def make_channel(settings: ChannelSettings, config: Config) -> Channel:
 
 def _load_builtins() -> None:
     # Imported lazily so that importing the interface does not pull in smtplib and httpx.
-    from monitor.channels import email, file, webhook  # noqa: F401
+    from monitor.channels import apprise, email, file, webhook  # noqa: F401
