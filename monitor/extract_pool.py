@@ -1,10 +1,12 @@
-"""Runs `monitor.extract.extract` off the event loop, in a pool of worker processes.
+"""Runs CPU-heavy pure stages off the event loop, in a pool of worker processes.
 
 Owns the worker processes: their number (the cores by default), their start-up
-(trafilatura and the language model loaded once per worker), per-page time limits,
-and recovery when a worker dies. Must not fetch, and must not decide what to do
-with the result: a page that crashed or timed out comes back as an empty
-`Extracted` (logged), and the caller falls back to the feed (`extract.article_text`).
+(trafilatura and the language model loaded once per worker), per-call time limits,
+and recovery when a worker dies. Two stages use it: extraction (`extract`: a page that
+crashed or timed out comes back as an empty `Extracted`, logged, and the caller falls
+back to the feed, see `extract.article_text`) and feed parsing (`call`: a crash or
+timeout raises `WorkerFailed`). Must not fetch, and must not decide what to do with
+the result.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from monitor import extract as extract_mod
 from monitor.models import Extracted
@@ -33,6 +36,14 @@ class PageTimeout(Exception):
     """Raised inside a worker when one page takes longer than its limit."""
 
 
+class PoolClosed(RuntimeError):
+    """Work was given to a pool after close()."""
+
+
+class WorkerFailed(Exception):
+    """A call's worker crashed twice, or the call ran past its time limit."""
+
+
 def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
     raise PageTimeout()
 
@@ -46,11 +57,11 @@ def _init_worker() -> None:
     extract_mod.warm_up(language=False)
 
 
-def _run_page(fn: Callable[[str, str], Extracted], html: str, url: str, timeout: float) -> Extracted | None:
-    """In a worker: fn(html, url) under a wall-clock alarm; None when the page timed out."""
+def _run_page(fn: Callable[..., Any], timeout: float, *args: Any) -> Any:
+    """In a worker: fn(*args) under a wall-clock alarm; None when it timed out."""
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return fn(html, url)
+        return fn(*args)
     except PageTimeout:
         return None
     finally:
@@ -83,7 +94,7 @@ class ExtractorPool:
 
     def _pool(self) -> tuple[ProcessPoolExecutor, int]:
         if self._closed:
-            raise RuntimeError("ExtractorPool is closed")
+            raise PoolClosed("ExtractorPool is closed")
         if self._executor is None:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_worker)
             self._generation += 1
@@ -106,11 +117,28 @@ class ExtractorPool:
         page = "<html><body><article><p>" + "A warm-up sentence for the workers. " * 40 + "</p></article></body></html>"
         await asyncio.gather(*(self.extract(page) for _ in range(self.workers)))
 
-    async def extract(self, html: str, url: str = "") -> Extracted:
+    async def extract(self, html: str | bytes, url: str = "") -> Extracted:
         """The page's `Extracted`, computed in a worker; empty on crash or timeout, never raises."""
+        try:
+            result = await self.call(self._fn, html, url, what=url or "<no url>")
+        except WorkerFailed:
+            return Extracted()
+        except PoolClosed:
+            raise
+        except Exception:  # an exception that escaped fn in the worker
+            log.exception("extraction failed on %s", url or "<no url>")
+            return Extracted()
+        return result
+
+    async def call(self, fn: Callable[..., Any], *args: Any, what: str = "") -> Any:
+        """fn(*args) in a worker (fn must be a module-level function, for pickling).
+
+        Exceptions raised by fn come back as they are. A crashed pool is replaced and the
+        call retried once; a second crash, or a call past the time limit, raises WorkerFailed.
+        """
         for attempt in (1, 2):
             executor, generation = self._pool()
-            future = asyncio.wrap_future(executor.submit(_run_page, self._fn, html, url, self.timeout))
+            future = asyncio.wrap_future(executor.submit(_run_page, fn, self.timeout, *args))
             try:
                 result = await asyncio.wait_for(future, self.timeout + _HARD_TIMEOUT_GRACE)
             except BrokenProcessPool:
@@ -118,23 +146,19 @@ class ExtractorPool:
                 if attempt == 1:
                     continue
                 self.crashes += 1
-                log.error("extraction worker crashed on %s; using an empty extraction", url or "<no url>")
-                return Extracted()
+                log.error("worker crashed twice on %s", what)
+                raise WorkerFailed(f"worker crashed on {what}") from None
             except asyncio.TimeoutError:
                 self._replace(generation, kill=True)
                 self.timeouts += 1
-                log.error("extraction worker stuck on %s; pool replaced", url or "<no url>")
-                return Extracted()
-            except Exception:  # an exception that escaped fn in the worker
-                log.exception("extraction failed on %s", url or "<no url>")
-                return Extracted()
+                log.error("worker stuck on %s; pool replaced", what)
+                raise WorkerFailed(f"worker stuck on {what}") from None
             if result is None:
                 self.timeouts += 1
-                log.warning("extraction of %s took over %.0f s; using an empty extraction",
-                            url or "<no url>", self.timeout)
-                return Extracted()
+                log.warning("%s took over %.0f s in its worker; abandoned", what, self.timeout)
+                raise WorkerFailed(f"{what} took over {self.timeout:.0f} s")
             return result
-        return Extracted()  # not reached: the loop returns on its second attempt
+        raise AssertionError("not reached: the loop returns or raises on its second attempt")
 
     def close(self) -> None:
         """Stop the workers (waiting for pages in progress)."""

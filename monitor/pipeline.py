@@ -21,9 +21,10 @@ from monitor import dedupe, polling
 from monitor.config import Config
 from monitor.errors import FeedParseError, FetchError
 from monitor.extract import article_text
+from monitor.extract_pool import WorkerFailed
 from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher, FetchResult
-from monitor.models import Article, Entry, Match
+from monitor.models import Article, Entry, Match, ParsedFeed
 from monitor.store import Store, iso, now_utc
 
 log = logging.getLogger("monitor.pipeline")
@@ -104,7 +105,7 @@ async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
 
 
 async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
-    url, settings = feed["url"], deps.config.fetch
+    url = feed["url"]
     result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
     if result.moved_to:
         deps.store.move_feed(url, result.moved_to)
@@ -126,8 +127,7 @@ async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
         base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
         deps.store.update_feed(url, **base)
         return FeedOutcome(url, "not-modified")
-    parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type,
-                                     settings.max_entries_per_feed)
+    parsed = await _parse(deps, result)
     new = deps.store.unseen(url, parsed.entries)
     republished = deps.store.republished(url, parsed.entries)
     built = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e in new))
@@ -190,6 +190,17 @@ def _apply_updates(deps: Deps, republished: list[tuple[Entry, dict]], rebuilt: l
         deps.store.mark_article_updated(stored["url"], fresh.text, dedupe.text_fingerprint(fresh.title, fresh.text))
         n += 1
     return n
+
+
+async def _parse(deps: Deps, result: FetchResult) -> ParsedFeed:
+    """Parse in the worker pool when there is one (feedparser is the cold cycle's main CPU cost)."""
+    args = (result.body, result.url, result.content_type, deps.config.fetch.max_entries_per_feed)
+    if deps.extractor is None:
+        return await asyncio.to_thread(parse_feed, *args)
+    try:
+        return await deps.extractor.call(parse_feed, *args, what=result.url)
+    except WorkerFailed as exc:
+        raise FeedParseError(str(exc)) from None
 
 
 def _next_poll(deps: Deps, feed: dict, now: datetime, times: list[datetime], ttl: int | None,

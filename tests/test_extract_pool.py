@@ -77,3 +77,19 @@ def test_closed_pool_refuses_work_and_worker_count_defaults_to_cores():
         assert "closed" in str(exc)
     else:
         raise AssertionError("a closed pool accepted work")
+
+
+def test_call_runs_any_module_function_and_passes_its_errors_back():
+    from monitor.errors import FeedParseError
+    from monitor.feeds import parse_feed
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>g1</guid>'
+           b"<title>One</title><link>https://a.example/1</link></item></channel></rss>")
+    with ExtractorPool(workers=1) as pool:
+        parsed = asyncio.run(pool.call(parse_feed, rss, "https://a.example/feed", "", 10))
+        assert [e.guid for e in parsed.entries] == ["g1"]
+        try:
+            asyncio.run(pool.call(parse_feed, b"<html><body>not a feed</body></html>", "https://a.example/", "", 10))
+        except FeedParseError:
+            pass
+        else:
+            raise AssertionError("a parse error must reach the caller")
