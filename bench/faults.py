@@ -57,7 +57,7 @@ EXPECTED = {
     "flaky": "recovers after every failure (never 2 in a row), every article of an ok poll stored",
     "retry503": "failing every cycle, HTTP 503, next attempt >= Retry-After (120 s)",
     "slow": "failing every cycle, FetchError: timeout, backoff",
-    "malformed": "lenient parse: ok or FeedParseError, no crash",
+    "malformed": "truncated document: lenient parse gives what is there (ok) or FeedParseError, no crash",
     "html": "failing every cycle, FeedParseError (not a feed), backoff",
     "redirect-loop": "failing every cycle, FetchError: redirect loop, backoff",
     "moved301": "URL updated to the new address, healthy, every article stored",
@@ -65,15 +65,15 @@ EXPECTED = {
     "huge": "failing every cycle, TooLarge (cap), backoff",
     "reset": "failing every cycle, FetchError (connection dropped), backoff",
     "gzip-bomb": "failing every cycle, TooLarge (cap after decompression), backoff",
-    "bad-charset": "lenient parse: ok or FeedParseError, no crash",
+    "bad-charset": "Latin-1 bytes in a UTF-8 document: read leniently, healthy, every article stored",
     "no-validators": "healthy, a full 200 every cycle (nothing to revalidate), every article stored",
     "ssrf-link": "healthy, every article kept from the feed (text_source feed), canary never hit",
 }
 FAILING = {"error500": r"^HTTP 500$", "retry503": r"^HTTP 503$", "slow": r"^FetchError: timeout",
            "html": r"^FeedParseError: not a feed", "redirect-loop": r"^FetchError: redirect loop",
            "huge": r"^TooLarge: ", "reset": r"^FetchError: ", "gzip-bomb": r"^TooLarge: .*decoded"}
-LENIENT = {"malformed", "bad-charset"}
-COMPLETE = {None, "moved301", "no-validators", "ssrf-link"}   # every truth article must be stored
+LENIENT = {"malformed"}
+COMPLETE = {None, "moved301", "no-validators", "ssrf-link", "bad-charset"}   # every truth article must be stored
 
 
 class Canary:
@@ -324,7 +324,7 @@ def _check_kind(report: Report, ctx: dict, kind: str | None, outlets: list[int],
     ok_arts = [a for a in ctx["ok"].values() if a["outlet"] in set(outlets)]
     ok_missing = [a["url"] for a in ok_arts if a["url"] not in ctx["stored"]]
     statuses = [s for n in outlets for s in ctx["outcomes"][n]]
-    last_errors = sorted({(r["last_error"] or "")[:60] for r in rows if r["last_error"]})
+    last_errors = sorted({(r["last_error"] or "")[:72] for r in rows if r["last_error"]})
     row = {"kind": label, "feeds": len(outlets), "articles": len(arts), "stored": len(stored),
            "ok": statuses.count("ok"), "304": statuses.count("not-modified"), "failed": statuses.count("failed"),
            "retired": statuses.count("retired"), "state": _state_summary(rows), "error": last_errors[0] if last_errors else ""}
