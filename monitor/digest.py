@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import css_inline
@@ -292,6 +293,15 @@ def local_time(t: datetime | None, tz: str) -> str:
     return t.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M %Z") if t else ""
 
 
+def safe_href(url: str) -> str:
+    """The URL for an href if it is http(s), else "#": a feed's javascript:/data: link must not go live."""
+    try:
+        scheme = urlsplit(url or "").scheme.lower()    # urlsplit drops the tabs and spaces browsers ignore
+    except ValueError:
+        return "#"
+    return url.strip() if scheme in ("http", "https") else "#"
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -301,6 +311,7 @@ def _env() -> jinja2.Environment:
     )
     env.filters["plain"] = plain
     env.filters["text_snippet"] = text_snippet
+    env.filters["href"] = safe_href
     return env
 
 

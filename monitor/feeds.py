@@ -124,7 +124,17 @@ def parse_json_feed(body: bytes, url: str, max_entries: int = 200) -> ParsedFeed
 
 
 def _decode_json(body: bytes) -> str:
-    for enc in ("utf-8-sig", "utf-16"):
+    # UTF-16 only on evidence (a BOM, or the NUL bytes of an ASCII first character, RFC 4627 s. 3):
+    # any even-length byte string "decodes" as UTF-16, so trying it blindly turned a UTF-8
+    # document with one stray Latin-1 byte into garbage instead of into text.
+    encodings = ["utf-8-sig"]
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encodings.insert(0, "utf-16")
+    elif len(body) > 1 and body[0] == 0 and body[1] != 0:
+        encodings.insert(0, "utf-16-be")
+    elif len(body) > 1 and body[0] != 0 and body[1] == 0:
+        encodings.insert(0, "utf-16-le")
+    for enc in encodings:
         try:
             return body.decode(enc)
         except UnicodeDecodeError:
