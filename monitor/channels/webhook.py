@@ -19,7 +19,7 @@ import httpx
 
 from monitor.channels import register
 from monitor.config import ChannelSettings, Config, secret
-from monitor.digest import Digest, DigestItem, local_time, plain, to_json
+from monitor.digest import Digest, DigestItem, local_time, plain, safe_href, to_json
 from monitor.errors import DeliveryError
 
 USER_AGENT = "monitor/0.1 (digest webhook)"
@@ -42,7 +42,7 @@ def _slack_escape(s: str) -> str:
 def slack(d: Digest) -> dict[str, Any]:
     blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": d.subject[:150]}}]
     for g in d.groups:
-        lines = [_md_line(i, f"<{i.url}|{_slack_escape(i.title)}>") for i in g.items]
+        lines = [_md_line(i, f"<{safe_href(i.url)}|{_slack_escape(i.title)}>") for i in g.items]
         text = f"*{_slack_escape(g.title)}* ({len(g.items)})\n" + "\n".join(lines)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
     if d.more:
@@ -53,7 +53,7 @@ def slack(d: Digest) -> dict[str, Any]:
 
 def discord(d: Digest) -> dict[str, Any]:
     embeds = [{
-        "title": i.title[:256], "url": i.url,
+        "title": i.title[:256], "url": safe_href(i.url),
         "description": plain(i.snippet)[:4000],
         "footer": {"text": f"{i.source} · {', '.join(i.rules)}"[:2048]},
         **({"timestamp": i.published.isoformat()} if i.published else {}),
@@ -68,7 +68,7 @@ def markdown(d: Digest) -> str:
     parts = [f"**{d.subject}**"]
     for g in d.groups:
         parts.append(f"\n**{g.title}** ({len(g.items)})")
-        parts += [_md_line(i, f"[{i.title}]({i.url})") + (f", {local_time(i.published, d.timezone)}"
+        parts += [_md_line(i, f"[{i.title}]({safe_href(i.url)})") + (f", {local_time(i.published, d.timezone)}"
                                                        if i.published else "") for i in g.items]
     if d.more:
         parts.append(f"\n… and {d.more} more in the next digest")
