@@ -1,0 +1,300 @@
+"""Crash safety: `monitor run` killed with SIGKILL at random moments ends where an uninterrupted run ends.
+
+The drill (`crash_drill`) runs the daemon against a feed farm and a real SMTP server on
+127.0.0.1, kills it with SIGKILL after a seeded random delay (or from inside the SMTP
+server, right after it stored a message and before the daemon hears "250", the one window
+where a resend is allowed), checks `PRAGMA integrity_check`, restarts it, and advances the
+farm whenever the current farm state has been fully polled. It then runs to completion
+with `poll --once --all` and `digest --send`. The reference is a second farm with the same
+seed and the same steps, polled and delivered by the CLI without interruption.
+
+Compared: the stored article URLs, and per (rule, story) how many times it was delivered,
+counting messages once per Message-ID (stable per delivery, so a resend is recognisable).
+`bench/crash.py` runs the 20-kill drill and prints its numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from email import message_from_bytes, policy
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import free_port
+from tests.farm import Farm
+
+REPO = Path(__file__).resolve().parents[1]
+RULE_TITLES = {"Operation Alder Crest": "alder-crest", "The Halvorsen Accord": "halvorsen",
+               "Project Quillmoor": "quillmoor"}
+
+
+class KillingMailbox:
+    """An aiosmtpd handler that keeps every message and can SIGKILL the sender mid-delivery."""
+
+    def __init__(self):
+        self.messages: list = []
+        self.kill_pid: int | None = None
+        self.kill_at = 0
+
+    def arm(self, pid: int, after: int) -> None:
+        self.kill_pid, self.kill_at = pid, len(self.messages) + after
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(0.1)                # a server that takes its time widens the window
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        if self.kill_pid and len(self.messages) >= self.kill_at:
+            # The message is stored here, but the daemon dies before it hears 250: it must resend it.
+            os.kill(self.kill_pid, signal.SIGKILL)
+            self.kill_pid = None
+        return "250 OK"
+
+
+class Smtp:
+    def __init__(self):
+        self.mailbox = KillingMailbox()
+        self.port = free_port()
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+
+    def __enter__(self) -> Smtp:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.controller.stop()
+
+
+def write_config(tmp: Path, feeds: list[str], smtp_port: int) -> Path:
+    tmp.mkdir(parents=True, exist_ok=True)
+    cfg = tmp / "monitor.yaml"
+    lines = "\n".join(f"  - url: {u}" for u in feeds)
+    cfg.write_text(f"""
+state: {{path: {tmp}/monitor.db, digests_dir: {tmp}/digests}}
+rules: {{path: {REPO}/tests/e2e_rules}}
+fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, check_interval_seconds: 1, extract_workers: 1}}
+digest: {{max_items: 1000, immediate_per_rule_per_hour: 100000}}
+channels:
+  - name: desk
+    type: email
+    schedule: immediate
+    host: 127.0.0.1
+    port: {smtp_port}
+    security: none
+    from: monitor@example.org
+    to: [desk@example.org]
+default_channels: [desk]
+feeds:
+{lines}
+""")
+    return cfg
+
+
+def cli(cfg: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "monitor", "--config", str(cfg), *args],
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def db_rows(db: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def state_done(db: Path) -> bool:
+    """Every feed polled since the last advance, and nothing left to send."""
+    if not db.exists() or not db_rows(db, "SELECT name FROM sqlite_master WHERE name = 'feeds'"):
+        return False
+    [(unpolled, pending, undelivered)] = db_rows(
+        db, "SELECT (SELECT count(*) FROM feeds WHERE next_poll = ''), "
+            "(SELECT count(*) FROM outbox WHERE status = 'pending'), "
+            "(SELECT count(*) FROM deliveries WHERE status = 'pending')")
+    return unpolled == 0 and pending == 0 and undelivered == 0
+
+
+def make_all_due(db: Path) -> None:
+    """As if the poll interval had passed: every feed is due at the next start."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("UPDATE feeds SET next_poll = ''")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def start_daemon(cfg: Path, log: Path) -> subprocess.Popen:
+    """`monitor run`, returned once it has logged that it is running (its jobs start at once)."""
+    f = log.open("a")
+    mark = log.stat().st_size
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"], cwd=REPO,
+                            stdout=f, stderr=f)
+    f.close()
+    deadline = time.monotonic() + 60
+    while "monitor running" not in log.read_text()[mark:]:
+        assert proc.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the daemon did not start"
+        time.sleep(0.02)
+    return proc
+
+
+def kill_once(cfg: Path, log: Path, smtp: Smtp, rng: random.Random, during_send: bool) -> dict:
+    """Start the daemon and SIGKILL it: after a random delay, or inside the n-th SMTP transaction."""
+    before = len(smtp.mailbox.messages)
+    proc = start_daemon(cfg, log)
+    delay = rng.uniform(0.05, 3.0)
+    how = "timer"
+    if during_send:
+        smtp.mailbox.arm(proc.pid, 1)
+        delay = 6.0                             # the fallback when nothing is sent
+    try:
+        proc.wait(timeout=delay)
+        how = "smtp"
+    except subprocess.TimeoutExpired:
+        smtp.mailbox.kill_pid = None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    return {"how": how, "delay": round(delay, 2), "sent": len(smtp.mailbox.messages) - before}
+
+
+def delivered_items(messages: list) -> tuple[Counter, int]:
+    """(rule, item url) -> times delivered, counting each Message-ID once; and the raw duplicates."""
+    seen: set[str] = set()
+    items: Counter = Counter()
+    dups = 0
+    for msg in messages:
+        mid = msg["Message-ID"]
+        if mid in seen:
+            dups += 1
+            continue
+        seen.add(mid)
+        items.update(parse_items(msg.get_body(("plain",)).get_content()))
+    return items, dups
+
+
+def parse_items(text: str) -> list[tuple[str, str]]:
+    """(rule, url) for every item of a text digest: its section's rule plus its "Also matches"."""
+    out, rule, rules = [], None, []
+    for line in text.splitlines():
+        if m := re.match(r"^== (.+) \(\d+\) ==$", line):
+            rule = RULE_TITLES[m[1]]
+        elif line.startswith("* "):
+            rules = [rule]
+        elif line.startswith("  Also matches: "):
+            rules += [r.strip() for r in line.split(":", 1)[1].split(",")]
+        elif m := re.match(r"^  (https?://\S+)$", line):
+            out += [(r, m[1]) for r in rules]
+    return out
+
+
+def by_story(items: Counter, truth: dict[str, int]) -> Counter:
+    out: Counter = Counter()
+    for (rule, url), n in items.items():
+        out[(rule, truth[path_of(url)])] += n
+    return out
+
+
+def path_of(url: str) -> str:
+    """The farm-independent part of a URL (two farms listen on different ports)."""
+    return urlsplit(url).path
+
+
+def learn_truth(farm: Farm, truth: dict[str, int]) -> None:
+    """/truth.json lists what the feeds carry now; keep what earlier states carried too."""
+    truth.update({path_of(a["url"]): a["story"] for a in farm.truth()["articles"]})
+
+
+def farm_args(feeds: int, items: int, seed: int) -> tuple[str, ...]:
+    return ("--feeds", str(feeds), "--items", str(items), "--seed", str(seed))
+
+
+def reference_run(tmp: Path, feeds: int, items: int, seed: int, advances: int) -> dict:
+    """The same farm seed and steps, polled and delivered without interruption."""
+    with Farm(*farm_args(feeds, items, seed)) as farm, Smtp() as smtp:
+        cfg = write_config(tmp, farm.feed_urls(), smtp.port)
+        truth: dict[str, int] = {}
+        for step in range(advances + 1):
+            if step:
+                learn_truth(farm, truth)
+                farm.advance(1)
+            cli(cfg, "poll", "--once", "--all")
+            cli(cfg, "digest", "--send")
+        learn_truth(farm, truth)
+        items_sent, dups = delivered_items(smtp.mailbox.messages)
+    return {"urls": {path_of(u) for (u,) in db_rows(tmp / "monitor.db", "SELECT url FROM articles")},
+            "items": by_story(items_sent, truth), "dups": dups, "messages": len(smtp.mailbox.messages)}
+
+
+def crash_drill(tmp: Path, *, kills: int, feeds: int, items: int, seed: int, advances: int) -> dict:
+    """Kill the daemon `kills` times, advancing the farm `advances` times in all; finish; report."""
+    rng = random.Random(seed)
+    db, log = tmp / "monitor.db", tmp / "daemon.log"
+    tmp.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    stats: dict = {"kills": [], "integrity": [], "advanced_in_loop": 0}
+    with Farm(*farm_args(feeds, items, seed)) as farm, Smtp() as smtp:
+        cfg = write_config(tmp, farm.feed_urls(), smtp.port)
+        advanced, truth = 0, {}
+        for i in range(kills):
+            stats["kills"].append(kill_once(cfg, log, smtp, rng, during_send=i % 2 == 1))
+            stats["integrity"].append(db_rows(db, "PRAGMA integrity_check")[0][0])
+            if advanced < advances and state_done(db):
+                learn_truth(farm, truth)
+                farm.advance(1)
+                make_all_due(db)
+                advanced += 1
+        stats["advanced_in_loop"] = advanced
+        for _ in range(advanced, advances + 1):     # the steps the kills left, then the end state
+            cli(cfg, "poll", "--once", "--all")
+            cli(cfg, "digest", "--send")
+            if advanced < advances:
+                learn_truth(farm, truth)
+                farm.advance(1)
+                advanced += 1
+        learn_truth(farm, truth)
+        items_sent, dups = delivered_items(smtp.mailbox.messages)
+    stats.update(urls={path_of(u) for (u,) in db_rows(db, "SELECT url FROM articles")},
+                 items=by_story(items_sent, truth), dups=dups, messages=len(smtp.mailbox.messages),
+                 outbox=dict(db_rows(db, "SELECT status, count(*) FROM outbox GROUP BY status")),
+                 deliveries=dict(db_rows(db, "SELECT status, count(*) FROM deliveries GROUP BY status")))
+    return stats
+
+
+def check_drill(tmp: Path, kills: int, feeds: int, items: int, seed: int, advances: int) -> dict:
+    crashed = crash_drill(tmp / "crash", kills=kills, feeds=feeds, items=items, seed=seed, advances=advances)
+    ref = reference_run(tmp / "reference", feeds, items, seed, advances)
+    assert crashed["integrity"] == ["ok"] * kills
+    assert ref["items"], "the farm planted no phrases: the drill would prove nothing"
+    assert crashed["urls"] == ref["urls"], "an article was lost (or invented) across the crashes"
+    assert crashed["items"] == ref["items"]
+    assert set(crashed["items"].values()) == {1}, "an item was delivered twice under different Message-IDs"
+    assert set(crashed["outbox"]) == {"sent"} and set(crashed["deliveries"]) == {"sent"}
+    assert ref["dups"] == 0
+    return crashed
+
+
+def test_sigkill_five_times_ends_like_an_uninterrupted_run(tmp_path):
+    crashed = check_drill(tmp_path, kills=5, feeds=12, items=4, seed=11, advances=2)
+    assert any(k["sent"] for k in crashed["kills"]), "no kill fell in the delivery phase"
+
+
+@pytest.mark.slow
+def test_sigkill_twenty_times_ends_like_an_uninterrupted_run(tmp_path, request):
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("about a minute: run with -m slow")
+    crashed = check_drill(tmp_path, kills=20, feeds=30, items=5, seed=7, advances=4)
+    assert sum(k["how"] == "smtp" for k in crashed["kills"]) >= 3
