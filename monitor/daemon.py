@@ -140,7 +140,8 @@ class Daemon:
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         scheduler.add_job(self.poll, "interval", seconds=cfg.fetch.check_interval_seconds,
                           next_run_time=now_utc(), id="poll", **common)
-        scheduler.add_job(self.digest, "interval", seconds=60, id="digest", **common)
+        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
+        scheduler.add_job(self.digest, "interval", seconds=60, next_run_time=now_utc(), id="digest", **common)
         scheduler.add_job(self.reload_rules, "interval", seconds=5, id="rules", **common)
         scheduler.add_job(self.prune, "interval", hours=6, next_run_time=now_utc(), id="prune", **common)
         scheduler.start()

@@ -298,3 +298,35 @@ def test_sigkill_twenty_times_ends_like_an_uninterrupted_run(tmp_path, request):
         pytest.skip("about a minute: run with -m slow")
     crashed = check_drill(tmp_path, kills=20, feeds=30, items=5, seed=7, advances=4)
     assert sum(k["how"] == "smtp" for k in crashed["kills"]) >= 3
+
+
+def test_restart_resumes_a_delivery_claimed_before_the_crash(delivery_env, smtp_server, tmp_path):
+    """A delivery persisted (its outbox rows claimed) but never sent goes out as soon as the daemon
+    is back, not at the first 60 s digest tick: a daemon restarted more often than that would
+    otherwise hold it forever, since alerts after a poll never touch claimed rows."""
+    env = delivery_env(f"""  - name: desk
+    type: email
+    schedule: immediate
+    host: 127.0.0.1
+    port: {smtp_server.port}
+    security: none
+    from: monitor@example.org
+    to: [desk@example.org]
+""", "  immediate_per_rule_per_hour: 100\n")
+    env.add("Kallas visits Tartu")
+    [row] = env.store.pending_items("desk")
+    stranded = env.store.create_delivery("desk", [row["outbox_id"]], kind="alert")   # then the crash
+    env.store.close()
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text(env.yaml + f"rules: {{path: {REPO}/tests/e2e_rules}}\nfeeds: []\n")
+    log = tmp_path / "daemon.log"
+    log.write_text("")
+    proc = start_daemon(cfg, log)
+    try:
+        deadline = time.monotonic() + 30        # half the digest job's interval
+        while not smtp_server.messages and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert [m["X-Monitor-Delivery"] for m in smtp_server.messages] == [stranded], log.read_text()[-2000:]
