@@ -456,7 +456,11 @@ class Store:
             self.db.execute(f"DELETE FROM outbox WHERE status != 'pending' AND article_id IN ({old})", [cutoff])
             n = self.db.execute(f"DELETE FROM articles WHERE id IN ({old})", [cutoff]).rowcount
             self.db.execute("DELETE FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])
-            self.db.execute("DELETE FROM entries WHERE last_seen < ?", [cutoff])
+            # An entry of a feed's latest fetch is still in the feed, however old: a feed that
+            # answers 304 for months never refreshes last_seen, and forgetting it would re-alert.
+            self.db.execute("DELETE FROM entries WHERE last_seen < ? AND last_seen < "
+                            "(SELECT max(e.last_seen) FROM entries e WHERE e.feed_url = entries.feed_url)",
+                            [cutoff])
         return n
 
     def integrity_ok(self) -> bool:
