@@ -156,7 +156,7 @@ def main() -> None:
     ok = True
     for key, label in (("rss", "RSS"), ("db", "DB file"), ("articles", "articles")):
         first, last = growth(samples, key)
-        level = last <= max(0.25 * first, 0.05 * samples[-1][key])
+        level = last <= max(0.25 * first, 0.01 * samples[-1][key])
         ok &= level
         print(f"{label}: grew {first:,.0f} over the first third, {last:,.0f} over the last third: "
               f"{'levels off' if level else 'STILL GROWING'}")
