@@ -6,7 +6,7 @@ uninterrupted reference run over a second farm with the same seed and steps, and
 each kill, the raw duplicate messages (same Message-ID: a resend after a kill between the
 server storing a message and the daemon marking it sent) and the verdict.
 
-    .venv/bin/python bench/crash.py                      # 20 kills, 30 feeds x 5 items, 4 advances
+    .venv/bin/python bench/crash.py                      # 20 kills, 30 feeds x 5 items, 6 advances
     .venv/bin/python bench/crash.py --kills 40 --seed 3
 """
 
@@ -29,7 +29,7 @@ def main() -> None:
     p.add_argument("--feeds", type=int, default=30)
     p.add_argument("--items", type=int, default=5)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--advances", type=int, default=4)
+    p.add_argument("--advances", type=int, default=6)
     args = p.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,7 +40,7 @@ def main() -> None:
             sys.exit(1)
     print(f"{'kill':>4} {'how':>6} {'after s':>8} {'messages in run':>16}")
     for i, k in enumerate(s["kills"], 1):
-        print(f"{i:>4} {k['how']:>6} {k['delay'] if k['how'] == 'timer' else '-':>8} {k['sent']:>16}")
+        print(f"{i:>4} {k['how']:>6} {k['delay'] if k['how'] != 'smtp' else '-':>8} {k['sent']:>16}")
     print(f"kills: {len(s['kills'])} ({sum(k['how'] == 'smtp' for k in s['kills'])} inside an SMTP transaction, "
           f"{sum(k['sent'] > 0 for k in s['kills'])} in runs that sent mail); "
           f"integrity_check ok after {s['integrity'].count('ok')}")
