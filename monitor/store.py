@@ -491,6 +491,11 @@ class Store:
         return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published",
                          [iso(since)])
 
+    def latest_story_published(self) -> datetime | None:
+        """The latest publication time among the stored signatures: the story index's clock."""
+        row = self.db.execute("SELECT max(published) FROM story_signatures").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
+
     def prune_story_signatures(self, older_than: datetime) -> int:
         """Forget signatures older than the story window; they can no longer match anything."""
         return self.db.execute("DELETE FROM story_signatures WHERE published < ?", [iso(older_than)]).rowcount

@@ -334,3 +334,41 @@ def test_restart_resumes_a_delivery_claimed_before_the_crash(delivery_env, smtp_
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     assert [m["X-Monitor-Delivery"] for m in smtp_server.messages] == [stranded], log.read_text()[-2000:]
+
+
+def test_restart_rebuilds_the_story_index_of_articles_dated_in_the_past(tmp_path):
+    """The story window is in publication time (StoryIndex evicts a window before the latest
+    article it saw), so a restart must reload, and the prune job keep, the signatures within a
+    window of the latest stored one, not of the wall clock. Otherwise a copy polled after a
+    restart of a story dated days ago (a new feed's backlog) becomes a new story: alerted twice."""
+    from datetime import timedelta
+
+    from monitor import config as config_mod
+    from monitor.daemon import Daemon, open_deps
+    from monitor.store import Store, now_utc
+    from monitor.stories import StoryIndex
+
+    text = " ".join(f"word{i} of the wire story about the Halvorsen Accord" for i in range(40))
+    latest = now_utc() - timedelta(days=10)
+    config = config_mod.parse(f"""
+state: {{path: {tmp_path}/m.db, digests_dir: {tmp_path}/digests}}
+rules: {{path: {REPO}/tests/e2e_rules}}
+channels: [{{name: desk, type: file, schedule: hourly}}]
+""", "test.yaml", tmp_path)
+    before = StoryIndex()                       # what the process that crashed had decided
+    store = Store(config.state_path)
+    store.save_story_signatures([before.assign("https://a/old", "Old", "another story " * 50,
+                                               latest - timedelta(hours=100)),
+                                 before.assign("https://a/first", "Accord", text, latest)])
+    store.close()
+
+    async def restart() -> tuple[list[str], bool]:
+        async with open_deps(config, use_pool=False) as deps:
+            Daemon(deps).prune()
+            kept = [r["article_url"] for r in deps.store.story_signatures(latest - timedelta(days=365))]
+            copy = deps.stories.assign("https://b/copy", "Accord", text, latest + timedelta(minutes=5))
+            return kept, copy.is_new_story
+
+    kept, new_story = asyncio.run(restart())
+    assert kept == ["https://a/first"], "only the signature a window before the latest one goes"
+    assert not new_story, "the copy joins the story the crashed process indexed"

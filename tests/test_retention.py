@@ -204,11 +204,13 @@ def test_daemon_prune_job_forgets_story_signatures_past_the_window(tmp_path):
 
     async def scenario() -> list[str]:
         async with open_deps(config, use_pool=False) as deps:
-            for url, published in (("https://a/old", now_utc() - window - timedelta(hours=1)),
-                                   ("https://a/new", now_utc() - window + timedelta(hours=1))):
+            latest = now_utc() - timedelta(days=1)     # the window ends at the latest article
+            for url, published in (("https://a/old", latest - window - timedelta(hours=1)),
+                                   ("https://a/new", latest - window + timedelta(hours=1)),
+                                   ("https://a/latest", latest)):
                 deps.store.db.execute("INSERT INTO story_signatures VALUES (?,?,?,?,?)",
                                       [url, url, "f", b"x", iso(published)])
             Daemon(deps).prune()
             return [r["article_url"] for r in deps.store.story_signatures(datetime(2000, 1, 1, tzinfo=UTC))]
 
-    assert asyncio.run(scenario()) == ["https://a/new"]
+    assert asyncio.run(scenario()) == ["https://a/new", "https://a/latest"]
