@@ -299,7 +299,7 @@ def test_sigkill_five_times_ends_like_an_uninterrupted_run(tmp_path):
 @pytest.mark.slow
 def test_sigkill_twenty_times_ends_like_an_uninterrupted_run(tmp_path, request):
     if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("about a minute: run with -m slow")
+        pytest.skip("about 1.5 minutes: run with -m slow")
     crashed = check_drill(tmp_path, kills=20, feeds=30, items=5, seed=7, advances=6)
     assert sum(k["how"] == "smtp" for k in crashed["kills"]) >= 3
 
