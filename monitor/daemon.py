@@ -15,7 +15,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -60,10 +60,18 @@ def _extractor_pool(workers: int) -> ExtractorPool:
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
     """The story index over the dedupe window, rebuilt from the stored signatures."""
-    window = config.dedupe.story_window_hours
-    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=window)
-    index.load(store.story_signatures(since=now_utc() - timedelta(hours=window)))
+    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours)
+    index.load(store.story_signatures(since=story_horizon(config, store)))
     return index
+
+
+def story_horizon(config: Config, store: Store) -> datetime:
+    """Where the story window starts: a window before the latest stored publication time (as
+    StoryIndex evicts), never after now. Reloading and pruning by this, not by the wall clock,
+    lets a restart rebuild the index the previous process had, also for articles dated days ago."""
+    latest = store.latest_story_published()
+    now = now_utc()
+    return (min(latest, now) if latest else now) - timedelta(hours=config.dedupe.story_window_hours)
 
 
 def report_rules(deps: pipeline.Deps) -> None:
@@ -159,7 +167,7 @@ class Daemon:
 
     def prune(self) -> None:
         cfg = self.deps.config
-        self.deps.store.prune_story_signatures(now_utc() - timedelta(hours=cfg.dedupe.story_window_hours))
+        self.deps.store.prune_story_signatures(story_horizon(cfg, self.deps.store))
         removed = self.deps.store.prune(cfg.retention_days)
         if removed:
             log.info("retention: pruned %d articles older than %d days", removed, self.deps.config.retention_days)
@@ -173,7 +181,8 @@ class Daemon:
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         scheduler.add_job(self.poll, "interval", seconds=cfg.fetch.check_interval_seconds,
                           next_run_time=now_utc(), id="poll", **common)
-        scheduler.add_job(self.digest, "interval", seconds=60, id="digest", **common)
+        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
+        scheduler.add_job(self.digest, "interval", seconds=60, next_run_time=now_utc(), id="digest", **common)
         scheduler.add_job(self.reload_rules, "interval", seconds=5, id="rules", **common)
         self.reload_config()
         scheduler.add_job(self.reload_config, "interval", seconds=10, id="config", **common)

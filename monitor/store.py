@@ -478,7 +478,11 @@ class Store:
             self.db.execute(f"DELETE FROM outbox WHERE status != 'pending' AND article_id IN ({old})", [cutoff])
             n = self.db.execute(f"DELETE FROM articles WHERE id IN ({old})", [cutoff]).rowcount
             self.db.execute("DELETE FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])
-            self.db.execute("DELETE FROM entries WHERE last_seen < ?", [cutoff])
+            # An entry of a feed's latest fetch is still in the feed, however old: a feed that
+            # answers 304 for months never refreshes last_seen, and forgetting it would re-alert.
+            self.db.execute("DELETE FROM entries WHERE last_seen < ? AND last_seen < "
+                            "(SELECT max(e.last_seen) FROM entries e WHERE e.feed_url = entries.feed_url)",
+                            [cutoff])
         return n
 
     def integrity_ok(self) -> bool:
@@ -508,6 +512,11 @@ class Store:
         """Signature rows published since a time, oldest first, for `StoryIndex.load`."""
         return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published",
                          [iso(since)])
+
+    def latest_story_published(self) -> datetime | None:
+        """The latest publication time among the stored signatures: the story index's clock."""
+        row = self.db.execute("SELECT max(published) FROM story_signatures").fetchone()
+        return parse_iso(row[0]) if row and row[0] else None
 
     def prune_story_signatures(self, older_than: datetime) -> int:
         """Forget signatures older than the story window; they can no longer match anything."""

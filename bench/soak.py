@@ -1,0 +1,170 @@
+"""Bench: a soak run. Do memory (RSS) and the database level off once retention is pruning?
+
+Starts ../shared/tools/feedfarm.py on 127.0.0.1 and runs N cycles in this process, each:
+POST /advance (the farm publishes a round), `pipeline.poll_cycle(deps, every_feed=True)`,
+`run_digests(..., force=True)` to a `file` channel, and the daemon's prune job
+(`Daemon.prune`: `Store.prune(retention_days)` and the story signatures past the window).
+Simulated time: the store's clock moves one hour per cycle, so `retention_days: 1`
+prunes what is 24 cycles old, and the story window is 30 minutes of farm time (about
+30 rounds). full_text is off (no page fetch, no extraction) to keep a run to minutes;
+the extraction pool is a separate process and does not count in this RSS.
+
+Prints a row every --every cycles (RSS, database and WAL bytes, row counts, digests
+directory bytes) and a verdict comparing the growth over the last third with the first.
+
+    .venv/bin/python bench/soak.py                    # 200 cycles, 100 feeds x 10 items
+    .venv/bin/python bench/soak.py --cycles 60 --feeds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from monitor import config as config_mod  # noqa: E402
+from monitor import daemon as daemon_mod  # noqa: E402
+from monitor import delivery, pipeline, store  # noqa: E402
+from monitor.daemon import Daemon, open_deps  # noqa: E402
+from tests.farm import Farm  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class SimClock:
+    """now_utc for the monitor modules: real start time plus one simulated hour per cycle."""
+
+    def __init__(self):
+        self.start = store.now_utc()
+        self.cycle = 0
+
+    def __call__(self):
+        return self.start + timedelta(hours=self.cycle)
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def dir_bytes(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.exists() else 0
+
+
+RULES = """rules:
+  - {id: tallinn, title: Tallinn, query: 'Tallinn'}
+  - {id: riga, title: Riga, query: 'Riga'}
+  - {id: budget, title: Budget, query: 'budget'}
+"""
+
+
+def write_config(tmp: Path, feeds: list[str]):
+    (tmp / "rules").mkdir(exist_ok=True)
+    (tmp / "rules" / "soak.yaml").write_text(RULES)     # feed-level words: full_text is off
+    lines = "\n".join(f"  - url: {u}" for u in feeds)
+    text = f"""
+state: {{path: {tmp}/m.db, digests_dir: {tmp}/digests}}
+rules: {{path: {tmp}/rules}}
+fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, full_text: false}}
+dedupe: {{story_window_hours: 0.5}}
+digest: {{max_items: 1000}}
+retention_days: 1
+channels: [{{name: archive, type: file, schedule: hourly}}]
+feeds:
+{lines}
+"""
+    return config_mod.parse(text, "soak.yaml", tmp)
+
+
+def sample(cycle: int, deps, tmp: Path, started: float) -> dict:
+    gc.collect()
+    db = deps.config.state_path
+    wal = Path(str(db) + "-wal")
+    counts = deps.store.counts()
+    sent = deps.store.db.execute("SELECT count(*) FROM outbox WHERE status = 'sent'").fetchone()[0]
+    entries = deps.store.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+    sigs = deps.store.db.execute("SELECT count(*) FROM story_signatures").fetchone()[0]
+    return {"cycle": cycle, "rss": rss_bytes(), "db": db.stat().st_size, "wal": wal.stat().st_size if wal.exists()
+            else 0, "articles": counts["articles"], "entries": entries, "signatures": sigs,
+            "index": len(deps.stories) if deps.stories is not None else 0,
+            "digests": dir_bytes(tmp / "digests"), "sent": sent, "seconds": time.monotonic() - started}
+
+
+def row(s: dict) -> str:
+    mib = 1024 * 1024
+    return (f"{s['cycle']:>6} {s['rss'] / mib:>8.1f} {s['db'] / mib:>8.2f} {s['wal'] / mib:>8.2f} "
+            f"{s['articles']:>9} {s['entries']:>8} {s['signatures']:>6} {s['index']:>6} "
+            f"{s['sent']:>6} {s['digests'] / mib:>9.2f} {s['seconds']:>8.0f}")
+
+
+def growth(samples: list[dict], key: str) -> tuple[float, float]:
+    """Growth over the first third and over the last third of the run."""
+    n = len(samples) - 1
+    a, b = samples[0][key], samples[n // 3][key]
+    c, d = samples[n - n // 3][key], samples[n][key]
+    return b - a, d - c
+
+
+async def soak(args, tmp: Path) -> list[dict]:
+    clock = SimClock()
+    for mod in (store, pipeline, delivery, daemon_mod):
+        mod.now_utc = clock                      # the monitor modules' clock; the farm keeps its own
+    samples = []
+    with Farm("--feeds", str(args.feeds), "--items", str(args.items), "--seed", str(args.seed)) as farm:
+        config = write_config(tmp, farm.feed_urls())
+        started = time.monotonic()
+        async with open_deps(config, use_pool=False) as deps:
+            d = Daemon(deps)
+            for cycle in range(args.cycles + 1):
+                clock.cycle = cycle
+                if cycle:
+                    farm.advance(1)
+                await pipeline.poll_cycle(deps, every_feed=True)
+                await delivery.run_digests(deps.store, config, force=True)
+                d.prune()
+                if cycle % args.every == 0:
+                    samples.append(sample(cycle, deps, tmp, started))
+                    print(row(samples[-1]), flush=True)
+    return samples
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cycles", type=int, default=200)
+    p.add_argument("--feeds", type=int, default=100)
+    p.add_argument("--items", type=int, default=10)
+    p.add_argument("--seed", type=int, default=5)
+    p.add_argument("--every", type=int, default=20)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print(f"soak: {args.cycles} cycles, {args.feeds} feeds x {args.items} items, seed {args.seed}, "
+          "retention 1 simulated day (24 cycles), full_text off")
+    print(f"{'cycle':>6} {'RSS MiB':>8} {'DB MiB':>8} {'WAL MiB':>8} {'articles':>9} {'entries':>8} "
+          f"{'sigs':>6} {'index':>6} {'sent':>6} {'digests':>9} {'seconds':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        samples = asyncio.run(soak(args, Path(tmp)))
+    ok = True
+    for key, label in (("rss", "RSS"), ("db", "DB file"), ("articles", "articles")):
+        first, last = growth(samples, key)
+        level = last <= max(0.25 * first, 0.01 * samples[-1][key])
+        ok &= level
+        print(f"{label}: grew {first:,.0f} over the first third, {last:,.0f} over the last third: "
+              f"{'levels off' if level else 'STILL GROWING'}")
+    first, last = growth(samples, "digests")
+    print(f"digests directory (not under retention): {first:,.0f} then {last:,.0f} bytes per third")
+    print("verdict:", "memory and database level off" if ok else "something keeps growing")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
