@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test demo lint bench clean
+.PHONY: run test test-slow demo lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: $(STAMP)  ## start the daemon with config/monitor.yaml and rules/
 test: $(TESTSTAMP)  ## run the whole test suite
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/python -m pytest -q
+
+test-slow: $(TESTSTAMP)  ## the long drills: fault drill (150 feeds) and 20-kill crash drill
+	$(BIN)/python -m pytest -q -m slow
 
 demo: $(STAMP)  ## run the pipeline offline against the seed articles
 	$(BIN)/monitor demo

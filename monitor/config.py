@@ -46,7 +46,7 @@ class FetchSettings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     max_entries_per_feed: int = 200
-    concurrency: int = 50
+    concurrency: int = 100
     per_host: int = 2
     check_interval_seconds: int = 60         # how often the daemon looks for due feeds
     default_interval_minutes: int = 30
