@@ -129,14 +129,16 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
-def demo() -> None:
+@click.option("--rules", "rules_dir", default="rules", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The rules folder to match with.")
+def demo(rules_dir: Path) -> None:
     """Run the whole pipeline offline against a local publisher serving the seed articles.
 
     Starts a tiny HTTP server on 127.0.0.1 with an RSS feed of the five seed articles,
     polls it, matches the shipped rules, writes a digest to files and prints where it is.
     """
     from monitor import demo as demo_mod
-    demo_mod.main()
+    demo_mod.main(rules_path=rules_dir)
 
 
 # Command groups that live in their own modules (they import load_config from here).

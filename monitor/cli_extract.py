@@ -27,7 +27,7 @@ def fetch_html(url: str) -> bytes:
     return fetch_page_blocking(url, fetch_settings(click.get_current_context())).body
 
 
-def read_input(source: str) -> tuple[str, str]:
+def read_input(source: str) -> tuple[str | bytes, str]:
     """(html, page url) for a local file or an http(s) URL; the page url is "" for files."""
     if source.startswith(("http://", "https://")):
         return fetch_html(source), source

@@ -126,7 +126,7 @@ def remove_feed(text: str, url: str) -> str | None:
         fields = {k.value: v for k, v in getattr(item, "value", [])}
         if getattr(fields.get("url"), "value", None) != url:
             continue
-        if feeds.flow_style:
+        if getattr(feeds, "flow_style", False):
             return None      # a one-line flow list: leave it to the user
         lines = text.splitlines(keepends=True)
         # an item runs from its "- " line to the next item's, or to the end of the list

@@ -156,7 +156,7 @@ def _section(c: _Checker, d: Any, cls, name: str):
         return cls()
     if not c.keys(d, set(fields), name):
         return cls()
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for key, f in fields.items():
         default = f.default
         if isinstance(default, tuple):

@@ -100,6 +100,7 @@ class Daemon:
             coro.close()
             return
         task = asyncio.current_task()
+        assert task is not None    # jobs always run as tasks on the daemon's loop
         self.in_flight.add(task)
         try:
             await coro

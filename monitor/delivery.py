@@ -23,7 +23,7 @@ from monitor.channels import Channel, make_channel
 from monitor.config import SCHEDULE_RE, ChannelSettings, Config
 from monitor.digest import Digest, FeedAlert, build_digest, select_rows
 from monitor.errors import DeliveryError
-from monitor.store import now_utc, parse_iso
+from monitor.store import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _story_sources(store, rows: list[dict]) -> dict[int, list[dict]]:
 def feed_alerts(store, config: Config, now: datetime) -> tuple[FeedAlert, ...]:
     """Feeds failing for longer than `fetch.feed_alert_after_hours`, for the digest's health section."""
     cutoff = now - timedelta(hours=config.fetch.feed_alert_after_hours)
-    return tuple(FeedAlert(url=f["url"], name=f["name"], failing_since=parse_iso(f["failing_since"]),
+    return tuple(FeedAlert(url=f["url"], name=f["name"], failing_since=datetime.fromisoformat(f["failing_since"]),
                            failures=f["error_count"], error=f["last_error"] or "")
                  for f in store.failing_feeds(cutoff))
 
@@ -144,7 +144,7 @@ def feed_alerts(store, config: Config, now: datetime) -> tuple[FeedAlert, ...]:
 def _digest_for(store, config: Config, delivery: dict, now: datetime) -> Digest:
     rows = store.delivery_items(delivery["id"])
     kind = delivery.get("kind") or "digest"
-    return build_digest(rows, channel=delivery["channel"], created=parse_iso(delivery["created"]),
+    return build_digest(rows, channel=delivery["channel"], created=datetime.fromisoformat(delivery["created"]),
                         timezone=config.digest.timezone, kind=kind,
                         more=delivery.get("more") or 0, delivery_id=delivery["id"],
                         story_sources=_story_sources(store, rows),
@@ -159,7 +159,7 @@ async def _attempt(store, config: Config, channel: Channel, delivery: dict, now:
         await channel.send(digest, delivery["id"])
     except Exception as exc:  # a channel bug must not lose the delivery either: retry it the same way
         error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
-        retry_at = next_retry(parse_iso(delivery["created"]), delivery["attempts"], now,
+        retry_at = next_retry(datetime.fromisoformat(delivery["created"]), delivery["attempts"], now,
                               timedelta(hours=config.digest.retry_for_hours))
         store.mark_delivery_failed(delivery["id"], error, retry_at)
         summary["failed" if retry_at is None else "retrying"] += 1

@@ -26,7 +26,8 @@ SKIP = ("date ", "advertisement", "international", "world", "london", "wednesday
 def seed_articles() -> list[tuple[str, str, list[str]]]:
     """(slug, title, paragraphs) for each seed file shipped with the package."""
     out = []
-    files = sorted(p for p in resources.files("monitor").joinpath("demo").iterdir() if p.name.endswith(".txt"))
+    files = sorted((p for p in resources.files("monitor").joinpath("demo").iterdir() if p.name.endswith(".txt")),
+                   key=lambda p: p.name)
     for f in files:
         lines = [ln.strip() for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
         # The seeds are raw page captures: the title is the first line that reads like a headline.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import trafilatura
@@ -22,11 +23,11 @@ log = logging.getLogger(__name__)
 
 # Measured on the 181-page benchmark (docs/extraction.md): precision mode alone
 # F1 0.964; with the recall second pass and the line cleaning below, 0.971.
-PRECISION_PASS = {"favor_precision": True, "include_comments": False, "include_tables": True}
+PRECISION_PASS: dict[str, Any] = {"favor_precision": True, "include_comments": False, "include_tables": True}
 # Precision mode sometimes cuts the article body down to a stub (one page in the
 # benchmark: 260 chars kept of ~2,400). When its result is short, a cheap recall pass
 # runs too and wins if precision kept less than half of what recall found.
-RECALL_PASS = {"favor_recall": True, "fast": True, "include_comments": False, "include_tables": True}
+RECALL_PASS: dict[str, Any] = {"favor_recall": True, "fast": True, "include_comments": False, "include_tables": True}
 SECOND_PASS_BELOW_CHARS = 2000
 SECOND_PASS_RATIO = 0.5
 
@@ -94,7 +95,7 @@ def _extract(html: str | bytes, url: str) -> Extracted:
     canonical = canonical_url(tree, url)
     declared = declared_language(tree)
     # trafilatura copies the tree before cleaning it, so passing ours is safe.
-    doc = trafilatura.bare_extraction(tree, url=url or None, with_metadata=True, **PRECISION_PASS)
+    doc: Any = trafilatura.bare_extraction(tree, url=url or None, with_metadata=True, **PRECISION_PASS)
     text = (doc.text or "") if doc is not None else ""
     if len(text) < SECOND_PASS_BELOW_CHARS:
         second = trafilatura.extract(html, url=url or None, **RECALL_PASS) or ""

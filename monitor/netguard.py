@@ -76,7 +76,7 @@ class Guard:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise FetchError(f"cannot resolve {host}: {exc}") from None
-        ips = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+        ips = list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
         self._cache[(host, port)] = (time.monotonic() + _CACHE_SECONDS, ips)
         return ips
 

@@ -64,6 +64,7 @@ class Context:
 
     def _case_ok(self, term: p.Term, o: Occ) -> bool:
         fx = self.fields[o[0]]
+        assert term.case is not None   # only case-sensitive terms are checked here
         if term.prefix:
             return fx.case_token(o[1]).startswith(term.case[0])
         return all(fx.case_token(o[1] + i) == c for i, c in enumerate(term.case))

@@ -108,7 +108,7 @@ def lex(query: str) -> list[Lex]:
     while pos < len(query):
         m = _TOKEN.match(query, pos)
         assert m is not None  # the alternatives cover every character
-        kind, text = m.lastgroup, m.group(0)
+        kind, text = m.lastgroup or "", m.group(0)
         if kind == "word":
             fm = _FIELD.match(query, pos)
             if fm:
@@ -238,7 +238,8 @@ class _Parser:
         left = self.not_expr()
         while (lx := self.peek()) and lx.kind == "op" and lx.value.startswith("NEAR"):
             self.take()
-            n = _NEAR.match(lx.value).group(1)
+            near = _NEAR.match(lx.value)
+            n = near.group(1) if near else None
             if n is None:
                 raise QuerySyntaxError("NEAR needs a distance, e.g. NEAR/5", lx.offset)
             if not n.isdigit() or int(n) < 1:

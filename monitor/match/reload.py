@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.errors import RuleError
 from monitor.match.rules import rule_files
+
+if TYPE_CHECKING:
+    from monitor.match import RuleSet
 
 
 class RuleWatcher:
@@ -18,7 +22,7 @@ class RuleWatcher:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.current = None
+        self.current: RuleSet | None = None
         self.errors: list[str] = []
         self._stamp: tuple | None = None
         self.refresh()

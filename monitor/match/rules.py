@@ -101,7 +101,7 @@ class _Loader:
             return
         if doc is None:
             return
-        if not isinstance(doc, dict):
+        if not isinstance(doc, yamlsrc.PosDict):
             self.err(yamlsrc.where(doc, f"{path}:1:1"), "a rule file is a mapping with 'entities:' and/or 'rules:'")
             return
         for key in doc:
@@ -119,7 +119,7 @@ class _Loader:
     def read_entities(self, ents: Any, doc: Any) -> None:
         if ents is None:
             return
-        if not isinstance(ents, dict):
+        if not isinstance(ents, yamlsrc.PosDict):
             self.err(yamlsrc.where(ents, doc.where_key("entities")), "'entities' must map names to alias lists")
             return
         for name, aliases in ents.items():
@@ -212,7 +212,7 @@ def _strings(value: Any, key: str, loader: _Loader, where: str) -> tuple[str, ..
     return tuple(str(v) for v in value)
 
 
-def _scalar_checks(raw: dict, loader: _Loader, where: str) -> dict[str, Any]:
+def _scalar_checks(raw: Any, loader: _Loader, where: str) -> dict[str, Any]:
     """Validate the non-query keys of one rule; returns the clean values."""
     out: dict[str, Any] = {}
     rid = raw.get("id")
@@ -247,7 +247,7 @@ def _scalar_checks(raw: dict, loader: _Loader, where: str) -> dict[str, Any]:
 
 def _build_rule(raw: Any, loader: _Loader, seen: dict[str, str]) -> Rule | None:
     where = yamlsrc.where(raw, "<rules>:1:1")
-    if not isinstance(raw, dict):
+    if not isinstance(raw, yamlsrc.PosDict):
         loader.err(where, "each rule is a mapping with at least 'id' and 'query'")
         return None
     for key in raw:
