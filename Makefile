@@ -23,6 +23,7 @@ run: $(STAMP)  ## start the daemon with config/monitor.yaml and rules/
 
 test: $(TESTSTAMP)  ## run the whole test suite
 	$(BIN)/ruff check monitor tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 test-slow: $(TESTSTAMP)  ## the long drills: fault drill (150 feeds) and 20-kill crash drill
@@ -33,6 +34,7 @@ demo: $(STAMP)  ## run the pipeline offline against the seed articles
 
 lint: $(TESTSTAMP)
 	$(BIN)/ruff check monitor tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) state/*.db* state/digests
