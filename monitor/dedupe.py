@@ -156,3 +156,23 @@ def signature_bytes(m: MinHash) -> bytes:
 def signature_from_bytes(blob: bytes) -> MinHash:
     values = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
     return MinHash(seed=SEED, hashvalues=values, permutations=_permutations(len(values)), **_SCHEME)
+
+
+def signature_values(sig: bytes | MinHash) -> np.ndarray:
+    """The hash values of a signature (a MinHash or its stored bytes) as a uint32 array.
+
+    All the story index keeps of an article's MinHash: 512 bytes at 128 permutations.
+    datasketch's hash values are 32-bit (the affine32 scheme, and the legacy one masks
+    to 32 bits), stored as uint64 only for the store's format.
+    """
+    values = sig.hashvalues if isinstance(sig, MinHash) else np.frombuffer(sig, dtype="<u8")
+    if values.dtype != np.uint32:
+        if len(values) and int(values.max()) > 0xFFFFFFFF:
+            raise ValueError("signature values wider than 32 bits")
+        values = values.astype(np.uint32)
+    return values
+
+
+def values_bytes(values: np.ndarray) -> bytes:
+    """Hash values as the store keeps them (little-endian uint64): `signature_bytes` of the MinHash."""
+    return values.astype("<u8").tobytes()
