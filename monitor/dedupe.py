@@ -95,13 +95,21 @@ def text_fingerprint(title: str, text: str) -> str:
 
     The title counts only when there is no text, since outlets retitle copies of the same text.
     """
-    toks = words(text) or words(title)
+    return words_fingerprint(words(text) or words(title))
+
+
+def words_fingerprint(toks: list[str]) -> str:
+    """`text_fingerprint` of text already split by `words`."""
     return hashlib.blake2b(" ".join(toks).encode(), digest_size=16).hexdigest()
 
 
 def shingles(text: str, k: int = SHINGLE_WORDS) -> set[str]:
     """The set of word k-grams of a text (the whole text as one shingle when shorter than k)."""
-    toks = words(text)
+    return word_shingles(words(text), k)
+
+
+def word_shingles(toks: list[str], k: int = SHINGLE_WORDS) -> set[str]:
+    """`shingles` of text already split by `words`."""
     if len(toks) < k:
         return {" ".join(toks)} if toks else set()
     return {" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)}
@@ -136,11 +144,26 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return _PERMUTATIONS[num_perm]
 
 
+def _prehashed(value: int) -> int:
+    return value
+
+
 def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
-    """The MinHash of a set of shingles."""
-    m = MinHash(num_perm=num_perm, seed=SEED, permutations=_permutations(num_perm), **_SCHEME)
-    m.update_batch([s.encode() for s in shingle_set])
-    return m
+    """The MinHash of a set of shingles.
+
+    The same values as `MinHash.update_batch` with datasketch's default hash (the first 4
+    bytes of each shingle's SHA-1, little-endian), but the 32-bit hashes are taken in one
+    pass here instead of one Python call each, a third of the cost of an article's signature.
+    """
+    perms = _permutations(num_perm)
+    if not shingle_set:
+        return MinHash(num_perm=num_perm, seed=SEED, permutations=perms, **_SCHEME)
+    sha1 = hashlib.sha1
+    prefixes = b"".join([sha1(s.encode()).digest()[:4] for s in shingle_set])
+    m = MinHash(num_perm=num_perm, seed=SEED, permutations=perms, hashfunc=_prehashed, **_SCHEME)
+    m.update_batch(np.frombuffer(prefixes, dtype="<u4").tolist())
+    # the caller gets a MinHash that hashes further updates as datasketch does by default
+    return MinHash(seed=SEED, hashvalues=m.hashvalues, permutations=perms, **_SCHEME)
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:

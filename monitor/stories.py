@@ -23,11 +23,11 @@ from datasketch import MinHash, MinHashLSH
 from monitor.dedupe import (
     NUM_PERM,
     minhash,
-    shingles,
     signature_values,
-    text_fingerprint,
     values_bytes,
+    word_shingles,
     words,
+    words_fingerprint,
 )
 
 # Below this many words the text (a feed summary, a stub) says too little on its own,
@@ -267,9 +267,9 @@ class StoryIndex:
         An article key seen before keeps its story; its signature is refreshed.
         """
         when = _utc(published) if published else (self._clock or datetime.now(UTC))
-        fingerprint = text_fingerprint(title, text)
-        body = text if len(words(text)) >= MIN_TEXT_WORDS else f"{title}\n{text}"
-        shingle_set = shingles(body)
+        toks = words(text)                  # split once: fingerprint, length and shingles
+        fingerprint = words_fingerprint(toks or words(title))
+        shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
         values = signature_values(minhash(shingle_set, self.num_perm))
         required = self.threshold if len(shingle_set) >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
         known = self._slot.get(article_key)
