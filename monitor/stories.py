@@ -172,11 +172,16 @@ class _Buckets:
             else:
                 ks.extend([k] * len(held))
                 ss.extend(held)
-        live = self._slots >= 0
-        keys = np.concatenate([self._keys[live], np.array(ks, dtype=np.uint64)])
-        slots = np.concatenate([self._slots[live], np.array(ss, dtype=np.int32)])
-        order = np.argsort(keys, kind="stable")     # a sorted run and a short unsorted one
-        self._keys, self._slots = keys[order], slots[order]
+        new_keys = np.array(ks, dtype=np.uint64)
+        order = np.argsort(new_keys)
+        new_keys, new_slots = new_keys[order], np.array(ss, dtype=np.int32)[order]
+        keys, slots = self._keys, self._slots
+        if self._dead:
+            live = slots >= 0
+            keys, slots = keys[live], slots[live]
+        # insert the short sorted run into the long one: no copy of the long one but the result
+        at = np.searchsorted(keys, new_keys)
+        self._keys, self._slots = np.insert(keys, at, new_keys), np.insert(slots, at, new_slots)
         self._pending = {}
         self._n_pending = self._dead = 0
 
