@@ -95,13 +95,21 @@ def text_fingerprint(title: str, text: str) -> str:
 
     The title counts only when there is no text, since outlets retitle copies of the same text.
     """
-    toks = words(text) or words(title)
+    return words_fingerprint(words(text) or words(title))
+
+
+def words_fingerprint(toks: list[str]) -> str:
+    """`text_fingerprint` of text already split by `words`."""
     return hashlib.blake2b(" ".join(toks).encode(), digest_size=16).hexdigest()
 
 
 def shingles(text: str, k: int = SHINGLE_WORDS) -> set[str]:
     """The set of word k-grams of a text (the whole text as one shingle when shorter than k)."""
-    toks = words(text)
+    return word_shingles(words(text), k)
+
+
+def word_shingles(toks: list[str], k: int = SHINGLE_WORDS) -> set[str]:
+    """`shingles` of text already split by `words`."""
     if len(toks) < k:
         return {" ".join(toks)} if toks else set()
     return {" ".join(toks[i:i + k]) for i in range(len(toks) - k + 1)}
@@ -136,11 +144,26 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return _PERMUTATIONS[num_perm]
 
 
+def _prehashed(value: int) -> int:
+    return value
+
+
 def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
-    """The MinHash of a set of shingles."""
-    m = MinHash(num_perm=num_perm, seed=SEED, permutations=_permutations(num_perm), **_SCHEME)
-    m.update_batch([s.encode() for s in shingle_set])
-    return m
+    """The MinHash of a set of shingles.
+
+    The same values as `MinHash.update_batch` with datasketch's default hash (the first 4
+    bytes of each shingle's SHA-1, little-endian), but the 32-bit hashes are taken in one
+    pass here instead of one Python call each, a third of the cost of an article's signature.
+    """
+    perms = _permutations(num_perm)
+    if not shingle_set:
+        return MinHash(num_perm=num_perm, seed=SEED, permutations=perms, **_SCHEME)
+    sha1 = hashlib.sha1
+    prefixes = b"".join([sha1(s.encode()).digest()[:4] for s in shingle_set])
+    m = MinHash(num_perm=num_perm, seed=SEED, permutations=perms, hashfunc=_prehashed, **_SCHEME)
+    m.update_batch(np.frombuffer(prefixes, dtype="<u4").tolist())
+    # the caller gets a MinHash that hashes further updates as datasketch does by default
+    return MinHash(seed=SEED, hashvalues=m.hashvalues, permutations=perms, **_SCHEME)
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:
@@ -156,3 +179,23 @@ def signature_bytes(m: MinHash) -> bytes:
 def signature_from_bytes(blob: bytes) -> MinHash:
     values = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
     return MinHash(seed=SEED, hashvalues=values, permutations=_permutations(len(values)), **_SCHEME)
+
+
+def signature_values(sig: bytes | MinHash) -> np.ndarray:
+    """The hash values of a signature (a MinHash or its stored bytes) as a uint32 array.
+
+    All the story index keeps of an article's MinHash: 512 bytes at 128 permutations.
+    datasketch's hash values are 32-bit (the affine32 scheme, and the legacy one masks
+    to 32 bits), stored as uint64 only for the store's format.
+    """
+    values = sig.hashvalues if isinstance(sig, MinHash) else np.frombuffer(sig, dtype="<u8")
+    if values.dtype != np.uint32:
+        if len(values) and int(values.max()) > 0xFFFFFFFF:
+            raise ValueError("signature values wider than 32 bits")
+        values = values.astype(np.uint32)
+    return values
+
+
+def values_bytes(values: np.ndarray) -> bytes:
+    """Hash values as the store keeps them (little-endian uint64): `signature_bytes` of the MinHash."""
+    return values.astype("<u8").tobytes()

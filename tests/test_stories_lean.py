@@ -1,0 +1,221 @@
+"""The compact story index decides as datasketch's MinHash objects and MinHashLSH would.
+
+The index keeps only each article's hash values (uint32) and its own band tables (sorted
+uint64 keys, a dict for the newest entries); these tests hold it to the reference it
+replaced: datasketch's default SHA-1 hashing, `MinHashLSH` candidates for the same bands,
+and the same story decisions as an index built on `MinHash` and `MinHashLSH` objects.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from monitor.dedupe import (
+    _SCHEME,
+    NUM_PERM,
+    SEED,
+    minhash,
+    shingles,
+    signature_bytes,
+    signature_from_bytes,
+    signature_values,
+    text_fingerprint,
+    values_bytes,
+    words,
+)
+from monitor.stories import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex, _Buckets
+
+T0 = datetime(2026, 1, 28, 9, 0, tzinfo=UTC)
+
+
+def corpus(n: int, seed: int, hours_apart: float = 0.5) -> list[tuple[str, str, str, datetime]]:
+    """Articles in publication order, a third of them near-copies of an earlier one, some
+    short, some undated, a few URLs assigned twice."""
+    rnd = random.Random(seed)
+    vocab = [f"w{i}" for i in range(400)] + ["Straße", "ﬁnance", "日本", "café"]
+    out: list[tuple[str, str, str, datetime]] = []
+    texts: list[str] = []
+    for i in range(n):
+        when = T0 + timedelta(hours=i * hours_apart)
+        r = rnd.random()
+        if texts and r < 0.35:
+            toks = rnd.choice(texts[-20:]).split(" ")
+            for _ in range(rnd.randint(0, len(toks) // 8)):       # edits: none (an exact copy) to many
+                toks[rnd.randrange(len(toks))] = rnd.choice(vocab)
+            body = " ".join(toks[rnd.randint(0, 10):])
+        elif r < 0.45:
+            body = " ".join(rnd.choices(vocab, k=rnd.randint(0, 25)))    # a brief: title counts
+        else:
+            body = " ".join(rnd.choices(vocab, k=rnd.randint(60, 200)))
+        texts.append(body)
+        url = f"https://o{i % 7}.example/{i}" if rnd.random() > 0.05 or i < 10 else f"https://o1.example/{i - 5}"
+        out.append((url, f"title {i % 13}", body, when))
+    return out
+
+
+class Reference:
+    """The index as it was built on datasketch objects: a `MinHash` per article, `MinHashLSH`
+    over URL keys and a heap for the window (the decision rules copied from StoryIndex)."""
+
+    def __init__(self, threshold: float = 0.4, window_hours: float = 72):
+        self.threshold, self.window = threshold, timedelta(hours=window_hours)
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        self.items: dict[str, tuple[str, str, MinHash, datetime]] = {}
+        self.by_fp: dict[str, str] = {}
+        self.expiry: list[tuple[datetime, str]] = []
+        self.clock: datetime | None = None
+
+    def assign(self, key: str, title: str, text: str, published: datetime | None):
+        when = published or self.clock or datetime.now(UTC)
+        fp = text_fingerprint(title, text)
+        body = text if len(words(text)) >= MIN_TEXT_WORDS else f"{title}\n{text}"
+        sh = shingles(body)
+        m = MinHash(num_perm=NUM_PERM, seed=SEED, **_SCHEME)
+        m.update_batch([s.encode() for s in sh])
+        required = self.threshold if len(sh) >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
+        if key in self.items:
+            story, similar, score = self.items[key][0], (), 1.0
+        else:
+            story, similar, score = self.match(key, fp, m, when, required)
+        self.add(key, story or key, fp, m, when)
+        return story or key, story is None, similar, score, signature_bytes(m)
+
+    def match(self, key, fp, m, when, required):
+        exact = self.by_fp.get(fp)
+        if exact is not None and exact != key and abs(self.items[exact][3] - when) <= self.window:
+            return self.items[exact][0], (exact,), 1.0
+        scored = []
+        for cand in self.lsh.query(m):
+            story, _, other, published = self.items[cand]
+            if cand != key and abs(published - when) <= self.window and m.jaccard(other) >= required:
+                scored.append((m.jaccard(other), cand))
+        if not scored:
+            return None, (), 0.0
+        scored.sort(key=lambda sc: (-sc[0], sc[1]))
+        return self.items[scored[0][1]][0], tuple(c for _, c in scored), scored[0][0]
+
+    def add(self, key, story, fp, m, when):
+        if key in self.items:
+            self.remove(key)
+        self.items[key] = (story, fp, m, when)
+        self.by_fp.setdefault(fp, key)
+        self.lsh.insert(key, m, check_duplication=False)
+        heapq.heappush(self.expiry, (when, key))
+        self.clock = max(self.clock or when, when)
+        while self.expiry and self.expiry[0][0] < self.clock - self.window:
+            published, k = heapq.heappop(self.expiry)
+            if k in self.items and self.items[k][3] == published:
+                self.remove(k)
+
+    def remove(self, key):
+        _, fp, _, _ = self.items.pop(key)
+        self.lsh.remove(key)
+        if self.by_fp.get(fp) == key:
+            del self.by_fp[fp]
+
+
+def test_minhash_equals_datasketch_default_hashing():
+    rnd = random.Random(5)
+    for _ in range(50):
+        text = " ".join(rnd.choice(["Straße", "ﬁ", "日本語", "a", "b1", "café"]) for _ in range(rnd.randint(0, 60)))
+        sh = shingles(text)
+        ref = MinHash(num_perm=NUM_PERM, seed=SEED, **_SCHEME)
+        ref.update_batch([s.encode() for s in sh])
+        got = minhash(sh)
+        assert np.array_equal(got.hashvalues, ref.hashvalues)
+        got.update(b"one more")              # a returned MinHash hashes further input as datasketch does
+        ref.update(b"one more")
+        assert np.array_equal(got.hashvalues, ref.hashvalues)
+
+
+def test_signature_values_keep_the_stored_format():
+    m = minhash(shingles("a wire story about the port strike in Rotterdam and its effects"))
+    blob = signature_bytes(m)
+    assert len(blob) == 8 * NUM_PERM
+    values = signature_values(blob)
+    assert values.dtype == np.uint32 and np.array_equal(values, m.hashvalues)
+    assert values_bytes(values) == blob
+    assert np.array_equal(signature_values(signature_from_bytes(blob)), values)
+    wide = np.full(NUM_PERM, 2**40, dtype="<u8").tobytes()
+    with pytest.raises(ValueError):
+        signature_values(wide)
+
+
+@pytest.mark.parametrize("min_pending,threshold", [(1, 0.4), (64, 0.4), (_Buckets.MIN_PENDING, 0.4), (64, 0.8),
+                                                   (64, 0.25)])
+def test_buckets_propose_what_minhashlsh_proposes(min_pending, threshold):
+    rnd = random.Random(min_pending)
+    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    buckets = _Buckets(lsh.b, lsh.r)
+    buckets.MIN_PENDING = min_pending
+    bases = [set(rnd.sample(range(10_000), 80)) for _ in range(40)]
+    sigs: dict[int, MinHash] = {}
+    for slot in range(400):
+        members = set(rnd.choice(bases))
+        for x in rnd.sample(sorted(members), rnd.randint(0, 50)):     # near-copies, far copies
+            members.discard(x)
+            members.add(rnd.randrange(10_000, 20_000))
+        sigs[slot] = minhash({str(x) for x in members})
+        buckets.insert(slot, buckets.keys(signature_values(sigs[slot])))
+        lsh.insert(slot, sigs[slot])
+        if slot % 3 == 0 and slot:                                   # removals, before and after merges
+            gone = rnd.choice(sorted(sigs))
+            buckets.remove(gone, buckets.keys(signature_values(sigs[gone])))
+            lsh.remove(gone)
+            del sigs[gone]
+    assert sum(len(buckets.query(buckets.keys(signature_values(m)))) for m in sigs.values()) > len(sigs) + 10
+    for m in sigs.values():
+        assert buckets.query(buckets.keys(signature_values(m))) == set(lsh.query(m))
+
+
+@pytest.mark.parametrize("min_pending,hours_apart", [(1, 0.5), (100, 0.5), (_Buckets.MIN_PENDING, 0.5), (50, 3.0)])
+def test_index_decides_as_the_datasketch_objects_did(monkeypatch, min_pending, hours_apart):
+    monkeypatch.setattr(_Buckets, "MIN_PENDING", min_pending)
+    arts = corpus(700, seed=min_pending, hours_apart=hours_apart)
+    index, ref = StoryIndex(window_hours=72), Reference(window_hours=72)
+    joined = 0
+    for i, (url, title, text, when) in enumerate(arts):
+        published = None if i % 50 == 7 else when
+        got = index.assign(url, title, text, published)
+        story, is_new, similar, score, blob = ref.assign(url, title, text, published)
+        assert (got.story_key, got.is_new_story, got.similar_to, got.signature) == (story, is_new, similar, blob)
+        assert got.similarity == pytest.approx(score, abs=0)
+        joined += not got.is_new_story
+    assert len(index) == len(ref.items)
+    assert joined > 150                                   # the corpus does exercise matching
+    if hours_apart > 1:
+        assert len(index) < len(arts) // 10               # and the window forgets
+
+
+def test_a_restarted_index_matches_the_one_that_assigned(monkeypatch):
+    monkeypatch.setattr(_Buckets, "MIN_PENDING", 32)
+    arts = corpus(300, seed=3)
+    index = StoryIndex()
+    rows = []
+    for url, title, text, when in arts:
+        a = index.assign(url, title, text, when)
+        rows.append({"article_url": url, "story_url": a.story_key, "fingerprint": a.fingerprint,
+                     "minhash": a.signature, "published": a.published.isoformat()})
+    restarted = StoryIndex()
+    assert restarted.load(rows) == len(rows)
+    assert len(restarted) == len(index)
+    for url, *_ in arts:
+        assert restarted.story_of(url) == index.story_of(url)
+    later = [(f"https://late.example/{i}", t, x, w + timedelta(hours=1)) for i, (_, t, x, w) in enumerate(arts[-40:])]
+    for url, title, text, when in later:
+        assert restarted.assign(url, title, text, when) == index.assign(url, title, text, when)
+
+
+def test_evicted_slots_are_reused():
+    index = StoryIndex(window_hours=10)
+    for i, (url, title, text, _) in enumerate(corpus(500, seed=9)):
+        index.assign(f"{url}#{i}", title, text, T0 + timedelta(hours=i))
+    assert len(index) == 11                               # this hour and the ten before
+    assert index._sigs.shape[0] <= 64                     # the arrays did not grow with the stream
+    assert len(index._key) <= 64
