@@ -57,3 +57,29 @@ class Farm:
     def advance(self, steps: int = 1) -> None:
         req = urllib.request.Request(f"{self.url}/advance?steps={steps}", method="POST")
         urllib.request.urlopen(req, timeout=30).read()
+
+
+def write_config(tmp: Path, feeds: list[str], *, rules: Path, fetch: str = "", digest: str = "",
+                 channels: str = "[{name: archive, type: file, schedule: hourly}]", extra: str = "") -> Path:
+    """A config at tmp/monitor.yaml: state under tmp, loopback 127.0.0.1 allowed (the farm's canary
+    127.0.0.2 stays blocked). `fetch` and `digest` are extra `key: value` pairs for those sections."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    cfg = tmp / "monitor.yaml"
+    lines = "\n".join(f"  - url: {u}" for u in feeds)
+    fetch_pairs = ", ".join(p for p in ('allow_private: ["127.0.0.1/32"]', fetch) if p)
+    cfg.write_text(f"""state: {{path: {tmp}/state/monitor.db, digests_dir: {tmp}/state/digests}}
+rules: {{path: {rules}}}
+fetch: {{{fetch_pairs}}}
+digest: {{{digest}}}
+channels: {channels}
+{extra}
+feeds:
+{lines}
+""")
+    return cfg
+
+
+def email_channel(smtp_port: int, schedule: str) -> str:
+    """The `channels:` value for one email channel `desk` on a test SMTP server (plain SMTP)."""
+    return (f"\n  - {{name: desk, type: email, schedule: '{schedule}', host: 127.0.0.1, port: {smtp_port}, "
+            f"security: none, from: monitor@example.org, to: [desk@example.org]}}")

@@ -33,7 +33,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import free_port
-from tests.farm import Farm
+from tests.farm import Farm, email_channel
+from tests.farm import write_config as farm_config
 
 REPO = Path(__file__).resolve().parents[1]
 RULE_TITLES = {"Operation Alder Crest": "alder-crest", "The Halvorsen Accord": "halvorsen",
@@ -79,28 +80,10 @@ class Smtp:
 
 
 def write_config(tmp: Path, feeds: list[str], smtp_port: int) -> Path:
-    tmp.mkdir(parents=True, exist_ok=True)
-    cfg = tmp / "monitor.yaml"
-    lines = "\n".join(f"  - url: {u}" for u in feeds)
-    cfg.write_text(f"""
-state: {{path: {tmp}/monitor.db, digests_dir: {tmp}/digests}}
-rules: {{path: {REPO}/tests/e2e_rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, check_interval_seconds: 1, extract_workers: 1}}
-digest: {{max_items: 1000, immediate_per_rule_per_hour: 100000}}
-channels:
-  - name: desk
-    type: email
-    schedule: immediate
-    host: 127.0.0.1
-    port: {smtp_port}
-    security: none
-    from: monitor@example.org
-    to: [desk@example.org]
-default_channels: [desk]
-feeds:
-{lines}
-""")
-    return cfg
+    return farm_config(tmp, feeds, rules=REPO / "tests" / "e2e_rules",
+                       fetch="respect_robots: false, check_interval_seconds: 1, extract_workers: 1",
+                       digest="max_items: 1000, immediate_per_rule_per_hour: 100000",
+                       channels=email_channel(smtp_port, "immediate"), extra="default_channels: [desk]")
 
 
 def cli(cfg: Path, *args: str) -> str:
@@ -239,14 +222,14 @@ def reference_run(tmp: Path, feeds: int, items: int, seed: int, advances: int) -
             cli(cfg, "digest", "--send")
         learn_truth(farm, truth)
         items_sent, dups = delivered_items(smtp.mailbox.messages)
-    return {"urls": {path_of(u) for (u,) in db_rows(tmp / "monitor.db", "SELECT url FROM articles")},
+    return {"urls": {path_of(u) for (u,) in db_rows(tmp / "state" / "monitor.db", "SELECT url FROM articles")},
             "items": by_story(items_sent, truth), "dups": dups, "messages": len(smtp.mailbox.messages)}
 
 
 def crash_drill(tmp: Path, *, kills: int, feeds: int, items: int, seed: int, advances: int) -> dict:
     """Kill the daemon `kills` times, advancing the farm `advances` times in all; finish; report."""
     rng = random.Random(seed)
-    db, log = tmp / "monitor.db", tmp / "daemon.log"
+    db, log = tmp / "state" / "monitor.db", tmp / "daemon.log"
     tmp.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     stats: dict = {"kills": [], "integrity": [], "advanced_in_loop": 0}

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.farm import Farm
+from tests.farm import write_config as farm_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,18 +27,8 @@ def free_port() -> int:
 
 
 def write_config(tmp: Path, feeds: list[str], http_port: int = 0) -> Path:
-    cfg = tmp / "monitor.yaml"
-    lines = "\n".join(f"  - url: {u}" for u in feeds)
-    cfg.write_text(f"""
-state: {{path: {tmp}/state/monitor.db, digests_dir: {tmp}/state/digests}}
-rules: {{path: {REPO}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], check_interval_seconds: 2, timeout_seconds: 5}}
-channels: [{{name: archive, type: file, schedule: hourly}}]
-http: {{listen: "127.0.0.1:{http_port or free_port()}"}}
-feeds:
-{lines}
-""")
-    return cfg
+    return farm_config(tmp, feeds, rules=REPO / "rules", fetch="check_interval_seconds: 2, timeout_seconds: 5",
+                       extra=f'http: {{listen: "127.0.0.1:{http_port or free_port()}"}}')
 
 
 def test_daemon_runs_reports_unreachable_feeds_and_stops_on_sigterm(tmp_path):

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.farm import Farm
+from tests.farm import Farm, email_channel
+from tests.farm import write_config as farm_config
 
 REPO = Path(__file__).resolve().parents[1]
 TOPIC_RULE = {"marker-alpha": "alder-crest", "marker-beta": "halvorsen", "marker-gamma": "quillmoor"}
@@ -23,27 +24,9 @@ def run(cfg: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def write_config(tmp: Path, feeds: list[str], smtp_port: int) -> Path:
-    cfg = tmp / "monitor.yaml"
-    lines = "\n".join(f"  - url: {u}" for u in feeds)
-    cfg.write_text(f"""
-state: {{path: {tmp}/monitor.db, digests_dir: {tmp}/digests}}
-rules: {{path: {REPO}/tests/e2e_rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false}}
-digest: {{max_items: 200}}
-channels:
-  - name: desk
-    type: email
-    schedule: daily at 08:00
-    host: 127.0.0.1
-    port: {smtp_port}
-    security: none
-    from: monitor@example.org
-    to: [desk@example.org]
-default_channels: [desk]
-feeds:
-{lines}
-""")
-    return cfg
+    return farm_config(tmp, feeds, rules=REPO / "tests" / "e2e_rules", fetch="respect_robots: false",
+                       digest="max_items: 200", channels=email_channel(smtp_port, "daily at 08:00"),
+                       extra="default_channels: [desk]")
 
 
 def test_poll_and_digest_deliver_exactly_the_matching_stories(tmp_path, smtp_server):

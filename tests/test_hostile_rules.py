@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.farm import Farm
+from tests.farm import write_config as farm_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,16 +53,8 @@ def test_broken_rules_are_reported_while_the_daemon_keeps_polling(tmp_path):
     rule = rules / "watch.yaml"
     write_rule(rule, "rules:\n  - id: alpha\n    query: '\"Alder Crest\"'\n", 1)
     with Farm("--feeds", "3", "--items", "3") as farm:
-        cfg = tmp_path / "monitor.yaml"
-        feeds = "\n".join(f"  - url: {u}" for u in farm.feed_urls())
-        cfg.write_text(f"""
-state: {{path: {tmp_path}/state/monitor.db, digests_dir: {tmp_path}/state/digests}}
-rules: {{path: {rules}}}
-fetch: {{allow_private: ["127.0.0.1/32"], check_interval_seconds: 1, timeout_seconds: 5, full_text: false}}
-channels: [{{name: archive, type: file, schedule: hourly}}]
-feeds:
-{feeds}
-""")
+        cfg = farm_config(tmp_path, farm.feed_urls(), rules=rules,
+                          fetch="check_interval_seconds: 1, timeout_seconds: 5, full_text: false")
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"], cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
