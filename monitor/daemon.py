@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import config as config_mod
 from monitor import pipeline
+from monitor.channels import file as file_channel
 from monitor.config import Config
 from monitor.errors import ConfigError
 from monitor.extract_pool import ExtractorPool
@@ -170,8 +171,10 @@ class Daemon:
         cfg = self.deps.config
         self.deps.store.prune_story_signatures(story_horizon(cfg, self.deps.store))
         removed = self.deps.store.prune(cfg.retention_days)
-        if removed:
-            log.info("retention: pruned %d articles older than %d days", removed, self.deps.config.retention_days)
+        files = sum(file_channel.prune(d, cfg.retention_days) for d in file_channel.directories(cfg))
+        if removed or files:
+            log.info("retention: pruned %d articles and %d digest files older than %d days",
+                     removed, files, cfg.retention_days)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -214,3 +214,24 @@ def test_daemon_prune_job_forgets_story_signatures_past_the_window(tmp_path):
             return [r["article_url"] for r in deps.store.story_signatures(datetime(2000, 1, 1, tzinfo=UTC))]
 
     assert asyncio.run(scenario()) == ["https://a/new", "https://a/latest"]
+
+
+def test_daemon_prune_job_removes_old_digest_files_only(tmp_path):
+    import os
+    import time
+    config = daemon_config(tmp_path, "http://127.0.0.1:9/feed.xml")
+    digests = config.digests_dir
+    digests.mkdir(parents=True)
+    old, new, other = digests / "old.eml", digests / "new.html", digests / "notes.txt"
+    for f in (old, new, other):
+        f.write_text("x")
+    past = time.time() - 91 * 86400
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+
+    async def scenario() -> None:
+        async with open_deps(config, use_pool=False) as deps:
+            Daemon(deps).prune()
+
+    asyncio.run(scenario())
+    assert sorted(p.name for p in digests.iterdir()) == ["new.html", "notes.txt"]

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import tempfile
+import time
 from datetime import UTC
 from pathlib import Path
 
@@ -19,6 +20,25 @@ from monitor.channels.email import build_message
 from monitor.config import ChannelSettings, Config
 from monitor.digest import Digest, render_html, to_json
 from monitor.errors import DeliveryError
+
+
+def directories(config: Config) -> list[Path]:
+    """Every folder a file channel of this config writes to."""
+    return sorted({Path(str(ch.options["path"])) if ch.options.get("path") else config.digests_dir
+                   for ch in config.channels if ch.type == "file"})
+
+
+def prune(directory: Path, older_than_days: int) -> int:
+    """Delete digest files older than the retention period; returns how many went."""
+    if not directory.is_dir():
+        return 0
+    cutoff = time.time() - older_than_days * 86400
+    removed = 0
+    for f in directory.iterdir():
+        if f.suffix in (".eml", ".html", ".json") and f.is_file() and f.stat().st_mtime < cutoff:
+            f.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:
