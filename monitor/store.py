@@ -207,27 +207,27 @@ class Store:
                 else:
                     self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values})
 
-    def feeds(self) -> list[dict]:
-        out = self.rows("SELECT * FROM feeds ORDER BY url")
-        for r in out:
+    def _feed_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        """Feed rows with their tags decoded from JSON."""
+        rows = self.rows(sql, params)
+        for r in rows:
             r["tags"] = json.loads(r["tags"])
-        return out
+        return rows
+
+    def feeds(self) -> list[dict]:
+        return self._feed_rows("SELECT * FROM feeds ORDER BY url")
 
     def feed(self, url: str) -> dict | None:
-        rows = self.rows("SELECT * FROM feeds WHERE url = ?", [url])
-        if rows:
-            rows[0]["tags"] = json.loads(rows[0]["tags"])
+        rows = self._feed_rows("SELECT * FROM feeds WHERE url = ?", [url])
         return rows[0] if rows else None
 
     def due_feeds(self, now: datetime, urls: Iterable[str] | None = None) -> list[dict]:
         """Active feeds whose next poll time has come (all configured feeds if urls given)."""
-        rows = self.rows("SELECT * FROM feeds WHERE state = 'active' AND (next_poll = '' OR next_poll <= ?) "
-                         "ORDER BY next_poll", [iso(now)])
+        rows = self._feed_rows("SELECT * FROM feeds WHERE state = 'active' AND (next_poll = '' OR next_poll <= ?) "
+                               "ORDER BY next_poll", [iso(now)])
         if urls is not None:
             wanted = set(urls)
             rows = [r for r in rows if r["url"] in wanted or r["moved_from"] in wanted]
-        for r in rows:
-            r["tags"] = json.loads(r["tags"])
         return rows
 
     def set_feed_state(self, url: str, state: str) -> bool:
