@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.errors import RuleError
-from monitor.store import Store, now_utc, parse_iso
+from monitor.store import Store, db_bytes, now_utc, parse_iso
 
 
 def _rules_on_disk(cfg: Config) -> dict[str, Any]:
@@ -24,11 +24,6 @@ def _rules_on_disk(cfg: Config) -> dict[str, Any]:
     except Exception as exc:  # status must report, never crash
         return {"valid": False, "rules": 0, "errors": [f"{cfg.rules_path}: {exc}"]}
     return {"valid": True, "rules": len(rs.rules), "errors": []}
-
-
-def _db_size(cfg: Config) -> int:
-    paths = [cfg.state_path, cfg.state_path.with_name(cfg.state_path.name + "-wal")]
-    return sum(p.stat().st_size for p in paths if p.exists())
 
 
 def collect(cfg: Config) -> dict[str, Any]:
@@ -47,7 +42,7 @@ def collect(cfg: Config) -> dict[str, Any]:
             "SELECT id, channel, attempts, last_error, created FROM deliveries WHERE status = 'failed' "
             "ORDER BY created DESC LIMIT 20")
         return {
-            "config": str(cfg.path), "state": str(cfg.state_path), "db_bytes": _db_size(cfg),
+            "config": str(cfg.path), "state": str(cfg.state_path), "db_bytes": db_bytes(cfg.state_path),
             "counts": store.counts(),
             "feeds": feeds,
             "last_poll": {"finished": last["finished"], **json.loads(last["summary"])} if last else None,

@@ -115,6 +115,11 @@ def parse_iso(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
 
 
+def db_bytes(path: Path) -> int:
+    """The state database's size on disk: the file and its write-ahead log."""
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
 def entry_stamp(e: Entry) -> str | None:
     """The time a feed claims for an entry: its update time, else its publication time."""
     return iso(e.updated or e.published)

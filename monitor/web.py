@@ -16,7 +16,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.store import Store, now_utc
+from monitor.store import Store, db_bytes, now_utc
 
 
 class StoreCollector:
@@ -50,8 +50,7 @@ class StoreCollector:
                                     value=finished)
             yield GaugeMetricFamily("monitor_last_poll_duration_seconds", "Duration of the last poll cycle",
                                     value=summary.get("seconds", 0))
-        size = sum(p.stat().st_size for p in (self.state_path, Path(f"{self.state_path}-wal")) if p.exists())
-        yield GaugeMetricFamily("monitor_db_bytes", "Size of the state database", value=size)
+        yield GaugeMetricFamily("monitor_db_bytes", "Size of the state database", value=db_bytes(self.state_path))
 
 
 def healthy(state_path: Path, max_silence_seconds: float) -> tuple[bool, str]:
