@@ -40,6 +40,7 @@ class Deps:
     rules: Any                      # monitor.match.RuleWatcher
     extractor: Any = None           # monitor.extract_pool.ExtractorPool, or None to extract inline
     stories: Any = None             # monitor.stories.StoryIndex, or None
+    synced: Config | None = None    # the config whose feed list the store last took in
 
 
 @dataclass
@@ -82,7 +83,9 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
     """Poll every due feed (or every active feed) once, concurrently; never raises for one feed."""
     started = time.monotonic()
     now = now or now_utc()
-    deps.store.sync_feeds([f for f in deps.config.feeds if f.enabled])
+    if deps.synced is not deps.config:      # at start, and after the daemon reloaded an edited config
+        deps.store.sync_feeds([f for f in deps.config.feeds if f.enabled])
+        deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
     outcomes = await asyncio.gather(*(poll_feed(deps, f) for f in feeds))
