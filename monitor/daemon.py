@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,7 +45,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     store = Store(config.state_path)
     rules = RuleWatcher(rules_dir or config.rules_path)
     rules.refresh()
-    extractor = _extractor_pool(config.fetch.extract_workers) if use_pool else None
+    extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     try:
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
@@ -53,10 +54,6 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         if extractor is not None:
             extractor.close()
         store.close()
-
-
-def _extractor_pool(workers: int) -> ExtractorPool:
-    return ExtractorPool(workers=workers or None)
 
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
@@ -121,7 +118,7 @@ class Daemon:
         summary = await pipeline.poll_cycle(self.deps)
         if summary.feeds:
             log.info(summary.line())
-        self.deps.store.set_meta("heartbeat", {"pid": _pid(), "at": now_utc().isoformat()})
+        self.deps.store.set_meta("heartbeat", {"pid": os.getpid(), "at": now_utc().isoformat()})
         await self._deliver(immediate_only=True)
 
     async def digest(self) -> None:
@@ -216,11 +213,6 @@ class Daemon:
                 task.cancel()
             if still:
                 await asyncio.wait(still, timeout=5)
-
-
-def _pid() -> int:
-    import os
-    return os.getpid()
 
 
 async def run(config: Config) -> None:

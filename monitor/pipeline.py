@@ -16,11 +16,12 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor import dedupe, polling
 from monitor.config import Config
 from monitor.errors import FeedParseError, FetchError
-from monitor.extract import article_text
+from monitor.extract import article_text, extract
 from monitor.extract_pool import WorkerFailed
 from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher, FetchResult
@@ -251,12 +252,10 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str =
 async def _extract(deps: Deps, html: bytes, url: str):
     if deps.extractor is not None:
         return await deps.extractor.extract(html, url)
-    from monitor.extract import extract
     return await asyncio.to_thread(extract, html, url)
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
     return urlsplit(url).hostname or url
 
 
