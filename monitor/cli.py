@@ -31,10 +31,16 @@ def load_config(ctx: click.Context) -> config_mod.Config:
     return obj["config"]
 
 
+def optional_config(ctx: click.Context) -> config_mod.Config | None:
+    """The config when its file exists (commands that also work without one), else None."""
+    path = (ctx.find_root().obj or {}).get("config_path") or DEFAULT_CONFIG
+    return load_config(ctx) if Path(path).exists() else None
+
+
 def fetch_settings(ctx: click.Context) -> config_mod.FetchSettings:
     """The config's fetch settings when a config file is there (allow-list, user agent), else defaults."""
-    path = ctx.find_root().obj["config_path"]
-    return load_config(ctx).fetch if Path(path).exists() else config_mod.FetchSettings()
+    cfg = optional_config(ctx)
+    return cfg.fetch if cfg else config_mod.FetchSettings()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -27,11 +27,9 @@ def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
     """--rules, else the config's rules_path when the config file exists, else rules/."""
     if option is not None:
         return option
-    config_path = Path((ctx.find_root().obj or {}).get("config_path") or "config/monitor.yaml")
-    if config_path.exists():
-        from monitor.cli import load_config
-        return load_config(ctx).rules_path
-    return Path("rules")
+    from monitor.cli import optional_config
+    cfg = optional_config(ctx)
+    return cfg.rules_path if cfg else Path("rules")
 
 
 def _load_or_exit(path: Path, code: int) -> RuleSet:
