@@ -2,7 +2,7 @@
 
 Starts ../shared/tools/feedfarm.py on 127.0.0.1, fetches /truth.json and every article
 page (as the feed links them, tracking parameters included), extracts the text with
-monitor.extract in a process pool, then runs canonical_url and the StoryIndex in
+monitor.extract.article in a process pool, then runs canonical_url and the StoryIndex in
 publication order. Prints pairwise precision and recall of the grouping against the
 true story ids, canonical-URL accuracy, and the cost per article.
 
@@ -29,9 +29,9 @@ import httpx
 import lxml.html
 from datasketch import MinHashLSH
 
-from monitor.dedupe import canonical_url, signature
-from monitor.extract import extract
-from monitor.stories import StoryIndex
+from monitor.extract.article import extract
+from monitor.stories.dedupe import canonical_url, signature
+from monitor.stories.index import StoryIndex
 
 REPO = Path(__file__).resolve().parents[1]
 FEEDFARM = REPO.parent / "shared" / "tools" / "feedfarm.py"

@@ -4,7 +4,7 @@ Scores article bodies with the benchmark's own method (see the corpus README:
 word 4-gram shingles, per-page TP/FP/FN normalised to sum to 1, precision and
 recall averaged over pages, F1 the harmonic mean of the two means), first checked
 against the published prediction files in `output/`, then for several trafilatura
-option sets, then the daemon's own `monitor.extract.extract`. Finally pages/s
+option sets, then the daemon's own `monitor.extract.article.extract`. Finally pages/s
 through `ExtractorPool` with one and with two workers.
 
     .venv/bin/python bench/extraction.py            # everything
@@ -123,7 +123,7 @@ def candidates() -> dict[str, Callable[[str, str], str]]:
             return trafilatura.extract(h, url=u or None, **kw) or ""
         return fn
 
-    from monitor.extract import PRECISION_PASS, RECALL_PASS, SECOND_PASS_RATIO, clean_text
+    from monitor.extract.article import PRECISION_PASS, RECALL_PASS, SECOND_PASS_RATIO, clean_text
 
     def two_pass(h: str, u: str) -> str:
         first = trafilatura.extract(h, url=u or None, **PRECISION_PASS) or ""
@@ -156,7 +156,7 @@ def print_row(name: str, s: dict[str, float], secs: float, n: int) -> None:
 
 
 def quality(truth, urls, html, full: bool) -> None:
-    from monitor.extract import extract
+    from monitor.extract.article import extract
 
     print(f"| {'options':<44} | F1    | P     | R     | acc   | pages/s |")
     print(f"|{'-' * 46}|-------|-------|-------|-------|---------|")
@@ -165,12 +165,12 @@ def quality(truth, urls, html, full: bool) -> None:
             preds, secs = run(fn, html, urls)
             print_row(name, score(truth, preds), secs, len(html))
     preds, secs = run(lambda h, u: extract(h, u).text, html, urls)
-    print_row("monitor.extract.extract (daemon)", score(truth, preds), secs, len(html))
+    print_row("monitor.extract.article.extract (daemon)", score(truth, preds), secs, len(html))
     print()
 
 
 async def _through_pool(workers: int, html: dict[str, str], urls: dict[str, str]) -> tuple[float, int]:
-    from monitor.extract_pool import ExtractorPool
+    from monitor.extract.pool import ExtractorPool
 
     with ExtractorPool(workers=workers) as pool:
         await pool.warm_up()

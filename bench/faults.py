@@ -39,10 +39,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from monitor import config as config_mod  # noqa: E402
-from monitor import pipeline, polling  # noqa: E402
-from monitor.daemon import open_deps  # noqa: E402
-from monitor.store import parse_iso  # noqa: E402
+from monitor.config import settings as config_mod  # noqa: E402
+from monitor.daemon import pipeline  # noqa: E402
+from monitor.daemon.run import open_deps  # noqa: E402
+from monitor.ingest import polling  # noqa: E402
+from monitor.store.sqlite import parse_iso  # noqa: E402
 from tests.farm import Farm  # noqa: E402
 
 FARM_ALLOW = ("127.0.0.1/32", "127.0.1.0/24")   # the farm's hosts; the canary 127.0.0.2 is NOT allowed

@@ -29,12 +29,12 @@ import feedparser
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from monitor.config import FetchSettings  # noqa: E402
+from monitor.config.settings import FetchSettings  # noqa: E402
 from monitor.errors import FeedParseError, FetchError  # noqa: E402
-from monitor.extract_pool import ExtractorPool  # noqa: E402
-from monitor.feeds import parse_feed  # noqa: E402
-from monitor.fetch import Fetcher  # noqa: E402
-from monitor.store import Store  # noqa: E402
+from monitor.extract.pool import ExtractorPool  # noqa: E402
+from monitor.ingest.feeds import parse_feed  # noqa: E402
+from monitor.ingest.fetch import Fetcher  # noqa: E402
+from monitor.store.sqlite import Store  # noqa: E402
 
 FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
 ALLOW = ("127.0.0.1/32", "127.0.1.0/24")
@@ -96,7 +96,7 @@ async def cycle(settings: FetchSettings, urls: list[str], store: Store | None,
 
 def pipeline_config(urls: list[str], tmp: Path, concurrency: int):
     """The daemon's own config for these feeds: state in `tmp`, no rules, feed content only."""
-    from monitor import config
+    from monitor.config import settings as config
     (tmp / "rules").mkdir(exist_ok=True)
     feeds = "\n".join(f"  - url: {u}" for u in urls)
     return config.parse(f"""
@@ -115,7 +115,8 @@ async def pipeline_cycles(cfg, rows: list) -> None:
     The daemon's dependencies (worker pool, story index) are built once, as in `monitor run`;
     only the cycles are measured.
     """
-    from monitor import daemon, pipeline
+    from monitor.daemon import pipeline
+    from monitor.daemon import run as daemon
     async with daemon.open_deps(cfg) as deps:
         await deps.extractor.warm_up()
         for label in ("pipeline cold", "pipeline warm"):
@@ -196,7 +197,7 @@ def main() -> None:
         proc.wait(10)
     print(f"\nfarm: {args.feeds} feeds x {args.items} items, {args.hosts} hosts, {args.latency_ms} ms latency; "
           f"per_host={settings.per_host}, concurrency (= pool size)={args.concurrency}")
-    print("(pipeline rows: monitor.pipeline.poll_cycle, the daemon's own cycle; cpu s counts this process only)")
+    print("(pipeline rows: monitor.daemon.pipeline.poll_cycle, the daemon's own cycle; cpu s counts this process only)")
     print(f"{'run':38} {'feeds':>6} {'wall s':>8} {'cpu s':>7} {'peak RSS MB':>12}  result")
     for label, n, wall, cpu_s, rss, out in rows:
         print(f"{label:38} {n:6d} {wall:8.2f} {cpu_s:7.2f} {rss:12.0f}  {out}")

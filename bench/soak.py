@@ -30,10 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor import config as config_mod  # noqa: E402
-from monitor import daemon as daemon_mod  # noqa: E402
-from monitor import delivery, pipeline, store  # noqa: E402
-from monitor.daemon import Daemon, open_deps  # noqa: E402
+from monitor.config import settings as config_mod  # noqa: E402
+from monitor.daemon import pipeline  # noqa: E402
+from monitor.daemon import run as daemon_mod  # noqa: E402
+from monitor.daemon.run import Daemon, open_deps  # noqa: E402
+from monitor.deliver import delivery  # noqa: E402
+from monitor.store import sqlite as store  # noqa: E402
 from tests.farm import Farm  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
-from monitor.stories import StoryIndex
+from monitor.stories.index import StoryIndex
 
 T0 = datetime(2026, 1, 28, 9, 0, tzinfo=UTC)
 

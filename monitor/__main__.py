@@ -1,5 +1,5 @@
 """`python -m monitor`: the same entry point as the `monitor` console script."""
 
-from monitor.cli import main
+from monitor.cli.main import main
 
 main()

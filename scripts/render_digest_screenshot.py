@@ -15,7 +15,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.digest import build_digest, render_html
+from monitor.deliver.digest import build_digest, render_html
 
 BODY = ("Estonia's foreign minister Kaja Kallas said on Monday that the European Union must keep "
         "its support for Ukraine steady through the winter, adding that the SAFE defence loans "

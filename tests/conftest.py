@@ -19,9 +19,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from monitor import config as config_mod
+from monitor.config import settings as config_mod
 from monitor.models import Article, Hit, Match
-from monitor.store import Store
+from monitor.store.sqlite import Store
 
 
 def free_port() -> int:

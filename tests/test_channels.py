@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor import config as config_mod
-from monitor.channels import REGISTRY, make_channel
-from monitor.digest import build_digest
+from monitor.config import settings as config_mod
+from monitor.deliver.channels import REGISTRY, make_channel
+from monitor.deliver.digest import build_digest
 from monitor.errors import DeliveryError
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor import config
+from monitor.config import settings as config
 from monitor.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -324,10 +324,10 @@ def test_restart_rebuilds_the_story_index_of_articles_dated_in_the_past(tmp_path
     restart of a story dated days ago (a new feed's backlog) becomes a new story: alerted twice."""
     from datetime import timedelta
 
-    from monitor import config as config_mod
-    from monitor.daemon import Daemon, open_deps
-    from monitor.store import Store, now_utc
-    from monitor.stories import StoryIndex
+    from monitor.config import settings as config_mod
+    from monitor.daemon.run import Daemon, open_deps
+    from monitor.store.sqlite import Store, now_utc
+    from monitor.stories.index import StoryIndex
 
     text = " ".join(f"word{i} of the wire story about the Halvorsen Accord" for i in range(40))
     latest = now_utc() - timedelta(days=10)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor.dedupe import (
+from monitor.stories.dedupe import (
     canonical_url,
     is_material_update,
     shingles,

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.delivery import preview, run_digests
-from monitor.store import Store
+from monitor.cli.main import cli
+from monitor.deliver.delivery import preview, run_digests
+from monitor.store.sqlite import Store
 
 
 def utc(*args) -> datetime:

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from monitor import config as config_mod
-from monitor.delivery import due_channels, in_quiet_hours, next_retry, plan, previous_slot
+from monitor.config import settings as config_mod
+from monitor.deliver.delivery import due_channels, in_quiet_hours, next_retry, plan, previous_slot
 
 TZ = ZoneInfo("Europe/Tallinn")
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor import demo
+from monitor.cli import demo
 
 REPO = Path(__file__).resolve().parents[1]
 

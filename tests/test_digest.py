@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.digest import (
+from monitor.deliver.digest import (
     SCHEMA,
     Segment,
     build_digest,

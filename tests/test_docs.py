@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor import config
-from monitor.cli import cli
+from monitor.cli.main import cli
+from monitor.config import settings as config
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

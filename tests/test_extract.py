@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from monitor.extract import (
+from monitor.extract.article import (
     MIN_PAGE_CHARS,
     article_text,
     choose_language,

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
-from monitor.extract import extract
+from monitor.cli.main import cli
+from monitor.extract.article import extract
 from tests.farm import Farm
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -6,8 +6,8 @@ import asyncio
 import os
 import time
 
-from monitor.extract import extract
-from monitor.extract_pool import ExtractorPool
+from monitor.extract.article import extract
+from monitor.extract.pool import ExtractorPool
 from monitor.models import Extracted
 
 PAGE = ("<html lang='en'><head><title>Pool page</title>"
@@ -81,7 +81,7 @@ def test_closed_pool_refuses_work_and_worker_count_defaults_to_cores():
 
 def test_call_runs_any_module_function_and_passes_its_errors_back():
     from monitor.errors import FeedParseError
-    from monitor.feeds import parse_feed
+    from monitor.ingest.feeds import parse_feed
     rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>g1</guid>'
            b"<title>One</title><link>https://a.example/1</link></item></channel></rss>")
     with ExtractorPool(workers=1) as pool:

@@ -4,11 +4,11 @@ import asyncio
 import json
 from datetime import timedelta
 
-from monitor import config
-from monitor.config import FeedSettings
-from monitor.delivery import run_digests
+from monitor.config import settings as config
+from monitor.config.settings import FeedSettings
+from monitor.deliver.delivery import run_digests
 from monitor.models import Article, Match
-from monitor.store import Store, iso, now_utc
+from monitor.store.sqlite import Store, iso, now_utc
 
 
 def test_long_failing_feeds_are_reported_in_scheduled_digests(tmp_path):

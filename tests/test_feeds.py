@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FeedParseError
-from monitor.feeds import html_to_text, parse_feed
+from monitor.ingest.feeds import html_to_text, parse_feed
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FEEDS = SHARED / "corpora" / "feeds"

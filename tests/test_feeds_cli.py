@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor import config as config_mod
-from monitor.cli import cli
-from monitor.cli_feeds import insert_feeds
-from monitor.store import Store
+from monitor.cli.feeds import insert_feeds
+from monitor.cli.main import cli
+from monitor.config import settings as config_mod
+from monitor.store.sqlite import Store
 
 OPML = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "opml" / "plenaryapp__recommended__News.opml"
 if not OPML.is_file():

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from monitor import config
-from monitor.cli import cli
-from monitor.store import Store
+from monitor.cli.main import cli
+from monitor.config import settings as config
+from monitor.store.sqlite import Store
 
 CONFIG = """# my config
 state: {{path: {tmp}/m.db}}
@@ -58,7 +58,7 @@ def test_pause_and_resume_change_what_is_polled(tmp_path):
     cfg = setup(tmp_path)
     assert invoke(cfg, "pause", "https://two.example/feed").exit_code == 0
     store = Store(tmp_path / "m.db")
-    from monitor.store import now_utc
+    from monitor.store.sqlite import now_utc
     due = [f["url"] for f in store.due_feeds(now_utc())]
     assert due == ["https://one.example/feed"]
     assert invoke(cfg, "resume", "https://two.example/feed").exit_code == 0

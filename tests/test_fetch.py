@@ -13,11 +13,11 @@ from pathlib import Path
 import brotli
 import pytest
 
-from monitor.config import FetchSettings
+from monitor.config.settings import FetchSettings
 from monitor.errors import BlockedAddress, FeedParseError, FetchError, TooLarge
-from monitor.feeds import parse_feed
-from monitor.fetch import Fetcher, parse_max_age, parse_retry_after
-from monitor.netguard import AllowList, is_public
+from monitor.ingest.feeds import parse_feed
+from monitor.ingest.fetch import Fetcher, parse_max_age, parse_retry_after
+from monitor.ingest.netguard import AllowList, is_public
 from tests.farm import Farm
 
 REPO = Path(__file__).resolve().parents[1]

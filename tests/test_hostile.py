@@ -19,9 +19,10 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from monitor import config as config_mod
-from monitor import delivery, digest, pipeline
-from monitor.daemon import open_deps
+from monitor.config import settings as config_mod
+from monitor.daemon import pipeline
+from monitor.daemon.run import open_deps
+from monitor.deliver import delivery, digest
 from tests.farm import SHARED, Farm
 
 EDGE = SHARED / "corpora" / "feeds" / "edge"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import lxml.html
 import pytest
 
-from monitor.digest import build_digest, render_html, safe_href
+from monitor.deliver.digest import build_digest, render_html, safe_href
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -55,8 +55,8 @@ def test_html_digest_has_no_live_script_or_script_links():
 def test_chat_webhook_formats_never_carry_a_script_link():
     from datetime import UTC, datetime
 
-    from monitor.channels.webhook import discord, slack, teams
-    from monitor.digest import build_digest
+    from monitor.deliver.channels.webhook import discord, slack, teams
+    from monitor.deliver.digest import build_digest
     row = {"outbox_id": 1, "rule": "kallas", "priority": "normal", "id": 1, "url": "javascript:alert(1)",
            "title": "Kallas", "summary": "", "text": "Kallas", "source": "X", "feed_url": "https://f/",
            "published": None, "story_id": None, "rule_title": "Kallas", "hits": "[]", "text_source": "page"}

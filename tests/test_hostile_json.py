@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from monitor.feeds import parse_feed
+from monitor.ingest.feeds import parse_feed
 
 DOC = {"version": "https://jsonfeed.org/version/1.1", "title": "Outlet été",
        "items": [{"id": "1", "url": "http://127.0.0.1/a", "title": "Brüssel – talks"}]}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli.main import cli
 from monitor.models import Article
-from monitor.store import Store
+from monitor.store.sqlite import Store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import FeedSettings
+from monitor.config.settings import FeedSettings
 from monitor.errors import FeedParseError
-from monitor.opml import export_opml, parse_opml
+from monitor.ingest.opml import export_opml, parse_opml
 
 OPML = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "opml"
 if not OPML.is_dir():

@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitor import config, daemon, pipeline
+from monitor.config import settings as config
+from monitor.daemon import pipeline
+from monitor.daemon import run as daemon
 
 LOREM = ("Ministers met in Brussels to discuss the Halvorsen Accord and its funding. "
          "Officials said the talks on procurement would continue next week. ") * 8
@@ -75,7 +77,7 @@ async def cycle(cfg) -> pipeline.CycleSummary:
 
 
 def outbox(cfg) -> list[tuple]:
-    from monitor.store import Store
+    from monitor.store.sqlite import Store
     s = Store(cfg.state_path)
     try:
         return s.db.execute("SELECT a.url, a.updated, o.status FROM outbox o JOIN articles a ON a.id = o.article_id"
@@ -97,7 +99,7 @@ def test_republished_entry_alerts_again_only_when_its_text_changed(tmp_path, pub
     cfg = make_config(tmp_path, publisher.base)
     publisher.publish(LOREM, 1769558400)
     asyncio.run(cycle(cfg))
-    from monitor.store import Store
+    from monitor.store.sqlite import Store
     s = Store(cfg.state_path)
     s.db.execute("UPDATE outbox SET status = 'sent'")
     s.close()

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.config import FetchSettings
-from monitor.polling import (
+from monitor.config.settings import FetchSettings
+from monitor.ingest.polling import (
     backoff_minutes,
     next_poll_after_failure,
     next_poll_after_success,

@@ -14,12 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitor import config as config_mod
-from monitor import pipeline
-from monitor.daemon import Daemon, open_deps
-from monitor.delivery import run_digests
+from monitor.config import settings as config_mod
+from monitor.daemon import pipeline
+from monitor.daemon.run import Daemon, open_deps
+from monitor.deliver.delivery import run_digests
 from monitor.models import Article, Entry, Match
-from monitor.store import Store, iso, now_utc
+from monitor.store.sqlite import Store, iso, now_utc
 
 FEED = "https://news.example/feed.xml"
 OLD = 100                                       # days; retention_days is 90 below

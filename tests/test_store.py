@@ -2,9 +2,9 @@
 
 import sqlite3
 
-from monitor.config import FeedSettings
+from monitor.config.settings import FeedSettings
 from monitor.models import Article, Entry, Hit, Match
-from monitor.store import MIGRATIONS, Store, now_utc
+from monitor.store.sqlite import MIGRATIONS, Store, now_utc
 
 
 def article(n: int, feed: str = "https://f/1") -> Article:

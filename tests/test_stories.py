@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.models import Article, Entry, Match
-from monitor.store import Store
-from monitor.stories import StoryIndex
+from monitor.store.sqlite import Store
+from monitor.stories.index import StoryIndex
 
 T0 = datetime(2026, 1, 28, 9, 0, tzinfo=UTC)
 

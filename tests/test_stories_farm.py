@@ -9,9 +9,9 @@ import httpx
 import lxml.html
 import pytest
 
-from monitor.dedupe import canonical_url, is_material_update
-from monitor.extract import extract
-from monitor.stories import StoryIndex
+from monitor.extract.article import extract
+from monitor.stories.dedupe import canonical_url, is_material_update
+from monitor.stories.index import StoryIndex
 from tests.farm import Farm
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
-from monitor.dedupe import (
+from monitor.stories.dedupe import (
     _SCHEME,
     NUM_PERM,
     SEED,
@@ -29,7 +29,7 @@ from monitor.dedupe import (
     values_bytes,
     words,
 )
-from monitor.stories import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex, _Buckets
+from monitor.stories.index import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex, _Buckets
 
 T0 = datetime(2026, 1, 28, 9, 0, tzinfo=UTC)
 

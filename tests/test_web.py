@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from monitor import web
-from monitor.store import Store
+from monitor.store.sqlite import Store
+from monitor.web import ops as web
 
 
 def get(port: int, path: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from monitor import yamlsrc
+from monitor.config import yamlsrc
 from monitor.match import parse as p
 
 RULE_KEYS = ("id", "title", "query", "exclude", "ignore", "min_hits", "priority", "tags",

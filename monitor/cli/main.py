@@ -1,0 +1,132 @@
+"""The `monitor` command line: click commands that parse options, call the stages and print.
+
+Owns argument parsing, exit codes and human/JSON output. Must not hold business
+logic: each command calls into pipeline, store, match, delivery or config.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from monitor import __version__
+from monitor.cli.common import DEFAULT_CONFIG, load_config
+from monitor.cli.digest import digest_command
+from monitor.cli.extract import extract_command
+from monitor.cli.feeds import feeds_group
+from monitor.cli.rules import match_command, rules_group
+from monitor.config import settings as config_mod
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True,
+              envvar="MONITOR_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
+              help="The config file (also $MONITOR_CONFIG).")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path) -> None:
+    """monitor: polls news feeds, extracts articles, matches watch rules, delivers digests."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def main() -> None:
+    cli(prog_name="monitor")
+
+
+def _setup_logging(cfg: config_mod.Config, verbose: bool = False) -> None:
+    from monitor import logs
+    logs.setup(cfg.log_format, "DEBUG" if verbose else "INFO")
+
+
+@cli.command()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def run(ctx: click.Context, verbose: bool) -> None:
+    """Run the daemon: poll feeds on schedule, deliver digests, reload edited rules.
+
+    Stops cleanly on SIGTERM or Ctrl-C. Example:
+
+        monitor --config config/monitor.yaml run
+    """
+    import asyncio
+
+    from monitor.daemon import run as daemon
+    cfg = load_config(ctx)
+    _setup_logging(cfg, verbose)
+    asyncio.run(daemon.run(cfg))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Poll once and exit (the daemon polls on its own).")
+@click.option("--all", "every_feed", is_flag=True, help="Poll every feed now, not only the due ones.")
+@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Rules folder (default: the config's rules.path).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | None, verbose: bool) -> None:
+    """Poll the due feeds once: fetch, extract, dedupe, match and queue for delivery.
+
+    Prints one summary line. Example:
+
+        monitor poll --once --all
+    """
+    import asyncio
+
+    from monitor.daemon import pipeline
+    from monitor.daemon import run as daemon
+    cfg = load_config(ctx)
+    _setup_logging(cfg, verbose)
+
+    async def go() -> pipeline.CycleSummary:
+        async with daemon.open_deps(cfg, rules_dir) as deps:
+            if deps.rules.current is None and deps.rules.errors:
+                for msg in deps.rules.errors:
+                    click.echo(msg, err=True)
+                sys.exit(2)
+            daemon.report_rules(deps)
+            return await pipeline.poll_cycle(deps, every_feed=every_feed)
+
+    summary = asyncio.run(go())
+    click.echo(summary.line())
+    for f in summary.feeds:
+        if f.status == "failed":
+            click.echo(f"  failed: {f.url}: {f.error}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the daemon's health: feeds, last cycle, rules, outbox backlog, database size.
+
+    Example:
+
+        monitor status
+    """
+    from monitor.daemon import status as status_mod
+    cfg = load_config(ctx)
+    report = status_mod.collect(cfg)
+    click.echo(status_mod.as_json(report) if as_json else status_mod.as_text(report))
+
+
+@cli.command()
+@click.option("--rules", "rules_dir", default="rules", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The rules folder to match with.")
+def demo(rules_dir: Path) -> None:
+    """Run the whole pipeline offline against a local publisher serving the seed articles.
+
+    Starts a tiny HTTP server on 127.0.0.1 with an RSS feed of the five seed articles,
+    polls it, matches the shipped rules, writes a digest to files and prints where it is.
+    """
+    from monitor.cli import demo as demo_mod
+    demo_mod.main(rules_path=rules_dir)
+
+
+cli.add_command(digest_command)
+cli.add_command(extract_command)
+cli.add_command(feeds_group)
+cli.add_command(rules_group)
+cli.add_command(match_command)

@@ -1,0 +1,248 @@
+"""The rule commands: `monitor rules check|test|backtest` and `monitor match`.
+
+Owns their options, human and JSON output and exit codes. The rule language lives in
+monitor.match; extraction in monitor.extract.article; the store in monitor.store.sqlite. Registered by
+monitor/cli.py with `cli.add_command(rules_group)` and `cli.add_command(match_command)`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.errors import RuleError
+from monitor.match import RuleSet, load_rules
+from monitor.models import Article, Match
+
+CONTEXT = 40      # characters of context shown either side of a hit
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
+    """--rules, else the config's rules_path when the config file exists, else rules/."""
+    if option is not None:
+        return option
+    from monitor.cli.common import optional_config
+    cfg = optional_config(ctx)
+    return cfg.rules_path if cfg else Path("rules")
+
+
+def _load_or_exit(path: Path, code: int) -> RuleSet:
+    try:
+        return load_rules(path)
+    except RuleError as exc:
+        for msg in exc.messages:
+            click.echo(msg, err=True)
+        sys.exit(code)
+
+
+def _article(url: str, title: str = "", text: str = "", summary: str = "", language: str = "",
+             feed_tags: Any = ()) -> Article:
+    if isinstance(feed_tags, str):
+        feed_tags = json.loads(feed_tags) if feed_tags.startswith("[") else [feed_tags]
+    return Article(url=url, feed_url="", guid=url, title=title or "", summary=summary or "", text=text or "",
+                   language=language or "", feed_tags=tuple(feed_tags or ()))
+
+
+def _from_html(html: str | bytes, url: str) -> Article:
+    from monitor.extract.article import extract  # trafilatura is slow to import; only when needed
+    ex = extract(html, url)
+    return _article(url, ex.title, ex.text, language=ex.language)
+
+
+def read_document(path: str) -> Article:
+    """A file as an article: .html/.htm extracted, .json an object, anything else plain text."""
+    p = Path(path)
+    raw = p.read_text(encoding="utf-8", errors="replace")
+    suffix = p.suffix.lower()
+    if suffix in (".html", ".htm"):
+        return _from_html(raw, path)
+    if suffix == ".json":
+        obj = json.loads(raw)
+        if not isinstance(obj, dict):
+            raise ValueError("a .json input must be an object with title and text")
+        return _article(obj.get("url") or path, obj.get("title", ""), obj.get("text", ""),
+                        obj.get("summary", ""), obj.get("language", ""), obj.get("feed_tags") or ())
+    lines = raw.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    title = lines[first].strip() if first < len(lines) else ""
+    return _article(path, title, "\n".join(lines[first + 1:]).strip("\n"))
+
+
+def _fetch(url: str) -> Article:
+    """The page through the daemon's guarded client (size cap, address guard, robots.txt)."""
+    from monitor.cli.common import fetch_settings
+    from monitor.ingest.fetch import fetch_page_blocking
+    page = fetch_page_blocking(url, fetch_settings(click.get_current_context()))
+    return _from_html(page.body, page.url)
+
+
+def _match_json(path: str, matches: list[Match]) -> str:
+    return json.dumps({
+        "path": path,
+        "rules": sorted(m.rule for m in matches),
+        "matches": [{"rule": m.rule, "priority": m.priority,
+                     "hits": [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]}
+                    for m in matches],
+    }, ensure_ascii=False)
+
+
+def highlight(text: str, start: int, end: int, width: int = CONTEXT) -> str:
+    """The hit in its context on one line, marked with [[...]]."""
+    left = text[max(0, start - width):start]
+    right = text[end:end + width]
+    flat = " ".join
+    return (("…" if start > width else "") + flat(left.split()) + (" " if left[-1:].isspace() else "")
+            + "[[" + text[start:end] + "]]" + (" " if right[:1].isspace() else "") + flat(right.split())
+            + ("…" if end + width < len(text) else ""))
+
+
+# -- rules check / test / backtest --------------------------------------------------------
+RULES_OPT = click.option("--rules", "rules_dir", type=click.Path(path_type=Path), default=None,
+                         help="Rules folder (default: the config's rules path, else rules/).")
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Check, try and backtest watch rules (the language: docs/rules.md)."""
+
+
+@rules_group.command("check")
+@RULES_OPT
+@click.pass_context
+def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
+    """Validate every rule file; print every error as FILE:LINE:COL: message.
+
+    Exit status 0 when the set is valid, 1 otherwise.
+
+    Example: monitor rules check --rules rules/
+    """
+    path = _rules_dir(ctx, rules_dir)
+    rs = _load_or_exit(path, 1)
+    click.echo(f"{len(rs.rules)} rules, {len(rs.entities)} entities OK")
+
+
+@rules_group.command("test")
+@click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@RULES_OPT
+@click.option("--verbose", "-v", is_flag=True, help="Also list the rules that did not fire, and why.")
+@click.pass_context
+def test_command(ctx: click.Context, inputs: tuple[str, ...], rules_dir: Path | None, verbose: bool) -> None:
+    """Show which rules fire on files or web pages, with every hit highlighted.
+
+    Files: .html/.htm are extracted like the daemon does, .json is an object with
+    title/text/summary/language/feed_tags, anything else is text whose first non-empty
+    line is the title. URLs (http/https) are fetched and extracted.
+
+    Example: monitor rules test --rules rules/ article.html https://example.org/news/1 -v
+    """
+    rs = _load_or_exit(_rules_dir(ctx, rules_dir), 2)
+    failed = False
+    for item in inputs:
+        try:
+            doc = _fetch(item) if item.startswith(("http://", "https://")) else read_document(item)
+        except Exception as exc:  # noqa: BLE001 - any unreadable input is reported, the rest still run
+            click.echo(f"{item}: cannot read: {exc}", err=True)
+            failed = True
+            continue
+        click.echo(f"== {item}" + (f"  ({doc.title})" if doc.title else ""))
+        _print_verdicts(rs, doc, verbose)
+    if failed:
+        sys.exit(1)
+
+
+def _print_verdicts(rs: RuleSet, doc: Article, verbose: bool) -> None:
+    fired = 0
+    for rule, match, reason in rs.explain(doc):
+        if match is None:
+            if verbose:
+                click.echo(f"   -   {rule.id}: {reason}")
+            continue
+        fired += 1
+        click.echo(f"FIRED {rule.id} [{rule.priority}] {rule.title}: {len(match.hits)} hit(s)")
+        for h in match.hits:
+            click.echo(f"      {h.field}[{h.start}:{h.end}] {highlight(getattr(doc, h.field), h.start, h.end)}")
+    if not fired:
+        click.echo("   no rule fired" + ("" if verbose else " (--verbose says why)"))
+
+
+@rules_group.command("backtest")
+@click.argument("rule_ids", nargs=-1, metavar="[RULE_ID...]")
+@RULES_OPT
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Look at articles stored in the last N days.")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Articles listed per rule (counts are always complete).")
+@click.pass_context
+def backtest_command(ctx: click.Context, rule_ids: tuple[str, ...], rules_dir: Path | None,
+                     days: int, limit: int) -> None:
+    """Run rules (the current set, or a draft folder) over the articles already stored.
+
+    Shows per rule how many stored articles it would have fired on, with their titles
+    and URLs. Needs the config (for the database path).
+
+    Example: monitor rules backtest kallas safe --rules drafts/ --days 30
+    """
+    from monitor.cli.common import load_config
+    from monitor.store.sqlite import Store, now_utc
+
+    config = load_config(ctx)
+    rs = _load_or_exit(rules_dir or config.rules_path, 2)
+    unknown = set(rule_ids) - {r.id for r in rs.rules}
+    if unknown:
+        raise click.UsageError(f"unknown rule id(s): {', '.join(sorted(unknown))}")
+    rows = Store(config.state_path).articles(since=now_utc() - timedelta(days=days))
+    wanted = set(rule_ids) or {r.id for r in rs.rules}
+    fired: dict[str, list[dict]] = {rid: [] for rid in sorted(wanted)}
+    for row in rows:
+        doc = _article(row.get("url") or "", row.get("title") or "", row.get("text") or "",
+                       row.get("summary") or "", row.get("language") or "", row.get("feed_tags") or ())
+        for m in rs.match(doc):
+            if m.rule in wanted:
+                fired[m.rule].append(row)
+    click.echo(f"{len(rows)} articles from the last {days} day(s), {len(wanted)} rule(s)")
+    for rid, items in sorted(fired.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        click.echo(f"{rid}: {len(items)}")
+        for row in items[:limit]:
+            click.echo(f"    {row.get('title') or '(no title)'}  {row.get('url') or ''}")
+        if len(items) > limit:
+            click.echo(f"    … and {len(items) - limit} more")
+
+
+# -- match ----------------------------------------------------------------------------------
+@click.command("match")
+@RULES_OPT
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input, one per line.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, paths: tuple[str, ...]) -> None:
+    """Check files against the rules, without a daemon or a database.
+
+    .html/.htm are extracted like the daemon does; .txt: the first non-empty line is the
+    title, the rest the text; .json: an object with title, text and optional summary, url,
+    language, feed_tags. Exit status 0 whether or not anything matched, 2 (errors on
+    standard error) when the rules are invalid, 1 when an input could not be read.
+
+    Example: monitor match --rules rules/ --json news/*.txt
+    """
+    rs = _load_or_exit(rules_dir or Path("rules"), 2)
+    failed = False
+    for path in paths:
+        try:
+            doc = read_document(path)
+        except (OSError, ValueError) as exc:
+            click.echo(f"{path}: cannot read: {exc}", err=True)
+            failed = True
+            continue
+        matches = rs.match(doc)
+        if as_json:
+            click.echo(_match_json(path, matches))
+        else:
+            click.echo(f"{path}: " + (", ".join(f"{m.rule} ({len(m.hits)} hits)" for m in matches) or "no match"))
+    if failed:
+        sys.exit(1)

@@ -1,0 +1,271 @@
+"""The poll cycle: the one place that wires the stages to the store.
+
+For each due feed: fetch (conditional GET) -> parse -> keep unseen entries -> fetch and
+extract their pages -> canonical URL and story -> match the rules -> save entries,
+articles, matches, outbox rows and the feed's new state in one transaction.
+Errors are isolated per feed and recorded on the feed (error count, last error, next
+attempt). Must not render or send digests (delivery.py reads the outbox), and holds no
+state between cycles beyond what `Deps` carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from monitor.config.settings import Config
+from monitor.errors import FeedParseError, FetchError
+from monitor.extract.article import article_text, extract
+from monitor.extract.pool import WorkerFailed
+from monitor.ingest import polling
+from monitor.ingest.feeds import parse_feed
+from monitor.ingest.fetch import Fetcher, FetchResult
+from monitor.models import Article, Entry, Match, ParsedFeed
+from monitor.store.sqlite import Store, iso, now_utc
+from monitor.stories import dedupe
+
+log = logging.getLogger("monitor.daemon.pipeline")
+
+
+@dataclass
+class Deps:
+    """What a cycle needs, built once at start and passed down (no globals)."""
+
+    config: Config
+    store: Store
+    fetcher: Fetcher
+    rules: Any                      # monitor.match.RuleWatcher
+    extractor: Any = None           # monitor.extract.pool.ExtractorPool, or None to extract inline
+    stories: Any = None             # monitor.stories.index.StoryIndex, or None
+    synced: Config | None = None    # the config whose feed list the store last took in
+
+
+@dataclass
+class FeedOutcome:
+    url: str
+    status: str                     # ok, not-modified, failed, retired
+    entries: int = 0
+    new: int = 0
+    articles: int = 0
+    matched: int = 0
+    queued: int = 0
+    error: str = ""
+    updated: int = 0
+
+
+@dataclass
+class CycleSummary:
+    feeds: list[FeedOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        by = {s: sum(1 for f in self.feeds if f.status == s) for s in ("ok", "not-modified", "failed", "retired")}
+        return {"feeds": len(self.feeds), **by,
+                "new_entries": sum(f.new for f in self.feeds),
+                "articles": sum(f.articles for f in self.feeds),
+                "matched": sum(f.matched for f in self.feeds),
+                "queued": sum(f.queued for f in self.feeds),
+                "updated": sum(f.updated for f in self.feeds),
+                "seconds": round(self.seconds, 2)}
+
+    def line(self) -> str:
+        d = self.as_dict()
+        return (f"poll: {d['feeds']} feeds ({d['ok']} ok, {d['not-modified']} not modified, "
+                f"{d['failed']} failed, {d['retired']} retired), {d['new_entries']} new entries, "
+                f"{d['articles']} articles, {d['matched']} matched, {d['queued']} queued "
+                f"in {d['seconds']:.1f}s")
+
+
+async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool = False) -> CycleSummary:
+    """Poll every due feed (or every active feed) once, concurrently; never raises for one feed."""
+    started = time.monotonic()
+    now = now or now_utc()
+    if deps.synced is not deps.config:      # at start, and after the daemon reloaded an edited config
+        deps.store.sync_feeds([f for f in deps.config.feeds if f.enabled])
+        deps.synced = deps.config
+    configured = [f.url for f in deps.config.feeds if f.enabled]
+    feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
+    outcomes = await asyncio.gather(*(poll_feed(deps, f) for f in feeds))
+    summary = CycleSummary(list(outcomes), time.monotonic() - started)
+    deps.store.record_cycle("poll", now, summary.as_dict())
+    return summary
+
+
+async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
+    url = feed["url"]
+    try:
+        return await _poll_feed(deps, feed)
+    except (FetchError, FeedParseError) as exc:
+        return _failed(deps, feed, f"{type(exc).__name__}: {exc}", None)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug must not stop the other feeds; it is recorded on the feed
+        log.exception("unexpected error polling %s", url)
+        return _failed(deps, feed, f"internal error: {type(exc).__name__}: {exc}", None)
+
+
+async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
+    url = feed["url"]
+    result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
+    if result.moved_to:
+        deps.store.move_feed(url, result.moved_to)
+        log.info("feed moved permanently: %s -> %s", url, result.moved_to)
+        feed = deps.store.feed(result.moved_to) or feed
+        url = feed["url"]
+    if result.status == 410:
+        deps.store.update_feed(url, state="retired", last_status=410, last_poll=iso(now_utc()),
+                               last_error="410 Gone: the publisher retired this feed")
+        return FeedOutcome(url, "retired", error="410 Gone")
+    if result.status >= 400:
+        return _failed(deps, feed, f"HTTP {result.status}", result.retry_after, result.status)
+    now = now_utc()
+    base = {"last_poll": iso(now), "last_success": iso(now), "last_status": result.status,
+            "error_count": 0, "last_error": None, "failing_since": None}
+    if result.not_modified:
+        # unchanged feed: its publishing rate is still that of the entries we know
+        known_times = deps.store.entry_times(url)
+        base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
+        deps.store.update_feed(url, **base)
+        return FeedOutcome(url, "not-modified")
+    parsed = await _parse(deps, result)
+    new = deps.store.unseen(url, parsed.entries)
+    republished = deps.store.republished(url, parsed.entries)
+    built = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e in new))
+    rebuilt = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e, _ in republished))
+    # From here on nothing awaits: the batch is decided and saved as one unit.
+    articles = _unique(deps, [a for a in built if a is not None])
+    items, assignments = _decide(deps, articles)
+    times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
+    base.update(etag=result.etag, last_modified=result.last_modified,
+                entries_seen=feed["entries_seen"] + len(new),
+                next_poll=iso(_next_poll(deps, feed, now, times, parsed.ttl_minutes, result)))
+    with deps.store.transaction():
+        deps.store.save_feed_items(url, parsed.entries, [(a, m, ()) for a, m in items], base)
+        deps.store.save_story_signatures(assignments)
+        updated = _apply_updates(deps, republished, rebuilt)
+    matched = [m for _, m in items if m]
+    queued = sum(len(x.channels) for m in matched for x in m)
+    return FeedOutcome(url, "ok", len(parsed.entries), len(new), len(items), len(matched), queued, updated=updated)
+
+
+def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, list[Match]]], list]:
+    """Story, rules and channels for each new article.
+
+    The rule set is read once, so a reload never splits a batch. A later copy of a story
+    already queued for a rule and channel is stored (it shows as "also reported by") but
+    queues nothing new there.
+    """
+    rules = deps.rules.current if deps.rules is not None else None
+    defaults = deps.config.default_channels
+    queued: set[tuple[str, str, str]] = set()
+    items, assignments = [], []
+    for a in articles:
+        story = (deps.stories.assign(a.url, a.title, a.text, a.published)
+                 if deps.stories is not None else None)  # an empty index is falsy
+        story_key = story.story_key if story else a.url
+        story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None
+        if story:
+            assignments.append(story)
+        resolved = []
+        for m in rules.match(a) if rules is not None else []:
+            channels = []
+            for ch in m.channels or defaults:
+                key = (story_key, m.rule, ch)
+                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch)):
+                    continue
+                queued.add(key)
+                channels.append(ch)
+            resolved.append(replace(m, channels=tuple(channels)))
+        items.append((a, resolved))
+    return items, assignments
+
+
+def _apply_updates(deps: Deps, republished: list[tuple[Entry, dict]], rebuilt: list[Article | None]) -> int:
+    """Entries re-published under their GUID: alert again only when the text changed materially."""
+    n = 0
+    for (_, stored), fresh in zip(republished, rebuilt):
+        if fresh is None or not dedupe.is_material_update(stored["text"], fresh.text,
+                                                          deps.config.dedupe.update_threshold):
+            continue
+        deps.store.mark_article_updated(stored["url"], fresh.text, dedupe.text_fingerprint(fresh.title, fresh.text))
+        n += 1
+    return n
+
+
+async def _parse(deps: Deps, result: FetchResult) -> ParsedFeed:
+    """Parse in the worker pool when there is one (feedparser is the cold cycle's main CPU cost)."""
+    args = (result.body, result.url, result.content_type, deps.config.fetch.max_entries_per_feed)
+    if deps.extractor is None:
+        return await asyncio.to_thread(parse_feed, *args)
+    try:
+        return await deps.extractor.call(parse_feed, *args, what=result.url)
+    except WorkerFailed as exc:
+        raise FeedParseError(str(exc)) from None
+
+
+def _next_poll(deps: Deps, feed: dict, now: datetime, times: list[datetime], ttl: int | None,
+               result: FetchResult) -> datetime:
+    return polling.next_poll_after_success(now, times, deps.config.fetch, feed["interval_minutes"],
+                                           ttl, result.max_age)
+
+
+def _failed(deps: Deps, feed: dict, error: str, retry_after: float | None, status: int | None = None) -> FeedOutcome:
+    now = now_utc()
+    count = (feed.get("error_count") or 0) + 1
+    nxt = polling.next_poll_after_failure(now, count, retry_after, deps.config.fetch)
+    deps.store.update_feed(feed["url"], error_count=count, last_error=error, last_status=status,
+                           last_poll=iso(now), failing_since=feed.get("failing_since") or iso(now),
+                           next_poll=iso(nxt))
+    log.warning("feed failed (%d in a row, next attempt %s): %s: %s", count, iso(nxt), feed["url"], error)
+    return FeedOutcome(feed["url"], "failed", error=error)
+
+
+async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str = "") -> Article | None:
+    """The entry plus its extracted page; falls back to the feed's own text, never loses it."""
+    full_text = bool(feed["full_text"]) and deps.config.fetch.full_text
+    extracted = None
+    if full_text and entry.url:
+        try:
+            page = await deps.fetcher.fetch_page(entry.url)
+            if page.status < 400 and "html" in (page.content_type or "html"):
+                # bytes, so extraction reads the page's own charset declaration
+                extracted = await _extract(deps, page.body, page.url)
+        except FetchError as exc:
+            log.info("page not fetched, using the feed's text: %s: %s", entry.url, exc)
+    text, source = article_text(extracted, entry.summary, entry.content)
+    page_canonical = extracted.canonical_url if extracted else None
+    return Article(
+        url=dedupe.canonical_url(entry.url or entry.guid, page_canonical),
+        feed_url=feed["url"], guid=entry.guid,
+        title=entry.title or (extracted.title if extracted else "") or "(untitled)",
+        summary=entry.summary, text=text, author=entry.author or (extracted.author if extracted else ""),
+        published=entry.published or entry.updated,
+        language=(extracted.language if extracted else "") or "",
+        source=feed["name"] or feed_title or (extracted.sitename if extracted else "") or _host(feed["url"]),
+        feed_tags=tuple(feed["tags"]), text_source=source)
+
+
+async def _extract(deps: Deps, html: bytes, url: str):
+    if deps.extractor is not None:
+        return await deps.extractor.extract(html, url)
+    return await asyncio.to_thread(extract, html, url)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _unique(deps: Deps, articles: list[Article]) -> list[Article]:
+    """Drop articles whose canonical URL is already stored or repeats within this batch."""
+    known = deps.store.known_urls(a.url for a in articles)
+    out, seen = [], set(known)
+    for a in articles:
+        if a.url not in seen:
+            seen.add(a.url)
+            out.append(a)
+    return out

@@ -1,0 +1,353 @@
+"""The story index: which earlier article, if any, carries the same story as a new one.
+
+Owns the in-memory MinHash LSH over recent articles (a sliding time window), the
+exact-fingerprint shortcut, and the rule that an article joins the story of its most
+similar earlier article. Rebuilt at start from the signatures the store keeps
+(`Store.story_signatures`), so nothing is re-hashed. Must not do I/O: the pipeline
+loads rows into it and saves what `assign` returns.
+
+Keys are canonical article URLs (known before the article has a database id); a story
+is keyed by the URL of its first article, which the store turns into articles.story_id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+
+from monitor.stories.dedupe import (
+    NUM_PERM,
+    minhash,
+    signature_values,
+    values_bytes,
+    word_shingles,
+    words,
+    words_fingerprint,
+)
+
+# Below this many words the text (a feed summary, a stub) says too little on its own,
+# so the title is hashed with it.
+MIN_TEXT_WORDS = 30
+# Estimated Jaccard of word 4-gram sets at or above which two articles carry one story.
+# A wire copy with a new lead, a dropped paragraph and its own boilerplate measures about
+# 0.5; unrelated stories, even on one topic in one trade vocabulary, stay below 0.1
+# (see docs/dedupe.md for the measured distributions).
+DEFAULT_THRESHOLD = 0.4
+# Short texts (feed summaries, briefs) are mostly shared boilerplate ("The post ... appeared
+# first on ...", a newsletter footer) by proportion, so they must be near-identical to match.
+SHORT_SHINGLES = 60
+SHORT_THRESHOLD = 0.8
+
+
+@dataclass(frozen=True)
+class StoryAssignment:
+    """Where `StoryIndex.assign` put an article, and what the store must keep of it."""
+
+    article_key: str
+    story_key: str                  # key of the story's first article (== article_key when new)
+    is_new_story: bool
+    similar_to: tuple[str, ...]     # earlier articles it matched, most similar first
+    similarity: float               # estimated Jaccard with the best match; 0.0 for a new story
+    fingerprint: str                # normalised exact text hash (articles.content_hash)
+    signature: bytes                # MinHash values, for Store.save_story_signatures
+    published: datetime
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+_NEVER = np.iinfo(np.int64).max        # the publication time of an empty slot
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _micros(t: datetime) -> int:
+    """Microseconds since the epoch: exact, so window boundaries compare as datetimes do."""
+    return (t - _EPOCH) // _US
+
+
+class _Buckets:
+    """The LSH band tables: which slots share a band of hash values with a query.
+
+    Does what datasketch's `MinHashLSH` does with the same bands and rows (`b` bands of
+    `r` values, taken from `MinHashLSH` for the threshold), in a fraction of the memory:
+    `MinHashLSH` keeps a Python set per bucket and a bytes key per band, about 7 KB per
+    article at 32 bands. Here each band of an article is one 64-bit key (its values mixed
+    with the band number) and one int32 slot in two sorted numpy arrays, 12 bytes; new
+    entries wait in a dict (key -> slot, or a list of slots on collision) until there are
+    an eighth as many as sorted ones, then the two are merged. A removed entry is marked
+    -1 in place and dropped at the next merge. Two different bands that mix to the same
+    key only propose an extra candidate, which the caller's Jaccard estimate rejects.
+    """
+
+    MIN_PENDING = 16_384        # entries (512 articles at 32 bands) kept unsorted at least
+
+    def __init__(self, b: int, r: int):
+        self.b, self.r = b, r
+        rng = np.random.default_rng(0x5EED)
+        self._mul = rng.integers(1, 2**63, size=r, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self._band = rng.integers(0, 2**63, size=b, dtype=np.uint64)
+        self._keys = np.empty(0, dtype=np.uint64)      # sorted
+        self._slots = np.empty(0, dtype=np.int32)      # aligned with _keys; -1 when removed
+        self._dead = 0
+        self._pending: dict[int, int | list[int]] = {}
+        self._n_pending = 0
+
+    def keys(self, values: np.ndarray) -> np.ndarray:
+        """One uint64 key per band of a signature's hash values."""
+        bands = values[:self.b * self.r].reshape(self.b, self.r).astype(np.uint64)
+        return (bands * self._mul).sum(axis=1, dtype=np.uint64) ^ self._band
+
+    def insert(self, slot: int, keys: np.ndarray) -> None:
+        pending = self._pending
+        for k in keys.tolist():
+            held = pending.get(k)
+            if held is None:
+                pending[k] = slot
+            elif isinstance(held, int):
+                pending[k] = [held, slot]
+            else:
+                held.append(slot)
+        self._n_pending += len(keys)
+        if self._n_pending + self._dead > max(self.MIN_PENDING, len(self._keys) // 8):
+            self._merge()
+
+    def remove(self, slot: int, keys: np.ndarray) -> None:
+        pending = self._pending
+        frozen: list[int] = []
+        for k in keys.tolist():
+            held = pending.get(k)
+            if held == slot:
+                del pending[k]
+            elif isinstance(held, list) and slot in held:
+                held.remove(slot)
+                if len(held) == 1:
+                    pending[k] = held[0]
+            else:
+                frozen.append(k)
+                continue
+            self._n_pending -= 1
+        if frozen:
+            q = np.array(frozen, dtype=np.uint64)
+            lo = np.searchsorted(self._keys, q, "left")
+            hi = np.searchsorted(self._keys, q, "right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                span = self._slots[lo[i]:hi[i]]      # a view: marks in place
+                hit = span == slot
+                self._dead += int(np.count_nonzero(hit))
+                span[hit] = -1
+
+    def query(self, keys: np.ndarray) -> set[int]:
+        found: set[int] = set()
+        get = self._pending.get
+        for k in keys.tolist():
+            held = get(k)
+            if held is None:
+                continue
+            if isinstance(held, int):
+                found.add(held)
+            else:
+                found.update(held)
+        if len(self._keys):
+            lo = np.searchsorted(self._keys, keys, "left")
+            hi = np.searchsorted(self._keys, keys, "right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                found.update(self._slots[lo[i]:hi[i]].tolist())
+            found.discard(-1)
+        return found
+
+    def _merge(self) -> None:
+        ks: list[int] = []
+        ss: list[int] = []
+        for k, held in self._pending.items():
+            if isinstance(held, int):
+                ks.append(k)
+                ss.append(held)
+            else:
+                ks.extend([k] * len(held))
+                ss.extend(held)
+        new_keys = np.array(ks, dtype=np.uint64)
+        order = np.argsort(new_keys)
+        new_keys, new_slots = new_keys[order], np.array(ss, dtype=np.int32)[order]
+        keys, slots = self._keys, self._slots
+        if self._dead:
+            live = slots >= 0
+            keys, slots = keys[live], slots[live]
+        # insert the short sorted run into the long one: no copy of the long one but the result
+        at = np.searchsorted(keys, new_keys)
+        self._keys, self._slots = np.insert(keys, at, new_keys), np.insert(slots, at, new_slots)
+        self._pending = {}
+        self._n_pending = self._dead = 0
+
+
+class StoryIndex:
+    """Near-duplicate story clustering over a sliding window of recent articles.
+
+    An article joins the story of the most similar indexed article whose estimated
+    Jaccard similarity (word 4-gram shingles) is at least `threshold` and which was
+    published within `window_hours` of it; exact copies (same normalised text) join
+    without a MinHash comparison. Stories are never merged after the fact: a wrong
+    merge would hide a story from a reader, a missed one only shows it twice.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72):
+        self.threshold = threshold
+        self.num_perm = num_perm
+        self.window = timedelta(hours=window_hours)
+        self._window_us = _micros(_EPOCH + self.window)
+        # the bands and rows datasketch chooses for this threshold (32 x 4 for 0.4 at 128)
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._buckets = _Buckets(lsh.b, lsh.r)
+        # one slot per indexed article: its hash values (uint32, as datasketch's affine32
+        # scheme makes them), publication time and keys; freed slots are reused
+        self._slot: dict[str, int] = {}
+        self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
+        self._when = np.zeros(0, dtype=np.int64)
+        self._key: list[str | None] = []
+        self._story: list[str | None] = []
+        self._fingerprint: list[str | None] = []
+        self._free: list[int] = []
+        self._by_fingerprint: dict[str, int] = {}
+        self._oldest = _NEVER                            # earliest publication time held
+        self._clock: datetime | None = None              # latest publication time seen
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slot
+
+    def story_of(self, article_key: str) -> str | None:
+        slot = self._slot.get(article_key)
+        return self._story[slot] if slot is not None else None
+
+    # -- building ----------------------------------------------------------------
+    def add(self, article_key: str, story_key: str, fingerprint: str, sig: bytes | MinHash,
+            published: datetime) -> None:
+        """Index an article whose story is already known (from the store, or from `assign`)."""
+        self._add(article_key, story_key, fingerprint, signature_values(sig), _utc(published))
+
+    def _add(self, article_key: str, story_key: str, fingerprint: str, values: np.ndarray,
+             published: datetime) -> None:
+        if len(values) != self.num_perm:
+            raise ValueError(f"expected a signature of {self.num_perm} values, got {len(values)}")
+        if article_key in self._slot:
+            self._remove(self._slot[article_key])
+        slot = self._take_slot()
+        us = _micros(published)
+        self._sigs[slot] = values
+        self._when[slot] = us
+        self._key[slot], self._story[slot], self._fingerprint[slot] = article_key, story_key, fingerprint
+        self._slot[article_key] = slot
+        self._by_fingerprint.setdefault(fingerprint, slot)
+        self._buckets.insert(slot, self._buckets.keys(values))
+        self._oldest = min(self._oldest, us)
+        if self._clock is None or published > self._clock:
+            self._clock = published
+        self._evict()
+
+    def load(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Rebuild from `Store.story_signatures()` rows; returns how many were indexed."""
+        n = 0
+        for r in rows:
+            published = r["published"]
+            if isinstance(published, str):
+                published = datetime.fromisoformat(published)
+            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published)
+            n += 1
+        return n
+
+    # -- deciding ----------------------------------------------------------------
+    def assign(self, article_key: str, title: str, text: str,
+               published: datetime | None = None) -> StoryAssignment:
+        """Decide the story of an article and index it (so the next copy finds it, even in one batch).
+
+        `published` defaults to the latest time seen (an undated item is treated as current).
+        An article key seen before keeps its story; its signature is refreshed.
+        """
+        when = _utc(published) if published else (self._clock or datetime.now(UTC))
+        toks = words(text)                  # split once: fingerprint, length and shingles
+        fingerprint = words_fingerprint(toks or words(title))
+        shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
+        values = signature_values(minhash(shingle_set, self.num_perm))
+        required = self.threshold if len(shingle_set) >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
+        known = self._slot.get(article_key)
+        story: str | None
+        similar: tuple[str, ...]
+        if known is not None:
+            story, similar, score = self._story[known], (), 1.0
+        else:
+            story, similar, score = self._match(article_key, fingerprint, values, _micros(when), required)
+        self._add(article_key, story or article_key, fingerprint, values, when)
+        return StoryAssignment(article_key=article_key, story_key=story or article_key,
+                               is_new_story=story is None, similar_to=similar, similarity=score,
+                               fingerprint=fingerprint, signature=values_bytes(values), published=when)
+
+    def _match(self, key: str, fingerprint: str, values: np.ndarray, when_us: int,
+               required: float) -> tuple[str | None, tuple[str, ...], float]:
+        exact = self._by_fingerprint.get(fingerprint)
+        if exact is not None and self._key[exact] != key and self._in_window(exact, when_us):
+            return self._story[exact], (str(self._key[exact]),), 1.0
+        found = self._buckets.query(self._buckets.keys(values))
+        if not found:
+            return None, (), 0.0
+        cands = np.fromiter(found, dtype=np.int64, count=len(found))
+        cands = cands[np.abs(self._when[cands] - when_us) <= self._window_us]
+        # LSH only proposes candidates; the estimated Jaccard decides (precision first).
+        # Same estimate as MinHash.jaccard: the share of equal hash values.
+        agree = np.count_nonzero(self._sigs[cands] == values, axis=1)
+        scored = [(n / self.num_perm, str(self._key[c]))
+                  for n, c in zip(agree.tolist(), cands.tolist()) if n / self.num_perm >= required]
+        scored = [(sc, c) for sc, c in scored if c != key]
+        if not scored:
+            return None, (), 0.0
+        scored.sort(key=lambda sc: (-sc[0], sc[1]))
+        best = scored[0][1]
+        return self._story[self._slot[best]], tuple(c for _, c in scored), scored[0][0]
+
+    # -- window ------------------------------------------------------------------
+    def _in_window(self, slot: int, when_us: int) -> bool:
+        return abs(int(self._when[slot]) - when_us) <= self._window_us
+
+    def _take_slot(self) -> int:
+        if self._free:
+            return self._free.pop()
+        slot = len(self._key)
+        if slot == len(self._when):                     # full: grow by half
+            size = max(64, slot + slot // 2)
+            sigs = np.zeros((size, self.num_perm), dtype=np.uint32)
+            sigs[:slot] = self._sigs
+            when = np.full(size, _NEVER, dtype=np.int64)
+            when[:slot] = self._when
+            self._sigs, self._when = sigs, when
+        self._key.append(None)
+        self._story.append(None)
+        self._fingerprint.append(None)
+        return slot
+
+    def _remove(self, slot: int) -> None:
+        key, fingerprint = self._key[slot], self._fingerprint[slot]
+        del self._slot[str(key)]
+        self._buckets.remove(slot, self._buckets.keys(self._sigs[slot]))
+        if fingerprint is not None and self._by_fingerprint.get(fingerprint) == slot:
+            del self._by_fingerprint[fingerprint]
+        self._key[slot] = self._story[slot] = self._fingerprint[slot] = None
+        self._when[slot] = _NEVER
+        self._free.append(slot)
+
+    def _evict(self) -> None:
+        """Forget articles published more than a window before the latest one seen."""
+        if self._clock is None:
+            return
+        horizon = _micros(self._clock - self.window)
+        if self._oldest >= horizon:
+            return
+        for slot in np.flatnonzero(self._when < horizon).tolist():
+            self._remove(slot)
+        self._oldest = int(self._when.min()) if len(self._when) else _NEVER
