@@ -16,8 +16,10 @@ from monitor.cli.common import DEFAULT_CONFIG, load_config
 from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
+from monitor.cli.matches import matches_command
 from monitor.cli.rules import match_command, rules_group
 from monitor.config import settings as config_mod
+from monitor.errors import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -56,7 +58,12 @@ def run(ctx: click.Context, verbose: bool) -> None:
     from monitor.daemon import run as daemon
     cfg = load_config(ctx)
     _setup_logging(cfg, verbose)
-    asyncio.run(daemon.run(cfg))
+    try:
+        asyncio.run(daemon.run(cfg))
+    except ConfigError as exc:      # e.g. a web interface on a public address without a login secret
+        for msg in exc.messages:
+            click.echo(msg, err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -130,3 +137,24 @@ cli.add_command(extract_command)
 cli.add_command(feeds_group)
 cli.add_command(rules_group)
 cli.add_command(match_command)
+cli.add_command(matches_command)
+
+
+@cli.command("web-password")
+def web_password() -> None:
+    """Print a password hash for the web interface's login (for http.password_hash_env).
+
+    Reads the password twice from the terminal (or once from standard input) and prints
+    the hash; put it in the environment variable the config names. Example:
+
+        export MONITOR_WEB_PASSWORD_HASH="$(monitor web-password)"
+    """
+    from monitor.web.security import hash_password
+    if sys.stdin.isatty():
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        click.echo("a password needs at least 8 characters", err=True)
+        sys.exit(2)
+    click.echo(hash_password(password))

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from monitor.config import yamlsrc
+from monitor.config.http import HttpSettings
+from monitor.config.http import check as check_http
 from monitor.errors import ConfigError
 
 CHANNEL_TYPES = ("file", "email", "webhook", "apprise")
@@ -98,7 +100,8 @@ class Config:
     default_channels: tuple[str, ...]
     retention_days: int = 90
     log_format: str = "text"
-    http_listen: str | None = None            # "127.0.0.1:9464" for /healthz and /metrics
+    http_listen: str | None = None            # "127.0.0.1:8080": the web interface, /healthz and /metrics
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -282,7 +285,8 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     logging_ = doc.get("logging") or {}
     c.keys(logging_, {"format"}, "logging")
     http = doc.get("http") or {}
-    c.keys(http, {"listen"}, "http")
+    http_settings = _section(c, doc.get("http"), HttpSettings, "http")
+    check_http(c, http, http_settings)
     fetch = _section(c, doc.get("fetch"), FetchSettings, "fetch")
     digest = _section(c, doc.get("digest"), DigestSettings, "digest")
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
@@ -320,7 +324,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
         default_channels=default_channels,
         retention_days=int(c.typed(doc, "retention_days", int, 90)),
         log_format=log_format,
-        http_listen=str(http["listen"]) if isinstance(http, dict) and http.get("listen") else None,
+        http_listen=http_settings.listen or None, http=http_settings,
     )
 
 

@@ -126,6 +126,7 @@ class Daemon:
 
     async def _deliver(self, immediate_only: bool) -> None:
         from monitor.deliver.delivery import run_digests
+        self.deps.store.hold_muted()
         result = await run_digests(self.deps.store, self.deps.config, immediate_only=immediate_only)
         if result.get("sent") or result.get("failed"):
             log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
@@ -179,6 +180,13 @@ class Daemon:
             loop.add_signal_handler(sig, self.stopping.set)
         cfg = self.deps.config
         scheduler = AsyncIOScheduler(timezone="UTC")
+        http = None     # started first: a refused web configuration stops `monitor run` before any job
+        if cfg.http_listen:
+            from monitor.web import server as web
+            # "retry now" on a page brings the digest job forward instead of sending from the web thread
+            http = web.start(cfg, wake=lambda: loop.call_soon_threadsafe(
+                lambda: scheduler.modify_job("digest", next_run_time=now_utc())))
+            log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         scheduler.add_job(self.poll, "interval", seconds=cfg.fetch.check_interval_seconds,
                           next_run_time=now_utc(), id="poll", **common)
@@ -189,11 +197,6 @@ class Daemon:
         scheduler.add_job(self.reload_config, "interval", seconds=10, id="config", **common)
         scheduler.add_job(self.prune, "interval", hours=6, next_run_time=now_utc(), id="prune", **common)
         scheduler.start()
-        http = None
-        if cfg.http_listen:
-            from monitor.web import ops as web
-            http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
-            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
@@ -202,7 +205,7 @@ class Daemon:
         scheduler.shutdown(wait=False)
         await self.drain()
         if http is not None:
-            http.shutdown()
+            await asyncio.to_thread(http.stop)
         log.info("stopped cleanly")
 
     async def drain(self) -> None:

@@ -94,7 +94,49 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE entries ADD COLUMN stamp TEXT
     """,
+    # 5 (web): a delivery history that outlives re-alerts (outbox.delivery_id is only the
+    # current claim); mutes and snoozes; analysts' "not relevant" marks; the search index
+    # (contentless FTS5 over the rule language's folded tokens, filled by monitor.web.search,
+    # with fts_docs mapping index rows to articles so a re-indexed or deleted article's old
+    # row is simply no longer joined); indexes for the web pages' filters
+    """
+    CREATE TABLE delivery_log (
+        delivery_id TEXT NOT NULL, outbox_id INTEGER NOT NULL, article_id INTEGER NOT NULL,
+        rule TEXT NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (delivery_id, outbox_id)
+    );
+    CREATE INDEX delivery_log_article ON delivery_log(article_id);
+    INSERT INTO delivery_log SELECT delivery_id, id, article_id, rule, channel FROM outbox
+        WHERE delivery_id IS NOT NULL;
+    CREATE TABLE mutes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
+        created TEXT NOT NULL, until TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX mutes_key ON mutes(kind, key);
+    CREATE TABLE feedback (
+        article_id INTEGER NOT NULL, rule TEXT NOT NULL, verdict TEXT NOT NULL,
+        created TEXT NOT NULL, PRIMARY KEY (article_id, rule)
+    );
+    CREATE VIRTUAL TABLE articles_fts USING fts5(body, content='', detail=none, tokenize='ascii');
+    CREATE TABLE fts_docs (doc INTEGER PRIMARY KEY AUTOINCREMENT, article_id INTEGER NOT NULL);
+    CREATE INDEX fts_docs_article ON fts_docs(article_id);
+    CREATE TABLE fts_dirty (article_id INTEGER PRIMARY KEY);
+    CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, summary, text ON articles
+        BEGIN INSERT OR IGNORE INTO fts_dirty VALUES (new.id); END;
+    CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles
+        BEGIN DELETE FROM fts_docs WHERE article_id = old.id; DELETE FROM fts_dirty WHERE article_id = old.id; END;
+    CREATE INDEX matches_created ON matches(created);
+    CREATE INDEX matches_rule ON matches(rule, created);
+    CREATE INDEX outbox_article ON outbox(article_id);
+    CREATE INDEX articles_feed ON articles(feed_url, created)
+    """,
 ]
+
+
+# An outbox row is muted when a mute of its rule or of its story (the story's first article
+# id, as text) ends after the row was queued: nothing queued before the mute's end goes out.
+MUTED_SQL = ("NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.until > o.created AND ("
+             "(mu.kind = 'rule' AND mu.key = o.rule) OR "
+             "(mu.kind = 'story' AND mu.key = CAST(COALESCE(a.story_id, a.id) AS TEXT))))")
 
 
 def now_utc() -> datetime:
@@ -113,6 +155,21 @@ def iso(t: datetime | None) -> str | None:
 
 def parse_iso(s: str | None) -> datetime | None:
     return datetime.fromisoformat(s) if s else None
+
+
+def statements(script: str) -> list[str]:
+    """A migration script cut into whole statements (a trigger's body keeps its own semicolons)."""
+    out: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip(" \n;"):
+        out.append(buf.strip())
+    return out
 
 
 def db_bytes(path: Path) -> int:
@@ -154,7 +211,7 @@ class Store:
             if version <= current:
                 continue
             with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
+                for statement in statements(script):
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [version, iso(now_utc())])
         return len(MIGRATIONS)
@@ -357,7 +414,7 @@ class Store:
                "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
                "FROM outbox o JOIN articles a ON a.id = o.article_id "
                "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
-               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL")
+               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND " + MUTED_SQL)
         params: list[Any] = [channel]
         if priorities:
             sql += f" AND o.priority IN ({','.join('?' * len(priorities))})"
@@ -381,6 +438,9 @@ class Store:
             claimed = sum(self.db.execute(
                 "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
                 [delivery_id, i]).rowcount for i in outbox_ids)
+            # the lasting history: kept when an update re-queues the row (mark_article_updated)
+            self.db.execute("INSERT OR IGNORE INTO delivery_log SELECT delivery_id, id, article_id, rule, channel "
+                            "FROM outbox WHERE delivery_id = ?", [delivery_id])
             if outbox_ids and not claimed:
                 self.db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
                 return None
@@ -443,6 +503,13 @@ class Store:
         self.db.execute("INSERT INTO channel_state VALUES (?, ?) ON CONFLICT(channel) "
                         "DO UPDATE SET last_scheduled = excluded.last_scheduled", [channel, iso(when)])
 
+    def hold_muted(self) -> int:
+        """Mark pending, unclaimed outbox rows that a mute covers as 'muted' (never sent, prunable)."""
+        return self.db.execute(
+            "UPDATE outbox SET status = 'muted' WHERE id IN (SELECT o.id FROM outbox o "
+            "JOIN articles a ON a.id = o.article_id WHERE o.status = 'pending' AND o.delivery_id IS NULL "
+            "AND NOT " + MUTED_SQL + ")").rowcount
+
     def failed_deliveries(self, limit: int = 20) -> list[dict]:
         return self.rows("SELECT * FROM deliveries WHERE status = 'failed' ORDER BY created DESC LIMIT ?",
                          [limit])
@@ -488,6 +555,8 @@ class Store:
             self.db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", [cutoff])
             self.db.execute(f"DELETE FROM outbox WHERE status != 'pending' AND article_id IN ({old})", [cutoff])
             n = self.db.execute(f"DELETE FROM articles WHERE id IN ({old})", [cutoff]).rowcount
+            self.db.execute("DELETE FROM delivery_log WHERE delivery_id IN (SELECT id FROM deliveries "
+                            "WHERE status != 'pending' AND created < ?)", [cutoff])
             self.db.execute("DELETE FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])
             # An entry of a feed's latest fetch is still in the feed, however old: a feed that
             # answers 304 for months never refreshes last_seen, and forgetting it would re-alert.
@@ -554,7 +623,8 @@ class Store:
         """A material edit of a known article: new text, updated = 1, its outbox rows pending again.
 
         Returns the article id, or None when no article has this URL. Sent outbox rows are
-        reset rather than added, since outbox keeps one row per (article, rule, channel).
+        reset rather than added, since outbox keeps one row per (article, rule, channel);
+        the deliveries that carried them stay recorded in delivery_log.
         """
         row = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
         if not row:
