@@ -43,6 +43,9 @@ DEFAULT_THRESHOLD = 0.4
 # first on ...", a newsletter footer) by proportion, so they must be near-identical to match.
 SHORT_SHINGLES = 60
 SHORT_THRESHOLD = 0.8
+# A publisher's date later than the time monitor first saw the article by more than this
+# is a wrong clock (time-zone slip, scheduled post, "2030" typo), not a publication time.
+DEFAULT_DATE_SKEW_MINUTES = 15.0
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,8 @@ class StoryAssignment:
     similarity: float               # estimated Jaccard with the best match; 0.0 for a new story
     fingerprint: str                # normalised exact text hash (articles.content_hash)
     signature: bytes                # MinHash values, for Store.save_story_signatures
-    published: datetime
+    published: datetime             # the time the story window measures (see `window_time`)
+    seen: datetime                  # when monitor first saw the article
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,6 +77,22 @@ def _micros(t: datetime) -> int:
     return (t - _EPOCH) // _US
 
 
+def window_time(published: datetime | None, seen: datetime, window: timedelta, skew: timedelta) -> datetime:
+    """The time an article is windowed by: the publisher's date only when it is plausible.
+
+    Plausible means not after `seen` (when monitor first saw the article) plus `skew`, and
+    not before `seen` by more than the story `window`; anything else (no date, a date
+    years ahead or back, a re-published archive) is windowed by `seen`. No single
+    publisher's clock can then move the window: every time the index holds is at most
+    `skew` ahead of a real fetch. The publisher's date itself stays the article's for display.
+    """
+    seen = _utc(seen)
+    if published is None:
+        return seen
+    published = _utc(published)
+    return published if seen - window <= published <= seen + skew else seen
+
+
 class StoryIndex:
     """Near-duplicate story clustering over a sliding window of recent articles.
 
@@ -83,10 +103,12 @@ class StoryIndex:
     merge would hide a story from a reader, a missed one only shows it twice.
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72):
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72,
+                 date_skew_minutes: float = DEFAULT_DATE_SKEW_MINUTES):
         self.threshold = threshold
         self.num_perm = num_perm
         self.window = timedelta(hours=window_hours)
+        self.skew = timedelta(minutes=date_skew_minutes)
         self._window_us = _micros(_EPOCH + self.window)
         # the bands and rows datasketch chooses for this threshold (32 x 4 for 0.4 at 128)
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
@@ -116,9 +138,17 @@ class StoryIndex:
 
     # -- building ----------------------------------------------------------------
     def add(self, article_key: str, story_key: str, fingerprint: str, sig: bytes | MinHash,
-            published: datetime) -> None:
-        """Index an article whose story is already known (from the store, or from `assign`)."""
-        self._add(article_key, story_key, fingerprint, signature_values(sig), _utc(published))
+            published: datetime, seen: datetime | None = None) -> None:
+        """Index an article whose story is already known (from the store, or from `assign`).
+
+        With `seen`, the time indexed is `window_time(published, seen)`, as `assign` decides it.
+        """
+        when = self.window_time(published, seen) if seen is not None else _utc(published)
+        self._add(article_key, story_key, fingerprint, signature_values(sig), when)
+
+    def window_time(self, published: datetime | None, seen: datetime) -> datetime:
+        """`window_time` with this index's window and skew."""
+        return window_time(published, seen, self.window, self.skew)
 
     def _add(self, article_key: str, story_key: str, fingerprint: str, values: np.ndarray,
              published: datetime) -> None:
@@ -139,26 +169,40 @@ class StoryIndex:
             self._clock = published
         self._evict()
 
-    def load(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Rebuild from `Store.story_signatures()` rows; returns how many were indexed."""
+    def load(self, rows: Iterable[Mapping[str, Any]], now: datetime | None = None) -> int:
+        """Rebuild from `Store.story_signatures()` rows; returns how many were indexed.
+
+        Each row's time goes through the same plausibility rule as `assign`, against the
+        row's `seen` (never later than `now`), so rows stored by an older version with a
+        publisher's wrong date cannot move the rebuilt window either.
+        """
         n = 0
         for r in rows:
-            published = r["published"]
-            if isinstance(published, str):
-                published = datetime.fromisoformat(published)
-            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published)
+            published = _parse(r["published"])
+            if published is None:
+                continue
+            seen = _parse(r.get("seen")) or published
+            if now is not None:
+                seen = min(seen, _utc(now))
+            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published, seen)
             n += 1
         return n
 
     # -- deciding ----------------------------------------------------------------
     def assign(self, article_key: str, title: str, text: str,
-               published: datetime | None = None) -> StoryAssignment:
+               published: datetime | None = None, seen: datetime | None = None) -> StoryAssignment:
         """Decide the story of an article and index it (so the next copy finds it, even in one batch).
 
-        `published` defaults to the latest time seen (an undated item is treated as current).
-        An article key seen before keeps its story; its signature is refreshed.
+        `seen` is when monitor first saw the article (the fetch time); the story window
+        measures `window_time(published, seen)`. Without `seen` the publisher's date is
+        trusted as it is (callers replaying known-good times), and an undated item is
+        treated as current (the latest time indexed). An article key seen before keeps
+        its story; its signature is refreshed.
         """
-        when = _utc(published) if published else (self._clock or datetime.now(UTC))
+        if seen is None:
+            seen = _utc(published) if published else (self._clock or datetime.now(UTC))
+        seen = _utc(seen)
+        when = self.window_time(published, seen)
         toks = words(text)                  # split once: fingerprint, length and shingles
         fingerprint = words_fingerprint(toks or words(title))
         shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
@@ -174,7 +218,8 @@ class StoryIndex:
         self._add(article_key, story or article_key, fingerprint, values, when)
         return StoryAssignment(article_key=article_key, story_key=story or article_key,
                                is_new_story=story is None, similar_to=similar, similarity=score,
-                               fingerprint=fingerprint, signature=values_bytes(values), published=when)
+                               fingerprint=fingerprint, signature=values_bytes(values), published=when,
+                               seen=seen)
 
     def _match(self, key: str, fingerprint: str, values: np.ndarray, when_us: int,
                required: float) -> tuple[str | None, tuple[str, ...], float]:
@@ -238,3 +283,9 @@ class StoryIndex:
         for slot in np.flatnonzero(self._when < horizon).tolist():
             self._remove(slot)
         self._oldest = int(self._when.min()) if len(self._when) else _NEVER
+
+
+def _parse(t: datetime | str | None) -> datetime | None:
+    if t is None or isinstance(t, datetime):
+        return t
+    return _utc(datetime.fromisoformat(t))
