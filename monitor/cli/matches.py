@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from monitor.cli.common import load_config
+from monitor.sanitize import one_line
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -65,13 +66,16 @@ def matches_command(ctx: click.Context, rule: str, since: str, priority: str | N
                               "published": a["published"], "matched": a["matched"],
                               "rules": [m["rule"] for m in a["matches"]],
                               "not_relevant": [m["rule"] for m in a["matches"] if m["verdict"]]}
-                             for a in s["articles"]]}, ensure_ascii=False))
+                             for a in s["articles"]],
+                "outlets": [{"id": a["id"], "title": a["title"], "url": a["url"], "source": a["source"],
+                             "published": a["published"]} for a in s["outlets"]]}, ensure_ascii=False))
             continue
         when = (s["last_match"] or "")[:16].replace("T", " ")
-        click.echo(f"{when}  [{', '.join(s['rules'])}]  {lead['title'] or '(no title)'}  ({lead['source']})")
-        click.echo(f"    {lead['url']}")
-        for a in s["articles"][1:]:
-            click.echo(f"    also: {a['source']}: {a['url']}")
+        # publisher text on a terminal: no control characters, no forged lines
+        click.echo(one_line(f"{when}  [{', '.join(s['rules'])}]  {lead['title'] or '(no title)'}  ({lead['source']})"))
+        click.echo("    " + one_line(lead["url"]))
+        for a in s["outlets"]:
+            click.echo(one_line(f"    also: {a['source']}: {a['url']}"))
     if not as_json:
         click.echo(f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}"
                    + (" (more: raise --limit)" if more else ""), err=True)

@@ -93,11 +93,19 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
                                "hits": json.loads(r["hits"] or "[]"), "verdict": r["verdict"]})
         if r["rule"] not in s["rules"]:
             s["rules"].append(r["rule"])
+    copies: dict[int, list[dict]] = {}
+    for r in rows(conn, f"SELECT id, url, title, source, feed_url, published, {STORY} AS story FROM articles a "
+                        f"WHERE a.story_id IN ({marks}) OR a.id IN ({marks}) ORDER BY published, id", [*ids, *ids]):
+        copies.setdefault(r["story"], []).append(r)
     out = []
     for h in heads:
         s = by_story[h["story"]]
         s["articles"] = list(s["articles"].values())
         s["lead"] = s["articles"][0] if s["articles"] else None
+        matched = {a["id"]: a for a in s["articles"]}
+        # every outlet's copy, matched or not (later copies of a story are often not queued again)
+        s["outlets"] = [matched.get(c["id"], {**c, "matches": [], "matched": None})
+                        for c in copies.get(h["story"], []) if s["lead"] is None or c["id"] != s["lead"]["id"]]
         out.append(s)
     return out, more
 
