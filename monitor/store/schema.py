@@ -81,6 +81,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE entries ADD COLUMN stamp TEXT
     """,
+    # 5: a feed whose last poll was cut off at its deadline says so (NULL when it finished);
+    # an article whose matching ran past its time limit is stored unmatched, with the reason
+    """
+    ALTER TABLE feeds ADD COLUMN slow TEXT;
+    ALTER TABLE articles ADD COLUMN unmatched TEXT
+    """,
 ]
 
 
