@@ -158,7 +158,7 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
     # From here on nothing awaits: the batch is decided and saved as one unit.
     articles = _unique(deps, [a for a in built if a is not None])
-    items, assignments = _decide(deps, articles)
+    items, assignments = _decide(deps, articles, now)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
     base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
@@ -207,9 +207,10 @@ def _loop_time(deadline: float) -> float:
     return asyncio.get_running_loop().time() + (deadline - time.monotonic())
 
 
-def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, list[Match]]], list]:
+def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[tuple[Article, list[Match]]], list]:
     """Story, rules and channels for each new article.
 
+    `seen` is the fetch time: the story window trusts a publisher's date only near it.
     The rule set is read once, so a reload never splits a batch. A later copy of a story
     already queued for a rule and channel is stored (it shows as "also reported by") but
     queues nothing new there.
@@ -219,7 +220,7 @@ def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, li
     queued: set[tuple[str, str, str]] = set()
     items, assignments = [], []
     for a in articles:
-        story = (deps.stories.assign(a.url, a.title, a.text, a.published)
+        story = (deps.stories.assign(a.url, a.title, a.text, a.published, seen)
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
         story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None

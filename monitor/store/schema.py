@@ -81,7 +81,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE entries ADD COLUMN stamp TEXT
     """,
-    # 5: a feed whose last poll was cut off at its deadline says so (NULL when it finished);
+    # 5 (stories): when monitor first saw each indexed article, so a restart windows it by the
+    # same plausibility rule as the first decision (older rows: the article row's creation)
+    """
+    ALTER TABLE story_signatures ADD COLUMN seen TEXT;
+    UPDATE story_signatures SET seen = COALESCE(
+        (SELECT a.created FROM articles a WHERE a.url = story_signatures.article_url), published)
+    """,
+    # 6: a feed whose last poll was cut off at its deadline says so (NULL when it finished);
     # an article whose matching ran past its time limit is stored unmatched, with the reason
     """
     ALTER TABLE feeds ADD COLUMN slow TEXT;

@@ -26,9 +26,10 @@ class StoryQueries(StoreBase):
         with self.transaction():
             for a in assignments:
                 self.db.execute(
-                    "INSERT INTO story_signatures VALUES (?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
+                    "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
                     "fingerprint = excluded.fingerprint, minhash = excluded.minhash",
-                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published)])
+                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen)])
                 self.db.execute(
                     "UPDATE articles SET content_hash = ?, story_id = COALESCE("
                     "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
@@ -41,7 +42,10 @@ class StoryQueries(StoreBase):
                          [iso(since)])
 
     def latest_story_published(self) -> datetime | None:
-        """The latest publication time among the stored signatures: the story index's clock."""
+        """The latest window time among the stored signatures: the story index's clock.
+
+        `published` in story_signatures is the time the window measures (the publisher's
+        date only when plausible, see `stories.index.window_time`), not the display date."""
         row = self.db.execute("SELECT max(published) FROM story_signatures").fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
