@@ -109,13 +109,18 @@ def _config(path: Path) -> settings.Config:
 
 
 PLANS = {
-    "matches (7 days)": lambda: ("SELECT COALESCE(a.story_id, a.id) AS story, max(m.created) FROM matches m "
-                                 "JOIN articles a ON a.id = m.article_id WHERE m.created >= ? GROUP BY story "
+    "matches (7 days)": lambda: ("SELECT f.story, max(m.created) FROM matches m JOIN article_facets f "
+                                 "ON f.id = m.article_id WHERE m.created >= ? GROUP BY f.story "
                                  "ORDER BY 2 DESC LIMIT 51", [queries.days_ago(7)]),
-    "matches by rule": lambda: ("SELECT COALESCE(a.story_id, a.id) AS story, max(m.created) FROM matches m "
-                                "JOIN articles a ON a.id = m.article_id WHERE m.rule = ? AND m.created >= ? "
-                                "GROUP BY story ORDER BY 2 DESC LIMIT 51", ["kallas", queries.days_ago(7)]),
-    "story copies": lambda: ("SELECT id FROM articles WHERE story_id = ? OR id = ?", [5, 5]),
+    "matches by rule": lambda: ("SELECT f.story, max(m.created) FROM matches m JOIN article_facets f "
+                                "ON f.id = m.article_id WHERE m.rule = ? AND m.created >= ? "
+                                "GROUP BY f.story ORDER BY 2 DESC LIMIT 51", ["kallas", queries.days_ago(7)]),
+    "matches by tag": lambda: ("SELECT f.story, max(m.created) FROM matches m JOIN article_facets f "
+                               "ON f.id = m.article_id WHERE m.created >= ? AND f.feed_tags LIKE ? "
+                               "GROUP BY f.story ORDER BY 2 DESC LIMIT 51", [queries.days_ago(30), '%"nordic"%']),
+    "stories' copies": lambda: ("SELECT a.id FROM article_facets f JOIN articles a ON a.id = f.id "
+                                "WHERE f.story IN (?, ?)", [5, 6]),
+    "story page": lambda: ("SELECT id FROM articles WHERE story_id = ? OR id = ?", [5, 5]),
     "deliveries of an article": lambda: ("SELECT d.id FROM delivery_log l JOIN deliveries d ON d.id = l.delivery_id "
                                          "WHERE l.article_id IN (?)", [5]),
     "rule chart": lambda: ("SELECT rule, substr(created, 1, 10), count(*) FROM matches WHERE created >= ? "

@@ -1,9 +1,9 @@
 """Why rules fired on a stored article, and its text cut into plain and highlighted pieces.
 
 Owns turning a stored article row into the rule language's document, asking the rule
-set to explain itself on it (monitor.match's explain: verdict, reason, and the `why`
-where the match module gives one), and merging the hits of every rule into highlight
-segments per field. Pure: takes rows and a RuleSet, returns dicts. Must not query.
+set to explain itself on it (monitor.match's explain: verdict, reason, and each
+match's `why`: the satisfied clauses with their decisive hits), and merging the
+decisive hits of every rule into highlight segments per field. Pure: takes rows and a RuleSet, returns dicts. Must not query.
 """
 
 from __future__ import annotations
@@ -26,26 +26,24 @@ def as_article(row: dict) -> Article:
                    language=row.get("language") or "", source=row.get("source") or "", feed_tags=tuple(tags))
 
 
-def _hits(match: Any) -> list[dict]:
-    return [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in match.hits]
+def _hit_dict(h: Any) -> dict:
+    return {"field": h.field, "start": h.start, "end": h.end, "text": h.text}
 
 
-def _why(rule: Any, match: Any, reason: str, extra: Any) -> list[str]:
-    """Sentences saying why: the match module's `why` when it has one, else the reason and the terms hit."""
-    why = getattr(match, "why", None) if match is not None else None
-    if why is None and extra is not None:
-        why = extra
-    if why:
-        return [str(w) for w in why] if isinstance(why, (list, tuple)) else [str(why)]
-    if match is None:
-        return [reason]
-    terms = sorted({h.text for h in match.hits}, key=str.lower)
-    out = [f"the query {rule.query!r} holds"]
-    if terms:
-        out.append("terms found: " + ", ".join(terms[:12]) + (" …" if len(terms) > 12 else ""))
-    if rule.exclude:
-        out.append(f"the exclude {rule.exclude!r} does not veto it")
+def _why(match: Any) -> list[dict]:
+    """The match module's `why`: each satisfied clause in the rule's words with its decisive hits."""
+    out = []
+    for w in getattr(match, "why", ()) or ():
+        out.append({"clause": w.clause, "hits": sorted({h.text for h in w.all_hits()}, key=str.lower)[:12],
+                    "sides": [{"clause": s.clause, "hits": sorted({h.text for h in s.all_hits()}, key=str.lower)[:8]}
+                              for s in w.sides]})
     return out
+
+
+def decisive(match: Any) -> list[dict]:
+    """The hits that decided the match (all hits when the match names none)."""
+    chosen = match.decisive_hits() if hasattr(match, "decisive_hits") else frozenset()
+    return [_hit_dict(h) for h in (chosen or match.hits)]
 
 
 def explain(ruleset: Any, row: dict, stored_rules: set[str]) -> tuple[list[dict], list[dict]]:
@@ -55,12 +53,13 @@ def explain(ruleset: Any, row: dict, stored_rules: set[str]) -> tuple[list[dict]
     doc = as_article(row)
     fired: list[dict] = []
     others: list[dict] = []
-    for item in ruleset.explain(doc):
-        rule, match, reason = item[0], item[1], item[2]
-        extra = item[3] if len(item) > 3 else None
+    for rule, match, reason in ruleset.explain(doc):
         entry = {"rule": rule.id, "title": rule.title, "priority": rule.priority, "fires": match is not None,
-                 "reason": reason, "why": _why(rule, match, reason, extra),
-                 "hits": _hits(match) if match is not None else [], "stored": rule.id in stored_rules}
+                 "reason": reason, "query": rule.query, "exclude": rule.exclude,
+                 "why": _why(match) if match is not None else [],
+                 "hits": decisive(match) if match is not None else [],
+                 "hit_count": (match.hit_count or len(match.hits)) if match is not None else 0,
+                 "stored": rule.id in stored_rules}
         (fired if match is not None or rule.id in stored_rules else others).append(entry)
     return fired, others
 

@@ -41,12 +41,12 @@ class MatchFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         sql, params = ["1 = 1"], []
-        for column, value in (("m.rule", self.rule), ("m.priority", self.priority), ("a.language", self.language)):
+        for column, value in (("m.rule", self.rule), ("m.priority", self.priority), ("f.language", self.language)):
             if value:
                 sql.append(f"{column} = ?")
                 params.append(value)
         if self.tag:
-            sql.append("a.feed_tags LIKE ?")
+            sql.append("f.feed_tags LIKE ?")
             params.append("%" + json.dumps(self.tag) + "%")
         if self.since:
             sql.append("m.created >= ?")
@@ -63,9 +63,10 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
     Each story has `articles`: its matched copies (newest match first), each with its rules.
     """
     where, params = f.where()
-    heads = rows(conn, f"SELECT {STORY} AS story, max(m.created) AS last_match, count(DISTINCT a.id) AS copies "
-                       f"FROM matches m JOIN articles a ON a.id = m.article_id WHERE {where} "
-                       "GROUP BY story ORDER BY last_match DESC, story DESC LIMIT ? OFFSET ?",
+    # grouped on the narrow article_facets rows (migration 7), never on the wide article rows
+    heads = rows(conn, "SELECT f.story AS story, max(m.created) AS last_match, count(DISTINCT f.id) AS copies "
+                       f"FROM matches m JOIN article_facets f ON f.id = m.article_id WHERE {where} "
+                       "GROUP BY f.story ORDER BY last_match DESC, story DESC LIMIT ? OFFSET ?",
                  [*params, limit + 1, offset])
     more = len(heads) > limit
     heads = heads[:limit]
@@ -74,12 +75,12 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
     ids = [h["story"] for h in heads]
     marks = ",".join("?" * len(ids))
     arts = rows(conn, "SELECT a.id, a.url, a.title, a.summary, a.text, a.source, a.feed_url, a.published, "
-                      f"a.language, a.feed_tags, a.text_source, a.updated, {STORY} AS story, m.rule, m.priority, "
-                      "m.title AS rule_title, m.hits, m.created AS matched, f.verdict "
-                      "FROM articles a JOIN matches m ON m.article_id = a.id "
-                      "LEFT JOIN feedback f ON f.article_id = a.id AND f.rule = m.rule "
-                      f"WHERE (a.story_id IN ({marks}) OR a.id IN ({marks})) AND {where} "
-                      "ORDER BY m.created DESC", [*ids, *ids, *params])
+                      "a.language, a.feed_tags, a.text_source, a.updated, f.story AS story, m.rule, m.priority, "
+                      "m.title AS rule_title, m.hits, m.created AS matched, fb.verdict "
+                      "FROM article_facets f JOIN articles a ON a.id = f.id JOIN matches m ON m.article_id = a.id "
+                      "LEFT JOIN feedback fb ON fb.article_id = a.id AND fb.rule = m.rule "
+                      f"WHERE f.story IN ({marks}) AND {where} "
+                      "ORDER BY m.created DESC", [*ids, *params])
     muted = {r["key"] for r in rows(conn, f"SELECT key FROM mutes WHERE kind = 'story' AND until > ? "
                                           f"AND key IN ({marks})", [now_iso(), *map(str, ids)])}
     by_story: dict[int, dict] = {h["story"]: {**h, "articles": {}, "rules": [], "muted": str(h["story"]) in muted}
@@ -94,8 +95,9 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
         if r["rule"] not in s["rules"]:
             s["rules"].append(r["rule"])
     copies: dict[int, list[dict]] = {}
-    for r in rows(conn, f"SELECT id, url, title, source, feed_url, published, {STORY} AS story FROM articles a "
-                        f"WHERE a.story_id IN ({marks}) OR a.id IN ({marks}) ORDER BY published, id", [*ids, *ids]):
+    for r in rows(conn, "SELECT a.id, a.url, a.title, a.source, a.feed_url, a.published, f.story AS story "
+                        f"FROM article_facets f JOIN articles a ON a.id = f.id WHERE f.story IN ({marks}) "
+                        "ORDER BY a.published, a.id", ids):
         copies.setdefault(r["story"], []).append(r)
     out = []
     for h in heads:
@@ -214,7 +216,6 @@ def facets(conn: sqlite3.Connection) -> dict[str, list[str]]:
     tags: set[str] = set()
     for (t,) in conn.execute("SELECT tags FROM feeds"):
         tags.update(json.loads(t or "[]"))
-    langs = [r[0] for r in conn.execute("SELECT DISTINCT language FROM articles WHERE id IN "
-                                        "(SELECT article_id FROM matches ORDER BY created DESC LIMIT 2000) "
-                                        "AND language != '' ORDER BY language")]
+    langs = [r[0] for r in conn.execute("SELECT DISTINCT language FROM article_facets WHERE language != '' "
+                                        "ORDER BY language LIMIT 200")]
     return {"tags": sorted(tags), "languages": langs}

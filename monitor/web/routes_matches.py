@@ -116,7 +116,11 @@ async def article_page(request: Request) -> Response:
             return None, [], [], {}
         ruleset, _ = request.app.state.rules.get()
         fired, others = explain.explain(ruleset, art, {m["rule"] for m in art["matches"]})
-        hit_lists = [m["hits"] for m in art["matches"]] + [e["hits"] for e in fired]
+        # the decisive hits of every rule that fires now; a rule that fired when stored but
+        # no longer does shows the hits it had then
+        firing_now = {e["rule"] for e in fired if e["fires"]}
+        hit_lists = [e["hits"] for e in fired if e["fires"]] + \
+            [m["hits"] for m in art["matches"] if m["rule"] not in firing_now]
         return art, fired, others, explain.segments(art, hit_lists)
     art, fired, others, segs = await off_loop(load)
     if art is None:

@@ -5,8 +5,8 @@ title, summary and text, so the index holds exactly the tokens rules compare
 (case, accents, ß/ø/æ... folded as the matcher folds them; FTS5's `ascii` tokenizer
 then splits on the spaces fold leaves), catching up on new and edited articles
 (`Indexer`), and turning a parsed query into an FTS5 expression that every true match
-satisfies (`fts_query`: phrases and NEAR become AND, a NOT or an OR with an
-unfilterable branch gives up the prefilter). Candidates are then evaluated exactly by
+satisfies (`fts_query`: phrases and NEAR become AND, A NOT NEAR B needs A, a NOT, a
+leading wildcard or an OR with an unfilterable branch gives up the prefilter). Candidates are then evaluated exactly by
 the caller. Must not decide what matches.
 """
 
@@ -37,8 +37,8 @@ def _quote(token: str) -> str:
 
 def _term(t: p.Term) -> str | None:
     toks = [tok for tok in t.tokens if tok]
-    if not toks:
-        return None
+    if not toks or getattr(t, "open_start", False):
+        return None     # a leading wildcard matches inside tokens: FTS5 cannot narrow that down
     parts = [_quote(tok) for tok in toks[:-1]]
     parts.append(_quote(toks[-1]) + ("*" if t.prefix else ""))
     return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
@@ -50,6 +50,8 @@ def fts_query(node: Any) -> str | None:
         return _term(node)
     if isinstance(node, p.Scope):
         return fts_query(node.child)
+    if isinstance(node, p.NotNear):
+        return fts_query(node.left)       # A NOT NEAR B needs an A
     if isinstance(node, p.Near):
         sides = [fts_query(node.left), fts_query(node.right)]
         kept = [s for s in sides if s]

@@ -84,7 +84,7 @@ def build(fields: dict[str, Any], entities: dict[str, tuple[str, ...]]) -> Draft
         text = yaml.safe_dump({**_entities_yaml(entities), **yaml.safe_load(rule_yaml(fields))},
                               sort_keys=False, allow_unicode=True, width=100)
         path.write_text(text, encoding="utf-8")
-        rules, ents, errors = load_files([path])
+        rules, ents, errors, _warnings = load_files([path])
     draft.errors = [e.replace(str(path), DRAFT) for e in errors]
     if not errors:
         draft.ruleset = RuleSet(rules, ents)
