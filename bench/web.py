@@ -109,15 +109,17 @@ def _config(path: Path) -> settings.Config:
 
 
 PLANS = {
-    "matches (7 days)": lambda: ("SELECT f.story, max(m.created) FROM matches m JOIN article_facets f "
-                                 "ON f.id = m.article_id WHERE m.created >= ? GROUP BY f.story "
-                                 "ORDER BY 2 DESC LIMIT 51", [queries.days_ago(7)]),
-    "matches by rule": lambda: ("SELECT f.story, max(m.created) FROM matches m JOIN article_facets f "
-                                "ON f.id = m.article_id WHERE m.rule = ? AND m.created >= ? "
-                                "GROUP BY f.story ORDER BY 2 DESC LIMIT 51", ["kallas", queries.days_ago(7)]),
-    "matches by tag": lambda: ("SELECT f.story, max(m.created) FROM matches m JOIN article_facets f "
+    "matches (7 days)": lambda: ("SELECT f.story, m.created FROM matches m JOIN article_facets f "
+                                 "ON f.id = m.article_id WHERE m.created >= ? ORDER BY m.created DESC",
+                                 [queries.days_ago(7)]),
+    "matches, all time": lambda: ("SELECT f.story, m.created FROM matches m JOIN article_facets f "
+                                  "ON f.id = m.article_id WHERE 1 = 1 ORDER BY m.created DESC", []),
+    "matches by rule": lambda: ("SELECT f.story, m.created FROM matches m JOIN article_facets f "
+                                "ON f.id = m.article_id WHERE m.rule = ? AND m.created >= ? ORDER BY m.created DESC",
+                                ["kallas", queries.days_ago(7)]),
+    "matches by tag": lambda: ("SELECT f.story, m.created FROM matches m JOIN article_facets f "
                                "ON f.id = m.article_id WHERE m.created >= ? AND f.feed_tags LIKE ? "
-                               "GROUP BY f.story ORDER BY 2 DESC LIMIT 51", [queries.days_ago(30), '%"nordic"%']),
+                               "ORDER BY m.created DESC", [queries.days_ago(30), '%"nordic"%']),
     "stories' copies": lambda: ("SELECT a.id FROM article_facets f JOIN articles a ON a.id = f.id "
                                 "WHERE f.story IN (?, ?)", [5, 6]),
     "story page": lambda: ("SELECT id FROM articles WHERE story_id = ? OR id = ?", [5, 5]),

@@ -27,3 +27,13 @@ def test_matches_lists_stories_filters_by_rule_and_prints_json(tmp_path):
     assert [x["articles"][0]["title"] for x in lines] == ["Greenland vote"]
     assert run.invoke(cli, [*base, "--since", "yesterday"]).exit_code == 2
     assert run.invoke(cli, [*base, "--since", "2h", "--rule", "nope"]).output.count("Kallas") == 0
+
+
+def test_web_password_prints_a_hash_the_login_accepts():
+    from monitor.web.security import check_password
+    result = CliRunner().invoke(cli, ["web-password"], input="correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    encoded = result.output.strip().splitlines()[-1]
+    assert encoded.startswith("pbkdf2_sha256$") and "correct horse" not in encoded
+    assert check_password("correct horse battery", encoded) and not check_password("wrong", encoded)
+    assert CliRunner().invoke(cli, ["web-password"], input="short\n").exit_code == 2

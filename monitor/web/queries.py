@@ -63,13 +63,7 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
     Each story has `articles`: its matched copies (newest match first), each with its rules.
     """
     where, params = f.where()
-    # grouped on the narrow article_facets rows (migration 7), never on the wide article rows
-    heads = rows(conn, "SELECT f.story AS story, max(m.created) AS last_match, count(DISTINCT f.id) AS copies "
-                       f"FROM matches m JOIN article_facets f ON f.id = m.article_id WHERE {where} "
-                       "GROUP BY f.story ORDER BY last_match DESC, story DESC LIMIT ? OFFSET ?",
-                 [*params, limit + 1, offset])
-    more = len(heads) > limit
-    heads = heads[:limit]
+    heads, more = _page_of_stories(conn, where, params, limit, offset)
     if not heads:
         return [], False
     ids = [h["story"] for h in heads]
@@ -104,12 +98,40 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
         s = by_story[h["story"]]
         s["articles"] = list(s["articles"].values())
         s["lead"] = s["articles"][0] if s["articles"] else None
+        s["copies"] = len(s["articles"])
         matched = {a["id"]: a for a in s["articles"]}
         # every outlet's copy, matched or not (later copies of a story are often not queued again)
         s["outlets"] = [matched.get(c["id"], {**c, "matches": [], "matched": None})
                         for c in copies.get(h["story"], []) if s["lead"] is None or c["id"] != s["lead"]["id"]]
         out.append(s)
     return out, more
+
+
+def _page_of_stories(conn: sqlite3.Connection, where: str, params: list[Any], limit: int,
+                     offset: int) -> tuple[list[dict], bool]:
+    """Stories ordered by their latest match, one page of them, and whether more follow.
+
+    Walks the matches newest first along a covering index (no sort, no grouping of the
+    whole period) on the narrow article_facets rows, and stops as soon as the page and
+    one more story are known: a story first appears at its latest match.
+    """
+    cur = conn.execute("SELECT f.story, m.created FROM matches m JOIN article_facets f ON f.id = m.article_id "
+                       f"WHERE {where} ORDER BY m.created DESC", params)
+    last: dict[int, str] = {}
+    wanted = offset + limit + 1
+    while len(last) < wanted:
+        batch = cur.fetchmany(500)
+        if not batch:
+            break
+        for story_id, created in batch:
+            if story_id not in last:
+                last[story_id] = created
+                if len(last) >= wanted:
+                    break
+    cur.close()
+    order = list(last)
+    page = [{"story": sid, "last_match": last[sid]} for sid in order[offset:offset + limit]]
+    return page, len(order) > offset + limit
 
 
 def story(conn: sqlite3.Connection, story_id: int) -> dict | None:

@@ -29,7 +29,7 @@ async def search_page(request: Request) -> Response:
     draft = await off_loop(tester.build, {"id": "search", "query": q}, ruleset.entities if ruleset else {})
     if draft.ruleset is None:
         return render(request, "search.html", q=q, days=days, errors=draft.errors, results=None, progress=None)
-    await off_loop(request.app.state.indexer.run_once, 1.0)
+    await off_loop(request.app.state.indexer.run_once, 0.5, False)
     progress = tester.Progress()
     since = queries.days_ago(days)
     found = draft.ruleset

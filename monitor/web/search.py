@@ -154,13 +154,18 @@ class Indexer:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
-    def run_once(self, budget_seconds: float = 2.0) -> int:
-        with self.lock:
-            try:
-                return catch_up(self.state_path, budget_seconds)
-            except sqlite3.Error as exc:        # a busy or damaged database: try again later
-                log.warning("search index: %s", exc)
-                return 0
+    def run_once(self, budget_seconds: float = 2.0, wait: bool = True) -> int:
+        """Index for up to `budget_seconds`; with wait=False, return 0 at once if another run is going
+        (a search never waits for the indexer: unindexed articles are candidates anyway)."""
+        if not self.lock.acquire(blocking=wait):
+            return 0
+        try:
+            return catch_up(self.state_path, budget_seconds)
+        except sqlite3.Error as exc:        # a busy or damaged database: try again later
+            log.warning("search index: %s", exc)
+            return 0
+        finally:
+            self.lock.release()
 
     def start(self) -> None:
         def loop() -> None:
