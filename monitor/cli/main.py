@@ -13,6 +13,7 @@ import click
 
 from monitor import __version__
 from monitor.cli.common import DEFAULT_CONFIG, load_config
+from monitor.cli.config import config_group
 from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
@@ -54,9 +55,19 @@ def run(ctx: click.Context, verbose: bool) -> None:
     import asyncio
 
     from monitor.daemon import run as daemon
+    from monitor.daemon.lock import AlreadyRunning
+    from monitor.daemon.startup import StartupError
     cfg = load_config(ctx)
     _setup_logging(cfg, verbose)
-    asyncio.run(daemon.run(cfg))
+    try:
+        asyncio.run(daemon.run(cfg))
+    except AlreadyRunning as exc:
+        click.echo(f"monitor: {exc}", err=True)
+        sys.exit(2)
+    except StartupError as exc:
+        for msg in exc.messages:
+            click.echo(f"monitor: not starting: {msg}", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -107,8 +118,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         monitor status
     """
     from monitor.daemon import status as status_mod
+    from monitor.store.sqlite import StateUnavailable
     cfg = load_config(ctx)
-    report = status_mod.collect(cfg)
+    try:
+        report = status_mod.collect(cfg)
+    except StateUnavailable as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     click.echo(status_mod.as_json(report) if as_json else status_mod.as_text(report))
 
 
@@ -125,6 +141,7 @@ def demo(rules_dir: Path) -> None:
     demo_mod.main(rules_path=rules_dir)
 
 
+cli.add_command(config_group)
 cli.add_command(digest_command)
 cli.add_command(extract_command)
 cli.add_command(feeds_group)

@@ -22,8 +22,11 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import settings as config_mod
+from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
+from monitor.daemon.lock import StateLock
+from monitor.daemon.startup import StartupError, preflight
 from monitor.deliver.channels import file as file_channel
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
@@ -43,8 +46,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     from monitor.match import RuleWatcher
 
     store = Store(config.state_path)
-    rules = RuleWatcher(rules_dir or config.rules_path)
-    rules.refresh()
+    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config))
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     try:
         async with Fetcher(config.fetch) as fetcher:
@@ -54,6 +56,11 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         if extractor is not None:
             extractor.close()
         store.close()
+
+
+def rule_check(config: Config):
+    """The check a rule set must pass against this config: it routes only to defined channels."""
+    return lambda ruleset: rule_channel_errors(ruleset.rules, config)
 
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
@@ -153,10 +160,19 @@ class Daemon:
             for msg in exc.messages:
                 log.error("config: %s (keeping the running config)", msg)
             return
+        problems = missing_env(fresh)
+        if self.deps.rules.current is not None:
+            problems += rule_channel_errors(self.deps.rules.current.rules, fresh)
+        if problems:
+            for msg in problems:
+                log.error("config: %s (keeping the running config)", msg)
+            return
         if fresh.state_path != self.deps.config.state_path:
             log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
             fresh = replace(fresh, state_path=self.deps.config.state_path)
         self.deps.config = fresh
+        self.deps.rules.check = rule_check(fresh)
+        self.deps.rules.recheck()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
     def reload_rules(self) -> None:
@@ -167,6 +183,8 @@ class Daemon:
     def prune(self) -> None:
         cfg = self.deps.config
         self.deps.store.prune_story_signatures(story_horizon(cfg, self.deps.store))
+        if cfg.retention_days is None:      # retention_days: forever
+            return
         removed = self.deps.store.prune(cfg.retention_days)
         files = sum(file_channel.prune(d, cfg.retention_days) for d in file_channel.directories(cfg))
         if removed or files:
@@ -178,6 +196,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         cfg = self.deps.config
+        http = None
+        if cfg.http_listen:
+            from monitor.web import ops as web
+            try:
+                http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
+            except OSError as exc:
+                raise StartupError(f"http.listen {cfg.http_listen}: cannot listen there: {exc.strerror or exc}") \
+                    from None
+            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         scheduler = AsyncIOScheduler(timezone="UTC")
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         scheduler.add_job(self.poll, "interval", seconds=cfg.fetch.check_interval_seconds,
@@ -189,11 +216,6 @@ class Daemon:
         scheduler.add_job(self.reload_config, "interval", seconds=10, id="config", **common)
         scheduler.add_job(self.prune, "interval", hours=6, next_run_time=now_utc(), id="prune", **common)
         scheduler.start()
-        http = None
-        if cfg.http_listen:
-            from monitor.web import ops as web
-            http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
-            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
@@ -216,5 +238,8 @@ class Daemon:
 
 
 async def run(config: Config) -> None:
-    async with open_deps(config) as deps:
-        await Daemon(deps).run()
+    """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
+    preflight(config)
+    with StateLock(config.state_path):
+        async with open_deps(config) as deps:
+            await Daemon(deps).run()

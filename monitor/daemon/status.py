@@ -27,7 +27,8 @@ def _rules_on_disk(cfg: Config) -> dict[str, Any]:
 
 
 def collect(cfg: Config) -> dict[str, Any]:
-    store = Store(cfg.state_path)
+    """The report; StateUnavailable when there is no database (or one of another schema): never creates one."""
+    store = Store.existing(cfg.state_path)
     try:
         feeds = store.feeds()
         now = now_utc()

@@ -19,7 +19,12 @@ from typing import Any, overload
 
 import sqlite_utils
 
+from monitor.errors import MonitorError
 from monitor.models import Article, Entry, Match
+
+
+class StateUnavailable(MonitorError):
+    """A read-only command found no database, or one of another schema version."""
 
 # Append only: each string is one schema version. Never edit a shipped migration.
 MIGRATIONS: list[str] = [
@@ -128,16 +133,46 @@ def entry_stamp(e: Entry) -> str | None:
 class Store:
     """A handle on the state database. One per process; not shared across threads."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, create: bool = True):
+        """Open (with create: make and migrate) the database; create=False never makes or upgrades it."""
         self.path = Path(path)
-        if str(path) != ":memory:":
+        if create and str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+        target = str(path) if create else f"{self.path.resolve().as_uri()}?mode=rw"
+        conn = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False, uri=not create)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        if create:
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        if create:
+            self.migrate()
+
+    @classmethod
+    def existing(cls, path: str | Path) -> Store:
+        """The database as it is, for read-only commands: never created, never migrated.
+
+        Raises StateUnavailable saying what to do when there is none, or when its schema is
+        older (or newer) than this code's.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StateUnavailable(f"no database at {path} (`monitor run` creates it on its first start)")
+        store = cls(path, create=False)
+        try:
+            version, wanted = store.schema_version(), len(MIGRATIONS)
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise StateUnavailable(f"{path} is not a monitor database: {exc}") from None
+        if version != wanted:
+            store.close()
+            if version < wanted:
+                raise StateUnavailable(f"the database at {path} has schema version {version}, this monitor needs "
+                                       f"{wanted}: upgrade it with `monitor migrate` (`monitor run` also "
+                                       "upgrades it on start)")
+            raise StateUnavailable(f"the database at {path} has schema version {version}, newer than this "
+                                   f"monitor knows ({wanted}): run the newer monitor, or restore a backup")
+        return store
 
     # -- schema ----------------------------------------------------------------
     def schema_version(self) -> int:
