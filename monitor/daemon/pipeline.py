@@ -139,7 +139,7 @@ async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
     rebuilt = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e, _ in republished))
     # From here on nothing awaits: the batch is decided and saved as one unit.
     articles = _unique(deps, [a for a in built if a is not None])
-    items, assignments = _decide(deps, articles)
+    items, assignments = _decide(deps, articles, now)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     base.update(etag=result.etag, last_modified=result.last_modified,
                 entries_seen=feed["entries_seen"] + len(new),
@@ -153,9 +153,10 @@ async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
     return FeedOutcome(url, "ok", len(parsed.entries), len(new), len(items), len(matched), queued, updated=updated)
 
 
-def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, list[Match]]], list]:
+def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[tuple[Article, list[Match]]], list]:
     """Story, rules and channels for each new article.
 
+    `seen` is the fetch time: the story window trusts a publisher's date only near it.
     The rule set is read once, so a reload never splits a batch. A later copy of a story
     already queued for a rule and channel is stored (it shows as "also reported by") but
     queues nothing new there.
@@ -166,7 +167,7 @@ def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, li
     queued: set[tuple[str, str, str]] = set()
     items, assignments = [], []
     for a in articles:
-        story = (deps.stories.assign(a.url, a.title, a.text, a.published)
+        story = (deps.stories.assign(a.url, a.title, a.text, a.published, seen)
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
         story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None

@@ -65,8 +65,9 @@ def rule_check(config: Config):
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
     """The story index over the dedupe window, rebuilt from the stored signatures."""
-    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours)
-    index.load(store.story_signatures(since=story_horizon(config, store)))
+    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
+                       date_skew_minutes=config.dedupe.date_skew_minutes)
+    index.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
     return index
 
 

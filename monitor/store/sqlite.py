@@ -99,6 +99,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE entries ADD COLUMN stamp TEXT
     """,
+    # 5 (stories): when monitor first saw each indexed article, so a restart windows it by the
+    # same plausibility rule as the first decision (older rows: the article row's creation)
+    """
+    ALTER TABLE story_signatures ADD COLUMN seen TEXT;
+    UPDATE story_signatures SET seen = COALESCE(
+        (SELECT a.created FROM articles a WHERE a.url = story_signatures.article_url), published)
+    """,
 ]
 
 
@@ -545,9 +552,10 @@ class Store:
         with self.transaction():
             for a in assignments:
                 self.db.execute(
-                    "INSERT INTO story_signatures VALUES (?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
+                    "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen) "
+                    "VALUES (?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
                     "fingerprint = excluded.fingerprint, minhash = excluded.minhash",
-                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published)])
+                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen)])
                 self.db.execute(
                     "UPDATE articles SET content_hash = ?, story_id = COALESCE("
                     "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
@@ -560,7 +568,10 @@ class Store:
                          [iso(since)])
 
     def latest_story_published(self) -> datetime | None:
-        """The latest publication time among the stored signatures: the story index's clock."""
+        """The latest window time among the stored signatures: the story index's clock.
+
+        `published` in story_signatures is the time the window measures (the publisher's
+        date only when plausible, see `stories.index.window_time`), not the display date."""
         row = self.db.execute("SELECT max(published) FROM story_signatures").fetchone()
         return parse_iso(row[0]) if row and row[0] else None
 
