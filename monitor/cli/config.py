@@ -75,13 +75,9 @@ def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
                + (f" ({len(warnings)} warning(s))" if warnings else ""))
 
 
+
 def _raw_rules_path(path: Path) -> Path | None:
     """rules.path read leniently from a config that does not validate, so its rules are checked too."""
-    from monitor.config import yamlsrc
-    try:
-        doc = yamlsrc.load(path.read_text(encoding="utf-8"), str(path))
-        raw = doc["rules"]["path"] if isinstance(doc.get("rules"), dict) else "rules"
-    except Exception:  # noqa: BLE001 - the config's own errors are reported already
-        return None
-    p = Path(str(raw))
-    return p if p.is_absolute() else path.resolve().parent / p
+    from monitor.config.lenient import raw_paths
+    found = raw_paths(path)
+    return found[1] if found else None

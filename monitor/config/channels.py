@@ -108,6 +108,10 @@ def _check_email(c: Checker, d: dict) -> None:
               d, "security")
     if "username" in d:
         c.typed(d, "username", str, None)
+    _check_addresses(c, d)
+
+
+def _check_addresses(c: Checker, d: dict) -> None:
     if "from" in d:
         problem = values.address_problem(d["from"]) if isinstance(d["from"], str) else "must be an address"
         if problem:
