@@ -59,6 +59,8 @@ class FetchSettings:
     extract_workers: int = bounded(0, ge=0, le=256, hint="0 = one per core")
     # A new feed's first poll alerts only on items published this recently; None ("all") = on everything.
     first_poll_alert_hours: float | None = bounded(24.0, ge=0)
+    feed_deadline_seconds: float = bounded(300.0, ge=1, le=86400)     # one feed's whole poll: feed, pages, ...
+    match_seconds_per_article: float = bounded(10.0, ge=0.1, le=3600)  # matching + story signature, in a worker
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Config:
     http_listen: str | None = None               # "127.0.0.1:9464" for /healthz and /metrics
     disabled_channels: tuple[str, ...] = ()      # defined with `enabled: false`: rules may name them
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
+    shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -243,7 +246,7 @@ def _string(c: Checker, d: dict, key: str) -> str | None:
 
 
 TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
-            "retention_days", "logging", "http"}
+            "retention_days", "logging", "http", "shutdown_grace_seconds"}
 
 
 def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
@@ -271,6 +274,10 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
     _check_fetch(c, doc.get("fetch"), fetch)
     _check_digest(c, doc.get("digest"), digest)
+    grace = c.typed(doc, "shutdown_grace_seconds", (int, float), 20.0)
+    if not 0 <= grace <= 3600:
+        c.err(doc.get("shutdown_grace_seconds"), f"shutdown_grace_seconds must be between 0 and 3600, got {grace:g}",
+              doc, "shutdown_grace_seconds")
     feeds = _feeds(c, doc, fetch)
     defined, default_channels = _channels(c, doc)
     log_format = str(logging_.get("format", "text"))
@@ -307,6 +314,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         http_listen=str(listen) if listen else None,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
+        shutdown_grace_seconds=float(grace),
     )
 
 
