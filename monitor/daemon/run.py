@@ -26,10 +26,10 @@ from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
-from monitor.daemon.lock import StateLock
-from monitor.daemon.startup import StartupError, preflight
 from monitor.daemon.jobs import JobRunner
+from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
+from monitor.daemon.startup import StartupError, preflight
 from monitor.deliver.channels import file as file_channel
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool

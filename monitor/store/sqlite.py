@@ -11,7 +11,15 @@ network I/O, parsing or matching.
 from __future__ import annotations
 
 from monitor.store.articles import ArticleQueries
-from monitor.store.base import StateUnavailable, TransactionConflict, db_bytes, entry_stamp, iso, now_utc, parse_iso
+from monitor.store.base import (
+    StateUnavailable,
+    TransactionConflict,
+    db_bytes,
+    entry_stamp,
+    iso,
+    now_utc,
+    parse_iso,
+)
 from monitor.store.deliveries import DeliveryQueries
 from monitor.store.feeds import FeedQueries
 from monitor.store.housekeeping import HousekeepingQueries
