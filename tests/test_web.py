@@ -16,6 +16,7 @@ from monitor.config.http import HttpSettings
 from monitor.errors import ConfigError
 from monitor.web import server as web
 from monitor.web.security import guard_for
+from tests.conftest import free_port
 from tests.webenv import WebEnv
 
 
@@ -103,7 +104,7 @@ def test_loopback_needs_no_secret_but_uses_one_when_given():
 
 
 def test_monitor_run_refuses_a_public_listen_without_credentials(tmp_path, monkeypatch):
-    env = WebEnv(tmp_path, http="listen: '0.0.0.0:0', token_env: MONITOR_TEST_WEB_TOKEN")
+    env = WebEnv(tmp_path, http=f"listen: '0.0.0.0:{free_port()}', token_env: MONITOR_TEST_WEB_TOKEN")
     monkeypatch.delenv("MONITOR_TEST_WEB_TOKEN", raising=False)
     result = CliRunner().invoke(cli, ["--config", str(env.config.path), "run"])
     assert result.exit_code == 2, result.output
@@ -132,6 +133,6 @@ def test_config_rejects_bad_http_values(tmp_path):
         WebEnv(tmp_path, http="listen: 'nonsense', page_size: 2, token_env: 'not a name', bogus: 1")
     text = "\n".join(exc.value.messages)
     assert "monitor.yaml:" in text
-    for needle in ("listen must be HOST:PORT", "page_size must be between", "token_env names an environment",
-                   "unknown key 'bogus' in http"):
+    for needle in ("http.listen 'nonsense' must be HOST:PORT", "page_size must be at least 5",
+                   "token_env names an environment", "unknown key 'bogus' in http"):
         assert needle in text, text

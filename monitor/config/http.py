@@ -1,11 +1,11 @@
 """The `http:` section of the config: where the web interface listens and how it is protected.
 
-Owns the `HttpSettings` record and its checks (FILE:LINE:COL messages through the config
-checker): the listen address, the names of the environment variables that hold the
-login token or password hash (never the secrets themselves), which pages stay open
-without login, rule writing, page size and the tester's time budget. Whether the
-secrets are actually set is checked when the server starts (monitor.web.server), not
-here: a config must load for `monitor status` on a machine without them.
+Owns the `HttpSettings` record (bounds declared on the fields, enforced by the config
+checker with FILE:LINE:COL messages) and the checks the generic reader cannot know:
+environment variable names. `listen` itself is validated by config/values.parse_listen.
+The secrets are never in the YAML, only the names of the environment variables that hold
+them; whether they are set is checked when the server starts (monitor.web.security),
+so a config still loads for `monitor status` on a machine without them.
 Must not read the environment, open sockets or touch the database.
 """
 
@@ -15,6 +15,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from monitor.config.checker import bounded
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -26,18 +28,19 @@ class HttpSettings:
     password_hash_env: str = ""           # env var holding a hash from `monitor web-password`
     open_health: bool = False             # /healthz and /metrics answer without login
     rules_writable: bool = False          # the rule tester may write rule files
-    page_size: int = 50                   # stories per page on the matches page
-    backtest_seconds: float = 5.0         # time budget of a backtest or search
-    backtest_days: int = 7                # default look-back of the rule tester
+    page_size: int = bounded(50, ge=5, le=500)            # stories per page on the matches page
+    backtest_seconds: float = bounded(5.0, ge=0.5, le=120)  # time budget of a backtest or search
+    backtest_days: int = bounded(7, ge=1, le=3650)        # default look-back of the rule tester
 
 
 def split_listen(listen: str) -> tuple[str, int]:
-    """("host", port) of "host:port" or "[v6]:port"; ValueError when malformed."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    """("host", port) of "host:port", "[v6]:port" or ":port" (port 0: any free port, for tests)."""
+    text = listen.strip()
+    m = re.match(r"^\[(?P<v6>[^\]]+)\]:(?P<port>\d+)$", text) or re.match(r"^(?P<host>[^:\[\]]*):(?P<port>\d+)$", text)
+    if not m or not 0 <= int(m["port"]) <= 65535:
         raise ValueError(f"listen must be HOST:PORT, got {listen!r}")
-    host = host.strip("[]") or "127.0.0.1"
-    return host, int(port)
+    host = m.groupdict().get("v6") or m.groupdict().get("host") or "127.0.0.1"
+    return host, int(m["port"])
 
 
 def is_loopback(host: str) -> bool:
@@ -51,21 +54,10 @@ def is_loopback(host: str) -> bool:
 
 
 def check(c: Any, d: Any, settings: HttpSettings) -> None:
-    """Bounds and forms the generic section reader cannot know (c is the config's _Checker)."""
+    """What the generic section reader cannot know (c is the config's Checker)."""
     if not isinstance(d, dict):
         return
-    if settings.listen:
-        try:
-            split_listen(settings.listen)
-        except ValueError as exc:
-            c.err(d.get("listen"), str(exc))
     for key in ("token_env", "password_hash_env"):
         value = getattr(settings, key)
         if value and not ENV_NAME.match(value):
-            c.err(d.get(key), f"{key} names an environment variable, e.g. MONITOR_WEB_TOKEN")
-    if not 5 <= settings.page_size <= 500:
-        c.err(d.get("page_size"), "page_size must be between 5 and 500")
-    if not 0.5 <= settings.backtest_seconds <= 120:
-        c.err(d.get("backtest_seconds"), "backtest_seconds must be between 0.5 and 120")
-    if not 1 <= settings.backtest_days <= 3650:
-        c.err(d.get("backtest_days"), "backtest_days must be between 1 and 3650")
+            c.err(d.get(key), f"{key} names an environment variable, e.g. MONITOR_WEB_TOKEN", d, key)

@@ -23,10 +23,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from monitor.config import settings as config_mod
+from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import JobRunner
+from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
+from monitor.daemon.startup import StartupError, preflight
 from monitor.deliver.channels import file as file_channel
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
@@ -49,8 +52,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     from monitor.match import RuleWatcher
 
     store = Store(config.state_path)
-    rules = RuleWatcher(rules_dir or config.rules_path)
-    rules.refresh()
+    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config))
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     try:
         async with Fetcher(config.fetch) as fetcher:
@@ -60,6 +62,11 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         if extractor is not None:
             extractor.close()
         store.close()
+
+
+def rule_check(config: Config):
+    """The check a rule set must pass against this config: it routes only to defined channels."""
+    return lambda ruleset: rule_channel_errors(ruleset.rules, config)
 
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
@@ -158,10 +165,19 @@ class Daemon:
             for msg in exc.messages:
                 log.error("config: %s (keeping the running config)", msg)
             return
+        problems = missing_env(fresh)
+        if self.deps.rules.current is not None:
+            problems += rule_channel_errors(self.deps.rules.current.rules, fresh)
+        if problems:
+            for msg in problems:
+                log.error("config: %s (keeping the running config)", msg)
+            return
         if fresh.state_path != self.deps.config.state_path:
             log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
             fresh = replace(fresh, state_path=self.deps.config.state_path)
         self.deps.config = fresh
+        self.deps.rules.check = rule_check(fresh)
+        self.deps.rules.recheck()
         self.scheduler.wake.set()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
@@ -192,12 +208,15 @@ class Daemon:
             loop.add_signal_handler(sig, self.runner.stop)
         cfg = self.deps.config
         runner = self.runner
-        http = None     # started first: a refused web configuration stops `monitor run` before any job
-        if cfg.http_listen:
+        http = None
+        if cfg.http_listen:      # first: a refused web configuration or a port in use stops the start
             from monitor.web import server as web
-            # "retry now" on a page starts the digest job at once instead of sending from the web thread
-            http = web.start(cfg, wake=lambda: loop.call_soon_threadsafe(
-                lambda: runner.start("deliver:digests", self.digest)))
+            try:
+                # "retry now" on a page starts the digest job at once instead of sending from the web thread
+                http = web.start(cfg, wake=lambda: loop.call_soon_threadsafe(
+                    lambda: runner.start("deliver:digests", self.digest)))
+            except ConfigError as exc:
+                raise StartupError(exc.messages) from None
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
@@ -225,7 +244,7 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
     store = Store(config.state_path, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
-        if stop():
+        if stop() or config.retention_days is None:      # retention_days: forever
             return 0, 0
         removed = store.prune(config.retention_days)
     finally:
@@ -235,5 +254,8 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
 
 
 async def run(config: Config) -> None:
-    async with open_deps(config) as deps:
-        await Daemon(deps).run()
+    """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
+    preflight(config)
+    with StateLock(config.state_path):
+        async with open_deps(config) as deps:
+            await Daemon(deps).run()
