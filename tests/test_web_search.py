@@ -187,3 +187,36 @@ def test_check_text_and_a_fetched_url(tmp_path):
     blocked = client.post("/tester/check", data={"csrf": token, "query": "x", "url": "http://127.0.0.2:9/"})
     assert "cannot fetch" in blocked.text and ("not allowed" in blocked.text or "private" in blocked.text
                                                or "refused" in blocked.text or "blocked" in blocked.text)
+
+
+def test_check_a_page_fetched_through_the_guarded_client(tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    page = ("<html><head><title>Quillmoor news</title></head><body><article><h1>Project Quillmoor</h1>"
+            + "<p>The ministers met to discuss Project Quillmoor and its budget at length today.</p>" * 8
+            + "</article></body></html>").encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = WebEnv(tmp_path, fetch='allow_private: ["127.0.0.1/32"], respect_robots: false')
+        client = env.client()
+        token = csrf_of(client.get("/tester?query=x").text)
+        url = f"http://127.0.0.1:{server.server_address[1]}/news/1"
+        r = client.post("/tester/check", data={"csrf": token, "query": "Quillmoor", "url": url})
+        assert "Fires" in r.text and "<mark>Quillmoor</mark>" in r.text, r.text[-2000:]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -41,6 +41,7 @@ rules:
 class WebEnv:
     tmp: Path
     http: str = ""
+    fetch: str = ""
     config: config_mod.Config = field(init=False)
     store: Store = field(init=False)
 
@@ -55,7 +56,8 @@ class WebEnv:
                        "{name: desk, type: webhook, url: 'http://127.0.0.1:9/secret-hook-token', "
                        "schedule: immediate}]\n"
                        "default_channels: [archive]\n"
-                       + (f"http: {{{self.http}}}\n" if self.http else ""))
+                       + (f"http: {{{self.http}}}\n" if self.http else "")
+                       + (f"fetch: {{{self.fetch}}}\n" if self.fetch else ""))
         self.config = config_mod.load(cfg)
         self.store = Store(self.config.state_path)
         self.rules = load_rules(rules)
