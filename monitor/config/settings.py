@@ -21,7 +21,7 @@ from monitor.config import yamlsrc
 from monitor.errors import ConfigError
 
 CHANNEL_TYPES = ("file", "email", "webhook", "apprise")
-WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
+WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "teams-legacy", "mattermost")
 SCHEDULE_RE = re.compile(
     r"^(immediate|hourly|daily at (?P<dh>\d{1,2}):(?P<dm>\d{2})|"
     r"weekly on (?P<day>mon|tue|wed|thu|fri|sat|sun)[a-z]* at (?P<wh>\d{1,2}):(?P<wm>\d{2}))$",
@@ -194,9 +194,10 @@ def _feed(c: _Checker, d: Any, defaults: FetchSettings) -> FeedSettings | None:
 
 CHANNEL_KEYS = {
     "file": {"path"},
-    "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds"},
-    "webhook": {"url", "format", "secret_env", "timeout_seconds", "headers"},
-    "apprise": {"urls_env"},
+    "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds",
+              "from_name", "list_id", "list_unsubscribe", "messages_per_second"},
+    "webhook": {"url", "format", "secret_env", "timeout_seconds", "headers", "messages_per_second"},
+    "apprise": {"urls_env", "messages_per_second"},
 }
 
 
@@ -232,11 +233,30 @@ def _check_channel(c: _Checker, d: dict, kind: str, schedule: str) -> None:
                 c.err(d, f"email channel needs {key!r}")
         if str(d.get("security", "starttls")) not in ("starttls", "tls", "none"):
             c.err(d.get("security"), "security must be starttls, tls or none")
+    _check_delivery_keys(c, d)
     if kind == "webhook":
         if "url" not in d:
             c.err(d, "webhook channel needs 'url'")
         if str(d.get("format", "json")) not in WEBHOOK_FORMATS:
             c.err(d.get("format"), f"format must be one of {', '.join(WEBHOOK_FORMATS)}")
+
+
+def _check_delivery_keys(c: _Checker, d: dict) -> None:
+    """Pacing, deadlines and the email list headers (docs/delivery.md)."""
+    for key, lo, hi in (("messages_per_second", 0.01, 100.0), ("timeout_seconds", 0.1, 600.0)):
+        if key in d:
+            v = d[key]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not lo <= v <= hi:
+                c.err(v, f"{key} must be a number from {lo:g} to {hi:g}")
+    for key in ("from_name", "list_id"):
+        if key in d and not isinstance(d[key], str):
+            c.err(d[key], f"{key} must be a string")
+    if "list_unsubscribe" in d:
+        v = d["list_unsubscribe"]
+        targets = [v] if isinstance(v, str) else v if isinstance(v, list) else None
+        if not targets or not all(isinstance(x, str) and re.match(r"(?i)(mailto:\S+@\S+|https?://\S+)$", x)
+                                  for x in targets):
+            c.err(v, "list_unsubscribe must be a mailto: or http(s): address, or a list of them")
 
 
 def _plain(v: Any) -> Any:

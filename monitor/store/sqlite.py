@@ -20,6 +20,7 @@ from typing import Any, overload
 import sqlite_utils
 
 from monitor.models import Article, Entry, Match
+from monitor.store.deliveries import PARTS_MIGRATION, DeliveryParts
 
 # Append only: each string is one schema version. Never edit a shipped migration.
 MIGRATIONS: list[str] = [
@@ -94,6 +95,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE entries ADD COLUMN stamp TEXT
     """,
+    # 5: the saved parts of each delivery (store/deliveries.py), fixed at its first attempt
+    PARTS_MIGRATION,
 ]
 
 
@@ -125,7 +128,7 @@ def entry_stamp(e: Entry) -> str | None:
     return iso(e.updated or e.published)
 
 
-class Store:
+class Store(DeliveryParts):
     """A handle on the state database. One per process; not shared across threads."""
 
     def __init__(self, path: str | Path):
@@ -417,7 +420,8 @@ class Store:
             if retry_at is None:
                 self.db.execute("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
                                 "last_error = ? WHERE id = ?", [error, delivery_id])
-                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ?", [delivery_id])
+                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ? AND status != 'sent'",
+                                [delivery_id])
             else:
                 self.db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
                                 "next_attempt = ? WHERE id = ?", [error, iso(retry_at), delivery_id])
@@ -489,6 +493,7 @@ class Store:
             self.db.execute(f"DELETE FROM outbox WHERE status != 'pending' AND article_id IN ({old})", [cutoff])
             n = self.db.execute(f"DELETE FROM articles WHERE id IN ({old})", [cutoff]).rowcount
             self.db.execute("DELETE FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])
+            self.db.execute("DELETE FROM delivery_parts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
             # An entry of a feed's latest fetch is still in the feed, however old: a feed that
             # answers 304 for months never refreshes last_seen, and forgetting it would re-alert.
             self.db.execute("DELETE FROM entries WHERE last_seen < ? AND last_seen < "
