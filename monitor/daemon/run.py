@@ -25,6 +25,7 @@ from monitor.config import settings as config_mod
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
 from monitor.deliver.channels import file as file_channel
+from monitor.deliver.job import DeliveryJob
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
 from monitor.ingest.fetch import Fetcher
@@ -92,6 +93,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.in_flight: set[asyncio.Task] = set()
         self.config_stamp: int | None = None
+        self.delivery: DeliveryJob | None = None
 
     async def _tracked(self, coro) -> None:
         if self.stopping.is_set():
@@ -119,16 +121,8 @@ class Daemon:
         if summary.feeds:
             log.info(summary.line())
         self.deps.store.set_meta("heartbeat", {"pid": os.getpid(), "at": now_utc().isoformat()})
-        await self._deliver(immediate_only=True)
-
-    async def digest(self) -> None:
-        await self._tracked(self._deliver(immediate_only=False))
-
-    async def _deliver(self, immediate_only: bool) -> None:
-        from monitor.deliver.delivery import run_digests
-        result = await run_digests(self.deps.store, self.deps.config, immediate_only=immediate_only)
-        if result.get("sent") or result.get("failed"):
-            log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
+        if self.delivery is not None:
+            self.delivery.wake()        # alerts and a first digest go out now, in the delivery job
 
     def reload_config(self) -> None:
         """Pick up an edited config file (feeds added or removed, channels, schedules).
@@ -182,8 +176,10 @@ class Daemon:
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
         scheduler.add_job(self.poll, "interval", seconds=cfg.fetch.check_interval_seconds,
                           next_run_time=now_utc(), id="poll", **common)
-        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
-        scheduler.add_job(self.digest, "interval", seconds=60, next_run_time=now_utc(), id="digest", **common)
+        # Deliveries run in their own job and tasks, never inside a poll (deliver/job.py); at start
+        # too, so a delivery claimed before a crash is resumed at once.
+        self.delivery = DeliveryJob(lambda: self.deps.config)
+        delivery_task = asyncio.create_task(self.delivery.run(self.stopping), name="delivery")
         scheduler.add_job(self.reload_rules, "interval", seconds=5, id="rules", **common)
         self.reload_config()
         scheduler.add_job(self.reload_config, "interval", seconds=10, id="config", **common)
@@ -200,7 +196,8 @@ class Daemon:
         log.info("shutting down: waiting up to %.0fs for %d running job(s)", SHUTDOWN_GRACE_SECONDS,
                  len(self.in_flight))
         scheduler.shutdown(wait=False)
-        await self.drain()
+        await asyncio.gather(self.drain(), self.delivery.close(SHUTDOWN_GRACE_SECONDS))
+        await delivery_task
         if http is not None:
             http.shutdown()
         log.info("stopped cleanly")
