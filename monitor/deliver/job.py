@@ -1,19 +1,21 @@
-"""The daemon's delivery job: deliveries in tasks of their own, beside (never inside) the polls.
+"""The daemon's deliveries: one job per channel, beside (never inside) the polls.
 
-Owns when to run a channel: at once when woken (`wake()`, called after a poll commits new
-outbox rows), within a second of a new unclaimed outbox row or a retry falling due (cheap
-queries on the job's own store connection, so an alert goes out seconds after the commit
-that queued it whoever wrote it), and every minute for schedules. Each channel runs in its
-own task: a channel waiting for a Retry-After, pacing a long digest or talking to a slow
-receiver never delays another channel, nor polling. Must not decide what to send (delivery.py).
+Owns when a channel runs: at once when woken (`wake()`, called when a feed's poll queued
+something), within a second of a new unclaimed outbox row or a retry falling due (`watch`,
+a cheap look on a short-lived connection, so an alert goes out seconds after the commit
+that queued it whoever wrote it), and every minute for schedules. Each channel is its own
+job `deliver:<name>` in the daemon's JobRunner, on its own store connection: a channel
+waiting for a Retry-After, pacing a long digest or talking to a slow receiver never delays
+another channel, nor polling; a channel woken while its job runs goes once more after it.
+Must not decide what to send (delivery.py) nor own the runner (daemon/jobs.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from monitor.config.settings import Config
 from monitor.deliver.delivery import run_digests
@@ -21,76 +23,50 @@ from monitor.store.sqlite import Store, now_utc
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 1.0          # how often the job looks for new outbox rows and due retries
+WATCH_SECONDS = 1.0         # how often to look for new outbox rows and due retries
 SCHEDULE_SECONDS = 60.0     # how often every channel is run for its schedule
 
 
-class DeliveryJob:
-    def __init__(self, config: Callable[[], Config], store: Store | None = None):
+class Deliveries:
+    def __init__(self, runner: Any, config: Callable[[], Config]):
+        self.runner = runner              # daemon/jobs.JobRunner: start(name, fn), is_running(name)
         self.config = config
-        self.store = store or Store(config().state_path)
-        self.own_store = store is None
-        self.woken = asyncio.Event()
-        self.tasks: dict[str, asyncio.Task] = {}
         self.again: set[str] = set()
         self.marks: dict[str, int] = {}
         self.last_full = 0.0
 
-    def wake(self) -> None:
-        """New items were queued: run every channel now."""
-        self.woken.set()
+    def wake(self, names: set[str] | None = None) -> None:
+        """Run these channels (default: all) now, each in its own job."""
+        for name in names if names is not None else {ch.name for ch in self.config().channels}:
+            started = self.runner.start(f"deliver:{name}", lambda name=name: self._channel(name))
+            if started is None and self.runner.is_running(f"deliver:{name}"):
+                self.again.add(name)          # busy: once more when it is done
 
-    async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                self._start(self._channels_with_work())
-            except Exception:  # a store hiccup must not end the job
-                log.exception("delivery job: looking for work failed; trying again")
-            try:
-                await asyncio.wait_for(self.woken.wait(), TICK_SECONDS)
-            except TimeoutError:
-                pass
-
-    def _channels_with_work(self) -> set[str]:
-        names = {ch.name for ch in self.config().channels}
-        full = self.woken.is_set() or time.monotonic() - self.last_full >= SCHEDULE_SECONDS
-        self.woken.clear()
-        marks = self.store.outbox_marks()
+    async def watch(self) -> None:
+        """The periodic look: new outbox rows, due retries, and every minute the schedules."""
+        store = Store(self.config().state_path, migrate=False)
+        try:
+            marks = store.outbox_marks()
+            due = store.channels_with_due_retries(now_utc())
+        finally:
+            store.close()
         fresh = {ch for ch, n in marks.items() if n > self.marks.get(ch, 0)}
         self.marks = marks
-        if full:
+        if time.monotonic() - self.last_full >= SCHEDULE_SECONDS:
             self.last_full = time.monotonic()
-            return names
-        return names & (fresh | self.store.channels_with_due_retries(now_utc()))
-
-    def _start(self, names: set[str]) -> None:
-        for name in names:
-            task = self.tasks.get(name)
-            if task is not None and not task.done():
-                self.again.add(name)          # it is busy: run it once more when it is done
-                continue
-            self.tasks[name] = asyncio.create_task(self._channel(name), name=f"deliver:{name}")
+            self.wake()
+        elif fresh or due:
+            self.wake((fresh | due) & {ch.name for ch in self.config().channels})
 
     async def _channel(self, name: str) -> None:
         while True:
             self.again.discard(name)
+            store = Store(self.config().state_path, migrate=False)
             try:
-                result = await run_digests(self.store, self.config(), channels=[name])
-                if result.get("sent") or result.get("failed") or result.get("retrying"):
-                    log.info("delivery %s: %s", name, ", ".join(f"{k} {v}" for k, v in result.items()))
-            except Exception:
-                log.exception("delivery for channel %s failed; the daemon keeps running", name)
-            if name not in self.again:
+                result = await run_digests(store, self.config(), channels=[name])
+            finally:
+                store.close()
+            if result.get("sent") or result.get("failed") or result.get("retrying"):
+                log.info("delivery %s: %s", name, ", ".join(f"{k} {v}" for k, v in result.items()))
+            if name not in self.again or self.runner.stopping.is_set():
                 return
-
-    async def close(self, grace: float) -> None:
-        """Give running deliveries `grace` seconds, then cancel them (their parts are saved)."""
-        running = [t for t in self.tasks.values() if not t.done()]
-        if running:
-            _, late = await asyncio.wait(running, timeout=grace)
-            for t in late:
-                t.cancel()
-            if late:
-                await asyncio.wait(late, timeout=5)
-        if self.own_store:
-            self.store.close()

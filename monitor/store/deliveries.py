@@ -1,119 +1,117 @@
-"""The store's side of delivering: the saved parts of a delivery, duplicates per channel, and
-the cheap questions the delivery job asks every second. Mixed into `Store` (store/sqlite.py).
+"""Queries about the outbox and deliveries: what is pending, claimed, sent or failed.
 
-Owns the `delivery_parts` table (migration 5): the messages of a delivery as decided at its
-first attempt (their outbox rows, bytes and idempotency keys), so a retry re-sends exactly
-those; a part's outbox rows are marked sent when that part was accepted, not before.
-Must not render, send or decide schedules.
+Owns the outbox -> delivery bookkeeping (a delivery is persisted before it is attempted,
+marked only after its channel confirms), alert counts for the rate limit and each
+channel's last scheduled digest. Must not render or send.
 """
 
 from __future__ import annotations
 
-import json
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-PARTS_MIGRATION = """
-    CREATE TABLE delivery_parts (
-        delivery_id TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL, key TEXT NOT NULL,
-        outbox_ids TEXT NOT NULL, payload BLOB, label TEXT NOT NULL DEFAULT '', items INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL DEFAULT 'pending', sent_at TEXT, PRIMARY KEY (delivery_id, part)
-    );
-    CREATE INDEX outbox_article_channel ON outbox(article_id, channel)
-"""
+from monitor.store.base import StoreBase, iso, now_utc
 
 
-class _PreparedLike(Protocol):
-    outbox_ids: tuple[int, ...]
-    payload: bytes
-    key: str
-    label: str
-    items: int
+class DeliveryQueries(StoreBase):
+    """The outbox, deliveries and channel_state tables."""
 
+    def pending_items(self, channel: str, priorities: Sequence[str] | None = None) -> list[dict]:
+        """Outbox rows for a channel not yet in any delivery, joined with article and match."""
+        sql = ("SELECT o.id AS outbox_id, o.rule, o.priority, o.created AS queued, a.*, "
+               "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
+               "FROM outbox o JOIN articles a ON a.id = o.article_id "
+               "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
+               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL")
+        params: list[Any] = [channel]
+        if priorities:
+            sql += f" AND o.priority IN ({','.join('?' * len(priorities))})"
+            params += list(priorities)
+        return self.rows(sql + " ORDER BY o.id", params)
 
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds")
+    def create_delivery(self, channel: str, outbox_ids: Sequence[int], *, kind: str = "digest",
+                        more: int = 0, now: datetime | None = None) -> str | None:
+        """Persist a delivery and claim its outbox rows, before anything is sent.
 
-
-class DeliveryParts:
-    """Store methods for parts and duplicates; `self` is a Store."""
-
-    db: Any
-    transaction: Any                 # Store.transaction
-    rows: Any                        # Store.rows
-
-    def delivery_parts(self, delivery_id: str) -> list[dict]:
-        out = self.rows("SELECT * FROM delivery_parts WHERE delivery_id = ? ORDER BY part", [delivery_id])
-        for r in out:
-            r["outbox_ids"] = json.loads(r["outbox_ids"])
-        return out
-
-    def save_delivery_parts(self, delivery_id: str, parts: Sequence[_PreparedLike]) -> int:
-        """Keep the messages decided at a delivery's first attempt; returns how many rows of the
-        delivery no part carries (released back to the outbox, so nothing is silently dropped)."""
-        with self.transaction():
-            if self.db.execute("SELECT 1 FROM delivery_parts WHERE delivery_id = ?", [delivery_id]).fetchone():
-                return 0                                  # decided already (a concurrent first attempt)
-            carried: set[int] = set()
-            for n, p in enumerate(parts, 1):
-                carried.update(p.outbox_ids)
-                self.db.execute("INSERT INTO delivery_parts (delivery_id, part, parts, key, outbox_ids, payload, "
-                                "label, items) VALUES (?,?,?,?,?,?,?,?)",
-                                [delivery_id, n, len(parts), p.key, json.dumps(list(p.outbox_ids)), p.payload,
-                                 p.label, p.items])
-            claimed = [r[0] for r in self.db.execute("SELECT id FROM outbox WHERE delivery_id = ?", [delivery_id])]
-            loose = [i for i in claimed if i not in carried]
-            for i in loose:
-                self.db.execute("UPDATE outbox SET delivery_id = NULL WHERE id = ?", [i])
-            if loose:
-                self.db.execute("UPDATE deliveries SET items = items - ? WHERE id = ?", [len(loose), delivery_id])
-        return len(loose)
-
-    def mark_part_sent(self, delivery_id: str, part: int, when: datetime) -> None:
-        """One message was accepted: its outbox rows are sent now, whatever becomes of the other parts."""
-        with self.transaction():
-            row = self.db.execute("SELECT outbox_ids FROM delivery_parts WHERE delivery_id = ? AND part = ?",
-                                  [delivery_id, part]).fetchone()
-            self.db.execute("UPDATE delivery_parts SET status = 'sent', sent_at = ?, payload = NULL "
-                            "WHERE delivery_id = ? AND part = ?", [_iso(when), delivery_id, part])
-            for i in json.loads(row[0]) if row else []:
-                self.db.execute("UPDATE outbox SET status = 'sent' WHERE id = ? AND delivery_id = ?",
-                                [i, delivery_id])
-
-    def pending_deliveries(self, channel: str) -> list[dict]:
-        """Deliveries of a channel not yet sent or given up (being tried, or waiting to be retried)."""
-        return self.rows("SELECT * FROM deliveries WHERE channel = ? AND status = 'pending' ORDER BY created",
-                         [channel])
-
-    def settle_duplicates(self, channel: str) -> int:
-        """Mark pending rows that would deliver an article twice on a channel as 'duplicate'.
-
-        A row is a duplicate when the channel already has (sent, or in a delivery under way) a
-        row of the same article under any rule, or of another article of the same story (a
-        near-copy). A materially updated article is exempt from the near-copy clause: its own
-        rows were reset to pending and it is delivered again, marked "updated".
+        `kind` is "digest" or "alert"; `more` counts items left pending for a later digest.
+        Rows already claimed by another run are skipped; when rows were asked for and none
+        could be claimed, no delivery is created and None is returned.
         """
-        return self.db.execute(
-            "UPDATE outbox SET status = 'duplicate' WHERE id IN ("
-            " SELECT o.id FROM outbox o JOIN articles a ON a.id = o.article_id"
-            " WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND EXISTS ("
-            "  SELECT 1 FROM outbox p JOIN articles b ON b.id = p.article_id"
-            "  WHERE p.channel = o.channel AND p.id != o.id"
-            "   AND (p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
-            "   AND (p.article_id = o.article_id OR (a.updated = 0 AND a.story_id IS NOT NULL"
-            "        AND COALESCE(b.story_id, b.id) = a.story_id))))", [channel]).rowcount
+        delivery_id = str(uuid.uuid4())
+        now_s = iso(now or now_utc())
+        with self.transaction():
+            self._insert("deliveries", {"id": delivery_id, "channel": channel, "created": now_s,
+                                        "next_attempt": now_s, "items": len(outbox_ids),
+                                        "kind": kind, "more": more})
+            claimed = sum(self.db.execute(
+                "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
+                [delivery_id, i]).rowcount for i in outbox_ids)
+            if outbox_ids and not claimed:
+                self.db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
+                return None
+            if claimed != len(outbox_ids):
+                self.db.execute("UPDATE deliveries SET items = ? WHERE id = ?", [claimed, delivery_id])
+        return delivery_id
 
-    def outbox_marks(self) -> dict[str, int]:
-        """The newest unclaimed outbox row per channel: the delivery job's "anything new?"."""
-        return {ch: n for ch, n in self.db.execute(
-            "SELECT channel, max(id) FROM outbox WHERE status = 'pending' AND delivery_id IS NULL "
-            "GROUP BY channel")}
+    def due_deliveries(self, now: datetime, channel: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt <= ?"
+        params: list[Any] = [iso(now)]
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self.rows(sql + " ORDER BY created", params)
 
-    def channels_with_due_retries(self, now: datetime) -> set[str]:
-        return {r[0] for r in self.db.execute(
-            "SELECT DISTINCT channel FROM deliveries WHERE status = 'pending' AND next_attempt <= ?", [_iso(now)])}
+    def delivery_items(self, delivery_id: str) -> list[dict]:
+        return self.rows(
+            "SELECT o.id AS outbox_id, o.rule, o.priority, o.created AS queued, a.*, "
+            "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
+            "FROM outbox o JOIN articles a ON a.id = o.article_id "
+            "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
+            "WHERE o.delivery_id = ? ORDER BY o.id", [delivery_id])
 
-    def next_retry_time(self) -> datetime | None:
-        row = self.db.execute("SELECT min(next_attempt) FROM deliveries WHERE status = 'pending'").fetchone()
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
+    def mark_delivered(self, delivery_id: str) -> None:
+        now = iso(now_utc())
+        with self.transaction():
+            self.db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+                            "WHERE id = ?", [now, delivery_id])
+            self.db.execute("UPDATE outbox SET status = 'sent' WHERE delivery_id = ?", [delivery_id])
+
+    def mark_delivery_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; with no retry time the delivery is given up as failed."""
+        with self.transaction():
+            if retry_at is None:
+                self.db.execute("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
+                                "last_error = ? WHERE id = ?", [error, delivery_id])
+                # rows of parts already accepted stay sent: only the undelivered ones failed
+                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ? AND status != 'sent'",
+                                [delivery_id])
+            else:
+                self.db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
+                                "next_attempt = ? WHERE id = ?", [error, iso(retry_at), delivery_id])
+
+    def delivery(self, delivery_id: str) -> dict | None:
+        rows = self.rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+        return rows[0] if rows else None
+
+    def alert_counts(self, channel: str, since: datetime) -> dict[str, int]:
+        """Items per rule sent (or being sent) as alerts on a channel since a time: the rate limit."""
+        cur = self.db.execute(
+            "SELECT o.rule, count(*) FROM outbox o JOIN deliveries d ON d.id = o.delivery_id "
+            "WHERE d.channel = ? AND d.kind = 'alert' AND d.created >= ? GROUP BY o.rule",
+            [channel, iso(since)])
+        return {rule: n for rule, n in cur.fetchall()}
+
+    def last_scheduled(self) -> dict[str, datetime]:
+        """When each channel last had its scheduled digest (sent or deliberately skipped as empty)."""
+        return {r["channel"]: datetime.fromisoformat(r["last_scheduled"])
+                for r in self.rows("SELECT * FROM channel_state")}
+
+    def set_last_scheduled(self, channel: str, when: datetime) -> None:
+        self.db.execute("INSERT INTO channel_state VALUES (?, ?) ON CONFLICT(channel) "
+                        "DO UPDATE SET last_scheduled = excluded.last_scheduled", [channel, iso(when)])
+
+    def failed_deliveries(self, limit: int = 20) -> list[dict]:
+        return self.rows("SELECT * FROM deliveries WHERE status = 'failed' ORDER BY created DESC LIMIT ?",
+                         [limit])
