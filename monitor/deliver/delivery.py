@@ -115,10 +115,9 @@ async def _attempt(store, config: Config, ch: ChannelSettings, channel: Channel,
                     await channel.deliver(message, delivery["id"])
                     break
                 except DeliveryError as exc:
-                    if exc.retry_after is not None:
-                        gate.hold(exc.retry_after)
                     if exc.retry_after is None or exc.retry_after > INLINE_WAIT_MAX or waited == INLINE_WAITS:
-                        raise
+                        raise                   # a longer wait is kept as the delivery's next attempt
+                    gate.hold(exc.retry_after)
                     log.info("delivery %s to %s: %s; waiting as asked", delivery["id"], ch.name, exc)
             store.mark_part_sent(delivery["id"], part["part"], now_utc())
             summary["items"] += part["items"]

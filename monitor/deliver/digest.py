@@ -60,10 +60,21 @@ class DigestItem:
 
 @dataclass(frozen=True)
 class RuleGroup:
+    """A section: the items of one priority whose first rule is `rule`."""
+
     rule: str
     title: str
     items: tuple[DigestItem, ...]
     continued: bool = False               # the section began in an earlier part
+    priority: str = "normal"
+
+    @property
+    def key(self) -> str:
+        return section_key(self.priority, self.rule)
+
+
+def section_key(priority: str, rule: str) -> str:
+    return f"{priority}:{rule}"
 
 
 @dataclass(frozen=True)
@@ -154,9 +165,9 @@ def build_digest(rows: list[dict], *, channel: str, created: datetime, timezone:
                  feed_alerts: tuple[FeedAlert, ...] = ()) -> Digest:
     """Group outbox rows into one entry per story, in sections per rule, in delivery order.
 
-    Sections: by the best priority among their rows, then rule title; inside a section by
-    priority, then newest first. An item is listed once, in the section of its most urgent
-    rule (ties by title), and names every rule it matched.
+    Items: by priority (the most urgent of their rows), then the title of their first rule
+    (their most urgent, ties by title), then newest first; a section is a run of items of one
+    priority and first rule. An item is listed once and names every rule it matched.
     """
     titles: dict[str, str] = {}
     rank: dict[str, int] = {}
@@ -172,11 +183,11 @@ def build_digest(rows: list[dict], *, channel: str, created: datetime, timezone:
 
     items = [_item(k, rs, (story_sources or {}).get(rs[0].get("story_id") or -1, []), rule_order, titles)
              for k, rs in by_story.items()]
-    sections: dict[str, list[DigestItem]] = {}
-    for item in sorted(items, key=lambda i: (_rank(i.priority), _sort_time(i), i.key)):
-        sections.setdefault(item.rules[0], []).append(item)
-    groups = tuple(RuleGroup(rule, titles.get(rule, rule), tuple(its))
-                   for rule, its in sorted(sections.items(), key=lambda kv: rule_order(kv[0])))
+    sections: dict[tuple[str, str], list[DigestItem]] = {}
+    for item in sorted(items, key=lambda i: (_rank(i.priority), rule_order(i.rules[0]), _sort_time(i), i.key)):
+        sections.setdefault((item.priority, item.rules[0]), []).append(item)
+    groups = tuple(RuleGroup(rule, titles.get(rule, rule), tuple(its), priority=prio)
+                   for (prio, rule), its in sections.items())
     digest = Digest(channel=channel, created=created, timezone=timezone, groups=groups, kind=kind,
                     more=more, delivery_id=delivery_id, feed_alerts=feed_alerts,
                     total_items=sum(len(g.items) for g in groups))
@@ -191,7 +202,7 @@ def part_digest(d: Digest, keys: set[str] | frozenset[str], part: int, parts: in
     The feed-health section goes in the first part only; every part's subject is the whole
     digest's, labelled "part N of M".
     """
-    groups = tuple(replace(g, items=tuple(i for i in g.items if i.key in keys), continued=g.rule in started)
+    groups = tuple(replace(g, items=tuple(i for i in g.items if i.key in keys), continued=g.key in started)
                    for g in d.groups)
     sub = replace(d, groups=tuple(g for g in groups if g.items), part=part, parts=parts,
                   feed_alerts=d.feed_alerts if part == 1 else ())

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from monitor.deliver.digest import Digest, DigestItem, part_digest
+from monitor.deliver.digest import Digest, DigestItem, part_digest, section_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,7 +39,7 @@ def part_key(delivery_id: str, part: int, parts: int) -> str:
 
 
 def _sections_before(items: Sequence[DigestItem], start: int) -> set[str]:
-    return {i.rules[0] for i in items[:start]}
+    return {section_key(i.priority, i.rules[0]) for i in items[:start]}
 
 
 def split(d: Digest, render: Callable[[Digest], T], fits: Callable[[T], bool]) -> list[tuple[Digest, T]]:

@@ -87,7 +87,8 @@ def build_message(digest: Digest, delivery_id: str, sender: str = "monitor@local
 
 
 def html_fits(html: str) -> bool:
-    return len(html.encode("utf-8")) <= limits.EMAIL_HTML_BYTES
+    """Under the clipping limit as sent: UTF-8, with CRLF line ends."""
+    return len(html.encode("utf-8")) + html.count("\n") <= limits.EMAIL_HTML_BYTES
 
 
 def prepare_messages(digest: Digest, delivery_id: str, sender: str, to: list[str],
