@@ -17,20 +17,11 @@ import pytest
 
 from monitor.deliver.delivery import run_digests
 from monitor.models import Article, Hit, Match
-from tests.farm import Farm
 from tests.receivers import ServiceReceiver
 
 HOSTILE = " <!channel> @everyone @channel @all [click](http://evil.example/x) *bold* &lt;!here&gt;"
 FORMATS = ["slack", "discord", "teams", "teams-legacy", "mattermost", "json"]
 RANK = {"high": 0, "normal": 1, "low": 2}
-
-
-@pytest.fixture(scope="module")
-def farm_articles():
-    with Farm("--feeds", "40", "--items", "15", "--seed", "14") as farm:
-        arts = farm.truth()["articles"]
-    assert len(arts) >= 500, "the farm published too few articles for the 500-item digest"
-    return arts
 
 
 def worst_case(arts: list[dict], n: int) -> list[dict]:

@@ -14,7 +14,7 @@ import lxml.html
 
 from monitor.deliver.delivery import run_digests
 from monitor.deliver.digest import build_digest, render_html
-from tests.test_delivery_limits import RANK, farm_articles, queue, worst_case  # noqa: F401
+from tests.test_delivery_limits import RANK, queue, worst_case
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
