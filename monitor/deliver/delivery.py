@@ -26,7 +26,7 @@ from monitor.config.settings import ChannelSettings, Config
 from monitor.deliver.channels import Channel, make_channel
 from monitor.deliver.digest import Digest, FeedAlert, build_digest, select_rows
 from monitor.deliver.pacing import messages_per_second, pacer
-from monitor.deliver.parts import Prepared
+from monitor.deliver.parts import Prepared, plain_digest
 from monitor.deliver.schedule import due_channels, in_quiet_hours, next_retry, plan
 from monitor.errors import DeliveryError
 from monitor.store.sqlite import now_utc
@@ -84,13 +84,23 @@ def _failed(store, config: Config, delivery: dict, now: datetime, exc: BaseExcep
                 "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error)
 
 
-def _parts(store, config: Config, channel: Channel, delivery: dict, now: datetime) -> list[dict]:
-    """The saved parts of a delivery; at its first attempt, decide them and save them first."""
+async def _parts(store, config: Config, channel: Channel, delivery: dict, now: datetime) -> list[dict]:
+    """The saved parts of a delivery; at its first attempt, decide them and save them first.
+
+    Laying out a big digest is CPU work: it runs in a thread, off the event loop. If it fails
+    on some publisher text, the digest is laid out again in plain form: one bad item must
+    never fail a delivery."""
     parts = store.delivery_parts(delivery["id"])
     if parts:
         return parts
     digest = _digest_for(store, config, delivery, now)
-    prepared = channel.prepare(digest, delivery["id"])
+    try:
+        prepared = await asyncio.to_thread(channel.prepare, digest, delivery["id"])
+    except DeliveryError:
+        raise
+    except Exception:
+        log.exception("delivery %s: laying out the digest failed; sending it in plain form", delivery["id"])
+        prepared = await asyncio.to_thread(channel.prepare, plain_digest(digest), delivery["id"])
     loose = store.save_delivery_parts(delivery["id"], prepared)
     if loose:
         log.error("delivery %s: %d outbox rows were in no part; they wait for the next delivery",
@@ -103,7 +113,7 @@ async def _attempt(store, config: Config, ch: ChannelSettings, channel: Channel,
     """Send the unsent parts of one persisted delivery, in order; True when every part was accepted."""
     pace, gate = messages_per_second(ch), pacer(ch.name)
     try:
-        parts = _parts(store, config, channel, delivery, now)
+        parts = await _parts(store, config, channel, delivery, now)
         for part in parts:
             if part["status"] == "sent":
                 continue

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from monitor.deliver.digest import Digest, DigestItem, part_digest, section_key
+from monitor.deliver.digest import Digest, DigestItem, Segment, part_digest, section_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,6 +32,18 @@ class Prepared:
     key: str                      # idempotency key: the delivery id, or "<id>.<n>" for part n of several
     label: str = ""               # "part 2 of 3", or "" for a single message
     items: int = 0                # stories in this message
+
+
+def plain_digest(d: Digest) -> Digest:
+    """`d` with every item reduced to printable ASCII title, source and link, no snippet: the
+    fallback when laying out the real digest failed on some publisher text."""
+    def flat(s: str) -> str:
+        return "".join(ch if " " <= ch <= "~" else "?" for ch in s)
+    groups = tuple(replace(g, title=flat(g.title), items=tuple(
+        replace(i, title=flat(i.title) or i.url, source=flat(i.source), title_segments=(Segment(flat(i.title)),),
+                snippet=(), also_reported_by=(), rule_titles=tuple(flat(t) for t in i.rule_titles))
+        for i in g.items)) for g in d.groups)
+    return replace(d, groups=groups, subject=flat(d.subject), feed_alerts=())
 
 
 def part_key(delivery_id: str, part: int, parts: int) -> str:

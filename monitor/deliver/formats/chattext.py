@@ -33,9 +33,17 @@ _MD = re.compile(r"([\\`*_~|\[\]<>])")     # emphasis, code, tables, links ([..]
 
 
 def _defuse(s: str) -> str:
-    s = _MENTION.sub("@" + ZWJ, s)
-    s = _URL.sub(lambda m: m.group(1) + ZWJ + ":", s)
-    return _WWW.sub(lambda m: m.group(0)[:3] + ZWJ + ".", s)
+    if "@" in s:
+        s = _MENTION.sub("@" + ZWJ, s)
+    if "//" in s:
+        s = _URL.sub(lambda m: m.group(1) + ZWJ + ":", s)
+    if "." in s:
+        s = _WWW.sub(lambda m: m.group(0)[:3] + ZWJ + ".", s)
+    return s
+
+
+def _backslash(m: re.Match) -> str:
+    return "\\" + m.group(1)
 
 
 def slack(s: str) -> str:
@@ -43,7 +51,7 @@ def slack(s: str) -> str:
 
 
 def markdown(s: str) -> str:
-    out = _MD.sub(r"\\\1", _defuse(one_line(s)))
+    out = _MD.sub(_backslash, _defuse(one_line(s)))
     return "\\" + out if out[:1] in "#>-+=" and out else out      # no heading, quote or list at the start
 
 

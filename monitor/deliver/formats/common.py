@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from monitor.deliver.digest import Digest, DigestItem, local_time, safe_href
@@ -25,8 +26,15 @@ class Format:
     chat: bool = True            # a chat service: paced at one message per second by default
 
 
-def fit(text: str, limit: int, escape: Callable[[str], str] = lambda s: s) -> str:
-    """escape(cut_words(text)) within `limit` characters, cutting further while escaping grows it."""
+def _same(s: str) -> str:
+    return s
+
+
+@lru_cache(maxsize=32768)
+def fit(text: str, limit: int, escape: Callable[[str], str] = _same) -> str:
+    """escape(cut_words(text)) within `limit` characters, cutting further while escaping grows it.
+
+    Cached: the packer renders the same items several times while it measures parts."""
     budget = limit
     while True:
         out = escape(cut_words(text, budget))
