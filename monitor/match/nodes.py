@@ -7,7 +7,8 @@ occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field  # a node has a member called `field`
 
 from monitor.match.text import SEP
 
@@ -54,13 +55,13 @@ class Entity:
 class Not:
     child: object
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class And:
     children: tuple
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Or:
     """An OR; `entity` names the @entity this OR of aliases was resolved from (else "")."""
 
     children: tuple
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
     entity: str = ""
 
 
@@ -80,7 +81,7 @@ class Near:
     right: object
     distance: int
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
     unit: str = ""
     ordered: bool = False
 
@@ -97,7 +98,7 @@ class NotNear:
     right: object
     distance: int
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
     unit: str = ""
 
     @property
@@ -110,7 +111,7 @@ class Scope:
     field: str
     child: object
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
 
 
 def walk_terms(node: object, negated: bool = False):
