@@ -45,3 +45,19 @@ def test_matches_stored_without_why_still_highlight_every_hit(delivery_env):
     env.store.save_feed_items(FEED, [], [(art, [old], ("archive",))], {})
     [item] = build_digest(env.store.pending_items("archive"), channel="archive", created=NOW).items
     assert _marked(item) == ["EU", "NATO"]
+
+
+def test_digest_highlights_the_first_satisfied_branch_only(tmp_path, delivery_env):
+    env = delivery_env("  - {name: archive, type: file, schedule: hourly}\n")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(yaml.safe_dump({"rules": [
+        {"id": "kallas", "query": '"Kaja Kallas" OR ({Kallas} NEAR/5 (EU OR NATO OR diplomat OR security))'}]}),
+        encoding="utf-8")
+    [match] = load_rules(tmp_path / "rules").match(
+        Article(url="u", feed_url=FEED, guid="3", title="Tallinn talks", text=TEXT))
+    assert [w.clause for w in match.why] == ['"Kaja Kallas"', "({Kallas} NEAR/5 (EU OR NATO OR diplomat OR security))"]
+    art = Article(url="https://news.example/a/3", feed_url=FEED, guid="3", title="Tallinn talks", text=TEXT,
+                  published=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    env.store.save_feed_items(FEED, [], [(art, [match], ("archive",))], {})
+    [item] = build_digest(env.store.pending_items("archive"), channel="archive", created=NOW).items
+    assert _marked(item) == ["Kaja Kallas"]

@@ -215,7 +215,7 @@ def evaluate(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: 
 
 def _match(rule: Rule, ctx: Context, spans: set[Occ]) -> Match:
     why = explain_why(rule, ctx)
-    decisive = {h for w in why for h in w.all_hits()}
+    decisive = {h for w in why for h in w.all_hits()}   # kept even beyond the cap on hits
     found = tuple(sorted(set(to_hits(ctx, spans)) | decisive,
                          key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
     return Match(rule=rule.id, priority=rule.priority, title=rule.title, tags=rule.tags,

@@ -7,13 +7,15 @@ that holds by at least one occurrence is a clause, quoted in the rule's own word
 for `{Kallas} NEAR/20 (EU OR NATO)` the Kallas and EU/NATO mentions that are within 20
 tokens of each other, not every EU elsewhere in the article; for `A NOT NEAR/n B` the A
 occurrences without a B in range; NOT parts contribute none. A proximity clause also
-lists each side with its hits (`sides`). Digests highlight these hits, not every hit.
+lists each side with its hits (`sides`). Digests highlight the decisive hits of the first
+satisfied branch (Match.decisive_hits), not every hit.
 
 Must not decide whether a rule fires: evaluate.py calls this for rules that fired.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from monitor.match import parse as p
@@ -26,13 +28,13 @@ from monitor.models import Why
 def explain_why(rule: Rule, ctx: Context) -> tuple[Why, ...]:
     """The satisfied clauses of rule's query on the (masked) article of ctx."""
     out = []
-    for branch in _branches(rule.query_ast):
+    for index, branch in enumerate(_branches(rule.query_ast)):
         if not holds(branch, ctx):
             continue
         for part in branch.children if isinstance(branch, p.And) else (branch,):
             why = _clause(part, ctx, rule.query)
             if why is not None:
-                out.append(why)
+                out.append(replace(why, branch=index))
     return tuple(out)
 
 
