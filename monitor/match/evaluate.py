@@ -63,6 +63,7 @@ class Context:
                  mask: set[tuple[int, int]] | None = None):
         self.compiled, self.occ, self.fields, self.mask = compiled, occ, fields, mask
         self.cache: dict[p.Term, list[Occ]] = {}
+        self.hits: dict[Occ, Hit] = {}        # the Hit of a span, made once for hits and why
         self._lead: Limits | None = None
 
     def of(self, term: p.Term) -> list[Occ]:
@@ -157,10 +158,15 @@ def hit_occurrences(node: Any, ctx: Context, allowed: Limits = ALL, negated: boo
 def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hit, ...]:
     """Hit records (field, original offsets, text) of the first `cap` distinct spans."""
     out = []
-    for f, a, b in sorted(set(spans))[:cap]:
-        fx = ctx.fields[f]
-        s, e = fx.span(a, b)
-        out.append(Hit(FIELDS[f], s, e, fx.text[s:e]))
+    made = ctx.hits
+    for o in sorted(set(spans))[:cap]:
+        hit = made.get(o)
+        if hit is None:
+            f, a, b = o
+            fx = ctx.fields[f]
+            s, e = fx.span(a, b)
+            hit = made[o] = Hit(FIELDS[f], s, e, fx.text[s:e])
+        out.append(hit)
     return tuple(sorted(set(out), key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
 
 

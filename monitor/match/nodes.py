@@ -8,7 +8,8 @@ occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field as _field  # a node has a member called `field`
+from dataclasses import field as _field
+from functools import cached_property  # a node has a member called `field`
 
 from monitor.match.text import SEP
 
@@ -30,7 +31,7 @@ class Term:
     offset: int = 0
     open_start: bool = False
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The automaton key: normalised tokens between separators (a wildcard side stays open)."""
         body = SEP.join(self.tokens)

@@ -28,8 +28,9 @@ from monitor.models import Why
 def explain_why(rule: Rule, ctx: Context) -> tuple[Why, ...]:
     """The satisfied clauses of rule's query on the (masked) article of ctx."""
     out = []
-    for index, branch in enumerate(_branches(rule.query_ast)):
-        if not holds(branch, ctx):
+    branches = _branches(rule.query_ast)
+    for index, branch in enumerate(branches):
+        if len(branches) > 1 and not holds(branch, ctx):   # a lone branch is the query: it held
             continue
         for part in branch.children if isinstance(branch, p.And) else (branch,):
             why = _clause(part, ctx, rule.query)
