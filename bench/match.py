@@ -7,6 +7,7 @@ on few articles, as real watch rules do.
 
     .venv/bin/python bench/match.py [--sizes 10,100,1000,10000] [--seconds 1.5] [--corpus-share 0.1]
     .venv/bin/python bench/match.py --baseline REV [--sizes 1000] [--rounds 5]
+    .venv/bin/python bench/match.py --baseline REV --hostile 2000,8000,18000 [--old-limit 8000]
 
 Prints articles/s for the compiled automaton (monitor.match), a naive loop of one
 regex per rule, and `grep -F -i -f` over the same text with the same leaf terms.
@@ -16,7 +17,9 @@ commit out into a temporary git worktree and runs both engines, each in its own 
 (bench/match_engine.py), on the same generated rules in the same run, alternating
 rounds of --seconds/3 between them so that a busy machine slows both alike, and prints
 the best articles/s of each and their ratio, by the wall clock and by each process's
-own CPU time (steadier on a shared machine). The worktree is removed afterwards.
+own CPU time (steadier on a shared machine). The worktree is removed afterwards. With
+--hostile it times instead one article that repeats "NATO" and "more European" N times
+against the rule pack of REV (issue 15: quadratic NEAR in the old engine).
 """
 
 from __future__ import annotations
@@ -209,6 +212,12 @@ class Engine:
         self.best_cpu = max(self.best_cpu, float(reply["cpu_rate"]))
         return self.best
 
+    def one(self, path: Path) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"one {path}\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.write("quit\n")
@@ -244,6 +253,30 @@ def compare(rev: str, sizes: list[int], seconds: float, rounds: int, share: floa
                   f"{new.info['fired']:>9.2f}, {old.info['fired']:.2f}")
 
 
+def hostile(rev: str, repeats: list[int], old_limit: int) -> None:
+    """Issue 15's hostile article: "NATO wants more European defence. " repeated, against the
+    rule pack shipped at rev (v1 rules, which both engines read)."""
+    print(f"hostile article: 'NATO wants more European defence. ' x N against {rev}'s rules/; "
+          f"CPU seconds for one match (old engine only up to N = {old_limit})")
+    print(f"{'N':>7} {'MB':>6} {'new s':>8} {'old s':>8}  rules fired (new)")
+    with worktree(rev) as old_root, tempfile.TemporaryDirectory() as tmp:
+        new, old = Engine(ROOT, old_root / "rules"), Engine(old_root, old_root / "rules")
+        try:
+            for n in repeats:
+                text = "NATO wants more European defence. " * n
+                path = Path(tmp) / f"h{n}.json"
+                path.write_text(json.dumps({"title": "Defence", "text": text}), encoding="utf-8")
+                got = new.one(path)
+                before = old.one(path) if n <= old_limit else None
+                if before is not None and before["rules"] != got["rules"]:
+                    print(f"  verdicts differ: old {before['rules']}")
+                old_s = f"{before['seconds']:>8.2f}" if before else f"{'-':>8}"
+                print(f"{n:>7} {len(text) / 1e6:>6.2f} {got['seconds']:>8.3f} {old_s}  {', '.join(got['rules'])}")
+        finally:
+            new.close()
+            old.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10,100,1000,10000")
@@ -253,8 +286,14 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="REV",
                     help="also run the engine of this commit (a temporary git worktree) and compare")
     ap.add_argument("--rounds", type=int, default=6, help="alternating rounds per engine with --baseline")
+    ap.add_argument("--hostile", metavar="N,N,...",
+                    help="with --baseline: time one article repeating 'NATO ... more European' N times instead")
+    ap.add_argument("--old-limit", type=int, default=8000, help="largest N the old engine is given with --hostile")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
+    if args.baseline and args.hostile:
+        hostile(args.baseline, [int(x) for x in args.hostile.split(",")], args.old_limit)
+        return
     if args.baseline:
         compare(args.baseline, sizes, args.seconds, args.rounds, args.corpus_share)
         return

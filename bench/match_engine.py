@@ -6,6 +6,7 @@ Imports `monitor` from DIR (a checkout: this repository, or a git worktree of an
 commit), loads the rules, and answers one line per command:
 
     (start)        -> {"build": seconds, "fired": matches per article, "module": path}
+    one FILE.json  -> {"seconds": CPU seconds to match that one article, "rules": [...]}
     run SECONDS    -> {"rate": articles per wall-clock second over at least SECONDS,
                        "cpu_rate": articles per second of this process's CPU time}
     quit
@@ -51,6 +52,13 @@ def main() -> None:
         cmd = line.split()
         if not cmd or cmd[0] == "quit":
             break
+        if cmd[0] == "one":       # one article from a JSON file, timed once
+            obj = json.loads(Path(cmd[1]).read_text(encoding="utf-8"))
+            art = Article(url="one", feed_url="bench", guid="one", title=obj["title"], text=obj["text"])
+            cpu = time.process_time()
+            fired = sorted(m.rule for m in rs.match(art))
+            print(json.dumps({"seconds": time.process_time() - cpu, "rules": fired}), flush=True)
+            continue
         seconds = float(cmd[1])
         done, start, cpu = 0, time.perf_counter(), time.process_time()
         while True:

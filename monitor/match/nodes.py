@@ -41,6 +41,13 @@ class Term:
     def span(self) -> Span:
         return (self.offset, self.offset + len(self.source))
 
+    def __hash__(self) -> int:      # computed once: terms key every per-article cache
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.tokens, self.prefix, self.case, self.source, self.offset, self.open_start))
+
 
 @dataclass(frozen=True)
 class Entity:
