@@ -254,16 +254,17 @@ def compare(rev: str, sizes: list[int], seconds: float, rounds: int, share: floa
 
 
 def hostile(rev: str, repeats: list[int], old_limit: int) -> None:
-    """Issue 15's hostile article: "NATO wants more European defence. " repeated, against the
-    rule pack shipped at rev (v1 rules, which both engines read)."""
-    print(f"hostile article: 'NATO wants more European defence. ' x N against {rev}'s rules/; "
+    """Issue 15's hostile article: "NATO" N times, then "more European" N times, never within
+    5 tokens of each other (the pairwise NEAR check compares all N x N pairs of the pack's
+    `NATO NEAR/5 "more European"`), against the rule pack shipped at rev (v1 rules)."""
+    print(f"hostile article: 'NATO. ' x N, 6 other words, 'more European. ' x N, against {rev}'s rules/; "
           f"CPU seconds for one match (old engine only up to N = {old_limit})")
     print(f"{'N':>7} {'MB':>6} {'new s':>8} {'old s':>8}  rules fired (new)")
     with worktree(rev) as old_root, tempfile.TemporaryDirectory() as tmp:
         new, old = Engine(ROOT, old_root / "rules"), Engine(old_root, old_root / "rules")
         try:
             for n in repeats:
-                text = "NATO wants more European defence. " * n
+                text = "NATO. " * n + "Then the talks turned elsewhere. " + "more European. " * n
                 path = Path(tmp) / f"h{n}.json"
                 path.write_text(json.dumps({"title": "Defence", "text": text}), encoding="utf-8")
                 got = new.one(path)
