@@ -8,8 +8,8 @@ occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs
 from __future__ import annotations
 
 from dataclasses import dataclass
-from dataclasses import field as _field
-from functools import cached_property  # a node has a member called `field`
+from dataclasses import field as _field  # a node has a member called `field`
+from functools import cached_property
 
 from monitor.match.text import SEP
 
