@@ -14,7 +14,8 @@ With --real, the cases are the real-world development set of bench/realset/: its
 manifest.jsonl (committed: URL, search query, language, labels, reason, split) and the
 excerpts in bench/realset/texts/ (not committed: third-party text; bench/realset/README.md
 says how to rebuild them). Every case is scored for every rule: a case is a positive for
-the rules in its labels and a negative for all the others. The tables are printed per
+the rules in its labels and a negative for all the others. A text is read the way
+`monitor match` reads a .txt file (first line: the title; the rest: the text). The tables are printed per
 half (tune, held) and for both; a missing texts folder or missing texts are reported
 and the exit status is 2. Real texts are not expected at 1.0: the exit status is 0.
 """
@@ -119,6 +120,14 @@ def table(scores: list[Score]) -> str:
     return "\n".join(lines)
 
 
+def txt_article(content: str, url: str, guid: str) -> Article:
+    """The contract's .txt rule, as `monitor match` reads a .txt file: the first non-empty
+    line is the title, the rest is the text."""
+    lines = content.strip().splitlines()
+    return Article(url=url, feed_url="", guid=guid, title=lines[0].strip() if lines else "",
+                   text="\n".join(lines[1:]).strip())
+
+
 def load_real(folder: Path = REALSET) -> tuple[list[dict], list[str]]:
     """The manifest's cases with their texts (key "doc"), and the problems found."""
     manifest = folder / "manifest.jsonl"
@@ -137,8 +146,7 @@ def load_real(folder: Path = REALSET) -> tuple[list[dict], list[str]]:
             problems.append(f"missing text {path.name} ({case['url']}; query: {case['query']!r})")
             continue
         case = dict(case)
-        case["doc"] = Article(url=case["url"], feed_url="", guid=case["id"], title="",
-                              text=path.read_text(encoding="utf-8").strip())
+        case["doc"] = txt_article(path.read_text(encoding="utf-8"), case["url"], case["id"])
         found.append(case)
     return found, problems
 
