@@ -1,0 +1,46 @@
+"""Neutralising publisher-controlled text on its way into an output format.
+
+Owns pure string functions, one per kind of sink:
+
+- `one_line(s)`: for single-line sinks (mail headers and subjects, file names,
+  chat titles, log fields): every line break (CR, LF, VT, FF, NEL, U+2028, U+2029,
+  the ASCII separators FS/GS/RS/US) and every other control character becomes a
+  space, runs of whitespace become one space, ends are trimmed.
+- `strip_controls(s)`: for terminals and the text log: removes ESC, BEL, CR, DEL and
+  every other C0/C1 control character, keeping only `\\n` and `\\t` (a CR at the end
+  of a line is dropped with it, so CRLF becomes LF). Nothing that a terminal would
+  interpret as a command survives; printable text is kept as is.
+- `log_text(s)`: for one text-log record: `strip_controls`, and every continuation
+  line indented so that a publisher's newline cannot forge a log line of its own.
+
+Must not: escape for a markup language (HTML, mrkdwn, Markdown are the renderers'
+job, which call these first), truncate, or touch the network.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL, C1 controls, and the Unicode line and paragraph separators.
+_LINE_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SPACES = re.compile(r"\s+")
+# Everything _LINE_OR_CONTROL covers except tab and line feed; U+2028/U+2029 become "\n".
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_UNICODE_BREAK = re.compile("[\u2028\u2029]")
+
+
+def one_line(s: str) -> str:
+    """`s` as a single line: line breaks and control characters as spaces, whitespace collapsed."""
+    return _SPACES.sub(" ", _LINE_OR_CONTROL.sub(" ", s)).strip()
+
+
+def strip_controls(s: str) -> str:
+    """`s` without control characters (ESC, BEL, CR, C1, ...); keeps newline and tab."""
+    s = s.replace("\r\n", "\n")
+    s = _UNICODE_BREAK.sub("\n", s)
+    return _CONTROL.sub("", s)
+
+
+def log_text(s: str, indent: str = "    ") -> str:
+    """`s` fit for a text log line: no control characters, continuation lines indented."""
+    return strip_controls(s).replace("\n", "\n" + indent)
