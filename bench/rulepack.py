@@ -15,7 +15,8 @@ manifest.jsonl (committed: URL, search query, language, labels, reason, split) a
 excerpts in bench/realset/texts/ (not committed: third-party text; bench/realset/README.md
 says how to rebuild them). Every case is scored for every rule: a case is a positive for
 the rules in its labels and a negative for all the others. A text is read the way
-`monitor match` reads a .txt file (first line: the title; the rest: the text). The tables are printed per
+`monitor match` reads a .txt file (first line: the title, when it is headline-sized; the
+rest: the text). The tables are printed per
 half (tune, held) and for both; a missing texts folder or missing texts are reported
 and the exit status is 2. Real texts are not expected at 1.0: the exit status is 0.
 """
@@ -120,12 +121,19 @@ def table(scores: list[Score]) -> str:
     return "\n".join(lines)
 
 
+TITLE_MAX_CHARS = 160
+
+
 def txt_article(content: str, url: str, guid: str) -> Article:
-    """The contract's .txt rule, as `monitor match` reads a .txt file: the first non-empty
-    line is the title, the rest is the text."""
+    """An excerpt as an article: like `monitor match` reads a .txt file (the first line is
+    the title, the rest the text), but only when that first line is headline-sized and
+    more follows; a first line that is a whole paragraph stays text (a title is one
+    sentence for NEAR/s, and a paragraph-long "title" would make it a paragraph)."""
     lines = content.strip().splitlines()
-    return Article(url=url, feed_url="", guid=guid, title=lines[0].strip() if lines else "",
-                   text="\n".join(lines[1:]).strip())
+    if len(lines) > 1 and len(lines[0].strip()) <= TITLE_MAX_CHARS:
+        return Article(url=url, feed_url="", guid=guid, title=lines[0].strip(),
+                       text="\n".join(lines[1:]).strip())
+    return Article(url=url, feed_url="", guid=guid, title="", text=content.strip())
 
 
 def load_real(folder: Path = REALSET) -> tuple[list[dict], list[str]]:
