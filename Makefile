@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-slow test-deps demo lint bench clean
+.PHONY: run test test-deps test-slow demo lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,15 +21,15 @@ run: $(STAMP)  ## start the daemon with config/monitor.yaml and rules/
 	mkdir -p state
 	$(BIN)/monitor --config config/monitor.yaml run
 
-test-deps:  ## system packages the tests need (Debian's chromium for the browser tests); idempotent
-	bash scripts/install-test-deps.sh
+test-deps:  ## system packages the tests need (chromium); idempotent
+	scripts/install-test-deps.sh
 
 test: $(TESTSTAMP) test-deps  ## run the whole test suite
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-test-slow: $(TESTSTAMP) test-deps  ## the long drills: fault drill (150 feeds) and 20-kill crash drill
+test-slow: $(TESTSTAMP)  ## the long drills: fault drill (150 feeds) and 20-kill crash drill
 	$(BIN)/python -m pytest -q -m slow
 
 demo: $(STAMP)  ## run the pipeline offline against the seed articles

@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# The system packages the test suite needs beyond pip: Debian's Chromium, which the browser
-# tests (tests/test_web_browser.py) drive through Playwright with executable_path=/usr/bin/chromium
-# (Playwright never downloads a browser here). Idempotent: does nothing when all are present.
-# Called by `make test`, `make test-slow` and .ci/run.
+# System packages the test suite needs beyond pip: Debian's chromium (headless rendering of
+# the HTML digest; the web UI's Playwright tests, tests/test_web_browser.py, drive the same
+# system browser with executable_path=/usr/bin/chromium: Playwright never downloads one).
+# Idempotent: installs only what is missing. Extend the PACKAGES list, do not fork the script.
 set -euo pipefail
-
+PACKAGES=(chromium)
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-
-if [ "${#missing[@]}" -eq 0 ]; then
-    exit 0
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
 fi
-echo "install-test-deps: installing ${missing[*]}" >&2
 SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-command -v chromium >/dev/null 2>&1 || { echo "install-test-deps: chromium still missing" >&2; exit 1; }
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"

@@ -86,6 +86,7 @@ class HousekeepingQueries(StoreBase):
         self._delete_rowids("deliveries", done, batch, "status != 'pending'")
         with self.transaction():
             self.db.execute("DELETE FROM delivery_log WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
+            self.db.execute("DELETE FROM delivery_parts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
         self._delete_rowids("entries", self._stale_entries(cutoff), batch)
         return n
 

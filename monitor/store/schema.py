@@ -112,7 +112,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN slow TEXT;
     ALTER TABLE articles ADD COLUMN unmatched TEXT
     """,
-    # 7 (web): a delivery history that outlives re-alerts (outbox.delivery_id is only the
+    # 7 (delivery): the parts of each delivery as decided at its first attempt (store/parts.py)
+    """
+    CREATE TABLE delivery_parts (
+        delivery_id TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL, key TEXT NOT NULL,
+        outbox_ids TEXT NOT NULL, payload BLOB, label TEXT NOT NULL DEFAULT '', items INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', sent_at TEXT, PRIMARY KEY (delivery_id, part)
+    );
+    CREATE INDEX outbox_article_channel ON outbox(article_id, channel)
+""",
+    # 8 (web): a delivery history that outlives re-alerts (outbox.delivery_id is only the
     # current claim); mutes and snoozes; analysts' "not relevant" marks; the search index
     # (contentless FTS5 over the rule language's folded tokens, filled by monitor.web.search,
     # with fts_docs mapping index rows to articles so a re-indexed or deleted article's old
@@ -146,7 +155,6 @@ MIGRATIONS: list[str] = [
         BEGIN DELETE FROM fts_docs WHERE article_id = old.id; DELETE FROM fts_dirty WHERE article_id = old.id; END;
     CREATE INDEX matches_created ON matches(created, rule, priority, article_id);
     CREATE INDEX matches_rule ON matches(rule, created, priority, article_id);
-    CREATE INDEX outbox_article ON outbox(article_id);
     CREATE INDEX articles_feed ON articles(feed_url, created);
     CREATE TABLE article_facets (
         id INTEGER PRIMARY KEY, story INTEGER NOT NULL, language TEXT NOT NULL, feed_tags TEXT NOT NULL

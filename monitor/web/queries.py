@@ -1,7 +1,7 @@
 """The web interface's read queries: matches by story, stories, articles, rules, feeds, channels.
 
 Owns every SELECT the pages and `monitor matches` run, each taking an open connection
-(monitor.web.db) and returning plain dicts. Written for the indexes of migration 5
+(monitor.web.db) and returning plain dicts. Written for the indexes of migration 8
 (checked with EXPLAIN QUERY PLAN in bench/web.py): every list is bounded by LIMIT and
 filtered on an indexed column first. Must not write, render or match.
 """

@@ -1,6 +1,6 @@
 """The search index: SQLite FTS5 over the rule language's folded tokens, as a prefilter.
 
-Owns filling `articles_fts` (migration 5) with monitor.match.text.fold of each article's
+Owns filling `articles_fts` (migration 8) with monitor.match.text.fold of each article's
 title, summary and text, so the index holds exactly the tokens rules compare
 (case, accents, ß/ø/æ... folded as the matcher folds them; FTS5's `ascii` tokenizer
 then splits on the spaces fold leaves), catching up on new and edited articles
