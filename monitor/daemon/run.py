@@ -25,6 +25,7 @@ from pathlib import Path
 from monitor.config import settings as config_mod
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
+from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.scheduler import FeedScheduler
 from monitor.deliver.channels import file as file_channel
@@ -52,13 +53,18 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     rules = RuleWatcher(rules_dir or config.rules_path)
     rules.refresh()
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
+    publisher = RulesPublisher() if use_pool else None
     try:
+        if publisher is not None and rules.current is not None:
+            await asyncio.to_thread(publisher.publish, rules.current)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=_story_index(config, store))
+                                extractor=extractor, stories=_story_index(config, store), analysis=publisher)
     finally:
         if extractor is not None:
             extractor.close()
+        if publisher is not None:
+            publisher.close()
         store.close()
 
 
@@ -167,9 +173,17 @@ class Daemon:
     async def reload_rules(self) -> None:
         """Re-read edited rule files in a thread (a big rule set takes seconds to compile);
         the watcher swaps the new set in with one reference assignment."""
-        if await self.runner.in_thread(self.deps.rules.refresh):
+        if await self.runner.in_thread(self._refresh_rules):
             log.info("rules reloaded: %d rules", len(self.deps.rules.current.rules))
         report_rules(self.deps)
+
+    def _refresh_rules(self) -> bool:
+        """In a thread: re-read, compile, and publish a new set to the workers before it is used."""
+        watcher, publisher = self.deps.rules, self.deps.analysis
+        fresh = watcher.refresh()
+        if fresh and publisher is not None and watcher.current is not None:
+            publisher.publish(watcher.current)
+        return fresh
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
