@@ -153,10 +153,10 @@ class ExtractorPool:
             if message is not None:
                 await loop.run_in_executor(self._io, worker.conn.send, message)
             return await asyncio.wait_for(loop.run_in_executor(self._io, worker.conn.recv), hard)
+        except TimeoutError:            # before OSError, whose subclass it is
+            raise _Stuck() from None
         except (EOFError, OSError):
             raise _Dead() from None
-        except TimeoutError:
-            raise _Stuck() from None
 
     # -- the three kinds of work -----------------------------------------------------------
     async def warm_up(self) -> None:
