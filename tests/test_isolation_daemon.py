@@ -28,6 +28,75 @@ REPO = Path(__file__).resolve().parents[1]
 GRACE = 5
 
 
+class Handler(BaseHTTPRequestHandler):
+    """Routes of the three publishers and the webhook; state lives on the server's `pubs`."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802
+        host = self.server.server_address[0]
+        base = f"http://{host}:{self.server.server_address[1]}"
+        if self.path == "/witness.xml":
+            self.server.pubs.witness_polls.append(time.time())
+            n = len(self.server.pubs.witness_polls)
+            items = "".join(f"<item><guid>urn:w{i}</guid><title>Kaja Kallas in Brussels, part {i}</title>"
+                            f"<link>{base}/w/{i}</link><description>Kaja Kallas, the EU's top diplomat, "
+                            f"met NATO ministers (part {i}).</description></item>" for i in range(1, n + 1))
+            return self.send(200, self.rss(base, items), "application/rss+xml")
+        if self.path == "/slow.xml":
+            items = "".join(f"<item><guid>urn:s{i}</guid><title>Slow story {i}</title>"
+                            f"<link>{base}/s/{i}</link><description>Slow {i}</description></item>"
+                            for i in range(40))
+            return self.send(200, self.rss(base, items), "application/rss+xml")
+        if self.path == "/hostile.xml":
+            items = (f"<item><guid>urn:h1</guid><title>Defence</title><link>{base}/h/1</link>"
+                     "<description>Defence</description></item>")
+            return self.send(200, self.rss(base, items), "application/rss+xml")
+        if self.path.startswith("/s/"):
+            self.server.pubs.slow_pages += 1
+            body = b"<html><body><article><p>" + b"Slow words of a slow page. " * 40 + b"</p></article></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(1.0)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return None
+        if self.path == "/h/1":
+            text = "NATO must become more European, said every speaker. " * 12_000       # ~0.6 MB
+            return self.send(200, f"<html><body><article><h1>Defence</h1><p>{text}</p></article>"
+                                  "</body></html>", "text/html")
+        return self.send(404, "", "text/plain")
+
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        self.server.pubs.alerts.append((time.time(), body))
+        self.send(200, "ok", "text/plain")
+
+    def rss(self, base: str, items: str) -> str:
+        return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>{base}/</link>'
+                f"<description>d</description>{items}</channel></rss>")
+
+    def send(self, status: int, body: str, ctype: str) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *a):
+        pass
+
+
 class Publishers:
     """Three publishers on three loopback addresses (three hosts for the per-host limit) and a webhook."""
 
@@ -35,79 +104,12 @@ class Publishers:
         self.witness_polls: list[float] = []
         self.alerts: list[tuple[float, str]] = []
         self.slow_pages = 0
-        pubs = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self):  # noqa: N802
-                host = self.server.server_address[0]
-                base = f"http://{host}:{self.server.server_address[1]}"
-                if self.path == "/witness.xml":
-                    pubs.witness_polls.append(time.time())
-                    n = len(pubs.witness_polls)
-                    items = "".join(f"<item><guid>urn:w{i}</guid><title>Kaja Kallas in Brussels, part {i}</title>"
-                                    f"<link>{base}/w/{i}</link><description>Kaja Kallas, the EU's top diplomat, "
-                                    f"met NATO ministers (part {i}).</description></item>" for i in range(1, n + 1))
-                    return self.send(200, self.rss(base, items), "application/rss+xml")
-                if self.path == "/slow.xml":
-                    items = "".join(f"<item><guid>urn:s{i}</guid><title>Slow story {i}</title>"
-                                    f"<link>{base}/s/{i}</link><description>Slow {i}</description></item>"
-                                    for i in range(40))
-                    return self.send(200, self.rss(base, items), "application/rss+xml")
-                if self.path == "/hostile.xml":
-                    items = (f"<item><guid>urn:h1</guid><title>Defence</title><link>{base}/h/1</link>"
-                             "<description>Defence</description></item>")
-                    return self.send(200, self.rss(base, items), "application/rss+xml")
-                if self.path.startswith("/s/"):
-                    pubs.slow_pages += 1
-                    body = b"<html><body><article><p>" + b"Slow words of a slow page. " * 40 + b"</p></article></body></html>"
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    try:
-                        for i in range(len(body)):
-                            self.wfile.write(body[i:i + 1])
-                            self.wfile.flush()
-                            time.sleep(1.0)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
-                    return None
-                if self.path == "/h/1":
-                    text = "NATO must become more European, said every speaker. " * 12_000       # ~0.6 MB
-                    return self.send(200, f"<html><body><article><h1>Defence</h1><p>{text}</p></article>"
-                                          "</body></html>", "text/html")
-                return self.send(404, "", "text/plain")
-
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                pubs.alerts.append((time.time(), body))
-                self.send(200, "ok", "text/plain")
-
-            def rss(self, base: str, items: str) -> str:
-                return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>{base}/</link>'
-                        f"<description>d</description>{items}</channel></rss>")
-
-            def send(self, status: int, body: str, ctype: str) -> None:
-                data = body.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *a):
-                pass
-
         self.servers = {}
         for name, host in (("witness", "127.0.0.1"), ("slow", "127.0.0.3"), ("hostile", "127.0.0.4"),
                            ("hook", "127.0.0.1")):
             srv = ThreadingHTTPServer((host, 0), Handler)
             srv.daemon_threads = True
+            srv.pubs = self          # type: ignore[attr-defined]
             threading.Thread(target=srv.serve_forever, daemon=True).start()
             self.servers[name] = srv
 

@@ -12,9 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor.match import load_rules
+from monitor.match import load_rules, proximity
 from monitor.match import parse as p
-from monitor.match import proximity
 from monitor.match.sentences import ABBREVIATIONS, NUMBER_ABBREVIATIONS
 from monitor.match.text import case_tokens, tokens
 from monitor.models import Article

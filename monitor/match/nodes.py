@@ -7,6 +7,7 @@ occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from monitor.match.text import SEP
@@ -110,7 +111,7 @@ class Scope:
     field: str
     child: object
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = dataclasses.field(default=(0, 0), compare=False)   # `field` is the scope's name here
 
 
 def walk_terms(node: object, negated: bool = False):
