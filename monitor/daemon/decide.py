@@ -58,6 +58,7 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
     is stored unmatched, in a story of its own.
     """
     defaults = deps.config.default_channels
+    enabled = {ch.name for ch in deps.config.channels}     # a disabled channel (enabled: false) gets nothing
     queued: set[tuple[str, str, str]] = set()
     items: list[tuple[Article, list[Match]]] = []
     assignments: list = []
@@ -77,6 +78,8 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
         for m in an.matches:
             channels = []
             for ch in m.channels or defaults:
+                if ch not in enabled:
+                    continue
                 key = (story_key, m.rule, ch)
                 if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch)):
                     continue

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from monitor.extract import article as extract_mod
+from monitor.extract import orphans
 from monitor.extract.workers import SETUP_SECONDS, Worker
 from monitor.models import Extracted
 
@@ -67,8 +68,10 @@ class ExtractorPool:
         self._fn = fn
         self._ctx = multiprocessing.get_context(mp_context)
         if mp_context == "forkserver":
-            # Workers fork from a server that has imported trafilatura once: cheap starts.
-            self._ctx.set_forkserver_preload(["monitor.extract.article"])
+            # Workers fork from a server that has imported trafilatura once: cheap starts. The
+            # server watches this process and exits with it (monitor.extract.orphans).
+            orphans.mark_owner()
+            self._ctx.set_forkserver_preload(["monitor.extract.orphans", "monitor.extract.article"])
         self._io = ThreadPoolExecutor(max_workers=2 * self.workers + 2, thread_name_prefix="monitor-pool")
         self._lock = threading.Lock()
         self._idle: list[Worker] = []

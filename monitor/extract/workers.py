@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from monitor.extract import article as extract_mod
+from monitor.extract import orphans
 
 SETUP_SECONDS = 300.0
 
@@ -54,6 +55,7 @@ def worker_main(conn: Connection) -> None:
 
     A batch runs setup(context) once (None: the context itself), then fn(item, state) per item.
     """
+    orphans.die_with_parent()       # with its parent (the forkserver, which dies with the daemon): never an orphan
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # the daemon's shutdown closes the pool in order
     signal.signal(signal.SIGALRM, _on_alarm)
     # The language model loads on the first page that needs it: a worker that has to start

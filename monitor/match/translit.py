@@ -52,10 +52,10 @@ def transliterate_char(ch: str) -> str:
     if latin is not None:
         return latin
     if "\u0370" <= ch <= "\u04ff" or "\u1f00" <= ch <= "\u1fff":
-        decomposed = unicodedata.normalize("NFD", ch)
-        latin = LETTERS.get(decomposed[0])
+        base, *marks = list(unicodedata.normalize("NFD", ch))
+        latin = LETTERS.get(base)
         if latin is not None:
-            return latin + decomposed[1:]
+            return latin + "".join(marks)
     return ch
 
 
