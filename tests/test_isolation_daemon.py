@@ -210,7 +210,9 @@ feeds:
     for i, polled in enumerate(polls[:3], start=1):
         arrived = [t for t, body in pubs.alerts if f"/w/{i}" in body]
         assert arrived, f"no alert for witness item {i}; log: {err[-3000:]}"
-        assert arrived[0] - polled <= 10, f"alert for witness item {i} came {arrived[0] - polled:.1f}s after its poll"
+        # the first poll is at start, with the worker pool starting cold: 20 s there, 10 s after
+        limit = 20 if i == 1 else 10
+        assert arrived[0] - polled <= limit, f"alert for witness item {i} came {arrived[0] - polled:.1f}s after its poll"
     feeds = {f["url"].split("/")[-1]: f for f in report["feeds"]}
     assert feeds["slow.xml"]["slow"] and "deadline" in feeds["slow.xml"]["slow"]
     assert feeds["witness.xml"]["error_count"] == 0 and not feeds["witness.xml"]["slow"]

@@ -237,6 +237,8 @@ class Daemon:
         await self.reload_config()
         runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
+        if self.deps.extractor is not None:
+            await self.deps.extractor.start()      # workers up before the first poll needs them
         feeds = asyncio.ensure_future(self.scheduler.run())
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)

@@ -1,15 +1,11 @@
 """Runs CPU-heavy pure stages off the event loop, in a pool of worker processes.
 
 Owns the worker processes (extract/workers.py): their number (the cores by default),
-per-unit time limits, and recovery. Each worker has its own pipe, so a unit that
-overruns or crashes costs that unit and that one worker, never the pool: a worker stuck
-past its limit (in C code the in-worker alarm cannot interrupt) is killed and replaced
-alone, while the others keep working. Three stages use it: extraction (`extract`: a
-page that crashed or timed out comes back as an empty `Extracted`, logged, and the
-caller falls back to the feed), feed parsing (`call`: a crash or timeout raises
-`WorkerFailed`) and the per-article analysis of a feed's batch (`map_batch`: the limit
-applies to each item inside the batch). Must not fetch, and must not decide what to do
-with the result.
+per-unit time limits and recovery. Each worker has its own pipe, so a unit that overruns
+or crashes costs that unit and that one worker (killed and replaced alone), never the
+pool. Used for extraction (`extract`: empty `Extracted` on crash or timeout), feed
+parsing (`call`: `WorkerFailed`) and a feed's per-article analysis (`map_batch`: the
+limit applies to each item). Must not fetch, nor decide what to do with results.
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ from typing import Any
 
 from monitor.extract import article as extract_mod
 from monitor.extract import orphans
-from monitor.extract.workers import SETUP_SECONDS, Worker
+from monitor.extract.workers import SETUP_SECONDS, Worker, WorkerDied, WorkerStuck
 from monitor.models import Extracted
 
 log = logging.getLogger(__name__)
@@ -43,14 +39,6 @@ class PoolClosed(RuntimeError):
 
 class WorkerFailed(Exception):
     """A call's worker crashed twice, or the call ran past its time limit."""
-
-
-class _Dead(Exception):
-    """The worker's pipe closed: the process died."""
-
-
-class _Stuck(Exception):
-    """No answer within the hard limit."""
 
 
 class ExtractorPool:
@@ -149,19 +137,22 @@ class ExtractorPool:
                 self._starting -= 1
         self._release(worker)
 
-    async def _exchange(self, worker: Worker, message: tuple | None, hard: float) -> Any:
-        """Send (unless None) and wait for the worker's next message; _Dead or _Stuck on failure."""
-        loop = asyncio.get_running_loop()
-        try:
-            if message is not None:
-                await loop.run_in_executor(self._io, worker.conn.send, message)
-            return await asyncio.wait_for(loop.run_in_executor(self._io, worker.conn.recv), hard)
-        except TimeoutError:            # before OSError, whose subclass it is
-            raise _Stuck() from None
-        except (EOFError, OSError):
-            raise _Dead() from None
-
     # -- the three kinds of work -----------------------------------------------------------
+    async def start(self) -> None:
+        """Start every worker now, side by side, instead of on the first units."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            missing = self.workers - len(self._busy) - len(self._idle) - self._starting
+            self._starting += max(0, missing)
+        for result in await asyncio.gather(*(loop.run_in_executor(self._io, Worker, self._ctx)
+                                             for _ in range(max(0, missing))), return_exceptions=True):
+            with self._lock:
+                self._starting -= 1
+            if isinstance(result, Worker):
+                self._release(result)
+            else:
+                log.error("could not start a worker: %s", result)
+
     async def warm_up(self) -> None:
         """Start every worker now and load the language model, instead of on the first pages."""
         # No declared language and over 1,000 chars: each worker runs the detector once.
@@ -190,16 +181,16 @@ class ExtractorPool:
         for attempt in (1, 2):
             worker = await self._acquire()
             try:
-                status, value = await self._exchange(worker, ("call", fn, self.timeout, args),
+                status, value = await worker.exchange(self._io, ("call", fn, self.timeout, args),
                                                      self.timeout + _HARD_TIMEOUT_GRACE)
-            except _Dead:
+            except WorkerDied:
                 self._discard(worker)
                 if attempt == 1:
                     continue
                 self.crashes += 1
                 log.error("worker crashed twice on %s", what)
                 raise WorkerFailed(f"worker crashed on {what}") from None
-            except _Stuck:
+            except WorkerStuck:
                 self._discard(worker)
                 self.timeouts += 1
                 log.error("worker stuck on %s; that worker replaced", what)
@@ -241,16 +232,16 @@ class ExtractorPool:
                 while at < len(items):
                     # the first answer also waits for the setup
                     hard = limit + _HARD_TIMEOUT_GRACE + (SETUP_SECONDS if message is not None and setup else 0)
-                    i, status, value = await self._exchange(worker, message, hard)
+                    i, status, value = await worker.exchange(self._io, message, hard)
                     message = None
                     results[start + i] = (status, value)
                     at = start + i + 1
                     if status == "timeout":
                         self.timeouts += 1
                         log.warning("%s: item %d took over %.1f s in its worker; skipped", what, start + i, limit)
-            except (_Dead, _Stuck) as exc:
+            except (WorkerDied, WorkerStuck) as exc:
                 self._discard(worker)
-                if isinstance(exc, _Stuck):
+                if isinstance(exc, WorkerStuck):
                     self.timeouts += 1
                     results[at] = ("timeout", None)
                     log.error("%s: worker stuck on item %d; that worker replaced", what, at)

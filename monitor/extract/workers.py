@@ -10,9 +10,11 @@ a failure means (pool.py does).
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import signal
 from collections.abc import Callable
+from concurrent.futures import Executor
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -78,6 +80,14 @@ def worker_main(conn: Connection) -> None:
                 _send(conn, (i, *outcome))
 
 
+class WorkerDied(Exception):
+    """The worker's pipe closed: the process died."""
+
+
+class WorkerStuck(Exception):
+    """No answer within the hard limit."""
+
+
 class Worker:
     """The parent's handle: the process and its end of the pipe."""
 
@@ -87,6 +97,21 @@ class Worker:
         self.proc.start()
         child.close()
         self.conn: Connection = parent
+
+    async def exchange(self, io: Executor, message: tuple | None, hard: float) -> Any:
+        """Send (unless None) and wait for the worker's next message; WorkerDied or WorkerStuck on failure.
+
+        The blocking pipe calls run in `io` threads; the event loop only waits.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            if message is not None:
+                await loop.run_in_executor(io, self.conn.send, message)
+            return await asyncio.wait_for(loop.run_in_executor(io, self.conn.recv), hard)
+        except TimeoutError:            # before OSError, whose subclass it is
+            raise WorkerStuck() from None
+        except (EOFError, OSError):
+            raise WorkerDied() from None
 
     def kill(self) -> None:
         """Stop this worker now (stuck, crashed, or its caller gave up); the others run on."""
