@@ -150,16 +150,25 @@ def _hold_follow_ups(store, config: Config, channel: str, rows: list[dict], now:
     return rows
 
 
-async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datetime, digest_due: bool,
-                       first: bool, quiet: bool, force: bool, retries: bool, summary: Counter) -> None:
-    channel = make_channel(ch, config)
+async def _retry_waiting(store, config: Config, ch: ChannelSettings, channel: Channel, *, now: datetime,
+                         force: bool, retries: bool, summary: Counter) -> bool:
+    """Retry the channel's due deliveries (every waiting one when forced); True when none is left.
+
+    While one is left (the channel is failing, or another run is sending) new items wait in
+    the outbox rather than pile up deliveries; they go in the next one once this one succeeds
+    or gives up."""
     if retries:
         for d in (store.pending_deliveries(ch.name) if force else store.due_deliveries(now, ch.name)):
             if not await _attempt(store, config, ch, channel, d, now, summary):
                 break
-    if store.pending_deliveries(ch.name):
-        # The channel is failing (or another run is sending): new items wait in the outbox rather
-        # than pile up deliveries; they go in the next one once this one succeeds or gives up.
+    return not store.pending_deliveries(ch.name)
+
+
+async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datetime, digest_due: bool,
+                       first: bool, quiet: bool, force: bool, retries: bool, summary: Counter) -> None:
+    channel = make_channel(ch, config)
+    if not await _retry_waiting(store, config, ch, channel, now=now, force=force, retries=retries,
+                                summary=summary):
         summary["held"] += len(store.pending_items(ch.name))
         return
     store.settle_duplicates(ch.name)
