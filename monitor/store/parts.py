@@ -86,24 +86,29 @@ class DeliveryParts(StoreBase):
         """
         related = ("AND COALESCE(a.story_level, '') != 'related' AND COALESCE(b.story_level, '') != 'related'"
                    if self._has_story_levels() else "")
+        taken = "(p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
+        # Both clauses go through indexes (outbox(article_id, channel), articles(story_id)), so the
+        # cost follows the pending rows and their stories, not the channel's whole history.
         return self.db.execute(
             "UPDATE outbox SET status = 'duplicate' WHERE id IN ("
             " SELECT o.id FROM outbox o JOIN articles a ON a.id = o.article_id"
-            " WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND EXISTS ("
-            "  SELECT 1 FROM outbox p JOIN articles b ON b.id = p.article_id"
-            "  WHERE p.channel = o.channel AND p.id != o.id"
-            "   AND (p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
-            "   AND (p.article_id = o.article_id OR (a.updated = 0 AND a.story_id IS NOT NULL"
-            f"        AND COALESCE(b.story_id, b.id) = a.story_id {related}))))", [channel]).rowcount
+            " WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND ("
+            "  EXISTS (SELECT 1 FROM outbox p WHERE p.article_id = o.article_id AND p.channel = o.channel"
+            f"         AND p.id != o.id AND {taken})"
+            "  OR (a.updated = 0 AND a.story_id IS NOT NULL AND ("
+            "   EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"           WHERE b.story_id = a.story_id AND b.id != a.id AND {taken} {related})"
+            "   OR EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"           WHERE b.id = a.story_id AND b.id != a.id AND {taken} {related})))))",
+            [channel]).rowcount
 
     def story_alerted(self, story_id: int, rule: str, channel: str, since: datetime) -> bool:
         """Whether an alert for this story and rule went (or is going) to the channel since a time."""
         return self.db.execute(
-            "SELECT 1 FROM outbox o JOIN articles a ON a.id = o.article_id "
-            "JOIN deliveries d ON d.id = o.delivery_id "
-            "WHERE o.channel = ? AND o.rule = ? AND COALESCE(a.story_id, a.id) = ? AND d.kind = 'alert' "
-            "AND d.status != 'failed' AND d.created >= ? LIMIT 1",
-            [channel, rule, story_id, iso(since)]).fetchone() is not None
+            "SELECT 1 FROM outbox o JOIN deliveries d ON d.id = o.delivery_id "
+            "WHERE o.article_id IN (SELECT id FROM articles WHERE story_id = ? UNION SELECT ?) "
+            "AND o.channel = ? AND o.rule = ? AND d.kind = 'alert' AND d.status != 'failed' AND d.created >= ? "
+            "LIMIT 1", [story_id, story_id, channel, rule, iso(since)]).fetchone() is not None
 
     def outbox_marks(self) -> dict[str, int]:
         """The newest unclaimed outbox row per channel: the delivery job's "anything new?"."""
