@@ -91,6 +91,16 @@ CASES = [
     ("first lady's story names her husband once", "zelenskyy", False,
      "First Lady Olena Zelenska opens a school in Lviv",
      "Olena Zelenska, the wife of President Zelensky, met teachers and children."),
+    ("Kallas only in a caption list", "kallas", False, "Leaders meet in Granada",
+     "The summit discussed migration, budgets and enlargement for two days. " * 7
+     + "Pictured: Kaja Kallas, Macron, Meloni."),
+    ("Kallas named once in the lead", "kallas", True, "",
+     "Kaja Kallas said the bloc would keep supporting Kyiv."),
+    ("backed Rutte for NATO chief, deep in another story", "rutte", False, "Hungary passes its budget",
+     "The parliament in Budapest voted on taxes, pensions and the deficit for next year. " * 6
+     + "Budapest also backed Rutte for NATO chief last year."),
+    ("theme without the keyword: its own army", "defence-union", True, "",
+     "Brussels should build its own army, the former commissioner told the Europe forum."),
     # Greenland's other stories
     ("Greenland science naming Denmark", "greenland", False, "",
      "Danish researchers measured how fast the Greenland ice sheet melted this summer."),
