@@ -21,6 +21,10 @@ from monitor.web.db import one, reading, rows
 COUNTS = {
     "feeds_failing": ("Active feeds whose last poll failed",
                       "SELECT count(*) FROM feeds WHERE error_count > 0 AND state = 'active'"),
+    "feeds_slow": ("Active feeds whose last poll was cut off at its deadline",
+                   "SELECT count(*) FROM feeds WHERE slow IS NOT NULL AND state = 'active'"),
+    "articles_unmatched": ("Articles stored unmatched: matching ran past its limit",
+                           "SELECT count(*) FROM articles WHERE unmatched IS NOT NULL"),
     "articles": ("Articles stored", "SELECT count(*) FROM articles"),
     "matches": ("Rule matches stored", "SELECT count(*) FROM matches"),
     "outbox_pending": ("Matched items waiting for delivery", "SELECT count(*) FROM outbox WHERE status = 'pending'"),
