@@ -10,7 +10,7 @@ Public surface (others code against exactly this):
 Modules: translit (Cyrillic and Greek letters), sentences (sentence and paragraph
 boundaries), text (normalise, tokenise, offsets), nodes (the query tree), parse (query
 -> tree), rules (YAML, validation, entities, warnings), compile (one automaton for all
-rules), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
+rules), presearch (the rules an article can fire), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
 (the decisive clauses of a match), reload (the watcher). Must not do I/O beyond reading
 rule files.
 """
@@ -48,12 +48,17 @@ class RuleSet:
         compiled = self._compiled
         fields = index_fields(doc)
         occ = scan(compiled, fields)
-        candidates: set[int] = set()
+        candidates = set(compiled.always)
+        by_key = compiled.rules_by_key
         for kid in occ:
-            candidates.update(compiled.rules_by_key[kid])
+            candidates.update(by_key[kid])
         plain = Context(compiled, occ, fields)
+        checks = compiled.checks
         out = []
         for index in sorted(candidates):
+            need = checks.get(index)
+            if need is not None and not all(any(k in occ for k in clause) for clause in need):
+                continue        # a key the query cannot hold without is absent (presearch.py)
             rule = self.rules[index]
             if applies(rule, doc):
                 m = evaluate(rule, compiled, occ, fields, plain)
