@@ -23,6 +23,7 @@ from typing import Any
 from monitor.errors import RuleError
 from monitor.match.compile import compile_rules
 from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
+from monitor.match.incremental import LoadCache
 from monitor.match.rules import Rule, load_files, rule_files
 from monitor.models import Match
 
@@ -75,13 +76,14 @@ class RuleSet:
         return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
 
 
-def load_rules(path: str | Path) -> RuleSet:
-    """Every rule file under path, validated and compiled; RuleError lists every problem."""
+def load_rules(path: str | Path, cache: LoadCache | None = None) -> RuleSet:
+    """Every rule file under path, validated and compiled; RuleError lists every problem.
+    With a cache (the RuleWatcher's), unchanged files and rules are reused (incremental.py)."""
     root = Path(path)
     if not root.exists():
         raise RuleError([f"{root}:1:1: rules folder not found"])
     files = rule_files(root)
-    rules, entities, errors, warnings = load_files(files)
+    rules, entities, errors, warnings = load_files(files, cache)
     if errors:
         raise RuleError(errors)
     return RuleSet(rules, entities, tuple(files), tuple(warnings))
