@@ -41,10 +41,14 @@ def wait_for(cfg: Path, proc: subprocess.Popen, cond: Callable[[dict], bool], wh
 
 
 def write_rule(path: Path, body: str, bump: int) -> None:
-    path.write_text(body, encoding="utf-8")
-    st = path.stat()
+    # written beside it and renamed over it: an in-place write is an empty file for a moment,
+    # which the daemon's watcher may load (under load it did) as a valid set of no rules
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    st = tmp.stat()
     # a visible mtime change even on filesystems with coarse timestamps
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + bump * 1_000_000_000))
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns + bump * 1_000_000_000))
+    os.replace(tmp, path)
 
 
 def test_broken_rules_are_reported_while_the_daemon_keeps_polling(tmp_path):
@@ -58,7 +62,9 @@ def test_broken_rules_are_reported_while_the_daemon_keeps_polling(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"], cwd=REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            first = wait_for(cfg, proc, lambda r: bool(r["last_poll"] and r["rules_in_daemon"]), "a first poll")
+            # feeds are polled one by one: wait for all nine articles, not for the first finished poll
+            first = wait_for(cfg, proc, lambda r: bool(r["last_poll"] and r["rules_in_daemon"])
+                             and r["counts"]["articles"] == 9, "the first poll of every feed")
             assert first["rules_in_daemon"] == {"loaded": 1, "errors": []}
             assert first["counts"]["articles"] == 9
 
