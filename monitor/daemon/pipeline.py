@@ -19,9 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.settings import Config
+from monitor.daemon import moves
 from monitor.errors import FeedParseError, FetchError
 from monitor.extract.article import article_text, extract
 from monitor.extract.pool import WorkerFailed
+from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResult
@@ -135,6 +137,7 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     if result.moved_to:
         deps.store.move_feed(url, result.moved_to)
         log.info("feed moved permanently: %s -> %s", url, result.moved_to)
+        moves.follow_in_config(deps, url, result.moved_to)
         feed = deps.store.feed(result.moved_to) or feed
         url = feed["url"]
     if result.status == 410:
@@ -154,6 +157,11 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
         return FeedOutcome(url, "not-modified")
     parsed = await _parse(deps, result)
     new = deps.store.unseen(url, parsed.entries)
+    backlog: list[Entry] = []
+    if backlog_mod.is_first_poll(feed):     # a new feed's old items are recorded as seen, not alerted
+        new, backlog = backlog_mod.split_backlog(new, now, deps.config.fetch.first_poll_alert_hours)
+        if backlog:
+            log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog))
     republished = deps.store.republished(url, parsed.entries)
     built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
     # From here on nothing awaits: the batch is decided and saved as one unit.
@@ -162,7 +170,7 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
     base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
-                entries_seen=feed["entries_seen"] + len(new) - sum(1 for e in new if e.guid in left),
+                entries_seen=feed["entries_seen"] + len(backlog) + len(new) - sum(1 for e in new if e.guid in left),
                 next_poll=iso(_next_poll(deps, feed, now, times, parsed.ttl_minutes, result)))
     if left:
         # the validators stay as they were, so the next poll is not a 304 that hides the rest
