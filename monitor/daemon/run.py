@@ -25,7 +25,7 @@ from pathlib import Path
 from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
-from monitor.daemon import pipeline
+from monitor.daemon import notices, pipeline
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
@@ -130,6 +130,8 @@ class Daemon:
                 return
 
     async def digest(self) -> None:
+        with self.deps.store.session() as store:     # a failing channel is told through the others
+            notices.queue_channel_notices(store, self.deps.config, now_utc())
         await self._deliver(immediate_only=False)
 
     async def _deliver(self, immediate_only: bool) -> None:
