@@ -58,6 +58,7 @@ def queue_channel_notices(store: Any, config: Config, now: datetime) -> int:
                           summary=text, text=text, published=now, source="monitor", text_source="feed")
         match = Match(rule=NOTICE_RULE, priority="high", title="monitor: delivery channel health", channels=others)
         if store.save_feed_items(NOTICE_FEED, [], [(article, [match], others)], {}):
-            log.warning("%s; told %s", text, ", ".join(others))
+            log.warning("%s; told %s", text, ", ".join(others),
+                        extra={"event": "channel_failing", "channel": ch.name, "told": list(others)})
             queued += 1
     return queued

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor import metrics
 from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.errors import FeedParseError, FetchError
@@ -114,6 +115,12 @@ async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
 
 
 async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
+    outcome = await _poll_feed_guarded(deps, feed)
+    metrics.feed_polled(outcome.status, outcome.error)
+    return outcome
+
+
+async def _poll_feed_guarded(deps: Deps, feed: dict) -> FeedOutcome:
     url = feed["url"]
     try:
         return await _poll_feed(deps, feed, time.monotonic() + deps.config.fetch.feed_deadline_seconds)
@@ -131,12 +138,14 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     try:
         async with asyncio.timeout_at(_loop_time(deadline)):
             result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
+            metrics.fetched("feed", result.elapsed)
     except TimeoutError:
         raise FetchError(f"feed not fetched within its deadline of {deps.config.fetch.feed_deadline_seconds:g}s") \
             from None
     if result.moved_to:
         deps.store.move_feed(url, result.moved_to)
-        log.info("feed moved permanently: %s -> %s", url, result.moved_to)
+        log.info("feed moved permanently: %s -> %s", url, result.moved_to,
+                 extra={"event": "feed_moved", "feed": url, "moved_to": result.moved_to})
         moves.follow_in_config(deps, url, result.moved_to)
         feed = deps.store.feed(result.moved_to) or feed
         url = feed["url"]
@@ -161,7 +170,8 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     if backlog_mod.is_first_poll(feed):     # a new feed's old items are recorded as seen, not alerted
         new, backlog = backlog_mod.split_backlog(new, now, deps.config.fetch.first_poll_alert_hours)
         if backlog:
-            log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog))
+            log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
+                     extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
     republished = deps.store.republished(url, parsed.entries)
     built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
     # From here on nothing awaits: the batch is decided and saved as one unit.
@@ -177,11 +187,13 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
         base.update(etag=feed["etag"], last_modified=feed["last_modified"],
                     slow=f"cut off at its {deps.config.fetch.feed_deadline_seconds:g}s deadline with "
                          f"{len(left)} of {len(new) + len(republished)} items left for the next poll")
-        log.warning("feed slow: %s: %s", url, base["slow"])
+        log.warning("feed slow: %s: %s", url, base["slow"], extra={"event": "feed_slow", "feed": url,
+                                                                    "left": len(left)})
     with deps.store.transaction():
         deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
         deps.store.save_story_signatures(assignments)
         updated = _apply_updates(deps, republished, rebuilt)
+    metrics.stored(items)
     matched = [m for _, m in items if m]
     queued = sum(len(x.channels) for m in matched for x in m)
     return FeedOutcome(url, "slow" if left else "ok", len(parsed.entries), len(new), len(items), len(matched),
@@ -287,7 +299,9 @@ def _failed(deps: Deps, feed: dict, error: str, retry_after: float | None, statu
     deps.store.update_feed(feed["url"], error_count=count, last_error=error, last_status=status,
                            last_poll=iso(now), failing_since=feed.get("failing_since") or iso(now),
                            next_poll=iso(nxt))
-    log.warning("feed failed (%d in a row, next attempt %s): %s: %s", count, iso(nxt), feed["url"], error)
+    log.warning("feed failed (%d in a row, next attempt %s): %s: %s", count, iso(nxt), feed["url"], error,
+                extra={"event": "feed_failed", "feed": feed["url"], "error": error, "failures": count,
+                       "next_attempt": iso(nxt), "status": status})
     return FeedOutcome(feed["url"], "failed", error=error)
 
 
@@ -298,6 +312,7 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str =
     if full_text and entry.url:
         try:
             page = await deps.fetcher.fetch_page(entry.url)
+            metrics.fetched("page", page.elapsed)
             if page.status < 400 and "html" in (page.content_type or "html"):
                 # bytes, so extraction reads the page's own charset declaration
                 extracted = await _extract(deps, page.body, page.url)

@@ -139,7 +139,8 @@ class Daemon:
         with self.deps.store.session() as store:
             result = await run_digests(store, self.deps.config, immediate_only=immediate_only)
         if result.get("sent") or result.get("failed"):
-            log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
+            log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()),
+                     extra={"event": "deliveries", "counts": result})
 
     # -- reloads -----------------------------------------------------------------------
     async def reload_config(self) -> None:

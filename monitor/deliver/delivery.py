@@ -19,6 +19,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor import metrics
 from monitor.config.settings import SCHEDULE_RE, ChannelSettings, Config
 from monitor.deliver.channels import Channel, make_channel
 from monitor.deliver.digest import Digest, FeedAlert, build_digest, select_rows
@@ -163,10 +164,17 @@ async def _attempt(store, config: Config, channel: Channel, delivery: dict, now:
                               timedelta(hours=config.digest.retry_for_hours))
         store.mark_delivery_failed(delivery["id"], error, retry_at)
         summary["failed" if retry_at is None else "retrying"] += 1
+        metrics.delivered(delivery["channel"], "failed" if retry_at is None else "retrying")
         log.warning("delivery %s to %s failed (%s): %s", delivery["id"], delivery["channel"],
-                    "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error)
+                    "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error,
+                    extra={"event": "delivery_failed", "delivery_id": delivery["id"], "channel": delivery["channel"],
+                           "error": error, "attempts": delivery["attempts"] + 1, "retry_at": retry_at})
         return False
     store.mark_delivered(delivery["id"])
+    metrics.delivered(delivery["channel"], "sent")
+    log.info("delivery %s to %s sent (%d items)", delivery["id"], delivery["channel"], len(digest.items),
+             extra={"event": "delivery_sent", "delivery_id": delivery["id"], "channel": delivery["channel"],
+                    "items": len(digest.items), "kind": digest.kind})
     summary["sent"] += 1
     summary["items"] += len(digest.items)
     return True

@@ -8,6 +8,7 @@ shares the daemon's connection or blocks its event loop. Must not change state.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
 
+from monitor import metrics
+from monitor.config.values import parse_listen
 from monitor.store.sqlite import Store, db_bytes, now_utc
 
 
@@ -76,7 +79,8 @@ class _QuietHandler(WSGIRequestHandler):
 def make_app(state_path: Path, max_silence_seconds: float):
     registry = CollectorRegistry()
     registry.register(StoreCollector(state_path))
-    metrics = make_wsgi_app(registry)
+    registry.register(metrics.REGISTRY)         # the daemon's own counters and histograms
+    metrics_app = make_wsgi_app(registry)
 
     def app(environ, start_response):
         if environ.get("PATH_INFO") == "/healthz":
@@ -84,16 +88,20 @@ def make_app(state_path: Path, max_silence_seconds: float):
             start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
             return [why.encode() + b"\n"]
         if environ.get("PATH_INFO") == "/metrics":
-            return metrics(environ, start_response)
+            return metrics_app(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"try /healthz or /metrics\n"]
     return app
 
 
+class _Server6(WSGIServer):
+    address_family = socket.AF_INET6
+
+
 def serve(listen: str, state_path: Path, max_silence_seconds: float) -> WSGIServer:
     """Start serving in a daemon thread; call `.shutdown()` to stop."""
-    host, _, port = listen.rpartition(":")
-    server = make_server(host or "127.0.0.1", int(port), make_app(state_path, max_silence_seconds),
-                         handler_class=_QuietHandler)
+    host, port = parse_listen(listen)
+    server = make_server(host, port, make_app(state_path, max_silence_seconds),
+                         server_class=_Server6 if ":" in host else WSGIServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="monitor-http", daemon=True).start()
     return server
