@@ -183,8 +183,11 @@ def _item(key: str, rows: list[dict], related: list[dict]) -> DigestItem:
 
 
 def _hits(row: dict) -> list[dict]:
+    """The hits to highlight: the decisive ones (of the clauses that fired the rule) when the
+    match marks them, else every hit (matches stored before the rule language v2)."""
     raw = row.get("hits") or "[]"
-    return list(json.loads(raw) if isinstance(raw, str) else raw)
+    hits = list(json.loads(raw) if isinstance(raw, str) else raw)
+    return [h for h in hits if h.get("decisive")] or hits
 
 
 # -- snippets ------------------------------------------------------------------
