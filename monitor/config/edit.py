@@ -34,7 +34,7 @@ def replace_feed_url(text: str, old: str, new: str) -> str | None:
     _, items = _feed_items(text)
     for item in items:
         node = {k.value: v for k, v in getattr(item, "value", [])}.get("url")
-        if getattr(node, "value", None) != old:
+        if node is None or getattr(node, "value", None) != old:
             continue
         lines = text.splitlines(keepends=True)
         line = node.start_mark.line

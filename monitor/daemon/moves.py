@@ -40,7 +40,7 @@ def follow_in_config(deps: Any, old: str, new: str) -> bool:
         return True
     log.warning("feed moved permanently: %s -> %s, but %s was not updated: %s; change its url by hand",
                 old, new, cfg.path, reason)
-    notes = (deps.store.get_meta(META_KEY) or ([], ""))[0]
+    notes: list[dict] = (deps.store.get_meta(META_KEY) or ([], ""))[0]
     notes = [n for n in notes if n.get("old") != old] + [{"old": old, "new": new, "reason": reason}]
     deps.store.set_meta(META_KEY, notes[-50:])
     return False

@@ -26,7 +26,8 @@ def split_backlog(entries: Sequence[Entry], now: datetime, alert_hours: float | 
     if alert_hours is None:
         return list(entries), []
     cutoff = now - timedelta(hours=alert_hours)
-    fresh, old = [], []
+    fresh: list[Entry] = []
+    old: list[Entry] = []
     for e in entries:
         when = e.published or e.updated
         (fresh if when is not None and when >= cutoff else old).append(e)
