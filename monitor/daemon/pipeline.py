@@ -89,7 +89,8 @@ class CycleSummary:
                 f"in {d['seconds']:.1f}s")
 
 
-async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool = False) -> CycleSummary:
+async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool = False,
+                     progress: Any = None) -> CycleSummary:
     """Poll every due feed (or every active feed) once, each as its own job; never raises for one feed.
 
     This is `poll --once`; the daemon starts the same feed jobs one by one as feeds fall due
@@ -102,7 +103,15 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
         deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
-    outcomes = await asyncio.gather(*(poll_feed_job(deps, f) for f in feeds))
+    if progress is not None:        # `poll --once` on a terminal: total(n), then advance() per feed done
+        progress.total(len(feeds))
+
+    async def job(feed: dict) -> FeedOutcome:
+        outcome = await poll_feed_job(deps, feed)
+        if progress is not None:
+            progress.advance()
+        return outcome
+    outcomes = await asyncio.gather(*(job(f) for f in feeds))
     summary = CycleSummary(list(outcomes), time.monotonic() - started)
     deps.store.record_cycle("poll", now, summary.as_dict())
     return summary
