@@ -4,7 +4,6 @@ latency, articles, matches by rule, deliveries by channel and outcome; served on
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 
 from monitor import metrics
@@ -12,7 +11,7 @@ from monitor.config import settings as config_mod
 from monitor.daemon import pipeline
 from monitor.daemon import run as daemon
 from monitor.deliver.delivery import run_digests
-from monitor.web.ops import make_app
+from monitor.web.ops import metrics_text
 from tests.localsite import Site, hours_ago, rss
 
 
@@ -21,13 +20,7 @@ def value(name: str, **labels: str) -> float:
 
 
 def scrape(state: Path) -> str:
-    app = make_app(state, 300)
-    out: list[str] = []
-    environ = {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET", "QUERY_STRING": "", "wsgi.input": io.BytesIO(),
-               "SERVER_NAME": "x", "SERVER_PORT": "0", "wsgi.url_scheme": "http"}
-    body = b"".join(app(environ, lambda status, headers: out.append(status)))
-    assert out[0].startswith("200")
-    return body.decode()
+    return metrics_text(state).decode()     # what /metrics serves
 
 
 def test_a_poll_and_a_delivery_move_the_counters(tmp_path):
