@@ -84,6 +84,7 @@ class DedupeSettings:
     story_threshold: float = 0.4             # MinHash Jaccard at which two texts are one story
     story_window_hours: float = 72.0         # copies further apart than this are separate stories
     date_skew_minutes: float = 15.0          # a publisher's date later than first seen + this is not trusted
+    related_threshold: float = 0.07          # event-term similarity for "related coverage"; 0 = off
     update_threshold: float = 0.8            # an edited entry below this similarity is alerted again
 
 
@@ -267,11 +268,13 @@ def _check_digest(c: _Checker, d: Any, digest: DigestSettings) -> None:
 TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
             "retention_days", "logging", "http", "shutdown_grace_seconds"}
 
-# (section, key) -> (lowest, highest) for the time limits of jobs
+# (section, key) -> (lowest, highest) for the time limits of jobs and the dedupe knobs
 _BOUNDS: dict[tuple[str | None, str], tuple[float, float]] = {
     ("fetch", "feed_deadline_seconds"): (1.0, 86400.0),
     ("fetch", "match_seconds_per_article"): (0.1, 3600.0),
     (None, "shutdown_grace_seconds"): (0.0, 3600.0),
+    ("dedupe", "related_threshold"): (0.0, 1.0),
+    ("dedupe", "date_skew_minutes"): (0.0, 1440.0),
 }
 
 
@@ -312,7 +315,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     grace = c.typed(doc, "shutdown_grace_seconds", (int, float), 20.0)
     _check_bounds(c, doc, {("fetch", "feed_deadline_seconds"): fetch.feed_deadline_seconds,
                            ("fetch", "match_seconds_per_article"): fetch.match_seconds_per_article,
-                           (None, "shutdown_grace_seconds"): float(grace)})
+                           (None, "shutdown_grace_seconds"): float(grace),
+                           ("dedupe", "related_threshold"): dedupe.related_threshold,
+                           ("dedupe", "date_skew_minutes"): dedupe.date_skew_minutes})
     feeds = [f for f in (_feed(c, d, fetch) for d in c.typed(doc, "feeds", list, [])) if f]
     seen: set[str] = set()
     for d, f in zip(doc.get("feeds") or [], feeds):

@@ -213,7 +213,9 @@ def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[t
     `seen` is the fetch time: the story window trusts a publisher's date only near it.
     The rule set is read once, so a reload never splits a batch. A later copy of a story
     already queued for a rule and channel is stored (it shows as "also reported by") but
-    queues nothing new there.
+    queues nothing new there. Related coverage (another outlet's own report of the event,
+    `story.level == "related"`) is never suppressed: it is queued, and the digest shows it
+    under its story; holding back a second immediate alert for it is the delivery's rule.
     """
     rules = deps.rules.current if deps.rules is not None else None
     defaults = deps.config.default_channels
@@ -223,7 +225,8 @@ def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[t
         story = (deps.stories.assign(a.url, a.title, a.text, a.published, seen)
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
-        story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None
+        copy = story is not None and story.level == "copy"
+        story_id = deps.store.story_id_of(story_key) if copy else None
         if story:
             assignments.append(story)
         resolved = []
@@ -231,7 +234,7 @@ def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[t
             channels = []
             for ch in m.channels or defaults:
                 key = (story_key, m.rule, ch)
-                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch)):
+                if copy and (key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch))):
                     continue
                 queued.add(key)
                 channels.append(ch)

@@ -65,7 +65,8 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
 def _story_index(config: Config, store: Store) -> StoryIndex:
     """The story index over the dedupe window, rebuilt from the stored signatures."""
     index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
-                       date_skew_minutes=config.dedupe.date_skew_minutes)
+                       date_skew_minutes=config.dedupe.date_skew_minutes,
+                       related_threshold=config.dedupe.related_threshold)
     index.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
     return index
 

@@ -94,6 +94,14 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN slow TEXT;
     ALTER TABLE articles ADD COLUMN unmatched TEXT
     """,
+    # 7 (stories): the level by which an article joined its story ('first', 'copy' or 'related'
+    # coverage of the same event; NULL for rows older than this), for the delivery's duplicate
+    # rule; and the event-term hashes the related level compares, so a restart rebuilds it
+    """
+    ALTER TABLE articles ADD COLUMN story_level TEXT;
+    ALTER TABLE story_signatures ADD COLUMN level TEXT NOT NULL DEFAULT 'copy';
+    ALTER TABLE story_signatures ADD COLUMN terms BLOB
+    """,
 ]
 
 

@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -38,6 +39,16 @@ def _site(host: str) -> str:
     host = host.lower().rstrip(".")
     fld = get_fld(host, fix_protocol=True, fail_silently=True)
     return fld or host
+
+
+@lru_cache(maxsize=65536)
+def site_of(url: str) -> str:
+    """The registrable site of a URL (bbc.co.uk for https://news.bbc.co.uk/x); "" when it has none."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return _site(host) if host else ""
 
 
 def _valid_http(url: str) -> bool:

@@ -25,6 +25,7 @@ from monitor.stories.dedupe import (
     NUM_PERM,
     minhash,
     signature_values,
+    site_of,
     values_bytes,
     word_shingles,
     words,
@@ -251,10 +252,14 @@ class StoryIndex:
                        when_us: int) -> tuple[str | None, tuple[str, ...], float]:
         """The story of the earlier article whose event terms this one shares most, if enough."""
         # only a story's first article is a candidate: related coverage is compared with what
-        # the story is about, never chained from one rewrite to the next (A-B-C drifting apart)
+        # the story is about, never chained from one rewrite to the next (A-B-C drifting apart);
+        # and only another site's: one outlet's articles share its boilerplate, not an event
+        site = site_of(key)
+
         def eligible(slots: np.ndarray) -> np.ndarray:
             near = np.abs(self._when[slots] - when_us) <= self._window_us
-            heads = [self._key[s] != key and self._story[s] == self._key[s] for s in slots.tolist()]
+            heads = [k != key and self._story[s] == k and not (site and site_of(str(k)) == site)
+                     for s, k in ((s, self._key[s]) for s in slots.tolist())]
             return near & np.array(heads, dtype=bool)
 
         found = self._related.best(terms.hashes, eligible)
