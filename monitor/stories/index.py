@@ -230,7 +230,8 @@ class StoryIndex:
         known = self._slot.get(article_key)
         story: str | None
         similar: tuple[str, ...]
-        level, shared = COPY, ()
+        level = COPY
+        shared: tuple[str, ...] = ()
         if known is not None:
             story, similar, score = self._story[known], (), 1.0
             level = FIRST if story == article_key else COPY
