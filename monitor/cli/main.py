@@ -17,6 +17,7 @@ from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
 from monitor.cli.rules import match_command, rules_group
+from monitor.cli.stories import stories_command
 from monitor.config import settings as config_mod
 
 
@@ -130,3 +131,4 @@ cli.add_command(extract_command)
 cli.add_command(feeds_group)
 cli.add_command(rules_group)
 cli.add_command(match_command)
+cli.add_command(stories_command)

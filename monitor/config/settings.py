@@ -84,7 +84,7 @@ class DedupeSettings:
     story_threshold: float = 0.4             # MinHash Jaccard at which two texts are one story
     story_window_hours: float = 72.0         # copies further apart than this are separate stories
     date_skew_minutes: float = 15.0          # a publisher's date later than first seen + this is not trusted
-    related_threshold: float = 0.07          # event-term similarity for "related coverage"; 0 = off
+    related_threshold: float = 0.05          # event-term similarity for "related coverage"; 0 = off
     update_threshold: float = 0.8            # an edited entry below this similarity is alerted again
 
 

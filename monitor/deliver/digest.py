@@ -40,6 +40,7 @@ class Segment:
 class Source:
     source: str
     url: str
+    title: str = ""                       # related coverage: the other outlet's own headline
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class DigestItem:
     snippet: tuple[Segment, ...]
     from_feed: bool                       # text_source == "feed": shown "from the feed summary"
     also_reported_by: tuple[Source, ...] = ()
+    related_coverage: tuple[Source, ...] = ()   # other outlets' own reports of the event, with headlines
     outbox_ids: tuple[int, ...] = ()
     updated: bool = False                 # re-sent because the article was materially edited
 
@@ -163,9 +165,14 @@ def _item(key: str, rows: list[dict], related: list[dict]) -> DigestItem:
         _row_rank(r) for r in rows if r["rule"] == rule))
     hits = [h for r in rows if r["id"] == first["id"] for h in _hits(r)]
     others: dict[str, Source] = {}
+    coverage: dict[str, Source] = {}
     for r in [*rows[1:], *related]:
         url, src = r.get("url") or "", r.get("source") or r.get("feed_url") or ""
-        if url and url != first["url"] and src != first.get("source") and src not in others:
+        if not url or url == first["url"]:
+            continue
+        if r.get("story_level") == "related":
+            coverage.setdefault(url, Source(src, url, r.get("title") or url))
+        elif src != first.get("source") and src not in others:
             others[src] = Source(src, url)
     return DigestItem(
         key=key, title=first.get("title") or first["url"], url=first["url"],
@@ -177,6 +184,7 @@ def _item(key: str, rows: list[dict], related: list[dict]) -> DigestItem:
         snippet=snippet(first, hits),
         from_feed=first.get("text_source") == "feed",
         also_reported_by=tuple(others.values()),
+        related_coverage=tuple(coverage.values()),
         outbox_ids=tuple(r["outbox_id"] for r in rows if "outbox_id" in r),
         updated=bool(first.get("updated")),
     )
@@ -364,4 +372,5 @@ def _item_json(i: DigestItem) -> dict[str, Any]:
         "text_source": "feed" if i.from_feed else "page",
         "updated": i.updated,
         "also_reported_by": [{"source": s.source, "url": s.url} for s in i.also_reported_by],
+        "related_coverage": [{"source": s.source, "url": s.url, "title": s.title} for s in i.related_coverage],
     }

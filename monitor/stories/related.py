@@ -29,11 +29,14 @@ MAX_CANDIDATES = 16         # scored per article: those sharing the most rare te
 TABLE_BITS = 20             # document-frequency counters: 2**20 int32 (4 MiB) for the whole window
 PRIOR_DOCS = 50.0           # smoothing: a term seen once in a nearly empty window is not "rare" yet
 DAMP_TERMS = 6.0            # a side with fewer terms than this scores proportionally less
-# Two reports of one event nearly always share figures (a toll, a vote count, a date, a sum) or
-# a quoted phrase; two events on one topic share names and words. Without two shared figures
-# or quotes a pair scores half.
+# Two reports of one event nearly always share distinctive figures (a toll, a vote count, a
+# magnitude, a sum: not years or small counts) or a quoted phrase; two events on one topic share
+# names and words. Without two shared distinctive figures or quotes a pair scores half ...
 STRONG_SHARED = 2
 WEAK_FACTOR = 0.5
+# ... and when both sides give distinctive figures but share none, they report another event
+# (another quake in the same region, another vote in the same parliament): 0.4 of that again
+CONTRADICTION_FACTOR = 0.4
 
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*%?", re.UNICODE)
 _QUOTE = re.compile(r"[\"“”„«»‘’‚‹›]([^\"“”„«»‹›\n]{12,400})[\"“”„«»‹›]")
@@ -55,7 +58,7 @@ president prime minister ministers secretary general government national assembl
 council state states united people city country news reuters afp dpa photo image video read more
 """.split())
 # a shared figure ("364", "7.7", "2035") says more than a shared name, in every language
-KIND_WEIGHT = np.array([1.0, 2.0, 1.0, 1.0])            # by kind: word, number, quote              # lower-case words of the lead this long count too (same-language rewrites)
+KIND_WEIGHT = np.array([1.0, 2.0, 1.0, 2.0])            # by kind: word, number, quote, distinctive number
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,14 @@ def _number(token: str) -> str | None:
     return body
 
 
-_KIND = {"w": 0, "n": 1, "q": 2}
+_KIND = {"w": 0, "n": 1, "q": 2, "f": 3}
+
+
+def _distinctive(number: str) -> bool:
+    """A figure that names an event ("364", "7.7", "1400"), not a year, a count of ten or a date."""
+    if "." in number:
+        return True
+    return len(number) >= 3 and not (len(number) == 4 and number[:2] in ("19", "20"))
 
 
 def _hash(term: str) -> int:
@@ -139,7 +149,7 @@ def event_terms(title: str, text: str) -> EventTerms:
     tokens, names = _tokens(lead)
     title_words = {_fold(w) for w in re.findall(r"\w+", title) if len(w) > 3}
     found = _quote_terms(lead)
-    found += [("n:" + n, n) for n in map(_number, tokens) if n is not None]
+    found += [(("f:" if _distinctive(n) else "n:") + n, n) for n in map(_number, tokens) if n is not None]
     for word in tokens:
         folded = _fold(word)
         if folded not in _STOP and len(folded) > 1 and not folded[:1].isdigit() and (
@@ -186,6 +196,10 @@ class TermFrequencies:
         return np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & np.uint64(3)).astype(np.int64)]
 
 
+def _figures(hashes: np.ndarray) -> int:
+    return int(np.count_nonzero((hashes & np.uint64(3)) == _KIND["f"]))
+
+
 def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
                freq: TermFrequencies) -> tuple[float, np.ndarray]:
     """Rarity-weighted overlap of two term sets, and the shared hashes.
@@ -207,9 +221,11 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     denom = math.sqrt(w_new * w_old)
     if denom <= 0 or not math.isfinite(denom):
         return 0.0, shared
-    figures = int(np.count_nonzero((shared & np.uint64(3)) != 0))     # shared numbers and quotes
-    if figures < STRONG_SHARED:
+    strong = int(np.count_nonzero((shared & np.uint64(3)) >= _KIND["q"]))  # distinctive figures, quotes
+    if strong < STRONG_SHARED:
         damp *= WEAK_FACTOR
+        if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
+            damp *= CONTRADICTION_FACTOR     # both give figures, none the same: another event
     return min(1.0, w_shared / denom) * damp, shared
 
 
