@@ -41,14 +41,18 @@ def _site(host: str) -> str:
     return fld or host
 
 
-@lru_cache(maxsize=65536)
 def site_of(url: str) -> str:
     """The registrable site of a URL (bbc.co.uk for https://news.bbc.co.uk/x); "" when it has none."""
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
         return ""
-    return _site(host) if host else ""
+    return _host_site(host) if host else ""
+
+
+@lru_cache(maxsize=65536)
+def _host_site(host: str) -> str:
+    return _site(host)
 
 
 def _valid_http(url: str) -> bool:

@@ -136,6 +136,7 @@ class StoryIndex:
         self._key: list[str | None] = []
         self._story: list[str | None] = []
         self._fingerprint: list[str | None] = []
+        self._site: list[str | None] = []
         self._free: list[int] = []
         self._by_fingerprint: dict[str, int] = {}
         self._oldest = _NEVER                            # earliest publication time held
@@ -177,6 +178,7 @@ class StoryIndex:
         self._sigs[slot] = values
         self._when[slot] = us
         self._key[slot], self._story[slot], self._fingerprint[slot] = article_key, story_key, fingerprint
+        self._site[slot] = site_of(article_key)           # one shared string per site
         self._slot[article_key] = slot
         self._by_fingerprint.setdefault(fingerprint, slot)
         self._buckets.insert(slot, self._buckets.keys(values))
@@ -259,7 +261,7 @@ class StoryIndex:
 
         def eligible(slots: np.ndarray) -> np.ndarray:
             near = np.abs(self._when[slots] - when_us) <= self._window_us
-            heads = [k != key and self._story[s] == k and not (site and site_of(str(k)) == site)
+            heads = [k != key and self._story[s] == k and not (site and self._site[s] == site)
                      for s, k in ((s, self._key[s]) for s in slots.tolist())]
             return near & np.array(heads, dtype=bool)
 
@@ -317,6 +319,7 @@ class StoryIndex:
         self._key.append(None)
         self._story.append(None)
         self._fingerprint.append(None)
+        self._site.append(None)
         return slot
 
     def _remove(self, slot: int) -> None:
@@ -326,7 +329,7 @@ class StoryIndex:
         self._related.remove(slot)
         if fingerprint is not None and self._by_fingerprint.get(fingerprint) == slot:
             del self._by_fingerprint[fingerprint]
-        self._key[slot] = self._story[slot] = self._fingerprint[slot] = None
+        self._key[slot] = self._story[slot] = self._fingerprint[slot] = self._site[slot] = None
         self._when[slot] = _NEVER
         self._free.append(slot)
 

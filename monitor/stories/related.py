@@ -16,6 +16,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -72,6 +73,7 @@ class EventTerms:
         return len(self.hashes)
 
 
+@lru_cache(maxsize=1 << 16)
 def _fold(word: str) -> str:
     """Case and accents folded: "Zelenskyy" and "ZELENSKYY", "Bayrou" and "Bayróu" compare equal."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
@@ -109,6 +111,7 @@ def _distinctive(number: str) -> bool:
     return len(number) >= 3 and not (len(number) == 4 and number[:2] in ("19", "20"))
 
 
+@lru_cache(maxsize=1 << 16)
 def _hash(term: str) -> int:
     """A stable 64-bit hash whose two low bits say the term's kind (word, number, quote)."""
     h = int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
@@ -128,33 +131,41 @@ def _quote_terms(lead: str) -> list[tuple[str, str]]:
     return out[:MAX_TERMS // 4]
 
 
-def _tokens(lead: str) -> tuple[list[str], set[str]]:
-    """The lead's tokens, and the folded words written capitalised inside a sentence (names)."""
-    tokens: list[str] = []
-    names: set[str] = set()
-    for m in _TOKEN.finditer(lead):
-        word = m.group()
-        tokens.append(word)
-        before = lead[max(0, m.start() - 3):m.start()].strip()
-        inside = bool(before) and before[-1] not in _SENTENCE_END
-        if inside and word[:1].isupper() and len(word) > 1:
-            names.add(_fold(word))
-    return tokens, names
+_SENTENCES = re.compile(r"[.!?:;]+(?:\s+|$)|\n+")
+
+
+def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
+    """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
+    caps: list[str] = []
+    numbers: list[str] = []
+    inside: set[str] = set()
+    for sentence in _SENTENCES.split(lead):
+        for i, word in enumerate(_TOKEN.findall(sentence)):
+            first = word[0]
+            if first.isdigit():
+                numbers.append(word)
+            elif first.isupper():
+                caps.append(word)
+                if i and len(word) > 1:
+                    inside.add(word)
+    return caps, numbers, inside
 
 
 def event_terms(title: str, text: str) -> EventTerms:
     """The terms that identify the event an article reports (see the module docstring)."""
     lead = f"{title}\n{text[:LEAD_CHARS]}"
-    labels: dict[str, str] = {}         # term key -> label, first occurrence first
-    tokens, names = _tokens(lead)
-    title_words = {_fold(w) for w in re.findall(r"\w+", title) if len(w) > 3}
+    caps, numbers, inside = _scan(lead)
+    names = {_fold(w) for w in inside}
     found = _quote_terms(lead)
-    found += [(("f:" if _distinctive(n) else "n:") + n, n) for n in map(_number, tokens) if n is not None]
-    for word in tokens:
+    found += [(("f:" if _distinctive(n) else "n:") + n, n) for n in map(_number, numbers) if n is not None]
+    title_words = [w for w in _TOKEN.findall(title) if len(w) > 3 and not w[0].isdigit()]
+    for word in [*title_words, *caps]:
         folded = _fold(word)
-        if folded not in _STOP and len(folded) > 1 and not folded[:1].isdigit() and (
-                folded in names or folded in title_words):
+        if folded in _STOP or len(folded) < 2:
+            continue
+        if folded in names or word in title_words:
             found.append(("w:" + folded, word))
+    labels: dict[str, str] = {}         # term key -> label, first occurrence first
     for key, label in found:
         if len(labels) >= MAX_TERMS:
             break
