@@ -1,8 +1,9 @@
 """`monitor run`: the long-running service around the pipeline.
 
 Owns which jobs the daemon has and when they run, all through the one job runner
-(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (the digest
-job every minute, an alerts job as soon as a feed queued something), the rules and
+(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (a job per
+channel, deliver/job.py: at once when a feed queued something, within a second of any new
+outbox row or due retry, every minute for schedules), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
 (retention, in a thread on its own connection). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
@@ -23,11 +24,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from monitor.config import settings as config_mod
+from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import JobRunner
+from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
+from monitor.daemon.startup import StartupError, preflight
 from monitor.deliver.channels import file as file_channel
+from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
 from monitor.ingest.fetch import Fetcher
@@ -38,7 +43,6 @@ log = logging.getLogger("monitor.daemon.run")
 
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
-DIGEST_CHECK_SECONDS = 60
 HOUSEKEEPING_HOURS = 6
 
 
@@ -49,8 +53,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     from monitor.match import RuleWatcher
 
     store = Store(config.state_path)
-    rules = RuleWatcher(rules_dir or config.rules_path)
-    rules.refresh()
+    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config))
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     try:
         async with Fetcher(config.fetch) as fetcher:
@@ -60,6 +63,11 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         if extractor is not None:
             extractor.close()
         store.close()
+
+
+def rule_check(config: Config):
+    """The check a rule set must pass against this config: it routes only to defined channels."""
+    return lambda ruleset: rule_channel_errors(ruleset.rules, config)
 
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
@@ -100,7 +108,7 @@ class Daemon:
         self.runner = JobRunner()
         self.scheduler = FeedScheduler(deps, self.runner, on_feed_done=self._feed_done)
         self.config_stamp: int | None = None
-        self._alerts_again = False
+        self.deliveries = Deliveries(self.runner, lambda: self.deps.config)
 
     @property
     def stopping(self) -> asyncio.Event:
@@ -109,29 +117,7 @@ class Daemon:
     # -- deliveries ------------------------------------------------------------------
     def _feed_done(self, outcome: pipeline.FeedOutcome) -> None:
         if outcome.queued:
-            self.alerts_soon()
-
-    def alerts_soon(self) -> None:
-        """Send what a feed just queued for immediate channels, in a job of its own."""
-        if self.runner.start("deliver:alerts", self._alerts) is None and self.runner.is_running("deliver:alerts"):
-            self._alerts_again = True      # queued while the alerts job was sending: once more after it
-
-    async def _alerts(self) -> None:
-        while True:
-            self._alerts_again = False
-            await self._deliver(immediate_only=True)
-            if not self._alerts_again or self.stopping.is_set():
-                return
-
-    async def digest(self) -> None:
-        await self._deliver(immediate_only=False)
-
-    async def _deliver(self, immediate_only: bool) -> None:
-        from monitor.deliver.delivery import run_digests
-        with self.deps.store.session() as store:
-            result = await run_digests(store, self.deps.config, immediate_only=immediate_only)
-        if result.get("sent") or result.get("failed"):
-            log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
+            self.deliveries.wake()      # alerts (and a first digest) now, one job per channel
 
     # -- reloads -----------------------------------------------------------------------
     async def reload_config(self) -> None:
@@ -158,10 +144,19 @@ class Daemon:
             for msg in exc.messages:
                 log.error("config: %s (keeping the running config)", msg)
             return
+        problems = missing_env(fresh)
+        if self.deps.rules.current is not None:
+            problems += rule_channel_errors(self.deps.rules.current.rules, fresh)
+        if problems:
+            for msg in problems:
+                log.error("config: %s (keeping the running config)", msg)
+            return
         if fresh.state_path != self.deps.config.state_path:
             log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
             fresh = replace(fresh, state_path=self.deps.config.state_path)
         self.deps.config = fresh
+        self.deps.rules.check = rule_check(fresh)
+        self.deps.rules.recheck()
         self.scheduler.wake.set()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
@@ -191,20 +186,24 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.runner.stop)
         cfg = self.deps.config
+        http = None
+        if cfg.http_listen:      # first: a port in use stops the start before any job runs
+            from monitor.web import ops as web
+            try:
+                http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
+            except OSError as exc:
+                raise StartupError(f"http.listen {cfg.http_listen}: cannot listen there: {exc.strerror or exc}") \
+                    from None
+            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         runner = self.runner
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
-        runner.every(DIGEST_CHECK_SECONDS, "deliver:digests", self.digest)
+        runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
         runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
         feeds = asyncio.ensure_future(self.scheduler.run())
-        http = None
-        if cfg.http_listen:
-            from monitor.web import ops as web
-            http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
-            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
@@ -223,7 +222,7 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
     store = Store(config.state_path, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
-        if stop():
+        if stop() or config.retention_days is None:      # retention_days: forever
             return 0, 0
         removed = store.prune(config.retention_days)
     finally:
@@ -233,5 +232,8 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
 
 
 async def run(config: Config) -> None:
-    async with open_deps(config) as deps:
-        await Daemon(deps).run()
+    """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
+    preflight(config)
+    with StateLock(config.state_path):
+        async with open_deps(config) as deps:
+            await Daemon(deps).run()

@@ -94,7 +94,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN slow TEXT;
     ALTER TABLE articles ADD COLUMN unmatched TEXT
     """,
-    # 7 (stories): the level by which an article joined its story ('first', 'copy' or 'related'
+    # 7 (delivery): the parts of each delivery as decided at its first attempt (store/parts.py)
+    """
+    CREATE TABLE delivery_parts (
+        delivery_id TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL, key TEXT NOT NULL,
+        outbox_ids TEXT NOT NULL, payload BLOB, label TEXT NOT NULL DEFAULT '', items INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', sent_at TEXT, PRIMARY KEY (delivery_id, part)
+    );
+    CREATE INDEX outbox_article_channel ON outbox(article_id, channel)
+""",
+    # 8 (stories): the level by which an article joined its story ('first', 'copy' or 'related'
     # coverage of the same event; NULL for rows older than this), for the delivery's duplicate
     # rule; and the event-term hashes the related level compares, so a restart rebuilds it
     """
