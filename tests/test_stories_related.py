@@ -182,3 +182,14 @@ def test_monitor_stories_groups_files_in_order_and_explains_each_decision(tmp_pa
     text = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "stories", *files])
     assert text.exit_code == 0
     assert f"{files[2]} joined {files[0]} as related" in text.stdout
+
+
+def test_related_threshold_is_validated_with_its_place_in_the_file():
+    import pytest
+
+    from monitor.config import settings
+    from monitor.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        settings.parse("dedupe:\n  related_threshold: 1.5\n", "monitor.yaml")
+    assert "monitor.yaml:2:" in str(err.value) and "related_threshold must be at most 1" in str(err.value)
+    assert settings.parse("dedupe: {related_threshold: 0}\n", "monitor.yaml").dedupe.related_threshold == 0

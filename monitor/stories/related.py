@@ -29,7 +29,7 @@ MAX_DF = 64                 # a term in more window articles than this proposes 
 MAX_CANDIDATES = 16         # scored per article: those sharing the most rare terms
 TABLE_BITS = 20             # document-frequency counters: 2**20 int32 (4 MiB) for the whole window
 PRIOR_DOCS = 50.0           # smoothing: a term seen once in a nearly empty window is not "rare" yet
-DAMP_TERMS = 6.0            # a side with fewer terms than this scores proportionally less
+DAMP_TERMS = 3.0            # a side with fewer terms than this scores proportionally less
 # Two reports of one event nearly always share distinctive figures (a toll, a vote count, a
 # magnitude, a sum: not years or small counts) or a quoted phrase; two events on one topic share
 # names and words. Without two shared distinctive figures or quotes a pair scores half ...
@@ -184,13 +184,16 @@ class TermFrequencies:
 
     def __init__(self, bits: int = TABLE_BITS):
         self._mask = np.uint64((1 << bits) - 1)
-        self._counts = np.zeros(1 << bits, dtype=np.int32)
+        self._bits = bits
+        self._counts = np.zeros(0, dtype=np.int32)      # allocated at the first add
         self.docs = 0
 
     def _cells(self, hashes: np.ndarray) -> np.ndarray:
         return (hashes & self._mask).astype(np.int64)
 
     def add(self, hashes: np.ndarray) -> None:
+        if not len(self._counts):
+            self._counts = np.zeros(1 << self._bits, dtype=np.int32)
         np.add.at(self._counts, self._cells(hashes), 1)
         self.docs += 1
 
@@ -199,6 +202,8 @@ class TermFrequencies:
         self.docs -= 1
 
     def counts(self, hashes: np.ndarray) -> np.ndarray:
+        if not len(self._counts):
+            return np.zeros(len(hashes), dtype=np.int32)
         return self._counts[self._cells(hashes)]
 
     def weights(self, hashes: np.ndarray) -> np.ndarray:
