@@ -235,7 +235,9 @@ def _item(key: str, rows: list[dict], related: list[dict], rule_order, titles: d
         url, src = r.get("url") or "", one_line(r.get("source") or r.get("feed_url") or "")
         if not url or url == first["url"]:
             continue
-        if r.get("story_level") == "related":
+        # related coverage goes both ways: when the item shows the related report (it was
+        # published earlier), the story's first article is the other outlet's own version
+        if "related" in (r.get("story_level"), first.get("story_level")) and r.get("story_level") != "copy":
             coverage.setdefault(url, Source(src, url, one_line(r.get("title") or url)))
         elif src != source and src not in others:
             others[src] = Source(src, url)
