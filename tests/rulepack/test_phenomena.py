@@ -24,6 +24,12 @@ CASES = [
      "Das Verteidigungskreditprogramm SAFE der EU stellt den Mitgliedstaaten günstige Mittel bereit."),
     ("de compound: Luftverteidigungssysteme", "ukraine-military-aid", True, "",
      "Berlin sagte Kiew weitere Luftverteidigungssysteme zu, um ukrainische Städte zu schützen."),
+    ("de compound: Europaarmee", "defence-union", True, "",
+     "Die Idee einer Europaarmee findet in Paris mehr Anhänger als in Berlin."),
+    ("de compound: SAFE-Kreditprogramm", "safe", True, "",
+     "Polen ist der größte Nutznießer des SAFE-Kreditprogramms der EU."),
+    ("ASCII transliteration: Kaya Kallas", "kallas", True, "",
+     "Kaya Kallas said the EU would not recognise the annexation."),
     ("de genitive: Trumps", "trump-europe", True, "",
      "Trumps Drohungen gegen Dänemark beunruhigen die Regierungen in Europa."),
     ("de compound: Rüstungsagentur", "eda", True, "",
@@ -107,6 +113,8 @@ CASES = [
     ("backed Rutte for NATO chief, deep in another story", "rutte", False, "Hungary passes its budget",
      "The parliament in Budapest voted on taxes, pensions and the deficit for next year. " * 6
      + "Budapest also backed Rutte for NATO chief last year."),
+    ("theme without the keyword: sovereign European defence", "defence-union", True, "",
+     "The paper calls for sovereign European defence within ten years."),
     ("theme without the keyword: its own army", "defence-union", True, "",
      "Brussels should build its own army, the former commissioner told the Europe forum."),
     # Greenland's other stories
