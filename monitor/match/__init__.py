@@ -10,7 +10,7 @@ Public surface (others code against exactly this):
 Modules: translit (Cyrillic and Greek letters), sentences (sentence and paragraph
 boundaries), text (normalise, tokenise, offsets), nodes (the query tree), parse (query
 -> tree), rules (YAML, validation, entities, warnings), compile (one automaton for all
-rules), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
+rules), presearch (the rules an article can fire), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
 (the decisive clauses of a match), reload (the watcher). Must not do I/O beyond reading
 rule files.
 """
@@ -23,6 +23,7 @@ from typing import Any
 from monitor.errors import RuleError
 from monitor.match.compile import compile_rules
 from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
+from monitor.match.incremental import LoadCache
 from monitor.match.rules import Rule, load_files, rule_files
 from monitor.models import Match
 
@@ -48,12 +49,17 @@ class RuleSet:
         compiled = self._compiled
         fields = index_fields(doc)
         occ = scan(compiled, fields)
-        candidates: set[int] = set()
+        candidates = set(compiled.always)
+        by_key = compiled.rules_by_key
         for kid in occ:
-            candidates.update(compiled.rules_by_key[kid])
+            candidates.update(by_key[kid])
         plain = Context(compiled, occ, fields)
+        checks = compiled.checks
         out = []
         for index in sorted(candidates):
+            need = checks.get(index)
+            if need is not None and not all(any(k in occ for k in clause) for clause in need):
+                continue        # a key the query cannot hold without is absent (presearch.py)
             rule = self.rules[index]
             if applies(rule, doc):
                 m = evaluate(rule, compiled, occ, fields, plain)
@@ -70,13 +76,14 @@ class RuleSet:
         return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
 
 
-def load_rules(path: str | Path) -> RuleSet:
-    """Every rule file under path, validated and compiled; RuleError lists every problem."""
+def load_rules(path: str | Path, cache: LoadCache | None = None) -> RuleSet:
+    """Every rule file under path, validated and compiled; RuleError lists every problem.
+    With a cache (the RuleWatcher's), unchanged files and rules are reused (incremental.py)."""
     root = Path(path)
     if not root.exists():
         raise RuleError([f"{root}:1:1: rules folder not found"])
     files = rule_files(root)
-    rules, entities, errors, warnings = load_files(files)
+    rules, entities, errors, warnings = load_files(files, cache)
     if errors:
         raise RuleError(errors)
     return RuleSet(rules, entities, tuple(files), tuple(warnings))
