@@ -14,8 +14,8 @@ import pytest
 
 from monitor.config.settings import FetchSettings
 from monitor.errors import BlockedAddress
-from monitor.ingest.fetch import Fetcher
 from monitor.ingest import netguard
+from monitor.ingest.fetch import Fetcher
 from monitor.ingest.netguard import AllowList, Guard, embedded_ipv4, is_public
 
 

@@ -99,6 +99,7 @@ class Config:
     retention_days: int = 90
     log_format: str = "text"
     http_listen: str | None = None            # "127.0.0.1:9464" for /healthz and /metrics
+    rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -278,7 +279,11 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     state = doc.get("state") or {}
     c.keys(state, {"path", "digests_dir"}, "state")
     rules = doc.get("rules") or {}
-    c.keys(rules, {"path"}, "rules")
+    c.keys(rules, {"path", "max_alias_values"}, "rules")
+    max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES) \
+        if isinstance(rules, dict) else yamlsrc.DEFAULT_MAX_ALIAS_VALUES
+    if max_alias_values < 0:
+        c.err(rules.get("max_alias_values"), "rules.max_alias_values must be 0 or more")
     logging_ = doc.get("logging") or {}
     c.keys(logging_, {"format"}, "logging")
     http = doc.get("http") or {}
@@ -321,6 +326,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
         retention_days=int(c.typed(doc, "retention_days", int, 90)),
         log_format=log_format,
         http_listen=str(http["listen"]) if isinstance(http, dict) and http.get("listen") else None,
+        rules_max_alias_values=max_alias_values,
     )
 
 

@@ -43,7 +43,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     from monitor.match import RuleWatcher
 
     store = Store(config.state_path)
-    rules = RuleWatcher(rules_dir or config.rules_path)
+    rules = RuleWatcher(rules_dir or config.rules_path, config.rules_max_alias_values)
     rules.refresh()
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     try:

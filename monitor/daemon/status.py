@@ -18,7 +18,7 @@ from monitor.store.sqlite import Store, db_bytes, now_utc, parse_iso
 def _rules_on_disk(cfg: Config) -> dict[str, Any]:
     from monitor.match import load_rules
     try:
-        rs = load_rules(cfg.rules_path)
+        rs = load_rules(cfg.rules_path, cfg.rules_max_alias_values)
     except RuleError as exc:
         return {"valid": False, "rules": 0, "errors": exc.messages}
     except Exception as exc:  # status must report, never crash

@@ -110,6 +110,8 @@ def parse_json_feed(body: bytes, url: str, max_entries: int = 200) -> ParsedFeed
         doc = json.loads(_decode_json(body))
     except ValueError as exc:
         raise FeedParseError(f"invalid JSON Feed: {exc}") from None
+    except RecursionError:
+        raise FeedParseError("invalid JSON Feed: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
         raise FeedParseError("JSON document is not a JSON Feed (no items list)")
     version = str(doc.get("version", ""))

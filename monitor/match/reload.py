@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 class RuleWatcher:
     """`.current` is the last valid RuleSet (None if never valid); `.errors` the on-disk problems."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_alias_values: int | None = None):
         self.path = Path(path)
+        self.max_alias_values = max_alias_values
         self.current: RuleSet | None = None
         self.errors: list[str] = []
         self._stamp: tuple | None = None
@@ -48,7 +49,8 @@ class RuleWatcher:
             return False
         self._stamp = stamp
         try:
-            new = load_rules(self.path)
+            new = (load_rules(self.path) if self.max_alias_values is None
+                   else load_rules(self.path, self.max_alias_values))
         except RuleError as exc:
             self.errors = list(exc.messages)
             return False

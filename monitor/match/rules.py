@@ -81,7 +81,8 @@ def _indent(value: Any) -> int:
 class _Loader:
     """Collects entities, rules and errors over all files."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> None:
+        self.max_alias_values = max_alias_values
         self.errors: list[str] = []
         self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
         self.entities: dict[str, list[Any]] = {}                  # name -> alias ASTs
@@ -92,7 +93,7 @@ class _Loader:
 
     def read(self, path: Path) -> None:
         try:
-            doc = yamlsrc.load_file(path)
+            doc = yamlsrc.load_file(path, self.max_alias_values)
         except yaml.YAMLError as exc:
             self.errors.append(yamlsrc.error_location(exc, str(path)))
             return
@@ -302,9 +303,10 @@ def _op_offset(query: str, op: str) -> int:
     return m.start() if m else 0
 
 
-def load_files(paths: list[Path]) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str]]:
+def load_files(paths: list[Path], max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES,
+               ) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str]]:
     """Rules, entity aliases (as written) and every error, from the given files."""
-    loader = _Loader()
+    loader = _Loader(max_alias_values)
     for path in paths:
         loader.read(path)
     loader.parse_entities()
