@@ -19,7 +19,7 @@ from monitor.daemon.run import open_deps
 
 
 class Publisher:
-    def __init__(self, docs: dict[str, tuple[str, bytes]]):
+    def __init__(self, docs: dict[str, tuple[str, bytes]], host: str = "127.0.0.1"):
         self.docs = dict(docs)
         self.hits: Counter[str] = Counter()
         pub = self
@@ -42,8 +42,8 @@ class Publisher:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.base = f"http://{host}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def url(self, path: str) -> str:

@@ -169,6 +169,7 @@ def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, li
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
         story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None
+        own_site = not dedupe.held_to_feed(a.url)   # an outlet's own copy: never suppressed by a held item
         if story:
             assignments.append(story)
         resolved = []
@@ -176,7 +177,8 @@ def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, li
             channels = []
             for ch in m.channels or defaults:
                 key = (story_key, m.rule, ch)
-                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch)):
+                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch,
+                                                                                  ignore_held=own_site)):
                     continue
                 queued.add(key)
                 channels.append(ch)
@@ -240,7 +242,7 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str =
     text, source = article_text(extracted, entry.summary, entry.content)
     page_canonical = extracted.canonical_url if extracted else None
     return Article(
-        url=dedupe.canonical_url(entry.url or entry.guid, page_canonical),
+        url=dedupe.item_url(entry.url or entry.guid, feed["url"], page_canonical),
         feed_url=feed["url"], guid=entry.guid,
         title=entry.title or (extracted.title if extracted else "") or "(untitled)",
         summary=entry.summary, text=text, author=entry.author or (extracted.author if extracted else ""),

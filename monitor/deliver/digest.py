@@ -157,7 +157,8 @@ def _sort_time(item: DigestItem) -> float:
 
 
 def _item(key: str, rows: list[dict], related: list[dict]) -> DigestItem:
-    rows = sorted(rows, key=lambda r: (r.get("published") or "9999", r["id"]))
+    # an outlet's own copy leads before any item held to another feed (dedupe.item_url's "#via=")
+    rows = sorted(rows, key=lambda r: ("#via=" in (r.get("url") or ""), r.get("published") or "9999", r["id"]))
     first = rows[0]
     rules = sorted({r["rule"] for r in rows}, key=lambda rule: min(
         _row_rank(r) for r in rows if r["rule"] == rule))
