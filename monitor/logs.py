@@ -31,5 +31,5 @@ def setup(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "apscheduler.scheduler", "trafilatura"):
+    for noisy in ("httpx", "httpcore", "trafilatura"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

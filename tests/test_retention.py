@@ -208,7 +208,8 @@ def test_daemon_prune_job_forgets_story_signatures_past_the_window(tmp_path):
             for url, published in (("https://a/old", latest - window - timedelta(hours=1)),
                                    ("https://a/new", latest - window + timedelta(hours=1)),
                                    ("https://a/latest", latest)):
-                deps.store.db.execute("INSERT INTO story_signatures VALUES (?,?,?,?,?)",
+                deps.store.db.execute("INSERT INTO story_signatures (article_url, story_url, fingerprint, "
+                                      "minhash, published) VALUES (?,?,?,?,?)",
                                       [url, url, "f", b"x", iso(published)])
             Daemon(deps).prune()
             return [r["article_url"] for r in deps.store.story_signatures(datetime(2000, 1, 1, tzinfo=UTC))]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
+from monitor.stories.buckets import Buckets as _Buckets
 from monitor.stories.dedupe import (
     _SCHEME,
     NUM_PERM,
@@ -29,7 +30,7 @@ from monitor.stories.dedupe import (
     values_bytes,
     words,
 )
-from monitor.stories.index import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex, _Buckets
+from monitor.stories.index import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex
 
 T0 = datetime(2026, 1, 28, 9, 0, tzinfo=UTC)
 

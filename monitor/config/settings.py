@@ -57,6 +57,8 @@ class FetchSettings:
     allow_private: tuple[str, ...] = ()      # CIDRs or host names allowed despite being non-public
     feed_alert_after_hours: float = 24.0
     extract_workers: int = 0                 # processes for extraction; 0 = one per core
+    feed_deadline_seconds: float = 300.0     # one feed's whole poll: feed, pages, extraction, matching
+    match_seconds_per_article: float = 10.0  # matching and story signature of one article, in a worker
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class DigestSettings:
 class DedupeSettings:
     story_threshold: float = 0.4             # MinHash Jaccard at which two texts are one story
     story_window_hours: float = 72.0         # copies further apart than this are separate stories
+    date_skew_minutes: float = 15.0          # a publisher's date later than first seen + this is not trusted
     update_threshold: float = 0.8            # an edited entry below this similarity is alerted again
 
 
@@ -100,6 +103,7 @@ class Config:
     log_format: str = "text"
     http_listen: str | None = None            # "127.0.0.1:9464" for /healthz and /metrics
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
+    shutdown_grace_seconds: float = 20.0      # on SIGTERM, how long running jobs may finish
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -262,7 +266,25 @@ def _check_digest(c: _Checker, d: Any, digest: DigestSettings) -> None:
 
 
 TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
-            "retention_days", "logging", "http"}
+            "retention_days", "logging", "http", "shutdown_grace_seconds"}
+
+# (section, key) -> (lowest, highest) for the time limits of jobs
+_BOUNDS: dict[tuple[str | None, str], tuple[float, float]] = {
+    ("fetch", "feed_deadline_seconds"): (1.0, 86400.0),
+    ("fetch", "match_seconds_per_article"): (0.1, 3600.0),
+    (None, "shutdown_grace_seconds"): (0.0, 3600.0),
+}
+
+
+def _check_bounds(c: _Checker, doc: Any, values: dict[tuple[str | None, str], float]) -> None:
+    for (section, key), (low, high) in _BOUNDS.items():
+        value = values[(section, key)]
+        if not low <= value <= high:
+            where = doc.get(section) if section else doc
+            node = where.get(key) if isinstance(where, dict) else where
+            name = f"{section}.{key}" if section else key
+            c.err(node if isinstance(node, yamlsrc.Pos) else where, f"{name} must be between {low:g} and {high:g}, "
+                  f"got {value:g}")
 
 
 def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Config:
@@ -292,6 +314,10 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     digest = _section(c, doc.get("digest"), DigestSettings, "digest")
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
     _check_digest(c, doc.get("digest") or {}, digest)
+    grace = c.typed(doc, "shutdown_grace_seconds", (int, float), 20.0)
+    _check_bounds(c, doc, {("fetch", "feed_deadline_seconds"): fetch.feed_deadline_seconds,
+                           ("fetch", "match_seconds_per_article"): fetch.match_seconds_per_article,
+                           (None, "shutdown_grace_seconds"): float(grace)})
     feeds = [f for f in (_feed(c, d, fetch) for d in c.typed(doc, "feeds", list, [])) if f]
     seen: set[str] = set()
     for d, f in zip(doc.get("feeds") or [], feeds):
@@ -327,6 +353,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
         log_format=log_format,
         http_listen=str(http["listen"]) if isinstance(http, dict) and http.get("listen") else None,
         rules_max_alias_values=max_alias_values,
+        shutdown_grace_seconds=float(grace),
     )
 
 

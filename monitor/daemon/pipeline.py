@@ -48,7 +48,7 @@ class Deps:
 @dataclass
 class FeedOutcome:
     url: str
-    status: str                     # ok, not-modified, failed, retired
+    status: str                     # ok, not-modified, failed, retired, slow (cut off at its deadline)
     entries: int = 0
     new: int = 0
     articles: int = 0
@@ -56,6 +56,7 @@ class FeedOutcome:
     queued: int = 0
     error: str = ""
     updated: int = 0
+    left: int = 0                   # items cut off at the feed's deadline, left for its next poll
 
 
 @dataclass
@@ -64,25 +65,33 @@ class CycleSummary:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        by = {s: sum(1 for f in self.feeds if f.status == s) for s in ("ok", "not-modified", "failed", "retired")}
+        by = {s: sum(1 for f in self.feeds if f.status == s)
+              for s in ("ok", "not-modified", "failed", "retired", "slow")}
         return {"feeds": len(self.feeds), **by,
                 "new_entries": sum(f.new for f in self.feeds),
                 "articles": sum(f.articles for f in self.feeds),
                 "matched": sum(f.matched for f in self.feeds),
                 "queued": sum(f.queued for f in self.feeds),
                 "updated": sum(f.updated for f in self.feeds),
+                "left": sum(f.left for f in self.feeds),
                 "seconds": round(self.seconds, 2)}
 
     def line(self) -> str:
         d = self.as_dict()
         return (f"poll: {d['feeds']} feeds ({d['ok']} ok, {d['not-modified']} not modified, "
-                f"{d['failed']} failed, {d['retired']} retired), {d['new_entries']} new entries, "
+                f"{d['failed']} failed, {d['retired']} retired"
+                + (f", {d['slow']} slow with {d['left']} items left" if d["slow"] else "")
+                + f"), {d['new_entries']} new entries, "
                 f"{d['articles']} articles, {d['matched']} matched, {d['queued']} queued "
                 f"in {d['seconds']:.1f}s")
 
 
 async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool = False) -> CycleSummary:
-    """Poll every due feed (or every active feed) once, concurrently; never raises for one feed."""
+    """Poll every due feed (or every active feed) once, each as its own job; never raises for one feed.
+
+    This is `poll --once`; the daemon starts the same feed jobs one by one as feeds fall due
+    (daemon/scheduler.py).
+    """
     started = time.monotonic()
     now = now or now_utc()
     if deps.synced is not deps.config:      # at start, and after the daemon reloaded an edited config
@@ -90,16 +99,22 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
         deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
-    outcomes = await asyncio.gather(*(poll_feed(deps, f) for f in feeds))
+    outcomes = await asyncio.gather(*(poll_feed_job(deps, f) for f in feeds))
     summary = CycleSummary(list(outcomes), time.monotonic() - started)
     deps.store.record_cycle("poll", now, summary.as_dict())
     return summary
 
 
+async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
+    """One feed's poll as a job: its own short-lived store connection, its own deadline."""
+    with deps.store.session() as store:
+        return await poll_feed(replace(deps, store=store), feed)
+
+
 async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
     url = feed["url"]
     try:
-        return await _poll_feed(deps, feed)
+        return await _poll_feed(deps, feed, time.monotonic() + deps.config.fetch.feed_deadline_seconds)
     except (FetchError, FeedParseError) as exc:
         return _failed(deps, feed, f"{type(exc).__name__}: {exc}", None)
     except asyncio.CancelledError:
@@ -109,9 +124,14 @@ async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
         return _failed(deps, feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
 
-async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
+async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     url = feed["url"]
-    result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
+    try:
+        async with asyncio.timeout_at(_loop_time(deadline)):
+            result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
+    except TimeoutError:
+        raise FetchError(f"feed not fetched within its deadline of {deps.config.fetch.feed_deadline_seconds:g}s") \
+            from None
     if result.moved_to:
         deps.store.move_feed(url, result.moved_to)
         log.info("feed moved permanently: %s -> %s", url, result.moved_to)
@@ -130,32 +150,67 @@ async def _poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
         # unchanged feed: its publishing rate is still that of the entries we know
         known_times = deps.store.entry_times(url)
         base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
-        deps.store.update_feed(url, **base)
+        deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
     parsed = await _parse(deps, result)
     new = deps.store.unseen(url, parsed.entries)
     republished = deps.store.republished(url, parsed.entries)
-    built = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e in new))
-    rebuilt = await asyncio.gather(*(_build_article(deps, feed, e, parsed.title) for e, _ in republished))
+    built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
     # From here on nothing awaits: the batch is decided and saved as one unit.
     articles = _unique(deps, [a for a in built if a is not None])
-    items, assignments = _decide(deps, articles)
+    items, assignments = _decide(deps, articles, now)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
-    base.update(etag=result.etag, last_modified=result.last_modified,
-                entries_seen=feed["entries_seen"] + len(new),
+    entries = [e for e in parsed.entries if e.guid not in left]
+    base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
+                entries_seen=feed["entries_seen"] + len(new) - sum(1 for e in new if e.guid in left),
                 next_poll=iso(_next_poll(deps, feed, now, times, parsed.ttl_minutes, result)))
+    if left:
+        # the validators stay as they were, so the next poll is not a 304 that hides the rest
+        base.update(etag=feed["etag"], last_modified=feed["last_modified"],
+                    slow=f"cut off at its {deps.config.fetch.feed_deadline_seconds:g}s deadline with "
+                         f"{len(left)} of {len(new) + len(republished)} items left for the next poll")
+        log.warning("feed slow: %s: %s", url, base["slow"])
     with deps.store.transaction():
-        deps.store.save_feed_items(url, parsed.entries, [(a, m, ()) for a, m in items], base)
+        deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
         deps.store.save_story_signatures(assignments)
         updated = _apply_updates(deps, republished, rebuilt)
     matched = [m for _, m in items if m]
     queued = sum(len(x.channels) for m in matched for x in m)
-    return FeedOutcome(url, "ok", len(parsed.entries), len(new), len(items), len(matched), queued, updated=updated)
+    return FeedOutcome(url, "slow" if left else "ok", len(parsed.entries), len(new), len(items), len(matched),
+                       queued, updated=updated, left=len(left))
 
 
-def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, list[Match]]], list]:
+async def _build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entry],
+                       republished: list[tuple[Entry, dict]], deadline: float,
+                       ) -> tuple[list[Article | None], list[Article | None], set[str]]:
+    """Fetch and extract the new and re-published entries' pages until the feed's deadline.
+
+    Returns the articles of the new entries and of the re-published ones (None where a
+    page was not finished) and the GUIDs left unfinished at the deadline.
+    """
+    entries = [*new, *(e for e, _ in republished)]
+    tasks = [asyncio.ensure_future(_build_article(deps, feed, e, parsed.title)) for e in entries]
+    if not tasks:
+        return [], [], set()
+    done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    out = [t.result() if t in done else None for t in tasks]   # a bug in one page fails the feed, as before
+    left = {e.guid for e, t in zip(entries, tasks) if t not in done}
+    return out[:len(new)], out[len(new):], left
+
+
+def _loop_time(deadline: float) -> float:
+    """A time.monotonic() deadline on the running loop's clock."""
+    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
+
+
+def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[tuple[Article, list[Match]]], list]:
     """Story, rules and channels for each new article.
 
+    `seen` is the fetch time: the story window trusts a publisher's date only near it.
     The rule set is read once, so a reload never splits a batch. A later copy of a story
     already queued for a rule and channel is stored (it shows as "also reported by") but
     queues nothing new there.
@@ -165,7 +220,7 @@ def _decide(deps: Deps, articles: list[Article]) -> tuple[list[tuple[Article, li
     queued: set[tuple[str, str, str]] = set()
     items, assignments = [], []
     for a in articles:
-        story = (deps.stories.assign(a.url, a.title, a.text, a.published)
+        story = (deps.stories.assign(a.url, a.title, a.text, a.published, seen)
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
         story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None

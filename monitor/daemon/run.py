@@ -1,29 +1,32 @@
 """`monitor run`: the long-running service around the pipeline.
 
-Owns the APScheduler jobs (poll due feeds, deliver digests, reload rules, prune old
-state), signal handling and graceful shutdown: on SIGTERM/SIGINT no new job starts,
-in-flight work gets a grace period to finish and is then cancelled. Cancelling is safe
-because every feed is saved in its own transaction and deliveries are marked only
-after their channel confirms. Must not hold business logic.
+Owns which jobs the daemon has and when they run, all through the one job runner
+(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (the digest
+job every minute, an alerts job as soon as a feed queued something), the rules and
+config reloads (compiled in a thread, swapped in on the loop) and housekeeping
+(retention, in a thread on its own connection). Also signal handling and graceful
+shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
+to finish and are then cancelled. Cancelling is safe because every feed is saved in its
+own transaction and deliveries are marked only after their channel confirms. Must not
+hold business logic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from monitor.config import settings as config_mod
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
+from monitor.daemon.jobs import JobRunner
+from monitor.daemon.scheduler import FeedScheduler
 from monitor.deliver.channels import file as file_channel
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
@@ -33,7 +36,10 @@ from monitor.stories.index import StoryIndex
 
 log = logging.getLogger("monitor.daemon.run")
 
-SHUTDOWN_GRACE_SECONDS = 20.0
+RULES_CHECK_SECONDS = 5
+CONFIG_CHECK_SECONDS = 10
+DIGEST_CHECK_SECONDS = 60
+HOUSEKEEPING_HOURS = 6
 
 
 @asynccontextmanager
@@ -58,8 +64,9 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
     """The story index over the dedupe window, rebuilt from the stored signatures."""
-    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours)
-    index.load(store.story_signatures(since=story_horizon(config, store)))
+    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
+                       date_skew_minutes=config.dedupe.date_skew_minutes)
+    index.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
     return index
 
 
@@ -85,56 +92,53 @@ def report_rules(deps: pipeline.Deps) -> None:
 
 
 class Daemon:
-    """Schedules the jobs on one event loop and drains them on shutdown."""
+    """The daemon's jobs on one event loop, all started through one JobRunner."""
 
     def __init__(self, deps: pipeline.Deps):
         self.deps = deps
-        self.stopping = asyncio.Event()
-        self.in_flight: set[asyncio.Task] = set()
+        self.runner = JobRunner()
+        self.scheduler = FeedScheduler(deps, self.runner, on_feed_done=self._feed_done)
         self.config_stamp: int | None = None
+        self._alerts_again = False
 
-    async def _tracked(self, coro) -> None:
-        if self.stopping.is_set():
-            coro.close()
-            return
-        task = asyncio.current_task()
-        assert task is not None    # jobs always run as tasks on the daemon's loop
-        self.in_flight.add(task)
-        try:
-            await coro
-        except asyncio.CancelledError:
-            log.warning("job cancelled at shutdown; its unsaved work will be redone next start")
-            raise
-        except Exception:
-            log.exception("job failed; the daemon keeps running")
-        finally:
-            self.in_flight.discard(task)
+    @property
+    def stopping(self) -> asyncio.Event:
+        return self.runner.stopping
 
-    async def poll(self) -> None:
-        await self._tracked(self._poll())
+    # -- deliveries ------------------------------------------------------------------
+    def _feed_done(self, outcome: pipeline.FeedOutcome) -> None:
+        if outcome.queued:
+            self.alerts_soon()
 
-    async def _poll(self) -> None:
-        self.reload_rules()
-        summary = await pipeline.poll_cycle(self.deps)
-        if summary.feeds:
-            log.info(summary.line())
-        self.deps.store.set_meta("heartbeat", {"pid": os.getpid(), "at": now_utc().isoformat()})
-        await self._deliver(immediate_only=True)
+    def alerts_soon(self) -> None:
+        """Send what a feed just queued for immediate channels, in a job of its own."""
+        if self.runner.start("deliver:alerts", self._alerts) is None and self.runner.is_running("deliver:alerts"):
+            self._alerts_again = True      # queued while the alerts job was sending: once more after it
+
+    async def _alerts(self) -> None:
+        while True:
+            self._alerts_again = False
+            await self._deliver(immediate_only=True)
+            if not self._alerts_again or self.stopping.is_set():
+                return
 
     async def digest(self) -> None:
-        await self._tracked(self._deliver(immediate_only=False))
+        await self._deliver(immediate_only=False)
 
     async def _deliver(self, immediate_only: bool) -> None:
         from monitor.deliver.delivery import run_digests
-        result = await run_digests(self.deps.store, self.deps.config, immediate_only=immediate_only)
+        with self.deps.store.session() as store:
+            result = await run_digests(store, self.deps.config, immediate_only=immediate_only)
         if result.get("sent") or result.get("failed"):
             log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
 
-    def reload_config(self) -> None:
+    # -- reloads -----------------------------------------------------------------------
+    async def reload_config(self) -> None:
         """Pick up an edited config file (feeds added or removed, channels, schedules).
 
-        An invalid edit is logged and the running config kept, as with rules. The state
-        path is not changed while running.
+        Read and validated in a thread, swapped in on the loop in one assignment. An
+        invalid edit is logged and the running config kept, as with rules. The state path
+        is not changed while running.
         """
         path = self.deps.config.path
         try:
@@ -148,7 +152,7 @@ class Daemon:
             return
         self.config_stamp = stamp
         try:
-            fresh = config_mod.load(path)
+            fresh = await self.runner.in_thread(config_mod.load, path)
         except ConfigError as exc:
             for msg in exc.messages:
                 log.error("config: %s (keeping the running config)", msg)
@@ -157,38 +161,44 @@ class Daemon:
             log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
             fresh = replace(fresh, state_path=self.deps.config.state_path)
         self.deps.config = fresh
+        self.scheduler.wake.set()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
-    def reload_rules(self) -> None:
-        if self.deps.rules.refresh():
+    async def reload_rules(self) -> None:
+        """Re-read edited rule files in a thread (a big rule set takes seconds to compile);
+        the watcher swaps the new set in with one reference assignment."""
+        if await self.runner.in_thread(self.deps.rules.refresh):
             log.info("rules reloaded: %d rules", len(self.deps.rules.current.rules))
         report_rules(self.deps)
 
+    # -- housekeeping ------------------------------------------------------------------
+    async def housekeeping(self) -> None:
+        self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, self.runner.stop_flag.is_set))
+
     def prune(self) -> None:
-        cfg = self.deps.config
-        self.deps.store.prune_story_signatures(story_horizon(cfg, self.deps.store))
-        removed = self.deps.store.prune(cfg.retention_days)
-        files = sum(file_channel.prune(d, cfg.retention_days) for d in file_channel.directories(cfg))
+        """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
+        self._log_pruned(*prune_state(self.deps.config))
+
+    def _log_pruned(self, removed: int, files: int) -> None:
         if removed or files:
             log.info("retention: pruned %d articles and %d digest files older than %d days",
-                     removed, files, cfg.retention_days)
+                     removed, files, self.deps.config.retention_days)
 
+    # -- running -----------------------------------------------------------------------
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(sig, self.runner.stop)
         cfg = self.deps.config
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
-        scheduler.add_job(self.poll, "interval", seconds=cfg.fetch.check_interval_seconds,
-                          next_run_time=now_utc(), id="poll", **common)
+        runner = self.runner
+        report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
-        scheduler.add_job(self.digest, "interval", seconds=60, next_run_time=now_utc(), id="digest", **common)
-        scheduler.add_job(self.reload_rules, "interval", seconds=5, id="rules", **common)
-        self.reload_config()
-        scheduler.add_job(self.reload_config, "interval", seconds=10, id="config", **common)
-        scheduler.add_job(self.prune, "interval", hours=6, next_run_time=now_utc(), id="prune", **common)
-        scheduler.start()
+        runner.every(DIGEST_CHECK_SECONDS, "deliver:digests", self.digest)
+        runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
+        await self.reload_config()
+        runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)
+        runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
+        feeds = asyncio.ensure_future(self.scheduler.run())
         http = None
         if cfg.http_listen:
             from monitor.web import ops as web
@@ -197,22 +207,28 @@ class Daemon:
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
-        log.info("shutting down: waiting up to %.0fs for %d running job(s)", SHUTDOWN_GRACE_SECONDS,
-                 len(self.in_flight))
-        scheduler.shutdown(wait=False)
-        await self.drain()
+        grace = self.deps.config.shutdown_grace_seconds
+        log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
+        await feeds
+        await runner.drain(grace)
         if http is not None:
             http.shutdown()
         log.info("stopped cleanly")
 
-    async def drain(self) -> None:
-        pending = set(self.in_flight)
-        if pending:
-            _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
-            for task in still:
-                task.cancel()
-            if still:
-                await asyncio.wait(still, timeout=5)
+
+def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
+    """Retention, on a connection of its own (run in a thread): story signatures past the
+    story window, then articles, deliveries and digest files past retention_days."""
+    store = Store(config.state_path, migrate=False)
+    try:
+        store.prune_story_signatures(story_horizon(config, store))
+        if stop():
+            return 0, 0
+        removed = store.prune(config.retention_days)
+    finally:
+        store.close()
+    files = 0 if stop() else sum(file_channel.prune(d, config.retention_days) for d in file_channel.directories(config))
+    return removed, files
 
 
 async def run(config: Config) -> None:

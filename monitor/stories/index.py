@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from datasketch import MinHash, MinHashLSH
 
+from monitor.stories.buckets import Buckets
 from monitor.stories.dedupe import (
     NUM_PERM,
     minhash,
@@ -42,6 +43,9 @@ DEFAULT_THRESHOLD = 0.4
 # first on ...", a newsletter footer) by proportion, so they must be near-identical to match.
 SHORT_SHINGLES = 60
 SHORT_THRESHOLD = 0.8
+# A publisher's date later than the time monitor first saw the article by more than this
+# is a wrong clock (time-zone slip, scheduled post, "2030" typo), not a publication time.
+DEFAULT_DATE_SKEW_MINUTES = 15.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ class StoryAssignment:
     similarity: float               # estimated Jaccard with the best match; 0.0 for a new story
     fingerprint: str                # normalised exact text hash (articles.content_hash)
     signature: bytes                # MinHash values, for Store.save_story_signatures
-    published: datetime
+    published: datetime             # the time the story window measures (see `window_time`)
+    seen: datetime                  # when monitor first saw the article
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -72,118 +77,20 @@ def _micros(t: datetime) -> int:
     return (t - _EPOCH) // _US
 
 
-class _Buckets:
-    """The LSH band tables: which slots share a band of hash values with a query.
+def window_time(published: datetime | None, seen: datetime, window: timedelta, skew: timedelta) -> datetime:
+    """The time an article is windowed by: the publisher's date only when it is plausible.
 
-    Does what datasketch's `MinHashLSH` does with the same bands and rows (`b` bands of
-    `r` values, taken from `MinHashLSH` for the threshold), in a fraction of the memory:
-    `MinHashLSH` keeps a Python set per bucket and a bytes key per band, about 7 KB per
-    article at 32 bands. Here each band of an article is one 64-bit key (its values mixed
-    with the band number) and one int32 slot in two sorted numpy arrays, 12 bytes; new
-    entries wait in a dict (key -> slot, or a list of slots on collision) until there are
-    an eighth as many as sorted ones, then the two are merged. A removed entry is marked
-    -1 in place and dropped at the next merge. Two different bands that mix to the same
-    key only propose an extra candidate, which the caller's Jaccard estimate rejects.
+    Plausible means not after `seen` (when monitor first saw the article) plus `skew`, and
+    not before `seen` by more than the story `window`; anything else (no date, a date
+    years ahead or back, a re-published archive) is windowed by `seen`. No single
+    publisher's clock can then move the window: every time the index holds is at most
+    `skew` ahead of a real fetch. The publisher's date itself stays the article's for display.
     """
-
-    MIN_PENDING = 16_384        # entries (512 articles at 32 bands) kept unsorted at least
-
-    def __init__(self, b: int, r: int):
-        self.b, self.r = b, r
-        rng = np.random.default_rng(0x5EED)
-        self._mul = rng.integers(1, 2**63, size=r, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-        self._band = rng.integers(0, 2**63, size=b, dtype=np.uint64)
-        self._keys = np.empty(0, dtype=np.uint64)      # sorted
-        self._slots = np.empty(0, dtype=np.int32)      # aligned with _keys; -1 when removed
-        self._dead = 0
-        self._pending: dict[int, int | list[int]] = {}
-        self._n_pending = 0
-
-    def keys(self, values: np.ndarray) -> np.ndarray:
-        """One uint64 key per band of a signature's hash values."""
-        bands = values[:self.b * self.r].reshape(self.b, self.r).astype(np.uint64)
-        return (bands * self._mul).sum(axis=1, dtype=np.uint64) ^ self._band
-
-    def insert(self, slot: int, keys: np.ndarray) -> None:
-        pending = self._pending
-        for k in keys.tolist():
-            held = pending.get(k)
-            if held is None:
-                pending[k] = slot
-            elif isinstance(held, int):
-                pending[k] = [held, slot]
-            else:
-                held.append(slot)
-        self._n_pending += len(keys)
-        if self._n_pending + self._dead > max(self.MIN_PENDING, len(self._keys) // 8):
-            self._merge()
-
-    def remove(self, slot: int, keys: np.ndarray) -> None:
-        pending = self._pending
-        frozen: list[int] = []
-        for k in keys.tolist():
-            held = pending.get(k)
-            if held == slot:
-                del pending[k]
-            elif isinstance(held, list) and slot in held:
-                held.remove(slot)
-                if len(held) == 1:
-                    pending[k] = held[0]
-            else:
-                frozen.append(k)
-                continue
-            self._n_pending -= 1
-        if frozen:
-            q = np.array(frozen, dtype=np.uint64)
-            lo = np.searchsorted(self._keys, q, "left")
-            hi = np.searchsorted(self._keys, q, "right")
-            for i in np.flatnonzero(hi > lo).tolist():
-                span = self._slots[lo[i]:hi[i]]      # a view: marks in place
-                hit = span == slot
-                self._dead += int(np.count_nonzero(hit))
-                span[hit] = -1
-
-    def query(self, keys: np.ndarray) -> set[int]:
-        found: set[int] = set()
-        get = self._pending.get
-        for k in keys.tolist():
-            held = get(k)
-            if held is None:
-                continue
-            if isinstance(held, int):
-                found.add(held)
-            else:
-                found.update(held)
-        if len(self._keys):
-            lo = np.searchsorted(self._keys, keys, "left")
-            hi = np.searchsorted(self._keys, keys, "right")
-            for i in np.flatnonzero(hi > lo).tolist():
-                found.update(self._slots[lo[i]:hi[i]].tolist())
-            found.discard(-1)
-        return found
-
-    def _merge(self) -> None:
-        ks: list[int] = []
-        ss: list[int] = []
-        for k, held in self._pending.items():
-            if isinstance(held, int):
-                ks.append(k)
-                ss.append(held)
-            else:
-                ks.extend([k] * len(held))
-                ss.extend(held)
-        new_keys = np.array(ks, dtype=np.uint64)
-        order = np.argsort(new_keys)
-        new_keys, new_slots = new_keys[order], np.array(ss, dtype=np.int32)[order]
-        keys, slots = self._keys, self._slots
-        if self._dead:
-            live = slots >= 0
-            keys, slots = keys[live], slots[live]
-        # insert the short sorted run into the long one: no copy of the long one but the result
-        at = np.searchsorted(keys, new_keys)
-        self._keys, self._slots = np.insert(keys, at, new_keys), np.insert(slots, at, new_slots)
-        self._pending = {}
-        self._n_pending = self._dead = 0
+    seen = _utc(seen)
+    if published is None:
+        return seen
+    published = _utc(published)
+    return published if seen - window <= published <= seen + skew else seen
 
 
 class StoryIndex:
@@ -196,14 +103,16 @@ class StoryIndex:
     merge would hide a story from a reader, a missed one only shows it twice.
     """
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72):
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72,
+                 date_skew_minutes: float = DEFAULT_DATE_SKEW_MINUTES):
         self.threshold = threshold
         self.num_perm = num_perm
         self.window = timedelta(hours=window_hours)
+        self.skew = timedelta(minutes=date_skew_minutes)
         self._window_us = _micros(_EPOCH + self.window)
         # the bands and rows datasketch chooses for this threshold (32 x 4 for 0.4 at 128)
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._buckets = _Buckets(lsh.b, lsh.r)
+        self._buckets = Buckets(lsh.b, lsh.r)
         # one slot per indexed article: its hash values (uint32, as datasketch's affine32
         # scheme makes them), publication time and keys; freed slots are reused
         self._slot: dict[str, int] = {}
@@ -229,9 +138,17 @@ class StoryIndex:
 
     # -- building ----------------------------------------------------------------
     def add(self, article_key: str, story_key: str, fingerprint: str, sig: bytes | MinHash,
-            published: datetime) -> None:
-        """Index an article whose story is already known (from the store, or from `assign`)."""
-        self._add(article_key, story_key, fingerprint, signature_values(sig), _utc(published))
+            published: datetime, seen: datetime | None = None) -> None:
+        """Index an article whose story is already known (from the store, or from `assign`).
+
+        With `seen`, the time indexed is `window_time(published, seen)`, as `assign` decides it.
+        """
+        when = self.window_time(published, seen) if seen is not None else _utc(published)
+        self._add(article_key, story_key, fingerprint, signature_values(sig), when)
+
+    def window_time(self, published: datetime | None, seen: datetime) -> datetime:
+        """`window_time` with this index's window and skew."""
+        return window_time(published, seen, self.window, self.skew)
 
     def _add(self, article_key: str, story_key: str, fingerprint: str, values: np.ndarray,
              published: datetime) -> None:
@@ -252,26 +169,40 @@ class StoryIndex:
             self._clock = published
         self._evict()
 
-    def load(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Rebuild from `Store.story_signatures()` rows; returns how many were indexed."""
+    def load(self, rows: Iterable[Mapping[str, Any]], now: datetime | None = None) -> int:
+        """Rebuild from `Store.story_signatures()` rows; returns how many were indexed.
+
+        Each row's time goes through the same plausibility rule as `assign`, against the
+        row's `seen` (never later than `now`), so rows stored by an older version with a
+        publisher's wrong date cannot move the rebuilt window either.
+        """
         n = 0
         for r in rows:
-            published = r["published"]
-            if isinstance(published, str):
-                published = datetime.fromisoformat(published)
-            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published)
+            published = _parse(r["published"])
+            if published is None:
+                continue
+            seen = _parse(r.get("seen")) or published
+            if now is not None:
+                seen = min(seen, _utc(now))
+            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published, seen)
             n += 1
         return n
 
     # -- deciding ----------------------------------------------------------------
     def assign(self, article_key: str, title: str, text: str,
-               published: datetime | None = None) -> StoryAssignment:
+               published: datetime | None = None, seen: datetime | None = None) -> StoryAssignment:
         """Decide the story of an article and index it (so the next copy finds it, even in one batch).
 
-        `published` defaults to the latest time seen (an undated item is treated as current).
-        An article key seen before keeps its story; its signature is refreshed.
+        `seen` is when monitor first saw the article (the fetch time); the story window
+        measures `window_time(published, seen)`. Without `seen` the publisher's date is
+        trusted as it is (callers replaying known-good times), and an undated item is
+        treated as current (the latest time indexed). An article key seen before keeps
+        its story; its signature is refreshed.
         """
-        when = _utc(published) if published else (self._clock or datetime.now(UTC))
+        if seen is None:
+            seen = _utc(published) if published else (self._clock or datetime.now(UTC))
+        seen = _utc(seen)
+        when = self.window_time(published, seen)
         toks = words(text)                  # split once: fingerprint, length and shingles
         fingerprint = words_fingerprint(toks or words(title))
         shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
@@ -287,7 +218,8 @@ class StoryIndex:
         self._add(article_key, story or article_key, fingerprint, values, when)
         return StoryAssignment(article_key=article_key, story_key=story or article_key,
                                is_new_story=story is None, similar_to=similar, similarity=score,
-                               fingerprint=fingerprint, signature=values_bytes(values), published=when)
+                               fingerprint=fingerprint, signature=values_bytes(values), published=when,
+                               seen=seen)
 
     def _match(self, key: str, fingerprint: str, values: np.ndarray, when_us: int,
                required: float) -> tuple[str | None, tuple[str, ...], float]:
@@ -351,3 +283,9 @@ class StoryIndex:
         for slot in np.flatnonzero(self._when < horizon).tolist():
             self._remove(slot)
         self._oldest = int(self._when.min()) if len(self._when) else _NEVER
+
+
+def _parse(t: datetime | str | None) -> datetime | None:
+    if t is None or isinstance(t, datetime):
+        return t
+    return _utc(datetime.fromisoformat(t))

@@ -1,0 +1,125 @@
+"""Queries about entries, articles, matches and the outbox rows a poll queues.
+
+Owns what one feed poll saves in one transaction (`save_feed_items`), what a poll asks
+before it fetches pages (unseen and re-published entries, known URLs) and material
+updates of known articles. Must not send, render or match.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.models import Article, Entry, Match
+from monitor.store.base import StoreBase, entry_stamp, iso, now_utc
+
+
+class ArticleQueries(StoreBase):
+    """Entries, articles, matches and their outbox rows."""
+
+    def unseen(self, feed_url: str, entries: Sequence[Entry]) -> list[Entry]:
+        """The entries whose GUID this feed has not delivered before (one query)."""
+        if not entries:
+            return []
+        guids = [e.guid for e in entries]
+        marks = ",".join("?" * len(guids))
+        seen = {r[0] for r in self.db.execute(
+            f"SELECT guid FROM entries WHERE feed_url = ? AND guid IN ({marks})", [feed_url, *guids])}
+        return [e for e in entries if e.guid not in seen]
+
+    def republished(self, feed_url: str, entries: Sequence[Entry]) -> list[tuple[Entry, dict]]:
+        """Seen entries whose feed timestamp changed, each with its stored article (url, title, text)."""
+        stamped = {e.guid: e for e in entries if entry_stamp(e)}
+        if not stamped:
+            return []
+        marks = ",".join("?" * len(stamped))
+        rows = self.rows(
+            "SELECT e.guid, e.stamp, a.url, a.title, a.text FROM entries e JOIN articles a ON a.id = e.article_id "
+            f"WHERE e.feed_url = ? AND e.guid IN ({marks})", [feed_url, *stamped])
+        return [(stamped[r["guid"]], r) for r in rows
+                if r["stamp"] and r["stamp"] != entry_stamp(stamped[r["guid"]])]
+
+    def entry_times(self, feed_url: str, limit: int = 100) -> list[datetime]:
+        """The feed's own times of its latest known entries (what a 304 says is still current)."""
+        rows = self.db.execute("SELECT stamp FROM entries WHERE feed_url = ? AND stamp IS NOT NULL "
+                               "ORDER BY stamp DESC LIMIT ?", [feed_url, limit]).fetchall()
+        return [datetime.fromisoformat(r[0]) for r in rows]
+
+    def known_urls(self, urls: Iterable[str]) -> set[str]:
+        urls = list(set(urls))
+        if not urls:
+            return set()
+        marks = ",".join("?" * len(urls))
+        return {r[0] for r in self.db.execute(f"SELECT url FROM articles WHERE url IN ({marks})", urls)}
+
+    def save_feed_items(self, feed_url: str, entries: Sequence[Entry],
+                        articles: Sequence[tuple[Article, Sequence[Match], Sequence[str]]],
+                        feed_values: dict[str, Any]) -> list[int]:
+        """One transaction: seen entries, new articles, their matches, outbox rows, feed state.
+
+        `articles` holds (article, matches, channels-per-match default) triples; each match
+        goes to its own channels or, when it names none, to the given default channels.
+        Returns the ids of the new articles.
+        """
+        now = iso(now_utc())
+        ids: list[int] = []
+        with self.transaction():
+            for e in entries:
+                self.db.execute(
+                    "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp) VALUES (?,?,?,?,?,?) "
+                    "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
+                    "stamp = excluded.stamp",
+                    [feed_url, e.guid, e.url, now, now, entry_stamp(e)])
+            for article, matches, default_channels in articles:
+                art_id = self._insert_article(article, now)
+                if art_id is None:
+                    continue
+                ids.append(art_id)
+                self.db.execute("UPDATE entries SET article_id = ? WHERE feed_url = ? AND guid = ?",
+                                [art_id, feed_url, article.guid])
+                for m in matches:
+                    self._insert_match(art_id, m, m.channels or tuple(default_channels), now)
+            if feed_values:
+                self._update("feeds", "url", feed_url, feed_values)
+        return ids
+
+    def _insert_article(self, a: Article, now: str) -> int | None:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
+            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
+             a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now])
+        return cur.lastrowid if cur.rowcount else None
+
+    def _insert_match(self, art_id: int, m: Match, channels: Sequence[str], now: str) -> None:
+        hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
+        self.db.execute("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)",
+                        [art_id, m.rule, m.priority, m.title, json.dumps(list(m.tags)), json.dumps(hits), now])
+        for ch in channels:
+            self.db.execute("INSERT OR IGNORE INTO outbox (article_id, rule, channel, priority, created) "
+                            "VALUES (?,?,?,?,?)", [art_id, m.rule, ch, m.priority, now])
+
+    def articles(self, since: datetime | None = None, limit: int | None = None) -> list[dict]:
+        sql = "SELECT * FROM articles" + (" WHERE created >= ?" if since else "") + " ORDER BY id"
+        params: list[Any] = [iso(since)] if since else []
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return self.rows(sql, params)
+
+    def mark_article_updated(self, url: str, text: str, content_hash: str) -> int | None:
+        """A material edit of a known article: new text, updated = 1, its outbox rows pending again.
+
+        Returns the article id, or None when no article has this URL. Sent outbox rows are
+        reset rather than added, since outbox keeps one row per (article, rule, channel).
+        """
+        row = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
+        if not row:
+            return None
+        with self.transaction():
+            self.db.execute("UPDATE articles SET text = ?, content_hash = ?, updated = 1 WHERE id = ?",
+                            [text, content_hash, row[0]])
+            self.db.execute("UPDATE outbox SET status = 'pending', delivery_id = NULL, created = ? "
+                            "WHERE article_id = ? AND status = 'sent'", [iso(now_utc()), row[0]])
+        return row[0]

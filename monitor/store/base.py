@@ -1,0 +1,197 @@
+"""One connection to the state database: opening it, migrating, and units of work.
+
+Owns the sqlite3 connection (WAL, a busy timeout), the transaction discipline and the
+small helpers every query module uses (`rows`, `_insert`, `_update`), plus the time
+format stored in every table. A connection belongs to the thread that opened it
+(sqlite3 enforces this), and `transaction()` belongs to one unit of work: a nested
+`transaction()` from the same job is a savepoint inside it, one from another job
+(another asyncio task) raises `TransactionConflict` instead of silently joining.
+Each job opens its own connection (`Store.session()`), so jobs never share one.
+Must not hold queries about feeds, articles or deliveries (the modules beside it do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, overload
+
+import sqlite_utils
+
+from monitor.models import Entry
+from monitor.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@overload
+def iso(t: datetime) -> str: ...
+@overload
+def iso(t: None) -> None: ...
+@overload
+def iso(t: datetime | None) -> str | None: ...
+def iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).isoformat(timespec="seconds") if t else None
+
+
+def parse_iso(s: str | None) -> datetime | None:
+    return datetime.fromisoformat(s) if s else None
+
+
+def db_bytes(path: Path) -> int:
+    """The state database's size on disk: the file and its write-ahead log."""
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+def entry_stamp(e: Entry) -> str | None:
+    """The time a feed claims for an entry: its update time, else its publication time."""
+    return iso(e.updated or e.published)
+
+
+class TransactionConflict(RuntimeError):
+    """A job tried to enter a transaction that another job holds open on the same connection."""
+
+
+def _unit_of_work() -> tuple[int, asyncio.Task | None]:
+    """Who is running: the thread and, on an event loop, the task (each job is a task)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    return threading.get_ident(), task
+
+
+class StoreBase:
+    """A handle on one connection; `Store` (sqlite.py) adds the queries."""
+
+    def __init__(self, path: str | Path, *, migrate: bool = True):
+        self.path = Path(path)
+        self._memory = str(path) == ":memory:"
+        if not self._memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._tx_owner: tuple[int, asyncio.Task | None] | None = None
+        self._tx_depth = 0
+        if migrate:
+            self.migrate()
+
+    # -- connections -------------------------------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A short-lived connection of its own for one job, closed afterwards.
+
+        An in-memory database cannot be opened twice, so there the session is this handle.
+        """
+        if self._memory:
+            yield self
+            return
+        other = type(self)(self.path, migrate=False)
+        try:
+            yield other
+        finally:
+            other.close()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- schema ------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "schema_version" not in self.db.table_names():
+            return 0
+        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return row[0] or 0
+
+    def migrate(self) -> int:
+        """Apply every migration newer than the database; returns the version reached."""
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT)")
+        current = self.schema_version()
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with self.transaction():
+                if self.schema_version() >= version:     # another process migrated meanwhile
+                    continue
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [version, iso(now_utc())])
+        return len(MIGRATIONS)
+
+    # -- units of work -------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error.
+
+        Nested inside the same job it is a savepoint (its own rollback, committed with the
+        outer unit). Entered by another job while one is open, it raises TransactionConflict.
+        """
+        conn = self.db.conn
+        me = _unit_of_work()
+        if self._tx_owner is not None:
+            if self._tx_owner != me:
+                raise TransactionConflict("a transaction of another job is open on this connection; "
+                                          "each job uses its own connection (Store.session())")
+            yield from self._savepoint()
+            return
+        if conn.in_transaction:
+            raise TransactionConflict("a transaction opened outside Store.transaction() is in progress")
+        conn.execute("BEGIN IMMEDIATE")
+        self._tx_owner = me
+        try:
+            yield
+        except BaseException:
+            self._tx_owner = None
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._tx_owner = None
+
+    def _savepoint(self) -> Iterator[None]:
+        self._tx_depth += 1
+        name = f"unit_{self._tx_depth}"
+        self.db.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.db.execute(f"ROLLBACK TO {name}")
+            self.db.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.db.execute(f"RELEASE {name}")
+        finally:
+            self._tx_depth -= 1
+
+    # sqlite-utils' insert/update helpers commit on their own (`with conn:`), which would end
+    # an open transaction early; inside transactions we write with these two instead.
+    def _insert(self, table: str, values: dict[str, Any]) -> None:
+        cols = ", ".join(values)
+        self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(values))})",
+                        list(values.values()))
+
+    def _update(self, table: str, pk: str, key: Any, values: dict[str, Any]) -> None:
+        if values:
+            sets = ", ".join(f"{c} = ?" for c in values)
+            self.db.execute(f"UPDATE {table} SET {sets} WHERE {pk} = ?", [*values.values(), key])
+
+    def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
+        cur = self.db.execute(sql, params)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]

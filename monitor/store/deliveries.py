@@ -1,0 +1,115 @@
+"""Queries about the outbox and deliveries: what is pending, claimed, sent or failed.
+
+Owns the outbox -> delivery bookkeeping (a delivery is persisted before it is attempted,
+marked only after its channel confirms), alert counts for the rate limit and each
+channel's last scheduled digest. Must not render or send.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.store.base import StoreBase, iso, now_utc
+
+
+class DeliveryQueries(StoreBase):
+    """The outbox, deliveries and channel_state tables."""
+
+    def pending_items(self, channel: str, priorities: Sequence[str] | None = None) -> list[dict]:
+        """Outbox rows for a channel not yet in any delivery, joined with article and match."""
+        sql = ("SELECT o.id AS outbox_id, o.rule, o.priority, o.created AS queued, a.*, "
+               "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
+               "FROM outbox o JOIN articles a ON a.id = o.article_id "
+               "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
+               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL")
+        params: list[Any] = [channel]
+        if priorities:
+            sql += f" AND o.priority IN ({','.join('?' * len(priorities))})"
+            params += list(priorities)
+        return self.rows(sql + " ORDER BY o.id", params)
+
+    def create_delivery(self, channel: str, outbox_ids: Sequence[int], *, kind: str = "digest",
+                        more: int = 0, now: datetime | None = None) -> str | None:
+        """Persist a delivery and claim its outbox rows, before anything is sent.
+
+        `kind` is "digest" or "alert"; `more` counts items left pending for a later digest.
+        Rows already claimed by another run are skipped; when rows were asked for and none
+        could be claimed, no delivery is created and None is returned.
+        """
+        delivery_id = str(uuid.uuid4())
+        now_s = iso(now or now_utc())
+        with self.transaction():
+            self._insert("deliveries", {"id": delivery_id, "channel": channel, "created": now_s,
+                                        "next_attempt": now_s, "items": len(outbox_ids),
+                                        "kind": kind, "more": more})
+            claimed = sum(self.db.execute(
+                "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
+                [delivery_id, i]).rowcount for i in outbox_ids)
+            if outbox_ids and not claimed:
+                self.db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
+                return None
+            if claimed != len(outbox_ids):
+                self.db.execute("UPDATE deliveries SET items = ? WHERE id = ?", [claimed, delivery_id])
+        return delivery_id
+
+    def due_deliveries(self, now: datetime, channel: str | None = None) -> list[dict]:
+        sql = "SELECT * FROM deliveries WHERE status = 'pending' AND next_attempt <= ?"
+        params: list[Any] = [iso(now)]
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        return self.rows(sql + " ORDER BY created", params)
+
+    def delivery_items(self, delivery_id: str) -> list[dict]:
+        return self.rows(
+            "SELECT o.id AS outbox_id, o.rule, o.priority, o.created AS queued, a.*, "
+            "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
+            "FROM outbox o JOIN articles a ON a.id = o.article_id "
+            "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
+            "WHERE o.delivery_id = ? ORDER BY o.id", [delivery_id])
+
+    def mark_delivered(self, delivery_id: str) -> None:
+        now = iso(now_utc())
+        with self.transaction():
+            self.db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+                            "WHERE id = ?", [now, delivery_id])
+            self.db.execute("UPDATE outbox SET status = 'sent' WHERE delivery_id = ?", [delivery_id])
+
+    def mark_delivery_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
+        """Record a failed attempt; with no retry time the delivery is given up as failed."""
+        with self.transaction():
+            if retry_at is None:
+                self.db.execute("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
+                                "last_error = ? WHERE id = ?", [error, delivery_id])
+                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ?", [delivery_id])
+            else:
+                self.db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
+                                "next_attempt = ? WHERE id = ?", [error, iso(retry_at), delivery_id])
+
+    def delivery(self, delivery_id: str) -> dict | None:
+        rows = self.rows("SELECT * FROM deliveries WHERE id = ?", [delivery_id])
+        return rows[0] if rows else None
+
+    def alert_counts(self, channel: str, since: datetime) -> dict[str, int]:
+        """Items per rule sent (or being sent) as alerts on a channel since a time: the rate limit."""
+        cur = self.db.execute(
+            "SELECT o.rule, count(*) FROM outbox o JOIN deliveries d ON d.id = o.delivery_id "
+            "WHERE d.channel = ? AND d.kind = 'alert' AND d.created >= ? GROUP BY o.rule",
+            [channel, iso(since)])
+        return {rule: n for rule, n in cur.fetchall()}
+
+    def last_scheduled(self) -> dict[str, datetime]:
+        """When each channel last had its scheduled digest (sent or deliberately skipped as empty)."""
+        return {r["channel"]: datetime.fromisoformat(r["last_scheduled"])
+                for r in self.rows("SELECT * FROM channel_state")}
+
+    def set_last_scheduled(self, channel: str, when: datetime) -> None:
+        self.db.execute("INSERT INTO channel_state VALUES (?, ?) ON CONFLICT(channel) "
+                        "DO UPDATE SET last_scheduled = excluded.last_scheduled", [channel, iso(when)])
+
+    def failed_deliveries(self, limit: int = 20) -> list[dict]:
+        return self.rows("SELECT * FROM deliveries WHERE status = 'failed' ORDER BY created DESC LIMIT ?",
+                         [limit])

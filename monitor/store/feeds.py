@@ -1,0 +1,83 @@
+"""Queries about feeds: the configured list, due feeds, their health and moves.
+
+Owns the feeds table (and moving a feed's entries when it moves). Must not decide when a
+feed is polled next (ingest/polling.py does) or fetch anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.store.base import StoreBase, iso, now_utc
+
+
+class FeedQueries(StoreBase):
+    """The feeds table."""
+
+    def sync_feeds(self, feeds: Iterable[Any]) -> None:
+        """Make the feeds table hold the configured feeds (keeping their history)."""
+        now = iso(now_utc())
+        with self.transaction():
+            for f in feeds:
+                existing = self.db.execute("SELECT url FROM feeds WHERE url = ? OR moved_from = ?",
+                                           [f.url, f.url]).fetchone()
+                values = {"name": f.name, "tags": json.dumps(list(f.tags)),
+                          "interval_minutes": f.interval_minutes, "full_text": int(f.full_text)}
+                if existing:
+                    self._update("feeds", "url", existing[0], values)
+                    # a feed put back into the config is polled again
+                    self.db.execute("UPDATE feeds SET state = 'active' WHERE url = ? AND state = 'removed'",
+                                    [existing[0]])
+                else:
+                    self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values})
+
+    def _feed_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        """Feed rows with their tags decoded from JSON."""
+        rows = self.rows(sql, params)
+        for r in rows:
+            r["tags"] = json.loads(r["tags"])
+        return rows
+
+    def feeds(self) -> list[dict]:
+        return self._feed_rows("SELECT * FROM feeds ORDER BY url")
+
+    def feed(self, url: str) -> dict | None:
+        rows = self._feed_rows("SELECT * FROM feeds WHERE url = ?", [url])
+        return rows[0] if rows else None
+
+    def due_feeds(self, now: datetime, urls: Iterable[str] | None = None) -> list[dict]:
+        """Active feeds whose next poll time has come (all configured feeds if urls given)."""
+        rows = self._feed_rows("SELECT * FROM feeds WHERE state = 'active' AND (next_poll = '' OR next_poll <= ?) "
+                               "ORDER BY next_poll", [iso(now)])
+        if urls is not None:
+            wanted = set(urls)
+            rows = [r for r in rows if r["url"] in wanted or r["moved_from"] in wanted]
+        return rows
+
+    def set_feed_state(self, url: str, state: str) -> bool:
+        """active, paused, retired or removed; resuming also clears the backoff. False if unknown."""
+        values: dict[str, Any] = {"state": state}
+        if state == "active":
+            values.update(next_poll="", error_count=0, failing_since=None)
+        self._update("feeds", "url", url, values)
+        return self.db.execute("SELECT changes()").fetchone()[0] > 0
+
+    def failing_feeds(self, since_before: datetime) -> list[dict]:
+        """Active feeds failing without a success since before the given time."""
+        return self.rows("SELECT * FROM feeds WHERE state = 'active' AND failing_since IS NOT NULL "
+                         "AND failing_since <= ? ORDER BY failing_since", [iso(since_before)])
+
+    def update_feed(self, url: str, **values: Any) -> None:
+        self._update("feeds", "url", url, values)
+
+    def move_feed(self, old: str, new: str) -> None:
+        """A permanent redirect: the feed lives at `new` from now on; its entries follow it."""
+        with self.transaction():
+            if self.db.execute("SELECT 1 FROM feeds WHERE url = ?", [new]).fetchone():
+                self.db.execute("UPDATE feeds SET state = 'moved' WHERE url = ?", [old])
+                return
+            self.db.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", [new, old, old])
+            self.db.execute("UPDATE OR IGNORE entries SET feed_url = ? WHERE feed_url = ?", [new, old])

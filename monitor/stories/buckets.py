@@ -1,0 +1,124 @@
+"""LSH band tables and inverted indexes in sorted numpy arrays: which slots share a key.
+
+Owns the compact key -> slot multimap the story index uses for its LSH bands (and any
+other key sets, such as the related-coverage terms). Must not decide anything: it
+proposes candidate slots; the caller scores them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Buckets:
+    """The LSH band tables: which slots share a band of hash values with a query.
+
+    Does what datasketch's `MinHashLSH` does with the same bands and rows (`b` bands of
+    `r` values, taken from `MinHashLSH` for the threshold), in a fraction of the memory:
+    `MinHashLSH` keeps a Python set per bucket and a bytes key per band, about 7 KB per
+    article at 32 bands. Here each band of an article is one 64-bit key (its values mixed
+    with the band number) and one int32 slot in two sorted numpy arrays, 12 bytes; new
+    entries wait in a dict (key -> slot, or a list of slots on collision) until there are
+    an eighth as many as sorted ones, then the two are merged. A removed entry is marked
+    -1 in place and dropped at the next merge. Two different bands that mix to the same
+    key only propose an extra candidate, which the caller's Jaccard estimate rejects.
+    """
+
+    MIN_PENDING = 16_384        # entries (512 articles at 32 bands) kept unsorted at least
+
+    def __init__(self, b: int, r: int):
+        self.b, self.r = b, r
+        rng = np.random.default_rng(0x5EED)
+        self._mul = rng.integers(1, 2**63, size=r, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+        self._band = rng.integers(0, 2**63, size=b, dtype=np.uint64)
+        self._keys = np.empty(0, dtype=np.uint64)      # sorted
+        self._slots = np.empty(0, dtype=np.int32)      # aligned with _keys; -1 when removed
+        self._dead = 0
+        self._pending: dict[int, int | list[int]] = {}
+        self._n_pending = 0
+
+    def keys(self, values: np.ndarray) -> np.ndarray:
+        """One uint64 key per band of a signature's hash values."""
+        bands = values[:self.b * self.r].reshape(self.b, self.r).astype(np.uint64)
+        return (bands * self._mul).sum(axis=1, dtype=np.uint64) ^ self._band
+
+    def insert(self, slot: int, keys: np.ndarray) -> None:
+        pending = self._pending
+        for k in keys.tolist():
+            held = pending.get(k)
+            if held is None:
+                pending[k] = slot
+            elif isinstance(held, int):
+                pending[k] = [held, slot]
+            else:
+                held.append(slot)
+        self._n_pending += len(keys)
+        if self._n_pending + self._dead > max(self.MIN_PENDING, len(self._keys) // 8):
+            self._merge()
+
+    def remove(self, slot: int, keys: np.ndarray) -> None:
+        pending = self._pending
+        frozen: list[int] = []
+        for k in keys.tolist():
+            held = pending.get(k)
+            if held == slot:
+                del pending[k]
+            elif isinstance(held, list) and slot in held:
+                held.remove(slot)
+                if len(held) == 1:
+                    pending[k] = held[0]
+            else:
+                frozen.append(k)
+                continue
+            self._n_pending -= 1
+        if frozen:
+            q = np.array(frozen, dtype=np.uint64)
+            lo = np.searchsorted(self._keys, q, "left")
+            hi = np.searchsorted(self._keys, q, "right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                span = self._slots[lo[i]:hi[i]]      # a view: marks in place
+                hit = span == slot
+                self._dead += int(np.count_nonzero(hit))
+                span[hit] = -1
+
+    def query(self, keys: np.ndarray) -> set[int]:
+        found: set[int] = set()
+        get = self._pending.get
+        for k in keys.tolist():
+            held = get(k)
+            if held is None:
+                continue
+            if isinstance(held, int):
+                found.add(held)
+            else:
+                found.update(held)
+        if len(self._keys):
+            lo = np.searchsorted(self._keys, keys, "left")
+            hi = np.searchsorted(self._keys, keys, "right")
+            for i in np.flatnonzero(hi > lo).tolist():
+                found.update(self._slots[lo[i]:hi[i]].tolist())
+            found.discard(-1)
+        return found
+
+    def _merge(self) -> None:
+        ks: list[int] = []
+        ss: list[int] = []
+        for k, held in self._pending.items():
+            if isinstance(held, int):
+                ks.append(k)
+                ss.append(held)
+            else:
+                ks.extend([k] * len(held))
+                ss.extend(held)
+        new_keys = np.array(ks, dtype=np.uint64)
+        order = np.argsort(new_keys)
+        new_keys, new_slots = new_keys[order], np.array(ss, dtype=np.int32)[order]
+        keys, slots = self._keys, self._slots
+        if self._dead:
+            live = slots >= 0
+            keys, slots = keys[live], slots[live]
+        # insert the short sorted run into the long one: no copy of the long one but the result
+        at = np.searchsorted(keys, new_keys)
+        self._keys, self._slots = np.insert(keys, at, new_keys), np.insert(slots, at, new_slots)
+        self._pending = {}
+        self._n_pending = self._dead = 0
