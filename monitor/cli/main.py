@@ -17,6 +17,7 @@ from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
 from monitor.cli.rules import match_command, rules_group
+from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
 
 
@@ -30,6 +31,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     """monitor: polls news feeds, extracts articles, matches watch rules, delivers digests."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    guard_streams(ctx)          # publisher text never reaches the terminal with control characters
 
 
 def main() -> None:
@@ -37,8 +39,8 @@ def main() -> None:
 
 
 def _setup_logging(cfg: config_mod.Config, verbose: bool = False) -> None:
-    from monitor import logs
-    logs.setup(cfg.log_format, "DEBUG" if verbose else "INFO")
+    from monitor import logs, redact
+    logs.setup(cfg.log_format, "DEBUG" if verbose else "INFO", redact.config_secrets(cfg))
 
 
 @cli.command()
@@ -108,8 +110,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """
     from monitor.daemon import status as status_mod
     cfg = load_config(ctx)
+    from monitor import redact
     report = status_mod.collect(cfg)
-    click.echo(status_mod.as_json(report) if as_json else status_mod.as_text(report))
+    # stored errors from before redaction existed may still hold a webhook URL
+    click.echo(redact.scrub(status_mod.as_json(report) if as_json else status_mod.as_text(report),
+                            redact.config_secrets(cfg)))
 
 
 @cli.command()

@@ -20,6 +20,7 @@ import yaml
 from monitor.config import yamlsrc
 from monitor.errors import ConfigError
 
+CHANNEL_NAME_RE = re.compile(r"[^\W_][\w .-]{0,63}")   # no '/', '\\', ':' or controls: part of file names
 CHANNEL_TYPES = ("file", "email", "webhook", "apprise")
 WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
 SCHEDULE_RE = re.compile(
@@ -200,7 +201,7 @@ def _feed(c: _Checker, d: Any, defaults: FetchSettings) -> FeedSettings | None:
 CHANNEL_KEYS = {
     "file": {"path"},
     "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds"},
-    "webhook": {"url", "format", "secret_env", "timeout_seconds", "headers"},
+    "webhook": {"url", "url_env", "format", "secret_env", "timeout_seconds", "headers"},
     "apprise": {"urls_env"},
 }
 
@@ -215,6 +216,9 @@ def _channel(c: _Checker, d: Any) -> ChannelSettings | None:
         c.err(d["type"], f"unknown channel type {kind!r} (known: {', '.join(CHANNEL_TYPES)})")
         return None
     c.keys(d, base | CHANNEL_KEYS[kind], f"{kind} channel", required=("name",))
+    if "name" in d and not CHANNEL_NAME_RE.fullmatch(str(d["name"])):
+        c.err(d["name"], f"channel name {str(d['name'])!r}: use letters, digits, spaces, '.', '_' and '-', "
+              "starting with a letter or digit, at most 64 (it becomes part of digest file names)")
     schedule = str(d.get("schedule", "hourly"))
     _check_channel(c, d, kind, schedule)
     options = {k: _plain(v) for k, v in d.items() if k not in base}
@@ -228,7 +232,7 @@ def _check_channel(c: _Checker, d: dict, kind: str, schedule: str) -> None:
               "'daily at HH:MM' or 'weekly on DAY at HH:MM'")
     if kind == "apprise" and "urls_env" not in d:
         c.err(d, "apprise channel needs 'urls_env': the environment variable holding its Apprise URLs")
-    for key in ("password_env", "secret_env", "urls_env"):
+    for key in ("password_env", "secret_env", "urls_env", "url_env"):
         if key in d and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(d[key])):
             c.err(d[key], f"{key} names an environment variable, e.g. MONITOR_SMTP_PASSWORD")
     if kind == "email":
@@ -238,8 +242,9 @@ def _check_channel(c: _Checker, d: dict, kind: str, schedule: str) -> None:
         if str(d.get("security", "starttls")) not in ("starttls", "tls", "none"):
             c.err(d.get("security"), "security must be starttls, tls or none")
     if kind == "webhook":
-        if "url" not in d:
-            c.err(d, "webhook channel needs 'url'")
+        if ("url" in d) == ("url_env" in d):
+            c.err(d, "webhook channel needs 'url_env' (the environment variable holding its URL; chat "
+                  "webhook URLs are credentials) or 'url', not both")
         if str(d.get("format", "json")) not in WEBHOOK_FORMATS:
             c.err(d.get("format"), f"format must be one of {', '.join(WEBHOOK_FORMATS)}")
 

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 import css_inline
 import jinja2
 
+from monitor.sanitize import strip_controls
+
 SCHEMA = "monitor.digest/1"
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
 SNIPPET_BEFORE = 90      # characters of context shown before the first hit
@@ -322,7 +324,8 @@ def _context(d: Digest) -> dict[str, Any]:
 
 
 def render_text(d: Digest) -> str:
-    return _env().get_template("digest.txt").render(**_context(d))
+    """The plain-text digest (mail text part, Apprise, `digest --preview`): no control characters."""
+    return strip_controls(_env().get_template("digest.txt").render(**_context(d)))
 
 
 def render_html(d: Digest) -> str:

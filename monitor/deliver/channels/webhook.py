@@ -21,6 +21,7 @@ from monitor.config.settings import ChannelSettings, Config, secret
 from monitor.deliver.channels import register
 from monitor.deliver.digest import Digest, DigestItem, local_time, plain, safe_href, to_json
 from monitor.errors import DeliveryError
+from monitor.redact import redact_url, scrub
 
 USER_AGENT = "monitor/0.1 (digest webhook)"
 
@@ -96,13 +97,23 @@ class WebhookChannel:
     def __init__(self, settings: ChannelSettings, config: Config):
         o = settings.options
         self.settings = settings
-        self.url = str(o["url"])
+        self.url_env = o.get("url_env")
+        self.url = str(o["url"]) if o.get("url") else ""
         self.format = str(o.get("format", "json"))
         self.secret_env = o.get("secret_env")
         self.timeout = float(o.get("timeout_seconds", 15))
         self.headers = {str(k): str(v) for k, v in (o.get("headers") or {}).items()}
 
+    def _target(self) -> str:
+        url = self.url or secret(self.url_env) or ""
+        if not url:
+            raise DeliveryError(f"webhook channel {self.settings.name}: environment variable "
+                                f"{self.url_env} is not set")
+        return url
+
     async def send(self, digest: Digest, delivery_id: str) -> None:
+        url = self._target()
+        shown = redact_url(url)        # the URL is a credential: never in an error, a log or status
         body = payload(replace(digest, delivery_id=delivery_id), self.format)
         headers = {**self.headers, "Content-Type": "application/json", "User-Agent": USER_AGENT,
                    "Idempotency-Key": delivery_id, "X-Monitor-Delivery": delivery_id}
@@ -111,8 +122,9 @@ class WebhookChannel:
             headers["X-Monitor-Signature"] = sign(body, key)
         try:
             async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                resp = await client.post(self.url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{self.settings.name}: POST {self.url}: {type(exc).__name__}: {exc}") from exc
+                resp = await client.post(url, content=body, headers=headers)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}", [url])
+            raise DeliveryError(f"{self.settings.name}: POST {shown}: {detail}") from None
         if not resp.is_success:
-            raise DeliveryError(f"{self.settings.name}: POST {self.url}: HTTP {resp.status_code}")
+            raise DeliveryError(f"{self.settings.name}: POST {shown}: HTTP {resp.status_code}")
