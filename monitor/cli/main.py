@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,7 +22,32 @@ from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class MonitorGroup(click.Group):
+    """The root group: a state database that cannot be used ends any command with a clear message.
+
+    No traceback, exit status 2, the message names the file (StateError from the store; a
+    sqlite3 error met later, say a damaged page, is named after the config's state.path).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from monitor.errors import StateError
+        from monitor.store.base import state_error
+        try:
+            return super().invoke(ctx)
+        except StateError as exc:
+            click.echo(f"monitor: {exc}", err=True)
+            ctx.exit(2)
+        except sqlite3.Error as exc:
+            cfg = (ctx.obj or {}).get("config")
+            path = cfg.state_path if cfg is not None else Path("state database")
+            click.echo(f"monitor: {state_error(path, exc)}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=MonitorGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True,
               envvar="MONITOR_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
               help="The config file (also $MONITOR_CONFIG).")

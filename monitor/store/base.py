@@ -23,6 +23,7 @@ from typing import Any, overload
 
 import sqlite_utils
 
+from monitor.errors import StateError
 from monitor.models import Entry
 from monitor.store.schema import MIGRATIONS
 
@@ -57,6 +58,23 @@ def entry_stamp(e: Entry) -> str | None:
     return iso(e.updated or e.published)
 
 
+def state_error(path: Path, exc: BaseException) -> StateError:
+    """A StateError that names the database file, says what is wrong and what to do."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    low = reason.lower()
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        hint = ("the file is damaged or is not a monitor database: restore a backup, or move it aside "
+                "and monitor starts a new one (sent items are then forgotten)")
+    elif "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        hint = (f"check that {path} and its folder are writable by this user (SQLite writes "
+                f"{path.name}-wal and {path.name}-shm beside it)")
+    elif "locked" in low or "busy" in low:
+        hint = "another process holds it locked"
+    else:
+        hint = "see state.path in the config"
+    return StateError(f"state database {path}: {reason}; {hint}")
+
+
 class TransactionConflict(RuntimeError):
     """A job tried to enter a transaction that another job holds open on the same connection."""
 
@@ -76,17 +94,23 @@ class StoreBase:
     def __init__(self, path: str | Path, *, migrate: bool = True):
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
-        if not self._memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self._tx_owner: tuple[int, asyncio.Task | None] | None = None
         self._tx_depth = 0
-        if migrate:
-            self.migrate()
+        conn: sqlite3.Connection | None = None
+        try:
+            if not self._memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if migrate:
+                self.migrate()
+        except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            raise state_error(self.path, exc) from None
 
     # -- connections -------------------------------------------------------------
     @contextmanager
