@@ -58,6 +58,8 @@ class FetchSettings:
     allow_private: tuple[str, ...] = ()      # CIDRs or host names allowed despite being non-public
     feed_alert_after_hours: float = 24.0
     extract_workers: int = 0                 # processes for extraction; 0 = one per core
+    max_article_chars: int = 200_000         # stored text and summary per article, cut beyond
+    robots_cache_size: int = 1000            # origins whose robots.txt is kept (LRU)
     feed_deadline_seconds: float = 300.0     # one feed's whole poll: feed, pages, extraction, matching
     match_seconds_per_article: float = 10.0  # matching and story signature of one article, in a worker
 
@@ -270,6 +272,13 @@ def _check_digest(c: _Checker, d: Any, digest: DigestSettings) -> None:
         c.err(d.get("quiet_hours"), "quiet_hours must look like 22:00-07:00")
 
 
+def _check_caps(c: _Checker, d: Any, fetch: FetchSettings) -> None:
+    """The growth caps of issue 12: a cap of 0 or less would mean none, so it is refused."""
+    for key, low in (("max_article_chars", 1000), ("robots_cache_size", 1)):
+        if getattr(fetch, key) < low:
+            c.err(d.get(key) if isinstance(d, dict) else d, f"fetch.{key} must be at least {low}")
+
+
 TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
             "retention_days", "logging", "http", "shutdown_grace_seconds"}
 
@@ -319,6 +328,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None) -> Co
     digest = _section(c, doc.get("digest"), DigestSettings, "digest")
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
     _check_digest(c, doc.get("digest") or {}, digest)
+    _check_caps(c, doc.get("fetch") or {}, fetch)
     grace = c.typed(doc, "shutdown_grace_seconds", (int, float), 20.0)
     _check_bounds(c, doc, {("fetch", "feed_deadline_seconds"): fetch.feed_deadline_seconds,
                            ("fetch", "match_seconds_per_article"): fetch.match_seconds_per_article,

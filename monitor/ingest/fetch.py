@@ -129,7 +129,8 @@ class Fetcher:
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(max(1, settings.per_host)))
         self._feed_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.robots = RobotsCache(self._fetch_robots, settings.user_agent)
+        self.robots = RobotsCache(self._fetch_robots, settings.user_agent,
+                                  max_origins=settings.robots_cache_size)
 
     async def __aenter__(self) -> Fetcher:
         n = max(1, self.settings.concurrency)
