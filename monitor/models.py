@@ -78,8 +78,26 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Why:
+    """A clause of a rule's query that was satisfied, in the rule's own words, with the hits
+    that decided it (for a proximity clause, only the occurrences within range, and each
+    side on its own in `sides`)."""
+
+    clause: str
+    hits: tuple[Hit, ...] = ()
+    sides: tuple[Why, ...] = ()
+
+    def all_hits(self) -> tuple[Hit, ...]:
+        return self.hits + tuple(h for s in self.sides for h in s.all_hits())
+
+
+@dataclass(frozen=True)
 class Match:
-    """A rule that fired on an article, with the hits that explain it."""
+    """A rule that fired on an article, with the hits that explain it.
+
+    `hits` are every counted occurrence (capped for a huge article; `hit_count` is the
+    full number), `why` the satisfied clauses and their decisive hits (a subset of `hits`).
+    """
 
     rule: str
     priority: str = "normal"
@@ -87,3 +105,8 @@ class Match:
     tags: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     hits: tuple[Hit, ...] = field(default_factory=tuple)
+    why: tuple[Why, ...] = ()
+    hit_count: int = 0
+
+    def decisive_hits(self) -> frozenset[Hit]:
+        return frozenset(h for w in self.why for h in w.all_hits())

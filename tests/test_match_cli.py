@@ -78,9 +78,31 @@ def test_match_json_contract(rules_dir, tmp_path):
     kallas = first["matches"][0]
     assert kallas["rule"] == "kallas" and kallas["priority"] == "high"
     assert {"field": "text", "start": 0, "end": 11, "text": "Kaja Kallas"} in kallas["hits"]
+    greenland = {"field": "title", "start": 0, "end": 9, "text": "Greenland"}
     assert second == {"path": str(js), "rules": ["greenland"], "matches": [
-        {"rule": "greenland", "priority": "normal",
-         "hits": [{"field": "title", "start": 0, "end": 9, "text": "Greenland"}]}]}
+        {"rule": "greenland", "priority": "normal", "hits": [greenland], "hit_count": 1,
+         "why": [{"clause": "Greenland", "hits": [greenland]}]}]}
+
+
+def test_match_json_why_gives_the_deciding_clause_and_each_side(tmp_path):
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - id: rutte\n    query: 'Stoltenberg OR {Rutte} NEAR/3 (NATO OR alliance)'\n", encoding="utf-8")
+    js = tmp_path / "a.json"
+    js.write_text(json.dumps({"title": "x", "text": "NATO. " + "word " * 20 + "Mark Rutte leads the alliance."}))
+    res = run("match", "--rules", str(tmp_path), "--json", str(js))
+    [why] = json.loads(res.output)["matches"][0]["why"]
+    assert why["clause"] == "{Rutte} NEAR/3 (NATO OR alliance)"
+    assert [h["text"] for h in why["hits"]] == ["Rutte", "alliance"]
+    assert [(s["clause"], [h["text"] for h in s["hits"]]) for s in why["sides"]] == [
+        ("{Rutte}", ["Rutte"]), ("(NATO OR alliance)", ["alliance"])]
+
+
+def test_rules_check_warns_about_lowercase_operators_without_refusing(tmp_path):
+    (tmp_path / "r.yaml").write_text("rules:\n  - id: r\n    query: 'Kallas or Rutte'\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["rules", "check", "--rules", str(tmp_path)])
+    assert res.exit_code == 0
+    assert f"{tmp_path / 'r.yaml'}:3:20: warning: rule 'r' query: lowercase 'or'" in res.stderr
+    assert "1 rules, 0 entities OK (1 warning)" in res.stdout
 
 
 def test_match_invalid_rules_exit_2(tmp_path):

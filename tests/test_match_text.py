@@ -53,3 +53,43 @@ def test_tokenising_any_unicode_never_crashes_and_offsets_agree(text):
         assert 0 <= s < e <= len(text)
     assert normalise(text) == [t.norm for t in slow]
     case_tokens(text)
+
+
+# v2: the contract's transliteration, written out again here from its text
+CONTRACT_CYRILLIC = ("а a, б b, в v, г g, ґ g, д d, ђ d, е e, ё e, є je, ж z, з z, ѕ dz, и i, і i, ї ji, "
+                     "й j, ј j, к k, л l, љ lj, м m, н n, њ nj, о o, п p, р r, с s, т t, ћ c, у u, ў u, "
+                     "ф f, х ch, ц c, ч c, џ dz, ш s, щ sc, ы y, э e, ю ju, я ja")
+CONTRACT_GREEK = ("α a, β v, γ g, δ d, ε e, ζ z, η i, θ th, ι i, κ k, λ l, μ m, ν n, ξ x, ο o, π p, "
+                  "ρ r, σ s, ς s, τ t, υ y, φ f, χ ch, ψ ps, ω o")
+LETTERS = [tuple(pair.split()) for pair in (CONTRACT_CYRILLIC + ", " + CONTRACT_GREEK).split(", ")]
+
+
+@pytest.mark.parametrize("letter, latin", LETTERS)
+def test_every_cyrillic_and_greek_letter_of_the_contract(letter, latin):
+    assert normalise(letter) == [latin]
+    assert normalise("x" + letter + "x") == ["x" + latin + "x"]
+    if letter.upper() != letter:
+        assert case_tokens(letter.upper()) == [latin[0].upper() + latin[1:]]   # Я -> Ja, Θ -> Th
+
+
+@pytest.mark.parametrize("text, expected, cased", [
+    ("Кая Калас", ["kaja", "kalas"], ["Kaja", "Kalas"]),
+    ("Каллас", ["kallas"], ["Kallas"]),
+    ("Κάλλας", ["kallas"], ["Kallas"]),                       # the tonos goes like any diacritic
+    ("объект Подъезд", ["obekt", "podezd"], ["obekt", "Podezd"]),  # ъ and ь are dropped, not separators
+    ("Гренландия Їжак Щука", ["grenlandija", "jizak", "scuka"], ["Grenlandija", "Jizak", "Scuka"]),
+    ("Ελλάδα ΘΕΜΑ αυτό", ["ellada", "thema", "ayto"], ["Ellada", "ThEMA", "ayto"]),  # no digraph rules
+    ("ѓавол ќерка", ["gavol", "kerka"], ["gavol", "kerka"]),  # marked letters by their base letter
+    ("東京 दिल्ली", ["東京", "दिलली"], ["東京", "दिलली"]),          # other scripts are kept
+])
+def test_transliterated_text(text, expected, cased):
+    assert normalise(text) == expected
+    assert case_tokens(text) == cased
+
+
+@pytest.mark.parametrize("text", ["Объект Кая, Щука!", "Κάλλας Ψ θ", "ъ ь Ъ", "Подъезд ъъ x"])
+def test_offsets_survive_letters_that_change_length(text):
+    fx = FieldIndex(text)
+    slow = tokens(text)
+    assert [fx.token(k) for k in range(len(fx))] == [t.norm for t in slow]
+    assert [fx.span(k, k) for k in range(len(fx))] == [(t.start, t.end) for t in slow]

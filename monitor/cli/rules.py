@@ -20,7 +20,7 @@ from monitor.config import settings as config_mod
 from monitor.config import yamlsrc
 from monitor.errors import ConfigError, RuleError
 from monitor.match import RuleSet, load_rules
-from monitor.models import Article, Match
+from monitor.models import Article, Hit, Match, Why
 
 CONTEXT = 40      # characters of context shown either side of a hit
 
@@ -104,12 +104,23 @@ def _fetch(url: str) -> Article:
     return _from_html(page.body, page.url)
 
 
+def _hit_json(h: Hit) -> dict:
+    return {"field": h.field, "start": h.start, "end": h.end, "text": h.text}
+
+
+def _why_json(w: Why) -> dict:
+    out: dict = {"clause": w.clause, "hits": [_hit_json(h) for h in w.hits]}
+    if w.sides:
+        out["sides"] = [_why_json(s) for s in w.sides]
+    return out
+
+
 def _match_json(path: str, matches: list[Match]) -> str:
     return json.dumps({
         "path": path,
         "rules": sorted(m.rule for m in matches),
-        "matches": [{"rule": m.rule, "priority": m.priority,
-                     "hits": [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]}
+        "matches": [{"rule": m.rule, "priority": m.priority, "hits": [_hit_json(h) for h in m.hits],
+                     "hit_count": m.hit_count or len(m.hits), "why": [_why_json(w) for w in m.why]}
                     for m in matches],
     }, ensure_ascii=False)
 
@@ -140,13 +151,18 @@ def rules_group() -> None:
 def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
     """Validate every rule file; print every error as FILE:LINE:COL: message.
 
-    Exit status 0 when the set is valid, 1 otherwise.
+    Warnings (a lowercase and/or/not/near between two words, which is matched as a
+    word) are printed on standard error as FILE:LINE:COL: warning: ... and do not make
+    the set invalid. Exit status 0 when the set is valid, 1 otherwise.
 
     Example: monitor rules check --rules rules/
     """
     path = _rules_dir(ctx, rules_dir)
     rs = _load_or_exit(path, 1)
-    click.echo(f"{len(rs.rules)} rules, {len(rs.entities)} entities OK")
+    for warning in rs.warnings:
+        click.echo(warning, err=True)
+    click.echo(f"{len(rs.rules)} rules, {len(rs.entities)} entities OK"
+               + (f" ({len(rs.warnings)} warning{'s' if len(rs.warnings) > 1 else ''})" if rs.warnings else ""))
 
 
 @rules_group.command("test")
@@ -160,6 +176,9 @@ def test_command(ctx: click.Context, inputs: tuple[str, ...], rules_dir: Path | 
     Files: .html/.htm are extracted like the daemon does, .json is an object with
     title/text/summary/language/feed_tags, anything else is text whose first non-empty
     line is the title. URLs (http/https) are fetched and extracted.
+
+    Each fired rule shows `why`: the clauses of its query that were satisfied and their
+    decisive hits (marked * in the list of every hit).
 
     Example: monitor rules test --rules rules/ article.html https://example.org/news/1 -v
     """
@@ -186,9 +205,16 @@ def _print_verdicts(rs: RuleSet, doc: Article, verbose: bool) -> None:
                 click.echo(f"   -   {rule.id}: {reason}")
             continue
         fired += 1
-        click.echo(f"FIRED {rule.id} [{rule.priority}] {rule.title}: {len(match.hits)} hit(s)")
+        count = match.hit_count or len(match.hits)
+        shown = "" if count == len(match.hits) else f", {len(match.hits)} shown"
+        click.echo(f"FIRED {rule.id} [{rule.priority}] {rule.title}: {count} hit(s){shown}")
+        for w in match.why:
+            click.echo(f"   why: {w.clause}  ({', '.join(repr(h.text) for h in w.hits[:8])}"
+                       + (", …" if len(w.hits) > 8 else "") + ")")
+        decisive = match.decisive_hits()
         for h in match.hits:
-            click.echo(f"      {h.field}[{h.start}:{h.end}] {highlight(getattr(doc, h.field), h.start, h.end)}")
+            mark = "*" if h in decisive else " "
+            click.echo(f"    {mark} {h.field}[{h.start}:{h.end}] {highlight(getattr(doc, h.field), h.start, h.end)}")
     if not fired:
         click.echo("   no rule fired" + ("" if verbose else " (--verbose says why)"))
 
@@ -265,6 +291,7 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
         if as_json:
             click.echo(_match_json(path, matches))
         else:
-            click.echo(f"{path}: " + (", ".join(f"{m.rule} ({len(m.hits)} hits)" for m in matches) or "no match"))
+            click.echo(f"{path}: " + (", ".join(f"{m.rule} ({m.hit_count or len(m.hits)} hits)" for m in matches)
+                                      or "no match"))
     if failed:
         sys.exit(1)

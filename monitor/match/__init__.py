@@ -3,13 +3,16 @@
 Public surface (others code against exactly this):
 
     load_rules(path) -> RuleSet          raises RuleError listing every FILE:LINE:COL problem
-    RuleSet.rules, RuleSet.entities, RuleSet.match(doc) -> list[Match]
+    RuleSet.rules, RuleSet.entities, RuleSet.warnings, RuleSet.match(doc) -> list[Match]
     RuleSet.explain(doc) -> [(rule, match or None, reason)]   for `monitor rules test`
     RuleWatcher(path)                    hot reload: .current, .errors, .refresh()
 
-Modules: text (normalise, tokenise, offsets), parse (query -> AST), rules (YAML,
-validation, entities), compile (one automaton for all rules), evaluate (semantics and
-hits), reload (the watcher). Must not do I/O beyond reading rule files.
+Modules: translit (Cyrillic and Greek letters), sentences (sentence and paragraph
+boundaries), text (normalise, tokenise, offsets), nodes (the query tree), parse (query
+-> tree), rules (YAML, validation, entities, warnings), compile (one automaton for all
+rules), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
+(the decisive clauses of a match), reload (the watcher). Must not do I/O beyond reading
+rule files.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ class RuleSet:
     """A validated, compiled set of rules. Immutable after construction; safe to share."""
 
     def __init__(self, rules: tuple[Rule, ...], entities: dict[str, tuple[str, ...]] | None = None,
-                 files: tuple[Path, ...] = ()):
+                 files: tuple[Path, ...] = (), warnings: tuple[str, ...] = ()):
         self.rules = tuple(rules)
         self.entities = dict(entities or {})
         self.files = files
+        self.warnings = tuple(warnings)     # FILE:LINE:COL: warning: ... (the set is still valid)
         self._compiled = compile_rules(self.rules)
 
     def __len__(self) -> int:
@@ -77,12 +81,12 @@ def load_rules(path: str | Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALI
         raise RuleError([f"{root}:1:1: rules folder not found"])
     files = rule_files(root)
     try:
-        rules, entities, errors = load_files(files, max_alias_values)
+        rules, entities, errors, warnings = load_files(files, max_alias_values)
     except RecursionError:   # the YAML and query limits stop this first; never a traceback
         raise RuleError([f"{root}:1:1: the rules are nested too deeply to read"]) from None
     if errors:
         raise RuleError(errors)
-    return RuleSet(rules, entities, tuple(files))
+    return RuleSet(rules, entities, tuple(files), tuple(warnings))
 
 
 from monitor.match.reload import RuleWatcher  # noqa: E402  (reload needs load_rules above)

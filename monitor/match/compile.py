@@ -1,7 +1,8 @@
 """Compiling a rule set into one Aho-Corasick automaton over normalised token sequences.
 
 Owns the shared index of every leaf term of every rule (query, exclude and ignore):
-one automaton, whose keys are the terms' normalised tokens between separators, and the
+one automaton, whose keys are the terms' normalised tokens between separators (a
+wildcard side has no separator: `defen*`, `*union`, `*verteidigung*`), and the
 map from each key to the rules whose query uses it, so an article is scanned once and
 only the rules whose terms occur are evaluated. Must not evaluate queries.
 """
@@ -25,11 +26,13 @@ class Compiled:
     automaton: ahocorasick.Automaton | None
     key_ids: dict[str, int]               # automaton key -> key id
     rules_by_key: list[tuple[int, ...]]   # key id -> indexes of rules whose query uses it
+    inner_keys: tuple[int, ...] = ()      # key ids of *infix* terms, which can match twice in one token
 
 
 def compile_rules(rules: tuple[Rule, ...]) -> Compiled:
     key_ids: dict[str, int] = {}
     users: list[set[int]] = []
+    inner: list[int] = []
     auto = ahocorasick.Automaton()
     for index, rule in enumerate(rules):
         if not rule.enabled:
@@ -40,10 +43,16 @@ def compile_rules(rules: tuple[Rule, ...]) -> Compiled:
                 if key not in key_ids:
                     kid = key_ids[key] = len(key_ids)
                     users.append(set())
-                    # the value carries what the scan needs without a lookup per occurrence
-                    auto.add_word(key, (kid, len(key), len(term.tokens)))
+                    # the value carries what the scan needs without a lookup per occurrence: the
+                    # key's length, and its first and last token relative to the separators
+                    # counted before its start (a key with an open start begins inside its
+                    # token, one separator later than a key that begins with a separator)
+                    shift = 1 if term.open_start else 0
+                    auto.add_word(key, (kid, len(key), -shift, len(term.tokens) - 1 - shift))
+                    if term.open_start and term.prefix:
+                        inner.append(kid)
                 if which == "q":
                     users[key_ids[key]].add(index)
     if key_ids:
         auto.make_automaton()
-    return Compiled(auto if key_ids else None, key_ids, [tuple(sorted(u)) for u in users])
+    return Compiled(auto if key_ids else None, key_ids, [tuple(sorted(u)) for u in users], tuple(inner))

@@ -1,24 +1,33 @@
 """Evaluating compiled rules against one article and explaining each match with hits.
 
 Owns the semantics of matching: occurrences of terms (with case checks), ignore
-masks, boolean operators, NEAR, field scopes, min_hits, exclude, and the language,
-feed and enabled filters. Pure: takes an article-like object, returns `Match` records.
+masks, boolean operators, field and lead scopes, min_hits, exclude, and the language,
+feed and enabled filters; proximity arithmetic is in proximity.py, the `why` of a match
+in why.py. Pure: takes an article-like object, returns `Match` records. A match records
+at most MAX_HITS hits (plus its decisive ones); the verdict and min_hits use them all.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from monitor.match import parse as p
 from monitor.match.compile import Compiled
+from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
 from monitor.match.text import SEP, FieldIndex
 from monitor.models import Hit, Match
 
 FIELDS = p.FIELDS
-ALL = frozenset(range(len(FIELDS)))
 Occ = tuple[int, int, int]      # field index, first token, last token (inclusive)
+Limits = tuple[int, int, int]   # per field: occurrences must end before this token (0: field excluded)
+INF = 1 << 62
+ALL: Limits = (INF, INF, INF)
+FIELD_LIMITS: dict[str, Limits] = {"title": (INF, 0, 0), "summary": (0, INF, 0), "text": (0, 0, INF)}
+LEAD_TOKENS = 60
+MAX_HITS = 100                  # hits recorded per match; min_hits counts all of them
 
 
 def index_fields(doc: Any) -> list[FieldIndex]:
@@ -32,13 +41,18 @@ def scan(compiled: Compiled, fields: list[FieldIndex]) -> dict[int, list[Occ]]:
         return occ
     for fi, fx in enumerate(fields):
         joined = fx.joined
-        found = sorted((end - klen + 1, kid, ntok) for end, (kid, klen, ntok) in compiled.automaton.iter(joined))
+        found = sorted((end - klen + 1, kid, first, last)
+                       for end, (kid, klen, first, last) in compiled.automaton.iter(joined))
         k = prev = 0
-        for start, kid, ntok in found:
-            # a key starts at the separator before its first token: count separators to get its index
+        for start, kid, first, last in found:
+            # a key starts at the separator before its first token (or, with an open start,
+            # inside that token): count separators to get its index
             k += joined.count(SEP, prev, start)
             prev = start
-            occ.setdefault(kid, []).append((fi, k, k + ntok - 1))
+            occ.setdefault(kid, []).append((fi, k + first, k + last))
+    for kid in compiled.inner_keys:
+        if kid in occ:      # *infix* can occur twice in one token: one occurrence per token
+            occ[kid] = sorted(set(occ[kid]))
     return occ
 
 
@@ -49,6 +63,7 @@ class Context:
                  mask: set[tuple[int, int]] | None = None):
         self.compiled, self.occ, self.fields, self.mask = compiled, occ, fields, mask
         self.cache: dict[p.Term, list[Occ]] = {}
+        self._lead: Limits | None = None
 
     def of(self, term: p.Term) -> list[Occ]:
         found = self.cache.get(term)
@@ -62,17 +77,47 @@ class Context:
             self.cache[term] = found
         return found
 
+    def within(self, term: p.Term, allowed: Limits) -> list[Occ]:
+        """The term's occurrences that lie wholly inside the allowed part of each field."""
+        found = self.of(term)
+        if allowed is ALL:
+            return found
+        return [o for o in found if o[2] < allowed[o[0]]]
+
+    @property
+    def lead(self) -> Limits:
+        """v2 lead: the title and the first LEAD_TOKENS tokens of the text (or of the summary
+        when the text has no tokens)."""
+        if self._lead is None:
+            self._lead = (INF, 0, LEAD_TOKENS) if len(self.fields[2]) else (INF, LEAD_TOKENS, 0)
+        return self._lead
+
+    def scope(self, allowed: Limits, name: str) -> Limits:
+        lim = self.lead if name == "lead" else FIELD_LIMITS[name]
+        return (min(allowed[0], lim[0]), min(allowed[1], lim[1]), min(allowed[2], lim[2]))
+
+    def unit(self, unit: str, o: Occ) -> int:
+        """The sentence ("s") or paragraph ("p") of an occurrence in its field; -1 if it straddles two."""
+        if o[0] == 0:
+            return 0                  # the title is one sentence and one paragraph
+        return self.fields[o[0]].unit_of(unit, o[1], o[2])
+
     def _case_ok(self, term: p.Term, o: Occ) -> bool:
         fx = self.fields[o[0]]
         assert term.case is not None   # only case-sensitive terms are checked here
-        if term.prefix:
-            return fx.case_token(o[1]).startswith(term.case[0])
+        if term.prefix or term.open_start:
+            got, want = fx.case_token(o[1]), term.case[0]
+            if term.prefix and term.open_start:
+                return want in got
+            return got.startswith(want) if term.prefix else got.endswith(want)
         return all(fx.case_token(o[1] + i) == c for i, c in enumerate(term.case))
 
 
-def holds(node: Any, ctx: Context, allowed: frozenset[int] = ALL) -> bool:
+def holds(node: Any, ctx: Context, allowed: Limits = ALL) -> bool:
     if isinstance(node, p.Term):
-        return any(o[0] in allowed for o in ctx.of(node))
+        if allowed is ALL:
+            return bool(ctx.of(node))
+        return any(o[2] < allowed[o[0]] for o in ctx.of(node))
     if isinstance(node, p.Or):
         return any(holds(c, ctx, allowed) for c in node.children)
     if isinstance(node, p.And):
@@ -80,57 +125,50 @@ def holds(node: Any, ctx: Context, allowed: frozenset[int] = ALL) -> bool:
     if isinstance(node, p.Not):
         return not holds(node.child, ctx, allowed)
     if isinstance(node, p.Scope):
-        return holds(node.child, ctx, allowed & {FIELDS.index(node.field)})
+        return holds(node.child, ctx, ctx.scope(allowed, node.field))
     if isinstance(node, p.Near):
-        return _near(node, ctx, allowed)
+        return near_holds(node, ctx, allowed)
+    if isinstance(node, p.NotNear):
+        return bool(not_near(node, ctx, allowed))
     raise TypeError(node)
 
 
-def _side(node: Any, ctx: Context, allowed: frozenset[int]) -> list[Occ]:
-    terms = node.children if isinstance(node, p.Or) else (node,)
-    return [o for t in terms for o in ctx.of(t) if o[0] in allowed]
-
-
-def _near(node: p.Near, ctx: Context, allowed: frozenset[int]) -> bool:
-    left = _side(node.left, ctx, allowed)
-    if not left:
-        return False
-    right = _side(node.right, ctx, allowed)
-    n = node.distance
-    for f, a0, a1 in left:
-        for g, b0, b1 in right:
-            if f == g and (0 < b0 - a1 <= n or 0 < a0 - b1 <= n):
-                return True
-    return False
-
-
-def positive_terms(node: Any, allowed: frozenset[int] = ALL, negated: bool = False):
-    """(term, fields) for every leaf not under a NOT: the ones whose occurrences are hits."""
+def hit_occurrences(node: Any, ctx: Context, allowed: Limits = ALL, negated: bool = False):
+    """Lists of occurrences that are hits: every leaf not under a NOT (all its occurrences,
+    NEAR sides included), and for A NOT NEAR B the A occurrences with no B in range."""
     if isinstance(node, p.Term):
         if not negated:
-            yield node, allowed
+            yield ctx.within(node, allowed)
     elif isinstance(node, p.Not):
-        yield from positive_terms(node.child, allowed, not negated)
+        yield from hit_occurrences(node.child, ctx, allowed, not negated)
     elif isinstance(node, (p.And, p.Or)):
         for c in node.children:
-            yield from positive_terms(c, allowed, negated)
+            yield from hit_occurrences(c, ctx, allowed, negated)
     elif isinstance(node, p.Near):
-        yield from positive_terms(node.left, allowed, negated)
-        yield from positive_terms(node.right, allowed, negated)
+        yield from hit_occurrences(node.left, ctx, allowed, negated)
+        yield from hit_occurrences(node.right, ctx, allowed, negated)
+    elif isinstance(node, p.NotNear):
+        if not negated:
+            yield not_near(node, ctx, allowed)
     elif isinstance(node, p.Scope):
-        yield from positive_terms(node.child, allowed & {FIELDS.index(node.field)}, negated)
+        yield from hit_occurrences(node.child, ctx, ctx.scope(allowed, node.field), negated)
 
 
-def hits(rule: Rule, ctx: Context) -> tuple[Hit, ...]:
-    spans: set[Occ] = set()
-    for term, allowed in positive_terms(rule.query_ast):
-        spans.update(o for o in ctx.of(term) if o[0] in allowed)
+def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hit, ...]:
+    """Hit records (field, original offsets, text) of the first `cap` distinct spans."""
     out = []
-    for f, a, b in sorted(spans):
+    for f, a, b in sorted(set(spans))[:cap]:
         fx = ctx.fields[f]
         s, e = fx.span(a, b)
         out.append(Hit(FIELDS[f], s, e, fx.text[s:e]))
     return tuple(sorted(set(out), key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
+
+
+def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
+    spans: set[Occ] = set()
+    for found in hit_occurrences(rule.query_ast, ctx):
+        spans.update(found)
+    return spans
 
 
 def applies(rule: Rule, doc: Any) -> bool:
@@ -151,10 +189,9 @@ def applies(rule: Rule, doc: Any) -> bool:
 
 def mask_of(rule: Rule, ctx: Context) -> set[tuple[int, int]]:
     mask: set[tuple[int, int]] = set()
-    for term, allowed in positive_terms(rule.ignore_ast):
-        for f, a, b in ctx.of(term):
-            if f in allowed:
-                mask.update((f, t) for t in range(a, b + 1))
+    for found in hit_occurrences(rule.ignore_ast, ctx):
+        for f, a, b in found:
+            mask.update((f, t) for t in range(a, b + 1))
     return mask
 
 
@@ -168,13 +205,21 @@ def evaluate(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: 
             ctx = Context(compiled, occ, fields, mask)
     if not holds(rule.query_ast, ctx):
         return None
-    found = hits(rule, ctx)
-    if len(found) < rule.min_hits:
+    spans = hit_spans(rule, ctx)
+    if len(spans) < rule.min_hits:     # counted before any cap on the hits recorded
         return None
     if rule.exclude_ast is not None and holds(rule.exclude_ast, plain):
         return None
+    return _match(rule, ctx, spans)
+
+
+def _match(rule: Rule, ctx: Context, spans: set[Occ]) -> Match:
+    why = explain_why(rule, ctx)
+    decisive = {h for w in why for h in w.all_hits()}
+    found = tuple(sorted(set(to_hits(ctx, spans)) | decisive,
+                         key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
     return Match(rule=rule.id, priority=rule.priority, title=rule.title, tags=rule.tags,
-                 channels=rule.channels, hits=found)
+                 channels=rule.channels, hits=found, why=why, hit_count=len(spans))
 
 
 def verdict(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: list[FieldIndex],
@@ -189,9 +234,12 @@ def verdict(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: l
         ctx = Context(compiled, occ, fields, mask)
     if not holds(rule.query_ast, ctx):
         return None, "query does not match" + (" (after ignore masking)" if ctx is not plain else "")
-    found = hits(rule, ctx)
-    if len(found) < rule.min_hits:
-        return None, f"only {len(found)} hit(s), min_hits is {rule.min_hits}"
+    spans = hit_spans(rule, ctx)
+    if len(spans) < rule.min_hits:
+        return None, f"only {len(spans)} hit(s), min_hits is {rule.min_hits}"
     if rule.exclude_ast is not None and holds(rule.exclude_ast, plain):
         return None, "vetoed by exclude"
-    return evaluate(rule, compiled, occ, fields, plain), "fired"
+    return _match(rule, ctx, spans), "fired"
+
+
+from monitor.match.why import explain_why  # noqa: E402  (why.py builds on the definitions above)

@@ -5,19 +5,38 @@ offset of the offending token inside the query string. Entity references stay
 unresolved here; rules.py resolves them and turns offsets into FILE:LINE:COL.
 Must not read files or evaluate anything.
 
-Precedence, tightest first: field scope, NOT, NEAR/n, AND (also implicit), OR.
+Precedence, tightest first: field scope, NOT, NEAR/n (and the v2 proximity forms
+ONEAR/n, NEAR/s, NEAR/p, NOT NEAR/...), AND (also implicit), OR. Every node keeps the
+span of query text it was parsed from, so explanations can quote the rule's own words.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from monitor.match.text import SEP, case_tokens, normalise
+from monitor.match.nodes import (  # noqa: F401  (re-exported: the tree is part of parse's API)
+    And,
+    Entity,
+    Near,
+    Not,
+    NotNear,
+    Or,
+    Scope,
+    Span,
+    Term,
+    positive,
+    uses_operators,
+    walk_terms,
+)
+from monitor.match.text import case_tokens, normalise
 
 FIELDS = ("title", "summary", "text")
+SCOPES = FIELDS + ("lead",)    # lead: the title and the first LEAD_TOKENS tokens of the text (v2)
 MIN_PREFIX = 3
 MAX_NESTING = 50     # parentheses and NOTs inside each other; the parser and evaluator recurse
+MIN_INFIX = 4                  # letters or digits of a leading wildcard, *union / *verteidigung* (v2)
+UNITS = ("s", "p")             # NEAR/s: same sentence, NEAR/p: same paragraph (v2)
 
 
 class QuerySyntaxError(Exception):
@@ -25,61 +44,6 @@ class QuerySyntaxError(Exception):
         super().__init__(message)
         self.message = message
         self.offset = offset
-
-
-# -- AST ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Term:
-    """A word, phrase or prefix; `case` holds the exact-case tokens of a `{...}` term."""
-
-    tokens: tuple[str, ...]
-    prefix: bool = False
-    case: tuple[str, ...] | None = None
-    source: str = ""
-    offset: int = 0
-
-    @property
-    def key(self) -> str:
-        """The automaton key: normalised tokens between separators (a prefix stays open)."""
-        body = SEP + SEP.join(self.tokens)
-        return body if self.prefix else body + SEP
-
-
-@dataclass(frozen=True)
-class Entity:
-    name: str
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class Not:
-    child: object
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class And:
-    children: tuple
-
-
-@dataclass(frozen=True)
-class Or:
-    children: tuple
-
-
-@dataclass(frozen=True)
-class Near:
-    left: object
-    right: object
-    distance: int
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class Scope:
-    field: str
-    child: object
-    offset: int = 0
 
 
 # -- lexer ----------------------------------------------------------------------------
@@ -92,8 +56,9 @@ _TOKEN = re.compile(r"""
   | (?P<word>[^\s()"{}]+)
 """, re.VERBOSE)
 _FIELD = re.compile(r"([A-Za-z_]+):")
-_NEAR = re.compile(r"NEAR(?:/(\S*))?$")
+_NEAR = re.compile(r"O?NEAR(?:/(\S*))?$")
 _ENTITY = re.compile(r"@([a-z0-9_-]+)$")
+_LOWER_OPERATOR = re.compile(r"(?:and|or|not|near(?:/\w+)?)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +66,11 @@ class Lex:
     kind: str       # ( ) term op field
     value: str
     offset: int
+    end: int = 0    # offset just past the lexeme in the query
+
+    @property
+    def is_near(self) -> bool:
+        return self.kind == "op" and self.value not in ("AND", "OR", "NOT")
 
 
 def lex(query: str) -> list[Lex]:
@@ -113,13 +83,29 @@ def lex(query: str) -> list[Lex]:
         if kind == "word":
             fm = _FIELD.match(query, pos)
             if fm:
-                out.append(Lex("field", fm.group(1), pos))
+                out.append(Lex("field", fm.group(1), pos, fm.end()))
                 pos = fm.end()
                 continue
-            kind = "op" if text in ("AND", "OR", "NOT") or text.startswith("NEAR") and _NEAR.match(text) else kind
+            kind = "op" if text in ("AND", "OR", "NOT") or text[:1] in "NO" and _NEAR.match(text) else kind
         if kind != "ws":
-            out.append(Lex(kind, text, pos))
+            out.append(Lex(kind, text, pos, m.end()))
         pos = m.end()
+    return out
+
+
+def lowercase_operators(query: str) -> list[tuple[int, str]]:
+    """(offset, word) for every and/or/not/near (any case but upper) standing between two
+    operands, where it is matched as a word but was almost certainly meant as an operator."""
+    try:
+        toks = lex(query)
+    except Exception:  # noqa: BLE001 - a query that does not lex has its own error
+        return []
+    out = []
+    for before, lx, after in zip(toks, toks[1:], toks[2:], strict=False):
+        if (lx.kind == "word" and _LOWER_OPERATOR.match(lx.value) and not lx.value.isupper()
+                and before.kind in ("word", "phrase", "case", "rparen")
+                and after.kind in ("word", "phrase", "case", "lparen", "field")):
+            out.append((lx.offset, lx.value))
     return out
 
 
@@ -150,17 +136,25 @@ def make_term(lx: Lex) -> Term | Entity:
 def _word(text: str, source: str, off: int, case: bool) -> Term:
     if text.startswith("-") and len(text) > 1 and text[1].isalnum():
         raise QuerySyntaxError(f"{text!r}: write 'NOT {text[1:]}' to exclude a word", off)
-    stem = text[:-1] if text.endswith("*") else text
+    open_end = text.endswith("*") and len(text) > 1
+    open_start = text.startswith("*")
+    stem = text[1 if open_start else 0:len(text) - 1 if open_end else len(text)]
     if "*" in stem or "?" in stem:
-        raise QuerySyntaxError(f"{text!r}: a wildcard is only allowed at the end of a word", off)
-    if stem is text:
+        raise QuerySyntaxError(f"{text!r}: a wildcard is only allowed at the start or the end of a word", off)
+    if not (open_start or open_end):
         return _words(text, source, off, case)
     toks = normalise(stem)
-    if len(toks) != 1:
-        raise QuerySyntaxError(f"{text!r}: a prefix must be a single word", off)
-    if len(toks[0]) < MIN_PREFIX:
+    what = "a wildcard" if open_start else "a prefix"
+    if len(toks) > 1:
+        raise QuerySyntaxError(f"{text!r}: {what} must be a single word", off)
+    if open_start and sum(c.isalnum() for c in stem) < MIN_INFIX:
+        raise QuerySyntaxError(f"{text!r}: a leading wildcard needs at least {MIN_INFIX} letters or digits", off)
+    if not toks or len(toks[0]) < MIN_PREFIX:
         raise QuerySyntaxError(f"{text!r}: a prefix needs at least {MIN_PREFIX} characters", off)
-    return Term(tuple(toks), True, tuple(case_tokens(stem)) if case else None, source, off)
+    ctoks = tuple(case_tokens(stem)) if case else None
+    if ctoks is not None and len(ctoks) != 1:
+        ctoks = None   # pathological Unicode: fall back to case-insensitive
+    return Term(tuple(toks), open_end, ctoks, source, off, open_start)
 
 
 def _words(text: str, source: str, off: int, case: bool) -> Term:
@@ -198,6 +192,10 @@ class _Parser:
     def end_offset(self) -> int:
         return len(self.query)
 
+    def span_from(self, first: int) -> Span:
+        """The query text from lexeme `first` to the last lexeme taken."""
+        return (self.toks[first].offset, self.toks[self.i - 1].end)
+
     def parse(self) -> object:
         if not self.toks:
             raise QuerySyntaxError("empty query", 0)
@@ -216,13 +214,14 @@ class _Parser:
         return QuerySyntaxError(f"{after.value} needs an operand on its right, found {what}", where)
 
     def or_expr(self) -> object:
+        first = self.i
         parts = [self.and_expr()]
         while (lx := self.peek()) and lx.kind == "op" and lx.value == "OR":
             self.take()
             if not self.starts_operand():
                 raise self.operand_missing(lx)
             parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+        return parts[0] if len(parts) == 1 else Or(tuple(parts), self.span_from(first))
 
     def starts_operand(self) -> bool:
         lx = self.peek()
@@ -230,6 +229,7 @@ class _Parser:
                                    or lx.kind == "op" and lx.value == "NOT")
 
     def and_expr(self) -> object:
+        first = self.i
         parts = [self.near_expr()]
         while True:
             lx = self.peek()
@@ -240,49 +240,71 @@ class _Parser:
             elif not self.starts_operand():
                 break
             parts.append(self.near_expr())
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return parts[0] if len(parts) == 1 else And(tuple(parts), self.span_from(first))
+
+    def near_ahead(self) -> bool:
+        """At a proximity operator: NEAR/…, ONEAR/…, or NOT followed by one (NOT NEAR/…)."""
+        lx = self.peek()
+        if lx is None or lx.kind != "op":
+            return False
+        if lx.is_near:
+            return True
+        nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
+        return lx.value == "NOT" and nxt is not None and nxt.is_near
 
     def near_expr(self) -> object:
+        first = self.i
         left = self.not_expr()
-        while (lx := self.peek()) and lx.kind == "op" and lx.value.startswith("NEAR"):
-            self.take()
-            near = _NEAR.match(lx.value)
-            n = near.group(1) if near else None
-            if n is None:
-                raise QuerySyntaxError("NEAR needs a distance, e.g. NEAR/5", lx.offset)
-            if not n.isdigit() or int(n) < 1:
-                raise QuerySyntaxError(f"NEAR/{n}: the distance must be a positive whole number", lx.offset)
+        while self.near_ahead():
+            lx = self.take()
+            negated = lx.value == "NOT"
+            if negated:
+                lx = self.take()
+            if negated and lx.value.startswith("ONEAR"):
+                raise QuerySyntaxError("NOT ONEAR is not a form: write NOT NEAR/n (it looks both ways)", lx.offset)
+            distance, unit = _proximity(lx)
             if not self.starts_operand():
                 raise self.operand_missing(lx)
             right = self.not_expr()
+            name = ("NOT " if negated else "") + lx.value.split("/")[0]
+            if negated and not positive(left):
+                raise QuerySyntaxError("NOT NEAR: the left side must be positive (a word, phrase, "
+                                       "wildcard, {...}, @entity or OR-group of those)", lx.offset)
             for side in (left, right):
-                _check_near_operand(side, lx.offset)
-            left = Near(left, right, int(n), lx.offset)
+                _check_near_operand(side, lx.offset, name)
+            span = self.span_from(first)
+            if negated:
+                left = NotNear(left, right, distance, lx.offset, span, unit)
+            else:
+                left = Near(left, right, distance, lx.offset, span, unit, lx.value.startswith("ONEAR"))
         return left
 
     def not_expr(self) -> object:
         lx = self.peek()
         if lx is not None and lx.kind == "op" and lx.value == "NOT":
+            first = self.i
             self.take()
             if not self.starts_operand():
                 raise self.operand_missing(lx)
             self.nest(lx)
             child = self.not_expr()
             self.depth -= 1
-            return Not(child, lx.offset)
+            return Not(child, lx.offset, self.span_from(first))
         return self.scoped()
 
     def scoped(self) -> object:
         lx = self.peek()
         if lx is not None and lx.kind == "field":
+            first = self.i
             self.take()
-            if lx.value not in FIELDS:
-                raise QuerySyntaxError(f"unknown field {lx.value!r} (fields: {', '.join(FIELDS)})", lx.offset)
+            if lx.value not in SCOPES:
+                raise QuerySyntaxError(f"unknown field {lx.value!r} (fields: {', '.join(SCOPES)})", lx.offset)
             nxt = self.peek()
             if nxt is None or nxt.kind not in ("lparen", "phrase", "case", "word"):
                 raise QuerySyntaxError(f"{lx.value}: needs a word, phrase, prefix, {{...}}, @entity "
                                        "or (group) right after the colon", lx.offset)
-            return Scope(lx.value, self.primary(), lx.offset)
+            child = self.primary()
+            return Scope(lx.value, child, lx.offset, self.span_from(first))
         return self.primary()
 
     def primary(self) -> object:
@@ -290,6 +312,7 @@ class _Parser:
         if lx is None:
             raise QuerySyntaxError("unexpected end of query", self.end_offset())
         if lx.kind == "lparen":
+            first = self.i
             self.take()
             if (nxt := self.peek()) and nxt.kind == "rparen":
                 raise QuerySyntaxError("empty parentheses", lx.offset)
@@ -300,7 +323,8 @@ class _Parser:
             if close is None or close.kind != "rparen":
                 raise QuerySyntaxError("unclosed '('", lx.offset)
             self.take()
-            return node
+            # a group's words include its parentheses: "(EU OR NATO)"
+            return node if isinstance(node, Term) else replace(node, span=self.span_from(first))  # type: ignore[type-var]
         if lx.kind == "rparen":
             raise QuerySyntaxError("unmatched ')'", lx.offset)
         if lx.kind == "op":
@@ -309,63 +333,37 @@ class _Parser:
         return make_term(lx)
 
 
-def _check_near_operand(node: object, offset: int) -> None:
+def _proximity(lx: Lex) -> tuple[int, str]:
+    """The distance and unit of a NEAR/n, ONEAR/n, NEAR/s or NEAR/p lexeme."""
+    name, _, suffix = lx.value.partition("/")
+    if not suffix:
+        raise QuerySyntaxError(f"{name} needs a distance, e.g. {name}/5"
+                               + (", or /s (same sentence) or /p (same paragraph)" if name == "NEAR" else ""),
+                               lx.offset)
+    if suffix in UNITS:
+        if name == "ONEAR":
+            raise QuerySyntaxError(f"ONEAR/{suffix} is not a form: ONEAR takes a distance (ONEAR/5); "
+                                   f"use NEAR/{suffix} for the same {'sentence' if suffix == 's' else 'paragraph'}",
+                                   lx.offset)
+        return 0, suffix
+    if suffix.lower() in UNITS:
+        raise QuerySyntaxError(f"{name}/{suffix}: write NEAR/{suffix.lower()} (lowercase) for the same "
+                               f"{'sentence' if suffix.lower() == 's' else 'paragraph'}", lx.offset)
+    if not suffix.isdigit() or int(suffix) < 1:
+        raise QuerySyntaxError(f"{name}/{suffix}: the distance must be a positive whole number"
+                               + (" (or s / p)" if name == "NEAR" else ""), lx.offset)
+    return int(suffix), ""
+
+
+def _check_near_operand(node: object, offset: int, name: str = "NEAR") -> None:
     if isinstance(node, (Term, Entity)):
         return
     if isinstance(node, Or) and all(isinstance(c, (Term, Entity)) for c in node.children):
         return
-    raise QuerySyntaxError("NEAR can only join words, phrases, prefixes, {...}, @entities "
+    raise QuerySyntaxError(f"{name} can only join words, phrases, prefixes, {{...}}, @entities "
                            "or parenthesised OR-groups of those", offset)
 
 
 def parse(query: str) -> object:
     """The AST of a query; raises QuerySyntaxError with the offset of the problem."""
     return _Parser(query).parse()
-
-
-def walk_terms(node: object, negated: bool = False):
-    """Yield (node, negated) for every Term and Entity in the tree."""
-    if isinstance(node, (Term, Entity)):
-        yield node, negated
-    elif isinstance(node, Not):
-        yield from walk_terms(node.child, not negated)
-    elif isinstance(node, (And, Or)):
-        for c in node.children:
-            yield from walk_terms(c, negated)
-    elif isinstance(node, Near):
-        yield from walk_terms(node.left, negated)
-        yield from walk_terms(node.right, negated)
-    elif isinstance(node, Scope):
-        yield from walk_terms(node.child, negated)
-
-
-def uses_operators(node: object) -> str | None:
-    """The first of AND, NOT, NEAR used in a tree, or None (for `ignore`, which allows OR only)."""
-    if isinstance(node, And):
-        return "AND"
-    if isinstance(node, Not):
-        return "NOT"
-    if isinstance(node, Near):
-        return "NEAR"
-    if isinstance(node, Scope):
-        return uses_operators(node.child)
-    if isinstance(node, Or):
-        for c in node.children:
-            if (op := uses_operators(c)):
-                return op
-    return None
-
-
-def positive(node: object) -> bool:
-    """True when the query cannot be satisfied without at least one positive occurrence."""
-    if isinstance(node, (Term, Entity, Near)):
-        return True
-    if isinstance(node, Not):
-        return False
-    if isinstance(node, Scope):
-        return positive(node.child)
-    if isinstance(node, And):
-        return any(positive(c) for c in node.children)
-    if isinstance(node, Or):
-        return all(positive(c) for c in node.children)
-    return False

@@ -8,7 +8,7 @@ column of a bad query token inside the file. Must not evaluate queries against t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,7 @@ class _Loader:
         self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
         self.entities: dict[str, list[Any]] = {}                  # name -> alias ASTs
         self.raw_rules: list[Any] = []
+        self.warnings: list[str] = []
 
     def err(self, where: str, message: str) -> None:
         self.errors.append(f"{where}: {message}")
@@ -161,38 +162,52 @@ class _Loader:
             self.err(yamlsrc.where(value, "<rules>:1:1"), f"{what}: must be a string")
             return None
         try:
-            return p.parse(str(value))
+            ast = p.parse(str(value))
         except p.QuerySyntaxError as exc:
             self.err(query_where(value, exc.offset), f"{what}: {exc.message}")
             return None
+        self.warn_lowercase(value, what)
+        return ast
 
     def resolve(self, node: Any, value: Any, what: str) -> Any:
-        """Replace @entity references by an OR of the entity's aliases."""
+        """Replace @entity references by an OR of the entity's aliases (marked with its name)."""
         if isinstance(node, p.Entity):
             if node.name not in self.entity_src:
                 self.err(query_where(value, node.offset), f"{what}: unknown entity @{node.name}")
                 return None
             asts = self.entities.get(node.name) or []
-            return asts[0] if len(asts) == 1 else p.Or(tuple(asts))
+            kids = asts[0].children if len(asts) == 1 and isinstance(asts[0], p.Or) else tuple(asts)
+            return p.Or(tuple(kids), node.span, node.name)
         if isinstance(node, p.Not):
-            return p.Not(self.resolve(node.child, value, what), node.offset)
+            return p.Not(self.resolve(node.child, value, what), node.offset, node.span)
         if isinstance(node, (p.And, p.Or)):
-            kids = [self.resolve(c, value, what) for c in node.children]
-            if isinstance(node, p.Or):
-                kids = [g for c in kids for g in (c.children if isinstance(c, p.Or) else (c,))]
-            return type(node)(tuple(kids))
-        if isinstance(node, p.Near):
-            near = p.Near(self.resolve(node.left, value, what), self.resolve(node.right, value, what),
-                          node.distance, node.offset)
+            return replace(node, children=tuple(self.resolve(c, value, what) for c in node.children))
+        if isinstance(node, (p.Near, p.NotNear)):
+            near = replace(node, left=_flat(self.resolve(node.left, value, what)),
+                           right=_flat(self.resolve(node.right, value, what)))
             for side in (near.left, near.right):
                 if side is not None and not _simple(side):
                     self.err(query_where(value, node.offset),
-                             f"{what}: NEAR joins an entity whose aliases are not words or phrases")
+                             f"{what}: {node.operator.split('/')[0]} joins an entity whose aliases are not words or phrases")
                     break
             return near
         if isinstance(node, p.Scope):
-            return p.Scope(node.field, self.resolve(node.child, value, what), node.offset)
+            return p.Scope(node.field, self.resolve(node.child, value, what), node.offset, node.span)
         return node
+
+    def warn_lowercase(self, value: Any, what: str) -> None:
+        for offset, word in p.lowercase_operators(str(value)):
+            self.warnings.append(f"{query_where(value, offset)}: warning: {what}: lowercase {word!r} between "
+                                 f"two words is matched as a word; write {word.upper()} if you meant the "
+                                 f"operator, or put the words in a phrase in quotes if you meant the word")
+
+
+def _flat(node: Any) -> Any:
+    """A NEAR side with nested ORs (an entity inside a group) as one flat OR of terms."""
+    if not isinstance(node, p.Or) or not any(isinstance(c, p.Or) for c in node.children):
+        return node
+    kids = tuple(g for c in node.children for g in (_flat(c).children if isinstance(c, p.Or) else (c,)))
+    return replace(node, children=kids)
 
 
 def _simple(node: Any) -> bool:
@@ -304,8 +319,8 @@ def _op_offset(query: str, op: str) -> int:
 
 
 def load_files(paths: list[Path], max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES,
-               ) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str]]:
-    """Rules, entity aliases (as written) and every error, from the given files."""
+               ) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str], list[str]]:
+    """Rules, entity aliases (as written), every error and every warning, from the given files."""
     loader = _Loader(max_alias_values)
     for path in paths:
         loader.read(path)
@@ -317,7 +332,8 @@ def load_files(paths: list[Path], max_alias_values: int = yamlsrc.DEFAULT_MAX_AL
         if rule is not None:
             rules.append(rule)
     entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
-    return tuple(rules), entities, sorted(loader.errors, key=_location_key)
+    return (tuple(rules), entities, sorted(loader.errors, key=_location_key),
+            sorted(set(loader.warnings), key=_location_key))
 
 
 def _location_key(message: str) -> tuple[str, int, int]:

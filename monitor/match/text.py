@@ -2,8 +2,9 @@
 
 Owns the text model of the rule language: a token is a maximal run of letters, digits
 (and the marks attached to them) in the *folded* text, where folding is a per-character
-mapping: NFKC, case folding, diacritics removed, and the few letters Unicode does not
-decompose (ß, ø, æ, œ, ł, đ, ð, þ, ı) spelled out. Because folding is per character, a
+mapping: NFKC, Cyrillic and Greek letters transliterated to Latin (translit.py, v2),
+case folding, diacritics removed, and the few letters Unicode does not decompose
+(ß, ø, æ, œ, ł, đ, ð, þ, ı) spelled out. Because folding is per character, a
 field can be folded in one C-level pass (``str.translate`` with a self-filling table) and
 every folded position still maps back to a character of the original text.
 
@@ -19,6 +20,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate, compress
 
+from monitor.match.sentences import paragraph_starts, sentence_starts
+from monitor.match.translit import transliterate_char
+
 SEP = " "   # the one separator left in folded text, and the token delimiter in automaton keys
 
 _SEP_RUN = re.compile(" +")
@@ -31,7 +35,7 @@ _SPECIAL = str.maketrans({
 
 
 def _fold_once(s: str, keep_case: bool) -> str:
-    s = unicodedata.normalize("NFKC", s)
+    s = "".join(map(transliterate_char, unicodedata.normalize("NFKC", s)))
     if not keep_case:
         s = s.casefold().lower()
     s = unicodedata.normalize("NFKD", s.translate(_SPECIAL))
@@ -147,7 +151,7 @@ class FieldIndex:
     Original offsets and case forms are computed lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units")
 
     def __init__(self, text: str):
         self.text = text
@@ -156,6 +160,7 @@ class FieldIndex:
         self.joined = SEP + SEP.join(self._tokens) + SEP
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
+        self._units: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -180,6 +185,21 @@ class FieldIndex:
         # a dropped mark after the token belongs to it; a character folded into several
         # tokens (½ -> 1, 2) belongs to each of them
         return self._count(s), max(self._count(e), self._count(e - 1) + 1)
+
+    def unit_starts(self, unit: str) -> list[int]:
+        """Character offsets where a new sentence ("s") or paragraph ("p") starts (v2)."""
+        found = self._units.get(unit)
+        if found is None:
+            found = self._units[unit] = (sentence_starts if unit == "s" else paragraph_starts)(self.text)
+        return found
+
+    def unit_of(self, unit: str, first: int, last: int) -> int:
+        """The sentence / paragraph number of tokens first..last, or -1 when they straddle a boundary."""
+        starts = self.unit_starts(unit)
+        if not starts:
+            return 0
+        u = bisect_right(starts, self.span(first, first)[0])
+        return u if first == last or bisect_right(starts, self.span(last, last)[0]) == u else -1
 
     def _count(self, x: int) -> int:
         """How many original characters end at or before folded position x.

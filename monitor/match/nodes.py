@@ -1,0 +1,167 @@
+"""The query tree of the rule language: node records and the walks every stage shares.
+
+Owns the node types (Term, Entity, Not, And, Or, Near, NotNear, Scope) and the pure
+questions asked of a tree (its terms, the operators it uses, whether it needs a positive
+occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from monitor.match.text import SEP
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Term:
+    """A word, phrase or wildcard; `case` holds the exact-case tokens of a `{...}` term.
+
+    `prefix` is a trailing star (`defen*`), `open_start` a leading one (`*union`); both
+    together match inside a token (`*verteidigung*`).
+    """
+
+    tokens: tuple[str, ...]
+    prefix: bool = False
+    case: tuple[str, ...] | None = None
+    source: str = ""
+    offset: int = 0
+    open_start: bool = False
+
+    @property
+    def key(self) -> str:
+        """The automaton key: normalised tokens between separators (a wildcard side stays open)."""
+        body = SEP.join(self.tokens)
+        return ("" if self.open_start else SEP) + body + ("" if self.prefix else SEP)
+
+    @property
+    def span(self) -> Span:
+        return (self.offset, self.offset + len(self.source))
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    offset: int = 0
+
+    @property
+    def span(self) -> Span:
+        return (self.offset, self.offset + 1 + len(self.name))
+
+
+@dataclass(frozen=True)
+class Not:
+    child: object
+    offset: int = 0
+    span: Span = field(default=(0, 0), compare=False)
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple
+    span: Span = field(default=(0, 0), compare=False)
+
+
+@dataclass(frozen=True)
+class Or:
+    """An OR; `entity` names the @entity this OR of aliases was resolved from (else "")."""
+
+    children: tuple
+    span: Span = field(default=(0, 0), compare=False)
+    entity: str = ""
+
+
+@dataclass(frozen=True)
+class Near:
+    """A NEAR/n (unit ""), NEAR/s or NEAR/p (unit "s"/"p"); ordered for ONEAR/n."""
+
+    left: object
+    right: object
+    distance: int
+    offset: int = 0
+    span: Span = field(default=(0, 0), compare=False)
+    unit: str = ""
+    ordered: bool = False
+
+    @property
+    def operator(self) -> str:
+        return ("ONEAR/" if self.ordered else "NEAR/") + (self.unit or str(self.distance))
+
+
+@dataclass(frozen=True)
+class NotNear:
+    """A NOT NEAR/n (unit ""), NOT NEAR/s or NOT NEAR/p: an occurrence of left with no right in range."""
+
+    left: object
+    right: object
+    distance: int
+    offset: int = 0
+    span: Span = field(default=(0, 0), compare=False)
+    unit: str = ""
+
+    @property
+    def operator(self) -> str:
+        return "NOT NEAR/" + (self.unit or str(self.distance))
+
+
+@dataclass(frozen=True)
+class Scope:
+    field: str
+    child: object
+    offset: int = 0
+    span: Span = dataclasses.field(default=(0, 0), compare=False)   # `field` is an attribute here
+
+
+def walk_terms(node: object, negated: bool = False):
+    """Yield (node, negated) for every Term and Entity in the tree."""
+    if isinstance(node, (Term, Entity)):
+        yield node, negated
+    elif isinstance(node, Not):
+        yield from walk_terms(node.child, not negated)
+    elif isinstance(node, (And, Or)):
+        for c in node.children:
+            yield from walk_terms(c, negated)
+    elif isinstance(node, Near):
+        yield from walk_terms(node.left, negated)
+        yield from walk_terms(node.right, negated)
+    elif isinstance(node, NotNear):
+        yield from walk_terms(node.left, negated)
+        yield from walk_terms(node.right, not negated)   # B of A NOT NEAR B is never a hit
+    elif isinstance(node, Scope):
+        yield from walk_terms(node.child, negated)
+
+
+def uses_operators(node: object) -> str | None:
+    """The first of AND, NOT, NEAR used in a tree, or None (for `ignore`, which allows OR only)."""
+    if isinstance(node, And):
+        return "AND"
+    if isinstance(node, Not):
+        return "NOT"
+    if isinstance(node, NotNear):
+        return "NOT NEAR"
+    if isinstance(node, Near):
+        return "ONEAR" if node.ordered else "NEAR"
+    if isinstance(node, Scope):
+        return uses_operators(node.child)
+    if isinstance(node, Or):
+        for c in node.children:
+            if (op := uses_operators(c)):
+                return op
+    return None
+
+
+def positive(node: object) -> bool:
+    """True when the query cannot be satisfied without at least one positive occurrence."""
+    if isinstance(node, (Term, Entity, Near, NotNear)):
+        return True
+    if isinstance(node, Not):
+        return False
+    if isinstance(node, Scope):
+        return positive(node.child)
+    if isinstance(node, And):
+        return any(positive(c) for c in node.children)
+    if isinstance(node, Or):
+        return all(positive(c) for c in node.children)
+    return False

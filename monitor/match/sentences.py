@@ -1,0 +1,61 @@
+"""Sentence and paragraph boundaries of a field's original text (rule language v2).
+
+Owns the rules of the contract: a paragraph ends at one or more line breaks (`\\n`,
+`\\r\\n`, `\\r`, U+2028, U+2029); a sentence ends at a paragraph end, or at `!`, `?` or `.`
+followed by whitespace, where a closing quote or bracket right after the mark belongs to
+the ending sentence, and a `.` does not end a sentence after a single capital letter
+(`J. Smith`), after letters joined by dots (`U.S.`, `e.g.`, `z.B.`), after one of the
+abbreviations below (`Mr.`, `Dr.`, `Prof.`, ...), or after a number abbreviation
+(`No.`, `Art.`, `p.`) that a digit follows. The title is one sentence and one paragraph
+whatever its punctuation (the caller treats it so).
+
+Boundaries are character offsets where a new sentence / paragraph starts; a token
+belongs to the unit counted by the boundaries at or before its first character.
+Must not tokenise: text.py maps tokens to offsets.
+"""
+
+from __future__ import annotations
+
+import re
+
+# lowercase, without their dot; documented in docs/rules.md
+ABBREVIATIONS = frozenset("""
+    mr mrs ms mx dr prof st jr sr gen col lt sgt capt cmdr adm gov sen rep pres hon rev mt ft
+    vs approx ca inc ltd corp co dept jan feb mar apr jun jul aug sep sept oct nov dec
+    bzw vgl usw ggf inkl hr fr dipl mme mlle mgr sra srta dott sig ing np tzw ul dhr mevr
+""".split())
+NUMBER_ABBREVIATIONS = frozenset("no nos nr art p pp vol fig par".split())
+
+_PARAGRAPH_END = re.compile(r"[\n\r\u2028\u2029]+")
+_MARK = re.compile(r"[.!?][\"'”’»›)\]}」』]*(?=\s)")
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
+_OPENERS = "\"'“‘«‹([{„"
+
+
+def paragraph_starts(text: str) -> list[int]:
+    """Offsets where a paragraph after the first one starts, ascending."""
+    return [m.end() for m in _PARAGRAPH_END.finditer(text)]
+
+
+def sentence_starts(text: str) -> list[int]:
+    """Offsets where a sentence after the first one starts (paragraph starts included), ascending."""
+    ends = [m.end() for m in _MARK.finditer(text) if _ends_sentence(text, m.start())]
+    return sorted(set(ends).union(paragraph_starts(text)))
+
+
+def _ends_sentence(text: str, at: int) -> bool:
+    if text[at] != ".":
+        return True                  # ! and ? always end a sentence
+    start = at
+    while start > 0 and not text[start - 1].isspace() and at - start < 24:
+        start -= 1
+    word = text[start:at].lstrip(_OPENERS)
+    if len(word) == 1 and word.isupper():
+        return False                 # an initial: "Donald J. Trump"
+    low = word.lower()
+    if low in ABBREVIATIONS or _DOTTED.fullmatch(word):
+        return False
+    if low in NUMBER_ABBREVIATIONS:
+        rest = text[at + 1:at + 4].lstrip()
+        return not rest[:1].isdigit()
+    return True

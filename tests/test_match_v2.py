@@ -1,0 +1,150 @@
+"""The language v2, form by form (table-driven): ordered, sentence and paragraph proximity,
+NOT NEAR, leading wildcards, lead:, transliterated Cyrillic and Greek, `why`, warnings,
+and matching cost bounded on a hostile article."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.match import RuleSet, load_rules
+from monitor.models import Article
+
+ev = importlib.import_module("monitor.match.evaluate")
+
+TEXT = ("Kaja Kallas met Mr. Rutte in the U.S. on Monday. The EU's defence ministers "
+        "discussed the Verteidigungsunion and a Europaarmee! Did NATO agree? Dr. Smith said so.\n"
+        "Greenland came up later. Siim Kallas was not there.\n\n"
+        "Каллас говорила о Гренландии. Η Κάλλας μίλησε για τη Γροιλανδία.")
+
+
+def ruleset(tmp: Path, rules: list[dict], entities: dict | None = None) -> RuleSet:
+    doc: dict = {"rules": rules}
+    if entities:
+        doc["entities"] = entities
+    (tmp / "r.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return load_rules(tmp)
+
+
+def doc(text: str = TEXT, title: str = "Defence news", summary: str = "") -> Article:
+    return Article(url="u", feed_url="f", guid="g", title=title, summary=summary, text=text)
+
+
+def fires(tmp: Path, query: str, text: str = TEXT, title: str = "Defence news", summary: str = "", **keys) -> bool:
+    rs = ruleset(tmp, [{"id": "r", "query": query, **keys}])
+    return bool(rs.match(doc(text, title, summary)))
+
+
+@pytest.mark.parametrize("query, expected", [
+    # ONEAR/n: in order, at most n apart
+    ("Kallas ONEAR/3 Rutte", True), ("Rutte ONEAR/3 Kallas", False), ("Kallas ONEAR/2 Rutte", False),
+    ('"Kaja Kallas" ONEAR/3 (Rutte OR Stoltenberg)', True), ("Kaja ONEAR/1 Kallas", True),
+    # NEAR/s: same sentence (Mr. and U.S. do not end it; ! and ? do)
+    ("Kallas NEAR/s Monday", True), ("Kallas NEAR/s EU", False), ("EU NEAR/s Europaarmee", True),
+    ("Europaarmee NEAR/s NATO", False), ("NATO NEAR/s Smith", False), ("Rutte NEAR/s Kallas", True),
+    ("Kallas NEAR/s Kallas", False),                                  # an occurrence is not near itself
+    # NEAR/p: same paragraph (a line break ends it)
+    ("Kallas NEAR/p Smith", True), ("Kaja NEAR/p Greenland", False), ("Greenland NEAR/p Siim", True),
+    # NOT NEAR: an occurrence of A with no B in range
+    ("Rutte NOT NEAR/3 Kallas", False), ("Rutte NOT NEAR/1 Kallas", True),
+    ("Greenland NOT NEAR/s Kallas", True), ("Rutte NOT NEAR/s Kallas", False),
+    ("Smith NOT NEAR/p Kallas", False), ("Greenland NOT NEAR/p (Rutte OR Europaarmee)", True),
+    ("Kallas NOT NEAR/1 Siim", True),                                 # Kaja's Kallas is far from Siim
+    ('{Kallas} NOT NEAR/1 ("Siim Kallas" OR Kaja OR говорила OR Η)', False),  # overlap counts as in range
+    # leading wildcards: compounds
+    ("*union", True), ("*armee", True), ("*teidigung*", True), ("*fence", True), ("*verteidigung", False),
+    ("{*union}", True), ("{*Union}", False), ("*union NEAR/3 *armee", True), ("title:*fence", True),
+    # lead: the title and the first 60 tokens of the text
+    ("lead:Kallas", True), ("lead:Siim", True), ("lead:news", True), ("lead:(Smith OR Rutte)", True),
+    # Cyrillic and Greek letters fold to Latin by the contract's schemes
+    ("Kallas NEAR/s Grenlandii", True), ("Grenlandii", True), ("Groilandia", True), ("{Kallas} NEAR/2 milise", True),
+    ('"Kallas govorila"', True), ("Kalas", False),
+])
+def test_v2_forms(tmp_path, query, expected):
+    assert fires(tmp_path, query) is expected
+
+
+def test_lead_is_60_tokens_of_text_or_of_summary_when_text_is_empty(tmp_path):
+    words = " ".join(f"w{i}" for i in range(70))
+    assert fires(tmp_path, "lead:w59", text=words)
+    assert not fires(tmp_path, "lead:w60", text=words)
+    assert not fires(tmp_path, 'lead:"w59 w60"', text=words)          # a phrase must lie wholly inside
+    assert fires(tmp_path, "lead:w10", text="", summary=words)
+    assert not fires(tmp_path, "lead:w10", text="body", summary=words)   # the text has tokens: its lead
+    assert fires(tmp_path, "lead:Kallas", text=words, title="Kallas in Tallinn")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Kallas said. Rutte left.", False), ('Kallas said "no." Rutte left.', False),
+    ("Kallas (in Tallinn.) Rutte", False), ("Kallas met J. Rutte", True), ("Kallas e.g. Rutte", True),
+    ("Kallas met No. 10 Rutte", True), ("Kallas said no. Rutte left", False),
+    ("Kallas said!Rutte", True),                        # a mark must be followed by whitespace
+    ("Kallas\u2028Rutte", False), ("Kallas\r\nRutte", False), ("Kallas 3.5 Rutte", True),
+])
+def test_sentence_boundaries(tmp_path, text, expected):
+    assert fires(tmp_path, "Kallas NEAR/s Rutte", text=text) is expected
+
+
+def test_title_is_one_sentence_whatever_its_punctuation(tmp_path):
+    assert fires(tmp_path, "title:(Kallas NEAR/s Rutte)", title="Kallas. Rutte! Who?", text="x")
+
+
+def test_why_names_the_deciding_clause_with_only_its_decisive_hits(tmp_path):
+    ents = {"nato-words": ["NATO", "alliance", '"defence ministers"']}
+    rs = ruleset(tmp_path, [{"id": "r", "query": '@kallas OR ({Rutte} NEAR/5 @nato-words) OR Stoltenberg'}],
+                 {"kallas": ['"Kaja Kallas"'], **ents})
+    text = "NATO met. " + "filler " * 30 + "Mark Rutte spoke to the alliance. Later NATO again."
+    [m] = rs.match(doc(text))
+    assert [w.clause for w in m.why] == ["({Rutte} NEAR/5 @nato-words)"]
+    [w] = m.why
+    assert [h.text for h in w.hits] == ["Rutte", "alliance"]            # not the far NATO mentions
+    assert [(s.clause, [h.text for h in s.hits]) for s in w.sides] == [("{Rutte}", ["Rutte"]),
+                                                                         ("@nato-words", ["alliance"])]
+    assert {h.text for h in m.hits} == {"NATO", "Rutte", "alliance"}    # every hit still counts
+    assert m.decisive_hits() <= set(m.hits)
+
+
+def test_why_lists_each_satisfied_branch_and_conjunct(tmp_path):
+    rs = ruleset(tmp_path, [{"id": "r", "query": "(Kallas AND Greenland AND NOT opera) OR *union OR Macron"}])
+    [m] = rs.match(doc())
+    assert [w.clause for w in m.why] == ["Kallas", "Greenland", "*union"]
+    assert [h.text for h in m.why[0].hits] == ["Kallas", "Kallas", "Каллас", "Κάλλας"]
+
+
+def test_why_of_an_entity_query_quotes_the_reference(tmp_path):
+    # Каллас folds to kallas, so the alias also finds the Latin spelling (and Siim's)
+    rs = ruleset(tmp_path, [{"id": "r", "query": "@kallas"}], {"kallas": ['"Kaja Kallas"', "Каллас"]})
+    [m] = rs.match(doc())
+    assert [(w.clause, [h.text for h in w.hits]) for w in m.why] == [("@kallas", ["Kaja Kallas", "Kallas", "Kallas", "Каллас", "Κάλλας"])]
+
+
+def test_lowercase_operators_between_words_warn_but_load(tmp_path):
+    rs = ruleset(tmp_path, [{"id": "r", "query": "Kallas or Rutte"}, {"id": "s", "query": '"rock and roll"'},
+                            {"id": "t", "query": "Kallas near/5 EU AND NOT opera"}, {"id": "u", "query": "or Kallas"}])
+    assert [r.id for r in rs.rules] == ["r", "s", "t", "u"]
+    assert len(rs.warnings) == 2, rs.warnings
+    assert rs.warnings[0].startswith(f"{tmp_path / 'r.yaml'}:3:")
+    assert "warning: rule 'r' query: lowercase 'or'" in rs.warnings[0] and "write OR" in rs.warnings[0]
+    assert "lowercase 'near/5'" in rs.warnings[1]
+
+
+def test_a_hostile_article_costs_linear_time_and_keeps_verdict_and_min_hits(tmp_path):
+    """Issue 15: one article repeating "NATO" and "more European" (quadratic with pairs)."""
+    rs = ruleset(tmp_path, [{"id": "near", "query": 'NATO NEAR/3 "more European"', "min_hits": 40000},
+                            {"id": "far", "query": 'NATO NOT NEAR/2 "more European"'},
+                            {"id": "s", "query": 'NATO NEAR/s "more European"'},
+                            {"id": "many", "query": "NATO", "min_hits": 20000},
+                            {"id": "too-many", "query": "NATO", "min_hits": 20001}])
+    text = "NATO wants more European defence. " * 20000
+    start = time.process_time()
+    got = {m.rule: m for m in rs.match(doc(text))}
+    spent = time.process_time() - start
+    assert sorted(got) == ["many", "near", "s"]
+    assert got["near"].hit_count == 40000 and len(got["near"].hits) <= 2 * ev.MAX_HITS
+    assert len(got["many"].hits) == ev.MAX_HITS
+    # a generous bound that the pairwise loop (4e8 pairs per rule) could never meet
+    assert spent < 60, spent
