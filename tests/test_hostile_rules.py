@@ -69,8 +69,9 @@ def test_broken_rules_are_reported_while_the_daemon_keeps_polling(tmp_path):
             assert not broken["rules_on_disk"]["valid"]
             beat = broken["heartbeat"]["at"]
             # it still polls: the poll job runs again (heartbeat and cycle record move on)
-            later = wait_for(cfg, proc, lambda r: r["heartbeat"]["at"] > beat and r["last_poll"]["finished"]
-                             > broken["last_poll"]["finished"], "a poll with broken rules")
+            # (last_check: the latest cycle, idle or not; last_poll is the latest that polled a feed)
+            later = wait_for(cfg, proc, lambda r: r["heartbeat"]["at"] > beat and r["last_check"]
+                             > broken["last_check"], "a poll with broken rules")
             assert later["rules_in_daemon"]["errors"]
 
             write_rule(rule, "rules:\n  - id: alpha\n    query: '\"Alder Crest\"'\n  - id: beta\n    query: Halvorsen\n", 3)

@@ -36,6 +36,16 @@ def optional_config(ctx: click.Context) -> config_mod.Config | None:
     return load_config(ctx) if Path(path).exists() else None
 
 
+def existing_store(cfg: config_mod.Config):
+    """The state database for a read-only command, never created nor migrated; exits 2 saying why not."""
+    from monitor.store.sqlite import StateUnavailable, Store
+    try:
+        return Store.existing(cfg.state_path)
+    except StateUnavailable as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
 def fetch_settings(ctx: click.Context) -> config_mod.FetchSettings:
     """The config's fetch settings when a config file is there (allow-list, user agent), else defaults."""
     cfg = optional_config(ctx)

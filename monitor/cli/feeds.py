@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import yaml
 
-from monitor.cli.common import load_config
+from monitor.cli.common import existing_store, load_config
 from monitor.config import settings as config_mod
 from monitor.errors import ConfigError, FeedParseError
 from monitor.ingest.opml import export_opml, parse_opml
@@ -109,11 +109,12 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
         sys.exit(1)
     write_config(config_path, updated)
     cfg = load_config(ctx)
-    store = Store(cfg.state_path)
-    try:
-        store.set_feed_state(url, "removed")
-    finally:
-        store.close()
+    if cfg.state_path.exists():         # no database yet: nothing to mark
+        store = existing_store(cfg)
+        try:
+            store.set_feed_state(url, "removed")
+        finally:
+            store.close()
     click.echo(f"removed {url} from {config_path}")
 
 
@@ -227,11 +228,13 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """Every feed's health from the state database (configured but never polled: state 'new')."""
 
     config = load_config(ctx)
-    store = Store(config.state_path)
-    try:
-        rows = {r["url"]: r for r in store.feeds()}
-    finally:
-        store.close()
+    rows: dict[str, dict] = {}
+    if config.state_path.exists():      # before the first start every feed is simply new
+        store = existing_store(config)
+        try:
+            rows = {r["url"]: r for r in store.feeds()}
+        finally:
+            store.close()
     for f in config.feeds:
         if f.url not in rows and not any(r.get("moved_from") == f.url for r in rows.values()):
             rows[f.url] = {"url": f.url, "name": f.name, "state": "new", "error_count": 0}

@@ -14,10 +14,12 @@ import click
 
 from monitor import __version__
 from monitor.cli.common import DEFAULT_CONFIG, load_config
+from monitor.cli.config import config_group
 from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
 from monitor.cli.rules import match_command, rules_group
+from monitor.cli.state import backup_command, migrate_command, restore_command
 from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
 
@@ -82,9 +84,19 @@ def run(ctx: click.Context, verbose: bool) -> None:
     import asyncio
 
     from monitor.daemon import run as daemon
+    from monitor.daemon.lock import AlreadyRunning
+    from monitor.daemon.startup import StartupError
     cfg = load_config(ctx)
     _setup_logging(cfg, verbose)
-    asyncio.run(daemon.run(cfg))
+    try:
+        asyncio.run(daemon.run(cfg))
+    except AlreadyRunning as exc:
+        click.echo(f"monitor: {exc}", err=True)
+        sys.exit(2)
+    except StartupError as exc:
+        for msg in exc.messages:
+            click.echo(f"monitor: not starting: {msg}", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -126,21 +138,52 @@ def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | Non
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when unhealthy: no daemon running (or its heartbeat is stale), a channel failing, "
+                   "too many feeds failing. For container and service health checks.")
+@click.option("--channel-grace-minutes", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="With --check: how long a channel may keep retrying before it counts as failing.")
+@click.option("--max-failing-feeds", type=click.FloatRange(0, 100), default=50.0, show_default=True,
+              help="With --check: the share of feeds (percent) that may be failing.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
-    """Show the daemon's health: feeds, last cycle, rules, outbox backlog, database size.
+def status(ctx: click.Context, as_json: bool, check: bool, channel_grace_minutes: float,
+           max_failing_feeds: float) -> None:
+    """Show the health: daemon, feeds, last poll, rules, channels, outbox backlog, database size.
 
-    Example:
+    Works while the config on disk is invalid (it says so; a running daemon keeps the last
+    valid one) and never creates or upgrades the database. Examples:
 
         monitor status
+        monitor status --check      # exit 1 and say why when unhealthy
     """
+    from monitor.config.lenient import raw_paths
     from monitor.daemon import status as status_mod
-    cfg = load_config(ctx)
-    from monitor import redact
-    report = status_mod.collect(cfg)
+    from monitor.errors import ConfigError
+    path = Path(ctx.find_root().obj["config_path"])
+    try:
+        src = status_mod.Sources.of(config_mod.load(path))
+    except ConfigError as exc:
+        found = raw_paths(path)
+        if found is None:
+            for msg in exc.messages:
+                click.echo(msg, err=True)
+            sys.exit(2)
+        src = status_mod.Sources(path, found[0], found[1], None, exc.messages)
+    report = status_mod.collect(src)
+    trouble = status_mod.problems(report, max_silence=status_mod.max_silence_seconds(src.config),
+                                  channel_grace_minutes=channel_grace_minutes,
+                                  max_failing_feeds=max_failing_feeds)
+    report["problems"] = trouble
     # stored errors from before redaction existed may still hold a webhook URL
-    click.echo(redact.scrub(status_mod.as_json(report) if as_json else status_mod.as_text(report),
-                            redact.config_secrets(cfg)))
+    from monitor import redact
+    secrets = redact.config_secrets(src.config) if src.config is not None else []
+    click.echo(redact.scrub(status_mod.as_json(report) if as_json else status_mod.as_text(report), secrets))
+    if check:
+        if not as_json:
+            click.echo("health: " + ("OK" if not trouble else "UNHEALTHY"))
+            for msg in trouble:
+                click.echo(f"  {msg}")
+        sys.exit(1 if trouble else 0)
 
 
 @cli.command()
@@ -156,6 +199,10 @@ def demo(rules_dir: Path) -> None:
     demo_mod.main(rules_path=rules_dir)
 
 
+cli.add_command(config_group)
+cli.add_command(migrate_command)
+cli.add_command(backup_command)
+cli.add_command(restore_command)
 cli.add_command(digest_command)
 cli.add_command(extract_command)
 cli.add_command(feeds_group)

@@ -151,14 +151,24 @@ def rules_group() -> None:
 def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
     """Validate every rule file; print every error as FILE:LINE:COL: message.
 
-    Warnings (a lowercase and/or/not/near between two words, which is matched as a
-    word) are printed on standard error as FILE:LINE:COL: warning: ... and do not make
-    the set invalid. Exit status 0 when the set is valid, 1 otherwise.
+    With a config file (--config, or config/monitor.yaml when it exists), every rule's
+    `channels:` must name channels the config defines. Warnings (a lowercase
+    and/or/not/near between two words, which is matched as a word) are printed on
+    standard error as FILE:LINE:COL: warning: ... and do not make the set invalid.
+    Exit status 0 when the set is valid, 1 otherwise.
 
     Example: monitor rules check --rules rules/
     """
+    from monitor.cli.common import optional_config
+    from monitor.config.crossref import rule_channel_errors
     path = _rules_dir(ctx, rules_dir)
     rs = _load_or_exit(path, 1)
+    cfg = optional_config(ctx)
+    problems = rule_channel_errors(rs.rules, cfg) if cfg else []
+    for msg in problems:
+        click.echo(msg, err=True)
+    if problems:
+        sys.exit(1)
     for warning in rs.warnings:
         click.echo(warning, err=True)
     click.echo(f"{len(rs.rules)} rules, {len(rs.entities)} entities OK"
@@ -236,15 +246,19 @@ def backtest_command(ctx: click.Context, rule_ids: tuple[str, ...], rules_dir: P
 
     Example: monitor rules backtest kallas safe --rules drafts/ --days 30
     """
-    from monitor.cli.common import load_config
-    from monitor.store.sqlite import Store, now_utc
+    from monitor.cli.common import existing_store, load_config
+    from monitor.store.sqlite import now_utc
 
     config = load_config(ctx)
     rs = _load_or_exit(rules_dir or config.rules_path, 2)
     unknown = set(rule_ids) - {r.id for r in rs.rules}
     if unknown:
         raise click.UsageError(f"unknown rule id(s): {', '.join(sorted(unknown))}")
-    rows = Store(config.state_path).articles(since=now_utc() - timedelta(days=days))
+    store = existing_store(config)
+    try:
+        rows = store.articles(since=now_utc() - timedelta(days=days))
+    finally:
+        store.close()
     wanted = set(rule_ids) or {r.id for r in rs.rules}
     fired: dict[str, list[dict]] = {rid: [] for rid in sorted(wanted)}
     for row in rows:

@@ -217,6 +217,7 @@ def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[t
     """
     rules = deps.rules.current if deps.rules is not None else None
     defaults = deps.config.default_channels
+    enabled = {ch.name for ch in deps.config.channels}     # a disabled channel (enabled: false) gets nothing
     queued: set[tuple[str, str, str]] = set()
     items, assignments = [], []
     for a in articles:
@@ -231,6 +232,8 @@ def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[t
         for m in rules.match(a) if rules is not None else []:
             channels = []
             for ch in m.channels or defaults:
+                if ch not in enabled:
+                    continue
                 key = (story_key, m.rule, ch)
                 if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch,
                                                                                   ignore_held=own_site)):

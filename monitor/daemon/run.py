@@ -23,10 +23,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from monitor.config import settings as config_mod
+from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import JobRunner
+from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
+from monitor.daemon.startup import StartupError, preflight
 from monitor.deliver.channels import file as file_channel
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
@@ -49,8 +52,8 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     from monitor.match import RuleWatcher
 
     store = Store(config.state_path)
-    rules = RuleWatcher(rules_dir or config.rules_path, config.rules_max_alias_values)
-    rules.refresh()
+    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
+                        max_alias_values=config.rules_max_alias_values)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     try:
         async with Fetcher(config.fetch) as fetcher:
@@ -60,6 +63,11 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         if extractor is not None:
             extractor.close()
         store.close()
+
+
+def rule_check(config: Config):
+    """The check a rule set must pass against this config: it routes only to defined channels."""
+    return lambda ruleset: rule_channel_errors(ruleset.rules, config)
 
 
 def _story_index(config: Config, store: Store) -> StoryIndex:
@@ -157,10 +165,19 @@ class Daemon:
             for msg in exc.messages:
                 log.error("config: %s (keeping the running config)", msg)
             return
+        problems = missing_env(fresh)
+        if self.deps.rules.current is not None:
+            problems += rule_channel_errors(self.deps.rules.current.rules, fresh)
+        if problems:
+            for msg in problems:
+                log.error("config: %s (keeping the running config)", msg)
+            return
         if fresh.state_path != self.deps.config.state_path:
             log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
             fresh = replace(fresh, state_path=self.deps.config.state_path)
         self.deps.config = fresh
+        self.deps.rules.check = rule_check(fresh)
+        self.deps.rules.recheck()
         self.scheduler.wake.set()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
@@ -190,6 +207,15 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.runner.stop)
         cfg = self.deps.config
+        http = None
+        if cfg.http_listen:      # first: a port in use stops the start before any job runs
+            from monitor.web import ops as web
+            try:
+                http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
+            except OSError as exc:
+                raise StartupError(f"http.listen {cfg.http_listen}: cannot listen there: {exc.strerror or exc}") \
+                    from None
+            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         runner = self.runner
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
@@ -199,11 +225,6 @@ class Daemon:
         runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
         feeds = asyncio.ensure_future(self.scheduler.run())
-        http = None
-        if cfg.http_listen:
-            from monitor.web import ops as web
-            http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
-            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
@@ -222,7 +243,7 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
     store = Store(config.state_path, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
-        if stop():
+        if stop() or config.retention_days is None:      # retention_days: forever
             return 0, 0
         removed = store.prune(config.retention_days)
     finally:
@@ -232,5 +253,8 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
 
 
 async def run(config: Config) -> None:
-    async with open_deps(config) as deps:
-        await Daemon(deps).run()
+    """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
+    preflight(config)
+    with StateLock(config.state_path):
+        async with open_deps(config) as deps:
+            await Daemon(deps).run()

@@ -1,58 +1,154 @@
-"""What `monitor status` reports: a read-only health picture built from the store and rules.
+"""What `monitor status` reports: a read-only health picture built from the store, the lock and rules.
 
-Owns collecting and formatting the report. Must not change state (it opens the store
-only to read, and validates the rule files without swapping anything in).
+Owns collecting the report (also for a config that is invalid on disk, while the daemon
+keeps running on its last valid one), the health verdict of `status --check`, and
+formatting. Must not change state: it opens an existing database only (never creating or
+migrating one), inspects the daemon's lock without taking it, and validates the rule
+files without swapping anything in.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from monitor.config import yamlsrc
 from monitor.config.settings import Config
+from monitor.daemon import lock
 from monitor.errors import RuleError
-from monitor.store.sqlite import Store, db_bytes, now_utc, parse_iso
+from monitor.store.sqlite import StateUnavailable, Store, db_bytes, now_utc, parse_iso
+
+EMPTY_COUNTS = {"feeds": 0, "feeds_failing": 0, "articles": 0, "matches": 0, "outbox_pending": 0,
+                "deliveries_pending": 0, "deliveries_failed": 0}
 
 
-def _rules_on_disk(cfg: Config) -> dict[str, Any]:
+@dataclass
+class Sources:
+    """What the report is built from: the valid config, or what could be read of an invalid one."""
+
+    config_path: Path
+    state_path: Path
+    rules_path: Path
+    config: Config | None = None
+    config_errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, cfg: Config) -> Sources:
+        return cls(cfg.path, cfg.state_path, cfg.rules_path, cfg)
+
+
+def _rules_on_disk(rules_path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> dict[str, Any]:
     from monitor.match import load_rules
     try:
-        rs = load_rules(cfg.rules_path, cfg.rules_max_alias_values)
+        rs = load_rules(rules_path, max_alias_values)
     except RuleError as exc:
         return {"valid": False, "rules": 0, "errors": exc.messages}
     except Exception as exc:  # status must report, never crash
-        return {"valid": False, "rules": 0, "errors": [f"{cfg.rules_path}: {exc}"]}
+        return {"valid": False, "rules": 0, "errors": [f"{rules_path}: {exc}"]}
     return {"valid": True, "rules": len(rs.rules), "errors": []}
 
 
-def collect(cfg: Config) -> dict[str, Any]:
-    store = Store(cfg.state_path)
+def max_silence_seconds(cfg: Config | None) -> float:
+    """How old the daemon's heartbeat may be before it counts as stuck (as /healthz decides)."""
+    return max(300.0, 5.0 * (cfg.fetch.check_interval_seconds if cfg else 60))
+
+
+def collect(cfg: Config | Sources) -> dict[str, Any]:
+    """The report; with no database (or one of another schema) it says so and reports the rest."""
+    src = cfg if isinstance(cfg, Sources) else Sources.of(cfg)
+    conf = src.config
+    pid = lock.holder(src.state_path)
+    report: dict[str, Any] = {
+        "config": str(src.config_path), "config_valid": conf is not None, "config_errors": src.config_errors,
+        "state": str(src.state_path), "database": None, "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
+        "feeds": [], "feeds_configured": len(conf.feeds) if conf else None, "last_poll": None,
+        "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
+        "rules_on_disk": _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
+                                         else yamlsrc.DEFAULT_MAX_ALIAS_VALUES), "rules_in_daemon": None,
+        "channels": [], "failed_deliveries": [],
+    }
     try:
-        feeds = store.feeds()
-        now = now_utc()
-        alert_after = cfg.fetch.feed_alert_after_hours * 3600
-        for f in feeds:
-            since = parse_iso(f["failing_since"])
-            f["alert"] = bool(since and (now - since).total_seconds() > alert_after)
-        last = store.last_cycle("poll")
-        daemon_rules = store.get_meta("rules")
-        heartbeat = store.get_meta("heartbeat")
-        failed_deliveries = store.rows(
-            "SELECT id, channel, attempts, last_error, created FROM deliveries WHERE status = 'failed' "
-            "ORDER BY created DESC LIMIT 20")
-        return {
-            "config": str(cfg.path), "state": str(cfg.state_path), "db_bytes": db_bytes(cfg.state_path),
-            "counts": store.counts(),
-            "feeds": feeds,
-            "last_poll": {"finished": last["finished"], **json.loads(last["summary"])} if last else None,
-            "heartbeat": heartbeat[0] if heartbeat else None,
-            "rules_on_disk": _rules_on_disk(cfg),
-            "rules_in_daemon": daemon_rules[0] if daemon_rules else None,
-            "failed_deliveries": failed_deliveries,
-        }
+        store = Store.existing(src.state_path)
+    except StateUnavailable as exc:
+        report["database"] = str(exc)
+        report["feeds"] = [_new_feed(f.url, f.name) for f in conf.feeds] if conf else []
+        report["channels"] = [_channel(name, {}) for name in (c.name for c in conf.channels)] if conf else []
+        return report
+    try:
+        _from_store(report, store, conf)
     finally:
         store.close()
+    report["db_bytes"] = db_bytes(src.state_path)
+    beat = report["heartbeat"]
+    if beat:
+        beat["age_seconds"] = round((now_utc() - datetime.fromisoformat(beat["at"])).total_seconds(), 1)
+    return report
+
+
+def _from_store(report: dict[str, Any], store: Store, conf: Config | None) -> None:
+    feeds = store.feeds()
+    now = now_utc()
+    alert_after = (conf.fetch.feed_alert_after_hours if conf else 24.0) * 3600
+    for f in feeds:
+        since = parse_iso(f["failing_since"])
+        f["alert"] = bool(since and (now - since).total_seconds() > alert_after)
+    if conf:     # the configured feeds are the truth; a feed never polled yet shows as new
+        known = {f["url"] for f in feeds} | {f["moved_from"] for f in feeds if f.get("moved_from")}
+        feeds += [_new_feed(f.url, f.name) for f in conf.feeds if f.enabled and f.url not in known]
+    busy, last = store.last_busy_cycle("poll"), store.last_cycle("poll")
+    rules, beat = store.get_meta("rules"), store.get_meta("heartbeat")
+    health = store.channel_health()
+    names = [c.name for c in conf.channels] if conf else sorted(health)
+    report.update(
+        counts=store.counts(), feeds=feeds,
+        last_poll={"finished": busy["finished"], **json.loads(busy["summary"])} if busy else None,
+        last_check=last["finished"] if last else None,
+        heartbeat=beat[0] if beat else None, rules_in_daemon=rules[0] if rules else None,
+        channels=[_channel(n, health.get(n, {})) for n in names],
+        failed_deliveries=store.rows(
+            "SELECT id, channel, attempts, last_error, created FROM deliveries WHERE status = 'failed' "
+            "ORDER BY created DESC LIMIT 20"))
+
+
+def _new_feed(url: str, name: str) -> dict[str, Any]:
+    return {"url": url, "name": name, "state": "new", "error_count": 0, "last_error": None,
+            "last_success": None, "next_poll": None, "alert": False}
+
+
+def _channel(name: str, h: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "outbox_pending": h.get("outbox_pending", 0), "retrying": h.get("retrying") or 0,
+            "retrying_since": h.get("retrying_since"), "next_attempt": h.get("next_attempt"),
+            "last_error": h.get("last_error"), "failed": h.get("failed") or 0, "last_sent": h.get("last_sent"),
+            "last_outcome": h.get("last_outcome")}
+
+
+def problems(report: dict[str, Any], *, max_silence: float, channel_grace_minutes: float = 30.0,
+             max_failing_feeds: float = 50.0) -> list[str]:
+    """Why the service is unhealthy (empty when healthy): daemon down or stuck, a channel failing,
+    too many feeds failing. The verdict of `monitor status --check` and the container health check."""
+    out = []
+    daemon = report["daemon"]
+    if not daemon["running"]:
+        out.append(f"no daemon is running on {report['state']}")
+    beat = report["heartbeat"]
+    if daemon["running"] and beat and beat.get("age_seconds", 0) > max_silence:
+        out.append(f"the daemon (pid {daemon['pid']}) has not finished a poll cycle for "
+                   f"{beat['age_seconds']:.0f}s (more than {max_silence:.0f}s)")
+    now = now_utc()
+    for ch in report["channels"]:
+        since = parse_iso(ch["retrying_since"])
+        if since and (now - since).total_seconds() > channel_grace_minutes * 60:
+            out.append(f"channel {ch['name']!r} has been failing since {ch['retrying_since']}: {ch['last_error']}")
+        elif ch["last_outcome"] == "failed":
+            out.append(f"channel {ch['name']!r} gave up its last delivery: {ch['last_error']}")
+    active = [f for f in report["feeds"] if f["state"] in ("active", "new")]
+    failing = [f for f in active if f["error_count"]]
+    if active and 100.0 * len(failing) / len(active) > max_failing_feeds:
+        out.append(f"{len(failing)} of {len(active)} feeds are failing (more than {max_failing_feeds:g}%)")
+    return out
 
 
 def as_json(report: dict[str, Any]) -> str:
@@ -69,9 +165,20 @@ def _age(ts: str | None) -> str:
     return f"{secs:.0f}s ago" if secs >= 0 else f"in {-secs:.0f}s"
 
 
+def _daemon_line(r: dict[str, Any]) -> str:
+    d, beat = r["daemon"], r["heartbeat"]
+    if not d["running"]:
+        return "daemon: not running"
+    return f"daemon: running (pid {d['pid']}), heartbeat {_age(beat['at']) if beat else 'none yet'}"
+
+
 def as_text(r: dict[str, Any]) -> str:
     c = r["counts"]
-    lines = [f"state: {r['state']} ({r['db_bytes'] / 1e6:.1f} MB)"]
+    lines = [] if r["config_valid"] else [
+        f"config: INVALID on disk ({len(r['config_errors'])} errors); a running daemon keeps the last valid one"]
+    lines += [f"  {e}" for e in r["config_errors"]]
+    lines.append(_daemon_line(r))
+    lines.append(f"state: {r['database']}" if r["database"] else f"state: {r['state']} ({r['db_bytes'] / 1e6:.1f} MB)")
     lp = r["last_poll"]
     lines.append(f"last poll: {_age(lp['finished'])}: {lp['feeds']} feeds, {lp['ok']} ok, {lp['failed']} failed, "
                  f"{lp['articles']} articles, {lp['matched']} matched" if lp else "last poll: never")
@@ -81,13 +188,22 @@ def as_text(r: dict[str, Any]) -> str:
     lines += [f"  {e}" for e in disk["errors"]]
     lines.append(f"articles: {c['articles']}, matches: {c['matches']}, outbox pending: {c['outbox_pending']}, "
                  f"deliveries pending: {c['deliveries_pending']}, failed: {c['deliveries_failed']}")
+    for ch in r["channels"]:
+        state = (f"RETRYING since {ch['retrying_since']} ({ch['retrying']} deliveries), next attempt "
+                 f"{_age(ch['next_attempt'])}, last error {ch['last_error']!r}" if ch["retrying"]
+                 else f"FAILED last delivery: {ch['last_error']!r}" if ch["last_outcome"] == "failed" else "ok")
+        lines.append(f"channel {ch['name']}: {state}; {ch['outbox_pending']} pending, last sent "
+                     f"{_age(ch['last_sent'])}" + (f", {ch['failed']} given up" if ch["failed"] else ""))
     for d in r["failed_deliveries"]:
         lines.append(f"  delivery {d['id'][:8]} to {d['channel']} FAILED after {d['attempts']} attempts: "
                      f"{d['last_error']}")
+    configured = r["feeds_configured"]
     healthy = sum(1 for f in r["feeds"] if f["state"] == "active" and not f["error_count"])
-    lines.append(f"feeds: {len(r['feeds'])} ({healthy} healthy, {c['feeds_failing']} failing)")
+    new = sum(1 for f in r["feeds"] if f["state"] == "new")
+    lines.append(f"feeds: {configured if configured is not None else len(r['feeds'])} configured "
+                 f"({healthy} healthy, {c['feeds_failing']} failing" + (f", {new} not polled yet" if new else "") + ")")
     for f in r["feeds"]:
-        if f["error_count"] or f["state"] != "active":
+        if f["error_count"] or f["state"] not in ("active", "new"):
             flag = " ALERT" if f["alert"] else ""
             lines.append(f"  [{f['state']}{flag}] {f['url']}: {f['error_count']} failures, last error "
                          f"{f['last_error']!r}, last success {_age(f['last_success'])}, "

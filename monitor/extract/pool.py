@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from monitor.extract import article as extract_mod
+from monitor.extract import orphans
 from monitor.models import Extracted
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def _init_worker() -> None:
+    # A worker dies with its parent (the forkserver, which dies with the daemon): never an orphan.
+    orphans.die_with_parent()
     # Workers ignore Ctrl-C: the daemon's shutdown closes the pool in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGALRM, _on_alarm)
@@ -84,8 +87,10 @@ class ExtractorPool:
         self._fn = fn
         self._ctx = multiprocessing.get_context(mp_context)
         if mp_context == "forkserver":
-            # Workers fork from a server that has imported trafilatura once: cheap starts.
-            self._ctx.set_forkserver_preload(["monitor.extract.article"])
+            # Workers fork from a server that has imported trafilatura once: cheap starts. The
+            # server watches this process and exits with it (monitor.extract.orphans).
+            orphans.mark_owner()
+            self._ctx.set_forkserver_preload(["monitor.extract.orphans", "monitor.extract.article"])
         self._generation = 0
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False

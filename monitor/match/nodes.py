@@ -7,8 +7,8 @@ occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from dataclasses import field as dataclass_field
 
 from monitor.match.text import SEP
 
@@ -111,7 +111,7 @@ class Scope:
     field: str
     child: object
     offset: int = 0
-    span: Span = dataclasses.field(default=(0, 0), compare=False)   # `field` is an attribute here
+    span: Span = dataclass_field(default=(0, 0), compare=False)   # `field` is this class's attribute
 
 
 def walk_terms(node: object, negated: bool = False):

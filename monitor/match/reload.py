@@ -7,6 +7,7 @@ changed) and the atomic swap. Must not schedule itself: the daemon calls refresh
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +21,13 @@ if TYPE_CHECKING:
 class RuleWatcher:
     """`.current` is the last valid RuleSet (None if never valid); `.errors` the on-disk problems."""
 
-    def __init__(self, path: str | Path, max_alias_values: int | None = None):
+    def __init__(self, path: str | Path, check: Callable[[RuleSet], list[str]] | None = None,
+                 max_alias_values: int | None = None):
         self.path = Path(path)
         self.max_alias_values = max_alias_values
+        # Problems a valid rule set can still have against its surroundings (a rule routed to a
+        # channel the config does not define): such a set is refused like an invalid one.
+        self.check = check
         self.current: RuleSet | None = None
         self.errors: list[str] = []
         self._stamp: tuple | None = None
@@ -40,6 +45,10 @@ class RuleWatcher:
             out.append((str(f), st.st_mtime_ns, st.st_size))
         return tuple(out)
 
+    def recheck(self) -> None:
+        """Re-read on the next refresh() even if no file changed (the surroundings did)."""
+        self._stamp = None
+
     def refresh(self) -> bool:
         """Re-read when anything changed; True only when a new valid set was swapped in."""
         from monitor.match import load_rules
@@ -53,6 +62,10 @@ class RuleWatcher:
                    else load_rules(self.path, self.max_alias_values))
         except RuleError as exc:
             self.errors = list(exc.messages)
+            return False
+        problems = self.check(new) if self.check else []
+        if problems:
+            self.errors = list(problems)
             return False
         self.errors = []
         self.current = new     # one reference assignment: readers see the old or the new set

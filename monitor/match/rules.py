@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from monitor.config import yamlsrc
+from monitor.config.checker import did_you_mean
 from monitor.match import parse as p
 
 RULE_KEYS = ("id", "title", "query", "exclude", "ignore", "min_hits", "priority", "tags",
@@ -43,6 +44,7 @@ class Rule:
     feeds: tuple[str, ...] = ()
     enabled: bool = True
     where: str = ""                                   # FILE:LINE:COL of the rule
+    channel_where: tuple[str, ...] = field(default=(), repr=False, compare=False)  # of each channel name
     query_ast: Any = field(default=None, repr=False, compare=False)
     exclude_ast: Any = field(default=None, repr=False, compare=False)
     ignore_ast: Any = field(default=None, repr=False, compare=False)
@@ -173,7 +175,8 @@ class _Loader:
         """Replace @entity references by an OR of the entity's aliases (marked with its name)."""
         if isinstance(node, p.Entity):
             if node.name not in self.entity_src:
-                self.err(query_where(value, node.offset), f"{what}: unknown entity @{node.name}")
+                hint = did_you_mean(node.name, self.entity_src)
+                self.err(query_where(value, node.offset), f"{what}: unknown entity @{node.name}{hint}")
                 return None
             asts = self.entities.get(node.name) or []
             kids = asts[0].children if len(asts) == 1 and isinstance(asts[0], p.Or) else tuple(asts)
@@ -258,6 +261,10 @@ def _scalar_checks(raw: Any, loader: _Loader, where: str) -> dict[str, Any]:
         if isinstance(lang, str) and not LANG_RE.match(lang):
             loader.err(yamlsrc.where(lang, where), f"language {lang!r} is not an ISO 639-1 code like 'en'")
     out["languages"] = tuple(x.lower() for x in out["languages"])
+    names = raw.get("channels")
+    items = names if isinstance(names, list) else [names]
+    if len(items) == len(out["channels"]):
+        out["channel_where"] = tuple(yamlsrc.where(v, raw.where_key("channels")) for v in items)
     return out
 
 
@@ -268,7 +275,8 @@ def _build_rule(raw: Any, loader: _Loader, seen: dict[str, str]) -> Rule | None:
         return None
     for key in raw:
         if key not in RULE_KEYS:
-            loader.err(raw.where_key(key), f"unknown rule key {key!r} (allowed: {', '.join(RULE_KEYS)})")
+            loader.err(raw.where_key(key), f"unknown rule key {key!r}{did_you_mean(key, RULE_KEYS)} "
+                       f"(allowed: {', '.join(RULE_KEYS)})")
     clean = _scalar_checks(raw, loader, where)
     rid = raw.get("id")
     label = f"rule {rid!r}" if isinstance(rid, str) else "rule"

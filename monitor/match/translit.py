@@ -52,8 +52,7 @@ def transliterate_char(ch: str) -> str:
     if latin is not None:
         return latin
     if "\u0370" <= ch <= "\u04ff" or "\u1f00" <= ch <= "\u1fff":
-        decomposed = unicodedata.normalize("NFD", ch)
-        base, marks = decomposed[0], list(decomposed[1:])
+        base, *marks = list(unicodedata.normalize("NFD", ch))
         latin = LETTERS.get(base)
         if latin is not None:
             return latin + "".join(marks)

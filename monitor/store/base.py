@@ -75,6 +75,10 @@ def state_error(path: Path, exc: BaseException) -> StateError:
     return StateError(f"state database {path}: {reason}; {hint}")
 
 
+class StateUnavailable(StateError):
+    """A read-only command found no database, or one of another schema version."""
+
+
 class TransactionConflict(RuntimeError):
     """A job tried to enter a transaction that another job holds open on the same connection."""
 
@@ -91,26 +95,56 @@ def _unit_of_work() -> tuple[int, asyncio.Task | None]:
 class StoreBase:
     """A handle on one connection; `Store` (sqlite.py) adds the queries."""
 
-    def __init__(self, path: str | Path, *, migrate: bool = True):
+    def __init__(self, path: str | Path, *, migrate: bool = True, create: bool = True):
+        """Open the database; create=False never makes a file (nor migrates): see `existing`."""
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
         self._tx_owner: tuple[int, asyncio.Task | None] | None = None
         self._tx_depth = 0
         conn: sqlite3.Connection | None = None
         try:
-            if not self._memory:
+            if create and not self._memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            target = str(path) if create or self._memory else f"{self.path.resolve().as_uri()}?mode=rw"
+            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                   uri=not create and not self._memory)
             self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            if migrate:
+            if migrate and create:
                 self.migrate()
         except (sqlite3.Error, OSError) as exc:
             if conn is not None:
                 conn.close()
             raise state_error(self.path, exc) from None
+
+    @classmethod
+    def existing(cls, path: str | Path) -> Any:
+        """The database as it is, for read-only commands: never created, never migrated.
+
+        Raises StateUnavailable saying what to do when there is none, or when its schema is
+        older (or newer) than this code's.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise StateUnavailable(f"no database at {path} (`monitor run` creates it on its first start)")
+        store = cls(path, create=False)
+        try:
+            version, wanted = store.schema_version(), len(MIGRATIONS)
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise StateUnavailable(f"{path} is not a monitor database: {exc}") from None
+        if version != wanted:
+            store.close()
+            if version < wanted:
+                raise StateUnavailable(f"the database at {path} has schema version {version}, this monitor needs "
+                                       f"{wanted}: upgrade it with `monitor migrate` (`monitor run` also "
+                                       "upgrades it on start)")
+            raise StateUnavailable(f"the database at {path} has schema version {version}, newer than this "
+                                   f"monitor knows ({wanted}): run the newer monitor, or restore a backup")
+        return store
 
     # -- connections -------------------------------------------------------------
     @contextmanager

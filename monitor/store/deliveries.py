@@ -110,6 +110,34 @@ class DeliveryQueries(StoreBase):
         self.db.execute("INSERT INTO channel_state VALUES (?, ?) ON CONFLICT(channel) "
                         "DO UPDATE SET last_scheduled = excluded.last_scheduled", [channel, iso(when)])
 
+    def channel_health(self) -> dict[str, dict[str, Any]]:
+        """Per channel: outbox pending, deliveries retrying (since, next attempt, last error), failed,
+        last sent, and the outcome of its latest finished delivery."""
+        out: dict[str, dict[str, Any]] = {}
+
+        def row(ch: str) -> dict[str, Any]:
+            return out.setdefault(ch, {"outbox_pending": 0, "retrying": 0, "retrying_since": None,
+                                       "next_attempt": None, "last_error": None, "failed": 0,
+                                       "last_sent": None, "last_outcome": None})
+        for ch, n in self.db.execute("SELECT channel, count(*) FROM outbox WHERE status = 'pending' "
+                                     "GROUP BY channel").fetchall():
+            row(ch)["outbox_pending"] = n
+        for r in self.rows(
+                "SELECT channel, sum(status = 'pending' AND attempts > 0) AS retrying, "
+                "min(CASE WHEN status = 'pending' AND attempts > 0 THEN created END) AS retrying_since, "
+                "min(CASE WHEN status = 'pending' THEN next_attempt END) AS next_attempt, "
+                "sum(status = 'failed') AS failed, max(sent_at) AS last_sent FROM deliveries GROUP BY channel"):
+            row(r.pop("channel")).update(r)
+        # SQLite: with max() the bare columns come from the row holding the maximum
+        for ch, status, _ in self.db.execute("SELECT channel, status, max(created) FROM deliveries "
+                                             "WHERE status IN ('sent', 'failed') GROUP BY channel").fetchall():
+            row(ch)["last_outcome"] = status
+        for ch, err, _ in self.db.execute("SELECT channel, last_error, max(created) FROM deliveries "
+                                          "WHERE status != 'sent' AND last_error IS NOT NULL "
+                                          "GROUP BY channel").fetchall():
+            row(ch)["last_error"] = err
+        return out
+
     def failed_deliveries(self, limit: int = 20) -> list[dict]:
         return self.rows("SELECT * FROM deliveries WHERE status = 'failed' ORDER BY created DESC LIMIT ?",
                          [limit])

@@ -35,6 +35,12 @@ class HousekeepingQueries(StoreBase):
         rows = self.rows("SELECT * FROM cycles WHERE kind = ? ORDER BY id DESC LIMIT 1", [kind])
         return rows[0] if rows else None
 
+    def last_busy_cycle(self, kind: str) -> dict | None:
+        """The latest cycle that did work (polled at least one feed), not the latest idle check."""
+        rows = self.rows("SELECT * FROM cycles WHERE kind = ? AND json_extract(summary, '$.feeds') > 0 "
+                         "ORDER BY id DESC LIMIT 1", [kind])
+        return rows[0] if rows else None
+
     def set_meta(self, key: str, value: Any) -> None:
         """Small daemon facts other processes read (rules status, daemon heartbeat)."""
         self.db.execute("INSERT INTO meta VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "

@@ -11,14 +11,22 @@ network I/O, parsing or matching.
 from __future__ import annotations
 
 from monitor.store.articles import ArticleQueries
-from monitor.store.base import TransactionConflict, db_bytes, entry_stamp, iso, now_utc, parse_iso
+from monitor.store.base import (
+    StateUnavailable,
+    TransactionConflict,
+    db_bytes,
+    entry_stamp,
+    iso,
+    now_utc,
+    parse_iso,
+)
 from monitor.store.deliveries import DeliveryQueries
 from monitor.store.feeds import FeedQueries
 from monitor.store.housekeeping import HousekeepingQueries
 from monitor.store.schema import MIGRATIONS
 from monitor.store.stories import StoryQueries
 
-__all__ = ["MIGRATIONS", "Store", "TransactionConflict", "db_bytes", "entry_stamp", "iso", "now_utc",
+__all__ = ["MIGRATIONS", "StateUnavailable", "Store", "TransactionConflict", "db_bytes", "entry_stamp", "iso", "now_utc",
            "parse_iso"]
 
 
