@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,11 +76,24 @@ def test_a_database_cut_in_half(tmp_path):
         check(out, db, "damaged")
 
 
+@pytest.fixture
+def open_dir():
+    """A folder every user may enter (pytest's own tmp folders are private to their owner)."""
+    path = Path(tempfile.mkdtemp(prefix="monitor-readonly-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    for p in [path, *path.rglob("*")]:
+        if p.is_dir():
+            p.chmod(0o755)
+    shutil.rmtree(path)
+
+
 @pytest.mark.parametrize("command", [["status"], ["poll", "--once", "--all"], ["digest", "--send"], ["run"]],
                          ids=["status", "poll", "digest-send", "run"])
-def test_a_read_only_database(tmp_path, command):
+def test_a_read_only_database(open_dir, command):
     if os.geteuid() == 0 and not shutil.which("setpriv"):
         raise RuntimeError("running as root: setpriv (util-linux) is needed to test file permissions")
+    tmp_path = open_dir
     db = setup_dir(tmp_path)
     Store(db).close()
     for p in db.parent.iterdir():
@@ -92,6 +106,22 @@ def test_a_read_only_database(tmp_path, command):
         assert digest(db) == before
     finally:
         db.parent.chmod(0o755)
+
+
+def test_a_state_folder_the_user_cannot_enter(open_dir):
+    """The database lies in a folder this user may not enter."""
+    if os.geteuid() != 0:
+        raise RuntimeError("needs root to run the command as another user")
+    tmp_path = open_dir
+    db = setup_dir(tmp_path)
+    Store(db).close()
+    hidden = tmp_path / "state"
+    hidden.chmod(0o700)
+    try:
+        for command in (["status"], ["poll", "--once", "--all"]):
+            check(run(command, tmp_path, as_nobody=True), db, "writable by this user")
+    finally:
+        hidden.chmod(0o755)
 
 
 def test_the_store_raises_state_error_naming_the_file(tmp_path):

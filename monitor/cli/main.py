@@ -41,10 +41,13 @@ class MonitorGroup(click.Group):
         except StateError as exc:
             click.echo(f"monitor: {exc}", err=True)
             ctx.exit(2)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             cfg = (ctx.obj or {}).get("config")
-            path = cfg.state_path if cfg is not None else Path("state database")
-            click.echo(f"monitor: {state_error(path, exc)}", err=True)
+            state = cfg.state_path if cfg is not None else None
+            if isinstance(exc, OSError) and not (state and exc.filename
+                                                 and str(exc.filename).startswith(str(state))):
+                raise                   # not about the state database
+            click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
             ctx.exit(2)
 
 

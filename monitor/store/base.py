@@ -128,7 +128,11 @@ class StoreBase:
         older (or newer) than this code's.
         """
         path = Path(path)
-        if not path.is_file():
+        try:
+            present = path.is_file()
+        except OSError as exc:          # a folder this user may not enter: say so, naming the file
+            raise state_error(path, exc) from None
+        if not present:
             raise StateUnavailable(f"no database at {path} (`monitor run` creates it on its first start)")
         store = cls(path, create=False)
         try:
