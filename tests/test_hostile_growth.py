@@ -63,7 +63,7 @@ def test_the_cap_is_a_config_key(tmp_path):
         poll(cfg)
     [row] = stored(cfg)
     assert 4000 < len(row["text"]) <= 5000
-    with pytest.raises(ConfigError, match=r"c\.yaml:1:\d+: fetch\.max_article_chars must be at least 1000"):
+    with pytest.raises(ConfigError, match=r"c\.yaml:1:\d+: (fetch\.)?max_article_chars must be at least 1000"):
         config_mod.parse("fetch: {max_article_chars: 10}\n", "c.yaml")
     with pytest.raises(ConfigError, match="robots_cache_size must be at least 1"):
         config_mod.parse("fetch: {robots_cache_size: 0}\n", "c.yaml")

@@ -78,7 +78,7 @@ def test_the_cap_is_a_config_key_and_applies_to_rules(tmp_path):
         load_rules(tmp_path / "rules", 10)
     cfg = config_mod.parse(f"rules: {{path: {tmp_path}/rules, max_alias_values: 10}}\n", "c.yaml")
     assert cfg.rules_max_alias_values == 10
-    watcher = RuleWatcher(cfg.rules_path, cfg.rules_max_alias_values)
+    watcher = RuleWatcher(cfg.rules_path, max_alias_values=cfg.rules_max_alias_values)
     assert watcher.current is None and "more than 10 values" in watcher.errors[0]
     with pytest.raises(ConfigError, match="max_alias_values"):
         config_mod.parse("rules: {max_alias_values: many}\n", "c.yaml")
