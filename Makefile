@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-slow demo lint bench clean
+.PHONY: run test test-deps test-slow demo lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,10 @@ run: $(STAMP)  ## start the daemon with config/monitor.yaml and rules/
 	mkdir -p state
 	$(BIN)/monitor --config config/monitor.yaml run
 
-test: $(TESTSTAMP)  ## run the whole test suite
+test-deps:  ## system packages the tests need (chromium); idempotent
+	scripts/install-test-deps.sh
+
+test: $(TESTSTAMP) test-deps  ## run the whole test suite
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

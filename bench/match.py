@@ -6,9 +6,20 @@ rare words, prefixes, NEAR pairs, case-sensitive forms, excludes), so most rules
 on few articles, as real watch rules do.
 
     .venv/bin/python bench/match.py [--sizes 10,100,1000,10000] [--seconds 1.5] [--corpus-share 0.1]
+    .venv/bin/python bench/match.py --baseline REV [--sizes 1000] [--rounds 5]
+    .venv/bin/python bench/match.py --baseline REV --hostile 2000,8000,18000 [--old-limit 8000]
 
 Prints articles/s for the compiled automaton (monitor.match), a naive loop of one
 regex per rule, and `grep -F -i -f` over the same text with the same leaf terms.
+
+With --baseline REV (a commit, e.g. the one before a change of the engine) it checks that
+commit out into a temporary git worktree and runs both engines, each in its own process
+(bench/match_engine.py), on the same generated rules in the same run, alternating
+rounds of --seconds/3 between them so that a busy machine slows both alike, and prints
+the best articles/s of each and their ratio, by the wall clock and by each process's
+own CPU time (steadier on a shared machine). The worktree is removed afterwards. With
+--hostile it times instead one article that repeats "NATO" and "more European" N times
+against the rule pack of REV (issue 15: quadratic NEAR in the old engine).
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -35,9 +47,11 @@ from monitor.match import load_rules  # noqa: E402
 from monitor.match.text import normalise  # noqa: E402
 from monitor.models import Article  # noqa: E402
 
+CORPUS = SHARED / "corpora" / "extraction-benchmark" / "ground-truth.json"
+
 
 def corpus() -> list[Article]:
-    path = SHARED / "corpora" / "extraction-benchmark" / "ground-truth.json"
+    path = CORPUS
     if not path.exists():
         raise SystemExit(f"missing {path}: shared/ must sit beside the repository")
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -158,13 +172,132 @@ def grep(rules: list[dict], docs: list[Article]) -> float | None:
         return len(docs) * reps / (time.perf_counter() - start)
 
 
+@contextmanager
+def worktree(rev: str):
+    """A temporary git worktree of rev (detached), removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix="match-baseline-"))
+    path = tmp / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(path), rev], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Engine:
+    """One engine (a checkout) in a child process, loaded with one rules file."""
+
+    def __init__(self, root: Path, rules: Path):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "match_engine.py"), "--root", str(root), "--rules", str(rules),
+             "--corpus", str(CORPUS)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.info = self._reply()
+        self.best = 0.0
+        self.best_cpu = 0.0
+
+    def _reply(self) -> dict:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("a matching engine died; see its error above")
+        return json.loads(line)
+
+    def run(self, seconds: float) -> float:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"run {seconds}\n")
+        self.proc.stdin.flush()
+        reply = self._reply()
+        self.best = max(self.best, float(reply["rate"]))
+        self.best_cpu = max(self.best_cpu, float(reply["cpu_rate"]))
+        return self.best
+
+    def one(self, path: Path) -> dict:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"one {path}\n")
+        self.proc.stdin.flush()
+        return self._reply()
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def compare(rev: str, sizes: list[int], seconds: float, rounds: int, share: float) -> None:
+    docs = corpus()
+    label = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    print(f"corpus: {len(docs)} articles; engines: this tree ({head}, with its working changes) and {label} "
+          f"(a git worktree); {rounds} alternating rounds of {seconds / 3:.1f} s each; best of each")
+    print(f"{'rules':>7} {'build new s':>12} {'build old s':>12} {'new art/s':>10} {'old art/s':>10} "
+          f"{'new/old':>8} {'new art/cpu-s':>14} {'old art/cpu-s':>14} {'new/old':>8} {'fired/art new, old':>19}")
+    with worktree(rev) as old_root, tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            rules = Path(tmp) / f"r{n}.yaml"
+            rules.write_text(yaml.safe_dump({"rules": generate_rules(docs, n, share)}), encoding="utf-8")
+            new, old = Engine(ROOT, rules), Engine(old_root, rules)
+            try:
+                for i in range(rounds):
+                    for engine in (new, old) if i % 2 == 0 else (old, new):
+                        engine.run(seconds / 3)
+            finally:
+                new.close()
+                old.close()
+            print(f"{n:>7} {new.info['build']:>12.2f} {old.info['build']:>12.2f} {new.best:>10.0f} "
+                  f"{old.best:>10.0f} {new.best / old.best:>8.3f} {new.best_cpu:>14.0f} {old.best_cpu:>14.0f} "
+                  f"{new.best_cpu / old.best_cpu:>8.3f} "
+                  f"{new.info['fired']:>9.2f}, {old.info['fired']:.2f}")
+
+
+def hostile(rev: str, repeats: list[int], old_limit: int) -> None:
+    """Issue 15's hostile article: "NATO" N times, then "more European" N times, never within
+    5 tokens of each other (the pairwise NEAR check compares all N x N pairs of the pack's
+    `NATO NEAR/5 "more European"`), against the rule pack shipped at rev (v1 rules)."""
+    print(f"hostile article: 'NATO. ' x N, 6 other words, 'more European. ' x N, against {rev}'s rules/; "
+          f"CPU seconds for one match (old engine only up to N = {old_limit})")
+    print(f"{'N':>7} {'MB':>6} {'new s':>8} {'old s':>8}  rules fired (new)")
+    with worktree(rev) as old_root, tempfile.TemporaryDirectory() as tmp:
+        new, old = Engine(ROOT, old_root / "rules"), Engine(old_root, old_root / "rules")
+        try:
+            for n in repeats:
+                text = "NATO. " * n + "Then the talks turned elsewhere. " + "more European. " * n
+                path = Path(tmp) / f"h{n}.json"
+                path.write_text(json.dumps({"title": "Defence", "text": text}), encoding="utf-8")
+                got = new.one(path)
+                before = old.one(path) if n <= old_limit else None
+                if before is not None and before["rules"] != got["rules"]:
+                    print(f"  verdicts differ: old {before['rules']}")
+                old_s = f"{before['seconds']:>8.2f}" if before else f"{'-':>8}"
+                print(f"{n:>7} {len(text) / 1e6:>6.2f} {got['seconds']:>8.3f} {old_s}  {', '.join(got['rules'])}")
+        finally:
+            new.close()
+            old.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10,100,1000,10000")
     ap.add_argument("--seconds", type=float, default=1.5)
     ap.add_argument("--corpus-share", type=float, default=0.1,
                     help="share of rule terms taken from the corpus (1.0: every term occurs somewhere)")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run the engine of this commit (a temporary git worktree) and compare")
+    ap.add_argument("--rounds", type=int, default=6, help="alternating rounds per engine with --baseline")
+    ap.add_argument("--hostile", metavar="N,N,...",
+                    help="with --baseline: time one article repeating 'NATO ... more European' N times instead")
+    ap.add_argument("--old-limit", type=int, default=8000, help="largest N the old engine is given with --hostile")
     args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
+    if args.baseline and args.hostile:
+        hostile(args.baseline, [int(x) for x in args.hostile.split(",")], args.old_limit)
+        return
+    if args.baseline:
+        compare(args.baseline, sizes, args.seconds, args.rounds, args.corpus_share)
+        return
     docs = corpus()
     mb = sum(len(d.title) + len(d.text) for d in docs) / 1e6
     print(f"corpus: {len(docs)} articles, {mb:.2f} M characters; one core, {args.seconds:.1f} s per cell; "

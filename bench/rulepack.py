@@ -1,6 +1,7 @@
-"""Precision and recall of the shipped rule pack (rules/) over its own examples.
+"""Precision and recall of the shipped rule pack (rules/) over its own examples or real texts.
 
     .venv/bin/python bench/rulepack.py [--rules DIR] [--examples DIR]
+    .venv/bin/python bench/rulepack.py --real [DIR] [--split tune|held|all] [--misses]
 
 Each file tests/rulepack/examples/<rule>.yaml holds `rule:`, `positive:` and `negative:`;
 an example is a string (the article text) or a mapping with `title`, `summary`, `text`.
@@ -8,11 +9,22 @@ For a rule, a positive it fires on is a true positive, a positive it misses a fa
 negative, a negative it fires on a false positive (the other rules are not looked at:
 a Greenland story may well also be a Trump story). Prints a table and every miss;
 exits 1 if any rule is below 1.0 in precision or recall, or has no examples file.
+
+With --real, the cases are the real-world development set of bench/realset/: its
+manifest.jsonl (committed: URL, search query, language, labels, reason, split) and the
+excerpts in bench/realset/texts/ (not committed: third-party text; bench/realset/README.md
+says how to rebuild them). Every case is scored for every rule: a case is a positive for
+the rules in its labels and a negative for all the others. A text is read the way
+`monitor match` reads a .txt file (first line: the title, when it is headline-sized; the
+rest: the text). The tables are printed per
+half (tune, held) and for both; a missing texts folder or missing texts are reported
+and the exit status is 2. Real texts are not expected at 1.0: the exit status is 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +36,7 @@ from monitor.models import Article
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "rules"
 EXAMPLES = REPO / "tests" / "rulepack" / "examples"
+REALSET = REPO / "bench" / "realset"
 
 
 def make_doc(example: str | dict, name: str) -> Article:
@@ -108,10 +121,97 @@ def table(scores: list[Score]) -> str:
     return "\n".join(lines)
 
 
+TITLE_MAX_CHARS = 160
+
+
+def txt_article(content: str, url: str, guid: str) -> Article:
+    """An excerpt as an article: like `monitor match` reads a .txt file (the first line is
+    the title, the rest the text), but only when that first line is headline-sized and
+    more follows; a first line that is a whole paragraph stays text (a title is one
+    sentence for NEAR/s, and a paragraph-long "title" would make it a paragraph)."""
+    lines = content.strip().splitlines()
+    if len(lines) > 1 and len(lines[0].strip()) <= TITLE_MAX_CHARS:
+        return Article(url=url, feed_url="", guid=guid, title=lines[0].strip(),
+                       text="\n".join(lines[1:]).strip())
+    return Article(url=url, feed_url="", guid=guid, title="", text=content.strip())
+
+
+def load_real(folder: Path = REALSET) -> tuple[list[dict], list[str]]:
+    """The manifest's cases with their texts (key "doc"), and the problems found."""
+    manifest = folder / "manifest.jsonl"
+    texts = folder / "texts"
+    if not manifest.is_file():
+        return [], [f"no manifest at {manifest}"]
+    cases = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not texts.is_dir():
+        return [], [f"the real texts are missing: no folder {texts} ({len(cases)} cases in the manifest); "
+                    f"rebuild it as {folder / 'README.md'} describes"]
+    problems = []
+    found = []
+    for case in cases:
+        path = texts / f"{case['id']}.txt"
+        if not path.is_file():
+            problems.append(f"missing text {path.name} ({case['url']}; query: {case['query']!r})")
+            continue
+        case = dict(case)
+        case["doc"] = txt_article(path.read_text(encoding="utf-8"), case["url"], case["id"])
+        found.append(case)
+    return found, problems
+
+
+def score_real(ruleset, cases: list[dict], rules: list[str]) -> list[Score]:
+    """One Score per rule over every case (labels say which rules should fire)."""
+    fired = {case["id"]: {m.rule for m in ruleset.match(case["doc"])} for case in cases}
+    scores = []
+    for rule in rules:
+        s = Score(rule)
+        for case in cases:
+            want, got = rule in case["labels"], rule in fired[case["id"]]
+            if want and got:
+                s.tp += 1
+            elif want:
+                s.fn += 1
+                s.misses.append(f"{rule}: missed [{case['split']} {case['id']} {case['lang']}] {case['reason']}")
+            elif got:
+                s.fp += 1
+                s.misses.append(f"{rule}: fired [{case['split']} {case['id']} {case['lang']}] {case['reason']}")
+            else:
+                s.tn += 1
+        scores.append(s)
+    return scores
+
+
+def main_real(ruleset, rules_dir: Path, folder: Path, split: str, show_misses: bool) -> int:
+    cases, problems = load_real(folder)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 2
+    rules = sorted(rule_ids(rules_dir))
+    halves = ["tune", "held"] if split == "all" else [split]
+    for half in halves + (["all"] if split == "all" else []):
+        subset = [c for c in cases if half == "all" or c["split"] == half]
+        scores = score_real(ruleset, subset, rules)
+        langs = len({c["lang"] for c in subset})
+        print(f"== {half}: {len(subset)} cases, {langs} languages, "
+              f"{sum(not c['labels'] for c in subset)} with no rule to fire")
+        print(table(scores))
+        if show_misses and half != "all":
+            for s in scores:
+                for miss in s.misses:
+                    print("  " + miss)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rules", type=Path, default=RULES)
     ap.add_argument("--examples", type=Path, default=EXAMPLES)
+    ap.add_argument("--real", nargs="?", type=Path, const=REALSET, default=None, metavar="DIR",
+                    help="score the real-world set (manifest.jsonl + texts/) instead of the examples")
+    ap.add_argument("--split", choices=["tune", "held", "all"], default="all",
+                    help="with --real: which half to score (default: both, then all)")
+    ap.add_argument("--misses", action="store_true", help="with --real: list every miss and false alarm")
     args = ap.parse_args(argv)
 
     from monitor.errors import RuleError
@@ -121,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     except RuleError as exc:
         print("\n".join(exc.messages), file=sys.stderr)
         return 2
+    if args.real is not None:
+        return main_real(ruleset, args.rules, args.real, args.split, args.misses)
     examples = load_examples(args.examples)
     scores = score(ruleset, examples)
     print(table(scores))

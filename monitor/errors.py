@@ -57,4 +57,12 @@ class StateError(MonitorError):
 
 
 class DeliveryError(MonitorError):
-    """A channel could not deliver; the outbox keeps the item and retries."""
+    """A channel could not deliver; the outbox keeps the item and retries.
+
+    `retry_after` (seconds) is set when the service said how long to wait (HTTP 429/503
+    `Retry-After`); the outbox then waits at least that long before the next attempt.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after

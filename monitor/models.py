@@ -86,6 +86,7 @@ class Why:
     clause: str
     hits: tuple[Hit, ...] = ()
     sides: tuple[Why, ...] = ()
+    branch: int = 0             # which top-level OR branch of the query the clause belongs to
 
     def all_hits(self) -> tuple[Hit, ...]:
         return self.hits + tuple(h for s in self.sides for h in s.all_hits())
@@ -109,4 +110,7 @@ class Match:
     hit_count: int = 0
 
     def decisive_hits(self) -> frozenset[Hit]:
-        return frozenset(h for w in self.why for h in w.all_hits())
+        """The hits of the first satisfied branch's clauses: enough on their own to fire the
+        rule, so a digest highlights them and not the context of other branches too."""
+        first = self.why[0].branch if self.why else 0
+        return frozenset(h for w in self.why if w.branch == first for h in w.all_hits())

@@ -22,6 +22,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from monitor.config import settings as config_mod
 from monitor.models import Article, Hit, Match
 from monitor.store.sqlite import Store
+from tests.farm import Farm
 
 
 def free_port() -> int:
@@ -183,3 +184,12 @@ def delivery_env(tmp_path):
     yield make
     for env in envs:
         env.store.close()
+
+
+@pytest.fixture(scope="session")
+def farm_articles():
+    """The feed farm's published articles (tests/test_delivery_limits.py makes them worst-case long)."""
+    with Farm("--feeds", "40", "--items", "15", "--seed", "14") as farm:
+        arts = farm.truth()["articles"]
+    assert len(arts) >= 500, "the farm published too few articles for the 500-item digest"
+    return arts

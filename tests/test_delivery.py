@@ -163,12 +163,14 @@ def test_each_channel_gets_each_item_once(delivery_env, webhook_receiver):
 
 def test_empty_digest_only_with_send_empty(delivery_env):
     env = delivery_env("  - {name: files, type: file}\n")
-    run(env, utc(2026, 3, 2, 10, 0))
-    assert json_files(env) == []
+    env.add("Kallas story")
+    run(env, utc(2026, 3, 2, 10, 0))                                  # the first digest
+    run(env, utc(2026, 3, 2, 11, 0))                                  # nothing new: no empty digest
+    assert [d["count"] for d in json_files(env)] == [1]
     env.store.close()
     env2 = delivery_env("  - {name: files, type: file}\n", "  send_empty: true\n")     # same state, new config
-    run(env2, utc(2026, 3, 2, 11, 0))
-    assert [d["count"] for d in json_files(env2)] == [0]
+    run(env2, utc(2026, 3, 2, 12, 0))
+    assert [d["count"] for d in json_files(env2)] == [1, 0]
 
 
 def test_story_sources_from_the_store_show_as_also_reported_by(delivery_env):
@@ -184,7 +186,7 @@ def test_preview_writes_nothing(delivery_env):
     env.add("Kallas story")
     before = env.store.counts()
     [d] = preview(env.store, env.config)
-    assert d.subject == "monitor: 1 new article - kallas 1"
+    assert d.subject == "monitor: 1 new article - Kallas 1"
     assert env.store.counts() == before and not env.config.digests_dir.exists()
 
 
@@ -197,10 +199,10 @@ def test_cli_preview_and_send(delivery_env, tmp_path):
     assert runner.invoke(cli, [*base, "--preview"]).output.strip() == "nothing pending"
     env.add("<b>Kallas</b> story")
     out = runner.invoke(cli, [*base, "--preview"])
-    assert out.exit_code == 0 and "monitor: 1 new article - kallas 1" in out.output
+    assert out.exit_code == 0 and "monitor: 1 new article - Kallas 1" in out.output
     result = runner.invoke(cli, [*base, "--preview", "--html", str(tmp_path / "p.html")])
     html = (tmp_path / "p.html").read_text()
-    assert result.exit_code == 0 and "&lt;b&gt;<mark" in html and "<b>" not in html
+    assert result.exit_code == 0 and "&lt;b&gt;<b class=\"h\">" in html and "<b>" not in html
     assert runner.invoke(cli, [*base, "--preview", "--channel", "nope"]).exit_code == 2
     sent = runner.invoke(cli, [*base, "--send", "--channel", "files"])
     assert sent.exit_code == 0 and json.loads(sent.output)["items"] == 1

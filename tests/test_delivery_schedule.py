@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.config import settings as config_mod
-from monitor.deliver.delivery import due_channels, in_quiet_hours, next_retry, plan, previous_slot
+from monitor.deliver.schedule import due_channels, in_quiet_hours, next_retry, plan, previous_slot
 
 TZ = ZoneInfo("Europe/Tallinn")
 

@@ -227,19 +227,19 @@ class Ref:
         words = lambda n: rule.query[n.span[0]:n.span[1]]  # noqa: E731
         out = []
         branches = top.children if isinstance(top, p.Or) and not top.entity else [top]
-        for branch in branches:
+        for index, branch in enumerate(branches):
             if not self.true(branch, every, mask):
                 continue
             for part in branch.children if isinstance(branch, p.And) else [branch]:
                 if isinstance(part, p.Near):
                     left, right = self.near_pairs(part, every, mask)
                     if left:
-                        out.append((words(part), self.hit_list(left | right),
+                        out.append((index, words(part), self.hit_list(left | right),
                                     [(words(part.left), self.hit_list(left)), (words(part.right), self.hit_list(right))]))
                     continue
                 found = self.decisive(part, every, mask)
                 if found:
-                    out.append((words(part), self.hit_list(found), []))
+                    out.append((index, words(part), self.hit_list(found), []))
         return out
 
     def match(self, rule):
@@ -273,7 +273,7 @@ def _hits(hits):
 
 
 def fast(ruleset, doc):
-    return [(m.rule, _hits(m.hits), [(w.clause, _hits(w.hits), [(s.clause, _hits(s.hits)) for s in w.sides])
+    return [(m.rule, _hits(m.hits), [(w.branch, w.clause, _hits(w.hits), [(s.clause, _hits(s.hits)) for s in w.sides])
                                      for w in m.why])
             for m in ruleset.match(doc)]
 
@@ -356,7 +356,7 @@ def test_reference_is_not_vacuous(tmp_path):
     assert fast(rs, doc) == reference(rs, doc)
     assert fast(rs, doc)[0][1] == [("text", 16, 18, "EU"), ("text", 38, 44, "Kallas"), ("text", 48, 55, "Estonia")]
     # the why names the clause and only the mentions within range (EU is 5 tokens from Kallas)
-    assert fast(rs, doc)[0][2] == [("{Kallas} NEAR/2 (EU OR Est*)",
+    assert fast(rs, doc)[0][2] == [(0, "{Kallas} NEAR/2 (EU OR Est*)",
                                     [("text", 38, 44, "Kallas"), ("text", 48, 55, "Estonia")],
                                     [("{Kallas}", [("text", 38, 44, "Kallas")]),
                                      ("(EU OR Est*)", [("text", 48, 55, "Estonia")])])]

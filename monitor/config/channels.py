@@ -16,7 +16,7 @@ from monitor.config import values
 from monitor.config.checker import Checker, did_you_mean
 
 CHANNEL_TYPES = ("file", "email", "webhook", "apprise")
-WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "mattermost")
+WEBHOOK_FORMATS = ("json", "slack", "discord", "teams", "teams-legacy", "mattermost")
 SECURITY = ("starttls", "tls", "none")
 ENV_KEYS = ("password_env", "secret_env", "urls_env", "url_env")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -24,10 +24,12 @@ BASE_KEYS = {"name", "type", "schedule", "enabled"}
 NAME_RE = re.compile(r"[^\W_][\w .-]{0,63}")   # no '/', '\\', ':' or controls: it is part of file names
 CHANNEL_KEYS = {
     "file": {"path"},
-    "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds"},
-    "webhook": {"url", "url_env", "format", "secret_env", "timeout_seconds", "headers"},
-    "apprise": {"urls_env"},
+    "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds",
+              "from_name", "list_id", "list_unsubscribe", "messages_per_second"},
+    "webhook": {"url", "url_env", "format", "secret_env", "timeout_seconds", "headers", "messages_per_second"},
+    "apprise": {"urls_env", "messages_per_second"},
 }
+UNSUBSCRIBE_RE = re.compile(r"(?i)(mailto:[^\s<>@]+@[^\s<>]+|https?://[^\s<>]+)")
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ def _check_options(c: Checker, d: dict, kind: str) -> None:
         if t is not None and not 0 < t <= 600:
             c.err(d["timeout_seconds"], f"timeout_seconds must be more than 0 and at most 600, got {t}",
                   d, "timeout_seconds")
+    if "messages_per_second" in d:
+        r = c.typed(d, "messages_per_second", (int, float), None)
+        if r is not None and not 0.01 <= r <= 100:
+            c.err(d["messages_per_second"], f"messages_per_second must be from 0.01 to 100, got {r}",
+                  d, "messages_per_second")
     if kind == "apprise" and "urls_env" not in d:
         c.err(d, "apprise channel needs 'urls_env': the environment variable holding its Apprise URLs")
     if kind == "file" and "path" in d:
@@ -110,8 +117,15 @@ def _check_email(c: Checker, d: dict) -> None:
     if security not in SECURITY:
         c.err(d.get("security"), f"security must be starttls, tls or none{did_you_mean(security, SECURITY)}",
               d, "security")
-    if "username" in d:
-        c.typed(d, "username", str, None)
+    for key in ("username", "from_name", "list_id"):
+        if key in d:
+            c.typed(d, key, str, None)
+    if "list_unsubscribe" in d:
+        v = d["list_unsubscribe"]
+        targets = [v] if isinstance(v, str) else v if isinstance(v, list) else None
+        if not targets or not all(isinstance(x, str) and UNSUBSCRIBE_RE.fullmatch(x) for x in targets):
+            c.err(v, "list_unsubscribe must be a mailto: or http(s): address, or a list of them", d,
+                  "list_unsubscribe")
     _check_addresses(c, d)
 
 

@@ -1,8 +1,9 @@
 """`monitor run`: the long-running service around the pipeline.
 
 Owns which jobs the daemon has and when they run, all through the one job runner
-(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (the digest
-job every minute, an alerts job as soon as a feed queued something), the rules and
+(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (a job per
+channel, deliver/job.py: at once when a feed queued something, within a second of any new
+outbox row or due retry, every minute for schedules), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
 (retention, in a thread on its own connection). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
@@ -31,6 +32,7 @@ from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
 from monitor.daemon.startup import StartupError, preflight
 from monitor.deliver.channels import file as file_channel
+from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
 from monitor.ingest.fetch import Fetcher
@@ -41,7 +43,6 @@ log = logging.getLogger("monitor.daemon.run")
 
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
-DIGEST_CHECK_SECONDS = 60
 HOUSEKEEPING_HOURS = 6
 
 
@@ -107,7 +108,7 @@ class Daemon:
         self.runner = JobRunner()
         self.scheduler = FeedScheduler(deps, self.runner, on_feed_done=self._feed_done)
         self.config_stamp: int | None = None
-        self._alerts_again = False
+        self.deliveries = Deliveries(self.runner, lambda: self.deps.config)
 
     @property
     def stopping(self) -> asyncio.Event:
@@ -116,29 +117,7 @@ class Daemon:
     # -- deliveries ------------------------------------------------------------------
     def _feed_done(self, outcome: pipeline.FeedOutcome) -> None:
         if outcome.queued:
-            self.alerts_soon()
-
-    def alerts_soon(self) -> None:
-        """Send what a feed just queued for immediate channels, in a job of its own."""
-        if self.runner.start("deliver:alerts", self._alerts) is None and self.runner.is_running("deliver:alerts"):
-            self._alerts_again = True      # queued while the alerts job was sending: once more after it
-
-    async def _alerts(self) -> None:
-        while True:
-            self._alerts_again = False
-            await self._deliver(immediate_only=True)
-            if not self._alerts_again or self.stopping.is_set():
-                return
-
-    async def digest(self) -> None:
-        await self._deliver(immediate_only=False)
-
-    async def _deliver(self, immediate_only: bool) -> None:
-        from monitor.deliver.delivery import run_digests
-        with self.deps.store.session() as store:
-            result = await run_digests(store, self.deps.config, immediate_only=immediate_only)
-        if result.get("sent") or result.get("failed"):
-            log.info("digest: %s", ", ".join(f"{k} {v}" for k, v in result.items()))
+            self.deliveries.wake()      # alerts (and a first digest) now, one job per channel
 
     # -- reloads -----------------------------------------------------------------------
     async def reload_config(self) -> None:
@@ -219,7 +198,7 @@ class Daemon:
         runner = self.runner
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
-        runner.every(DIGEST_CHECK_SECONDS, "deliver:digests", self.digest)
+        runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
         runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)

@@ -1,122 +1,41 @@
-"""The digest job: which channel is due, outbox -> delivery -> send -> mark, retry/backoff.
+"""The delivery run: outbox -> delivery -> parts -> send -> mark, with retries and pacing.
 
-Owns the schedule logic (pure functions of a config and a clock: `due_channels`,
-`previous_slot`, `in_quiet_hours`, `plan`, `next_retry`) and the one loop that turns
-pending outbox rows into deliveries. A delivery is written to the store (claiming its
-outbox rows) before it is attempted and marked sent only after the channel confirms;
-a failed one keeps its id and is retried with exponential backoff until
-`retry_for_hours`, then marked failed. Every attempt, first or retried, re-reads its
-items from the store, so a restart resumes exactly what was claimed.
-Must not render (digest.py) nor speak a channel's protocol (channels/).
+A delivery is written to the store (claiming its outbox rows) before it is attempted. At its
+first attempt the channel decides its messages (`prepare`: the parts, each within the
+service's limits, with their idempotency keys) and they are saved; every later attempt
+re-sends the saved parts that were not yet accepted, never re-rendered ones. A part's rows
+are marked sent when that part was accepted; the delivery when all were. A failed attempt
+is retried with exponential backoff, or after the service's Retry-After, until
+`retry_for_hours`, then marked failed. While a channel has a delivery waiting for its retry,
+new items wait in the outbox (at most one pending delivery per channel). Channels run side
+by side, each paced on its own (pacing.py), so one failing or slow channel never delays
+another. The schedule rules are in schedule.py. Must not render (digest.py, formats/) nor
+speak a channel's protocol (channels/).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.config.settings import SCHEDULE_RE, ChannelSettings, Config
+from monitor.config.settings import ChannelSettings, Config
 from monitor.deliver.channels import Channel, make_channel
 from monitor.deliver.digest import Digest, FeedAlert, build_digest, select_rows
+from monitor.deliver.pacing import messages_per_second, pacer
+from monitor.deliver.parts import Prepared, plain_digest
+from monitor.deliver.schedule import due_channels, in_quiet_hours, next_retry, plan
 from monitor.errors import DeliveryError
 from monitor.store.sqlite import now_utc
 
 log = logging.getLogger(__name__)
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-RETRY_BASE = timedelta(minutes=1)
-RETRY_CAP = timedelta(hours=1)
+INLINE_WAIT_MAX = 30.0    # a Retry-After up to this many seconds is waited out in the channel's task
+INLINE_WAITS = 3          # ... at most this many times per part and attempt
 
-
-# -- pure schedule logic ---------------------------------------------------------
-
-def previous_slot(schedule: str, local: datetime) -> datetime:
-    """The latest scheduled send time at or before `local` (an aware local time).
-
-    `immediate` channels get an hourly slot too: it flushes what the alert limit held back.
-    """
-    m = SCHEDULE_RE.match(schedule)
-    if m is None:
-        raise ValueError(f"bad schedule {schedule!r}")
-    top = local.replace(second=0, microsecond=0)
-    if m["dh"] is not None:
-        slot = top.replace(hour=int(m["dh"]), minute=int(m["dm"]))
-        return slot if slot <= local else slot - timedelta(days=1)
-    if m["day"] is not None:
-        slot = top.replace(hour=int(m["wh"]), minute=int(m["wm"]))
-        slot -= timedelta(days=(local.weekday() - DAYS.index(m["day"].lower()[:3])) % 7)
-        return slot if slot <= local else slot - timedelta(days=7)
-    return top.replace(minute=0)
-
-
-def _clock(s: str) -> time:
-    h, m = s.split(":")
-    return time(int(h), int(m))
-
-
-def in_quiet_hours(quiet: str | None, local: datetime) -> bool:
-    """Whether `local` falls in a window like "22:00-07:00" (which may span midnight)."""
-    if not quiet:
-        return False
-    start, end = (_clock(x) for x in quiet.split("-"))
-    t = local.time()
-    if start <= end:
-        return start <= t < end
-    return t >= start or t < end
-
-
-def due_channels(config: Config, last_sent: dict[str, datetime], now: datetime) -> list[str]:
-    """Channels whose scheduled digest is due: a slot passed since the last one, outside quiet hours.
-
-    A channel with no recorded send is due at once, so nothing waits for a slot that
-    passed before the daemon first started.
-    """
-    local = now.astimezone(ZoneInfo(config.digest.timezone))
-    if in_quiet_hours(config.digest.quiet_hours, local):
-        return []
-    return [ch.name for ch in config.channels
-            if ch.name not in last_sent or last_sent[ch.name] < previous_slot(ch.schedule, local)]
-
-
-@dataclass(frozen=True)
-class Plan:
-    kind: str                     # "digest" or "alert"
-    rows: list[dict]
-
-
-def plan(schedule: str, rows: list[dict], *, digest_due: bool, quiet: bool,
-         alert_counts: dict[str, int], per_rule_per_hour: int) -> Plan | None:
-    """What to send on a channel now, if anything.
-
-    A due digest takes every pending row. Otherwise alerts go out at once: high-priority
-    rows on every channel (even in quiet hours), all rows on `immediate` channels outside
-    quiet hours; at most `per_rule_per_hour` rows per rule, the rest wait for the next digest.
-    """
-    if digest_due:
-        return Plan("digest", rows)
-    urgent = [r for r in rows if r["priority"] == "high" or (schedule == "immediate" and not quiet)]
-    used = Counter(alert_counts)
-    chosen = []
-    for r in urgent:
-        if used[r["rule"]] < per_rule_per_hour:
-            used[r["rule"]] += 1
-            chosen.append(r)
-    return Plan("alert", chosen) if chosen else None
-
-
-def next_retry(created: datetime, attempts: int, now: datetime, retry_for: timedelta) -> datetime | None:
-    """When to try a failed delivery again (doubling from a minute, capped at an hour); None = give up."""
-    deadline = created + retry_for
-    if now >= deadline:
-        return None
-    return min(now + min(RETRY_BASE * 2 ** min(attempts, 20), RETRY_CAP), deadline)
-
-
-# -- the job -------------------------------------------------------------------------
 
 def _story_sources(store, rows: list[dict]) -> dict[int, list[dict]]:
     """Other copies of each story, when the store can tell (Store.story_sources); else none."""
@@ -151,37 +70,88 @@ def _digest_for(store, config: Config, delivery: dict, now: datetime) -> Digest:
                         feed_alerts=feed_alerts(store, config, now) if kind == "digest" else ())
 
 
-async def _attempt(store, config: Config, channel: Channel, delivery: dict, now: datetime,
-                   summary: Counter) -> bool:
-    """Send one persisted delivery and record the outcome; True when the channel confirmed."""
+def _failed(store, config: Config, delivery: dict, now: datetime, exc: BaseException, summary: Counter) -> None:
+    error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
+    retry_at = next_retry(datetime.fromisoformat(delivery["created"]), delivery["attempts"], now,
+                          timedelta(hours=config.digest.retry_for_hours))
+    wait = getattr(exc, "retry_after", None)
+    if retry_at is not None and wait is not None:      # the service said when: that, not our backoff
+        deadline = datetime.fromisoformat(delivery["created"]) + timedelta(hours=config.digest.retry_for_hours)
+        retry_at = min(now + timedelta(seconds=max(wait, 1.0)), deadline)
+    store.mark_delivery_failed(delivery["id"], error, retry_at)
+    summary["failed" if retry_at is None else "retrying"] += 1
+    log.warning("delivery %s to %s failed (%s): %s", delivery["id"], delivery["channel"],
+                "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error)
+
+
+async def _parts(store, config: Config, channel: Channel, delivery: dict, now: datetime) -> list[dict]:
+    """The saved parts of a delivery; at its first attempt, decide them and save them first.
+
+    Laying out a big digest is CPU work: it runs in a thread, off the event loop. If it fails
+    on some publisher text, the digest is laid out again in plain form: one bad item must
+    never fail a delivery."""
+    parts = store.delivery_parts(delivery["id"])
+    if parts:
+        return parts
     digest = _digest_for(store, config, delivery, now)
     try:
-        await channel.send(digest, delivery["id"])
+        prepared = await asyncio.to_thread(channel.prepare, digest, delivery["id"])
+    except DeliveryError:
+        raise
+    except Exception:
+        log.exception("delivery %s: laying out the digest failed; sending it in plain form", delivery["id"])
+        prepared = await asyncio.to_thread(channel.prepare, plain_digest(digest), delivery["id"])
+    loose = store.save_delivery_parts(delivery["id"], prepared)
+    if loose:
+        log.error("delivery %s: %d outbox rows were in no part; they wait for the next delivery",
+                  delivery["id"], loose)
+    return store.delivery_parts(delivery["id"])
+
+
+async def _attempt(store, config: Config, ch: ChannelSettings, channel: Channel, delivery: dict,
+                   now: datetime, summary: Counter) -> bool:
+    """Send the unsent parts of one persisted delivery, in order; True when every part was accepted."""
+    pace, gate = messages_per_second(ch), pacer(ch.name)
+    try:
+        parts = await _parts(store, config, channel, delivery, now)
+        for part in parts:
+            if part["status"] == "sent":
+                continue
+            message = Prepared(tuple(part["outbox_ids"]), part["payload"], part["key"], part["label"],
+                               part["items"])
+            for waited in range(INLINE_WAITS + 1):
+                await gate.wait(pace)
+                try:
+                    await channel.deliver(message, delivery["id"])
+                    break
+                except DeliveryError as exc:
+                    if exc.retry_after is None or exc.retry_after > INLINE_WAIT_MAX or waited == INLINE_WAITS:
+                        raise                   # a longer wait is kept as the delivery's next attempt
+                    gate.hold(exc.retry_after)
+                    log.info("delivery %s to %s: %s; waiting as asked", delivery["id"], ch.name, exc)
+            store.mark_part_sent(delivery["id"], part["part"], now_utc())
+            summary["items"] += part["items"]
     except Exception as exc:  # a channel bug must not lose the delivery either: retry it the same way
-        error = str(exc) if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
-        retry_at = next_retry(datetime.fromisoformat(delivery["created"]), delivery["attempts"], now,
-                              timedelta(hours=config.digest.retry_for_hours))
-        store.mark_delivery_failed(delivery["id"], error, retry_at)
-        summary["failed" if retry_at is None else "retrying"] += 1
-        log.warning("delivery %s to %s failed (%s): %s", delivery["id"], delivery["channel"],
-                    "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error)
+        _failed(store, config, delivery, now, exc, summary)
         return False
     store.mark_delivered(delivery["id"])
     summary["sent"] += 1
-    summary["items"] += len(digest.items)
     return True
 
 
 async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datetime, digest_due: bool,
-                       quiet: bool, force: bool, retries: bool, summary: Counter) -> None:
+                       first: bool, quiet: bool, force: bool, retries: bool, summary: Counter) -> None:
     channel = make_channel(ch, config)
     if retries:
-        results = [await _attempt(store, config, channel, d, now, summary)
-                   for d in store.due_deliveries(now, ch.name)]
-        if not all(results):
-            # The channel is down: new items wait in the outbox rather than pile up failed deliveries.
-            summary["held"] += len(store.pending_items(ch.name))
-            return
+        for d in (store.pending_deliveries(ch.name) if force else store.due_deliveries(now, ch.name)):
+            if not await _attempt(store, config, ch, channel, d, now, summary):
+                break
+    if store.pending_deliveries(ch.name):
+        # The channel is failing (or another run is sending): new items wait in the outbox rather
+        # than pile up deliveries; they go in the next one once this one succeeds or gives up.
+        summary["held"] += len(store.pending_items(ch.name))
+        return
+    store.settle_duplicates(ch.name)
     s = config.digest
     while True:
         rows = store.pending_items(ch.name)
@@ -192,6 +162,8 @@ async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datet
             break
         picked, more = select_rows(p.rows, s.max_items)
         if p.kind == "digest":
+            if not picked and first:
+                break       # the first digest waits for the first run that finds something pending
             store.set_last_scheduled(ch.name, now)
             # An immediate channel's hourly flush is not a newsletter: never send it empty.
             if not picked and (not s.send_empty or ch.schedule == "immediate"):
@@ -200,7 +172,7 @@ async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datet
                                             more=more if p.kind == "digest" else 0, now=now)
         if delivery_id is None:         # a concurrent run claimed these rows first and sends them
             break
-        sent = await _attempt(store, config, channel, store.delivery(delivery_id), now, summary)
+        sent = await _attempt(store, config, ch, channel, store.delivery(delivery_id), now, summary)
         # Only a forced send drains everything now; otherwise the rest waits for the next digest.
         if not (force and sent and more):
             break
@@ -209,26 +181,28 @@ async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datet
 
 async def run_digests(store, config: Config, now: datetime | None = None, *, force: bool = False,
                       channels: list[str] | None = None, immediate_only: bool = False) -> dict[str, Any]:
-    """Send what is due on every channel (or those named); returns counts.
+    """Send what is due on every channel (or those named), the channels side by side; returns counts.
 
-    `force` sends everything pending now regardless of schedules and quiet hours;
-    `immediate_only` (after a poll cycle) sends alerts only: no digests, no retries.
+    `force` sends everything pending now regardless of schedules and quiet hours, and retries
+    waiting deliveries at once; `immediate_only` sends alerts only: no digests, no retries.
     Counts: sent/retrying/failed deliveries, items sent, held (still pending afterwards).
     """
     now = now or now_utc()
     local = now.astimezone(ZoneInfo(config.digest.timezone))
     quiet = in_quiet_hours(config.digest.quiet_hours, local)
-    due = set() if immediate_only else set(due_channels(config, store.last_scheduled(), now))
+    last = store.last_scheduled()
+    due = set() if immediate_only else set(due_channels(config, last, now))
     summary: Counter = Counter()
-    for ch in config.channels:
-        if channels and ch.name not in channels:
-            continue
+
+    async def one(ch: ChannelSettings) -> None:
         try:
-            await _run_channel(store, config, ch, now=now, digest_due=ch.name in due, quiet=quiet,
-                               force=force, retries=not immediate_only, summary=summary)
+            await _run_channel(store, config, ch, now=now, digest_due=ch.name in due, first=ch.name not in last,
+                               quiet=quiet, force=force, retries=not immediate_only, summary=summary)
         except Exception:  # one broken channel must not stop the others
             log.exception("digest run for channel %s failed", ch.name)
             summary["errors"] += 1
+
+    await asyncio.gather(*(one(ch) for ch in config.channels if not channels or ch.name in channels))
     return {k: summary.get(k, 0) for k in ("sent", "items", "retrying", "failed", "held", "errors")}
 
 

@@ -1,16 +1,16 @@
-"""Grouping matched items into a digest and rendering it as text, HTML and JSON.
+"""Grouping matched items into a digest, in delivery order, and rendering it as text, HTML and JSON.
 
-Owns the `DigestItem` and `Digest` records, story/rule grouping, snippets with the
-matched terms highlighted, subjects, and the Jinja2 templates in monitor/templates.
-Pure: takes outbox rows (plain dicts from the store) and returns records and strings.
-Must not send, touch the store or read the clock.
+Owns the `DigestItem` and `Digest` records, story/rule grouping, the one delivery order
+(high priority first, then normal, then low; within a priority by rule title, then newest
+first), subjects, the parts of a split digest (`part_digest`), and the Jinja2 templates in
+monitor/deliver/templates. Publisher text is made single-line here (`one_line`) before any
+format sees it. Pure: takes outbox rows (plain dicts from the store) and returns records and
+strings. Must not send, touch the store or read the clock.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import textwrap
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,23 +19,17 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import css_inline
 import jinja2
 
-from monitor.sanitize import strip_controls
+from monitor.deliver.snippets import Segment, highlight, plain, snippet, text_snippet
+from monitor.deliver.textcut import cut_words
+from monitor.sanitize import one_line, strip_controls
+
+__all__ = ["Segment", "highlight", "snippet", "plain", "text_snippet"]
 
 SCHEMA = "monitor.digest/1"
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
-SNIPPET_BEFORE = 90      # characters of context shown before the first hit
-SNIPPET_LENGTH = 320     # total snippet length, roughly two lines of a newsletter
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of snippet or title text; `hit` marks a matched term."""
-
-    text: str
-    hit: bool = False
+SUBJECT_MAX = 200        # characters; cut at a word, the health notice and part label kept
 
 
 @dataclass(frozen=True)
@@ -61,13 +55,26 @@ class DigestItem:
     also_reported_by: tuple[Source, ...] = ()
     outbox_ids: tuple[int, ...] = ()
     updated: bool = False                 # re-sent because the article was materially edited
+    rule_titles: tuple[str, ...] = ()     # the titles of `rules`, same order
 
 
 @dataclass(frozen=True)
 class RuleGroup:
+    """A section: the items of one priority whose first rule is `rule`."""
+
     rule: str
     title: str
     items: tuple[DigestItem, ...]
+    continued: bool = False               # the section began in an earlier part
+    priority: str = "normal"
+
+    @property
+    def key(self) -> str:
+        return section_key(self.priority, self.rule)
+
+
+def section_key(priority: str, rule: str) -> str:
+    return f"{priority}:{rule}"
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class FeedAlert:
 
 @dataclass(frozen=True)
 class Digest:
-    """What one delivery carries to one channel."""
+    """What one delivery (or one part of it) carries to one channel."""
 
     channel: str
     created: datetime
@@ -94,6 +101,9 @@ class Digest:
     delivery_id: str = ""
     subject: str = field(default="")
     feed_alerts: tuple[FeedAlert, ...] = ()   # scheduled digests only: feeds failing too long
+    part: int = 1                         # this message is part `part` of `parts`
+    parts: int = 1
+    total_items: int = 0                  # stories in the whole delivery (all parts)
 
     @property
     def items(self) -> tuple[DigestItem, ...]:
@@ -103,19 +113,37 @@ class Digest:
     def outbox_ids(self) -> tuple[int, ...]:
         return tuple(o for i in self.items for o in i.outbox_ids)
 
+    @property
+    def part_label(self) -> str:
+        return f"part {self.part} of {self.parts}" if self.parts > 1 else ""
 
-# -- grouping ------------------------------------------------------------------
+    @property
+    def rest_note(self) -> str:
+        """Where the items not in this message went: the next part, and/or the next digest."""
+        notes = []
+        if self.part < self.parts:
+            notes.append(f"continued in part {self.part + 1} of {self.parts}")
+        if self.more and self.part == self.parts:
+            notes.append(f"and {self.more} more in the next digest")
+        return "; ".join(notes)
+
+
+# -- grouping and order -----------------------------------------------------------
 
 def story_key(row: dict) -> str:
     return f"story:{row['story_id']}" if row.get("story_id") else f"article:{row['id']}"
 
 
+def _rank(priority: str | None) -> int:
+    return PRIORITY_ORDER.get(priority or "normal", 1)
+
+
 def _row_rank(row: dict) -> tuple:
-    return (PRIORITY_ORDER.get(row.get("priority", "normal"), 1), row.get("outbox_id", 0))
+    return (_rank(row.get("priority")), row.get("outbox_id", 0))
 
 
 def select_rows(rows: list[dict], max_items: int) -> tuple[list[dict], int]:
-    """The rows of the first `max_items` stories (most urgent first) and how many stories wait.
+    """The rows of the first `max_items` stories (most urgent, then oldest first) and how many stories wait.
 
     Every row of a chosen story goes with it, so a story is never split across digests.
     """
@@ -135,161 +163,147 @@ def build_digest(rows: list[dict], *, channel: str, created: datetime, timezone:
                  kind: str = "digest", more: int = 0, delivery_id: str = "",
                  story_sources: dict[int, list[dict]] | None = None,
                  feed_alerts: tuple[FeedAlert, ...] = ()) -> Digest:
-    """Group outbox rows into one entry per story, in sections per rule."""
+    """Group outbox rows into one entry per story, in sections per rule, in delivery order.
+
+    Items: by priority (the most urgent of their rows), then the title of their first rule
+    (their most urgent, ties by title), then newest first; a section is a run of items of one
+    priority and first rule. An item is listed once and names every rule it matched.
+    """
+    titles: dict[str, str] = {}
+    rank: dict[str, int] = {}
+    for r in rows:
+        titles.setdefault(r["rule"], one_line(r.get("rule_title") or "") or r["rule"])
+        rank[r["rule"]] = min(rank.get(r["rule"], 9), _rank(r.get("priority")))
     by_story: dict[str, list[dict]] = {}
     for r in rows:
         by_story.setdefault(story_key(r), []).append(r)
-    items = [_item(k, rs, (story_sources or {}).get(rs[0].get("story_id") or -1, []))
+
+    def rule_order(rule: str) -> tuple:
+        return (rank.get(rule, 1), titles.get(rule, rule).casefold(), rule)
+
+    items = [_item(k, rs, (story_sources or {}).get(rs[0].get("story_id") or -1, []), rule_order, titles)
              for k, rs in by_story.items()]
-    sections: dict[str, list[DigestItem]] = {}
-    titles: dict[str, str] = {}
-    for r in rows:
-        titles.setdefault(r["rule"], r.get("rule_title") or r["rule"])
-    for item in sorted(items, key=lambda i: (PRIORITY_ORDER.get(i.priority, 1), _sort_time(i))):
-        sections.setdefault(item.rules[0], []).append(item)
-    groups = tuple(RuleGroup(rule, titles.get(rule, rule), tuple(its))
-                   for rule, its in sorted(sections.items(), key=lambda kv: (-len(kv[1]), kv[0])))
+    sections: dict[tuple[str, str], list[DigestItem]] = {}
+    for item in sorted(items, key=lambda i: (_rank(i.priority), rule_order(i.rules[0]), _sort_time(i), i.key)):
+        sections.setdefault((item.priority, item.rules[0]), []).append(item)
+    groups = tuple(RuleGroup(rule, titles.get(rule, rule), tuple(its), priority=prio)
+                   for (prio, rule), its in sections.items())
     digest = Digest(channel=channel, created=created, timezone=timezone, groups=groups, kind=kind,
-                    more=more, delivery_id=delivery_id, feed_alerts=feed_alerts)
+                    more=more, delivery_id=delivery_id, feed_alerts=feed_alerts,
+                    total_items=sum(len(g.items) for g in groups))
     return replace(digest, subject=subject(digest))
+
+
+def part_digest(d: Digest, keys: set[str] | frozenset[str], part: int, parts: int,
+                started: set[str] | frozenset[str] = frozenset()) -> Digest:
+    """The part of `d` holding the items whose key is in `keys`, keeping their order and sections.
+
+    `started` names the sections an earlier part already opened (they show as continued).
+    The feed-health section goes in the first part only; every part's subject is the whole
+    digest's, labelled "part N of M".
+    """
+    groups = tuple(replace(g, items=tuple(i for i in g.items if i.key in keys), continued=g.key in started)
+                   for g in d.groups)
+    sub = replace(d, groups=tuple(g for g in groups if g.items), part=part, parts=parts,
+                  feed_alerts=d.feed_alerts if part == 1 else ())
+    return replace(sub, subject=subject(d, f"part {part} of {parts}") if parts > 1 else d.subject)
 
 
 def _sort_time(item: DigestItem) -> float:
     return -item.published.timestamp() if item.published else 0.0
 
 
-def _item(key: str, rows: list[dict], related: list[dict]) -> DigestItem:
+def _flat(segs: tuple[Segment, ...]) -> tuple[Segment, ...]:
+    """Segments on one line: line breaks and controls as spaces (a title goes into subjects)."""
+    out = []
+    for s in segs:
+        text = one_line(s.text)
+        if text and s.text[:1].isspace():
+            text = " " + text
+        if text and s.text[-1:].isspace():
+            text += " "
+        if text or not s.text:
+            out.append(Segment(text or s.text, s.hit))
+        elif out:
+            out.append(Segment(" "))
+    return tuple(out)
+
+
+def _item(key: str, rows: list[dict], related: list[dict], rule_order, titles: dict[str, str]) -> DigestItem:
     # an outlet's own copy leads before any item held to another feed (dedupe.item_url's "#via=")
     rows = sorted(rows, key=lambda r: ("#via=" in (r.get("url") or ""), r.get("published") or "9999", r["id"]))
     first = rows[0]
-    rules = sorted({r["rule"] for r in rows}, key=lambda rule: min(
-        _row_rank(r) for r in rows if r["rule"] == rule))
+    rules = sorted({r["rule"] for r in rows}, key=rule_order)
     hits = [h for r in rows if r["id"] == first["id"] for h in _hits(r)]
+    source = one_line(first.get("source") or first.get("feed_url") or "")
     others: dict[str, Source] = {}
     for r in [*rows[1:], *related]:
-        url, src = r.get("url") or "", r.get("source") or r.get("feed_url") or ""
-        if url and url != first["url"] and src != first.get("source") and src not in others:
+        url, src = r.get("url") or "", one_line(r.get("source") or r.get("feed_url") or "")
+        if url and url != first["url"] and src != source and src not in others:
             others[src] = Source(src, url)
+    raw_title = first.get("title") or first["url"]
     return DigestItem(
-        key=key, title=first.get("title") or first["url"], url=first["url"],
-        source=first.get("source") or first.get("feed_url") or "",
+        key=key, title=one_line(raw_title) or first["url"], url=first["url"].strip(),
+        source=source,
         published=datetime.fromisoformat(first["published"]) if first.get("published") else None,
-        priority=min((r["priority"] for r in rows), key=lambda p: PRIORITY_ORDER.get(p, 1)),
+        priority=min((r["priority"] for r in rows), key=_rank),
         rules=tuple(rules),
-        title_segments=highlight(first.get("title") or first["url"], [h for h in hits if h["field"] == "title"]),
+        title_segments=_flat(highlight(raw_title, [h for h in hits if h["field"] == "title"])),
         snippet=snippet(first, hits),
         from_feed=first.get("text_source") == "feed",
         also_reported_by=tuple(others.values()),
         outbox_ids=tuple(r["outbox_id"] for r in rows if "outbox_id" in r),
         updated=bool(first.get("updated")),
+        rule_titles=tuple(titles.get(r, r) for r in rules),
     )
 
 
 def _hits(row: dict) -> list[dict]:
+    """The hits to highlight: the decisive ones (of the clauses that fired the rule) when the
+    match marks them, else every hit (matches stored before the rule language v2)."""
     raw = row.get("hits") or "[]"
-    return list(json.loads(raw) if isinstance(raw, str) else raw)
-
-
-# -- snippets ------------------------------------------------------------------
-
-def _valid(text: str, hits: list[dict]) -> list[tuple[int, int]]:
-    """Hit spans that really lie in `text`, sorted and without overlaps."""
-    spans = sorted((h["start"], h["end"]) for h in hits
-                   if 0 <= h["start"] < h["end"] <= len(text))
-    out: list[tuple[int, int]] = []
-    for s, e in spans:
-        if out and s < out[-1][1]:
-            out[-1] = (out[-1][0], max(e, out[-1][1]))
-        else:
-            out.append((s, e))
-    return out
-
-
-def highlight(text: str, hits: list[dict], lo: int = 0, hi: int | None = None) -> tuple[Segment, ...]:
-    """Split text[lo:hi] into plain and hit segments."""
-    hi = len(text) if hi is None else hi
-    segs: list[Segment] = []
-    pos = lo
-    for s, e in _valid(text, hits):
-        if e <= lo or s >= hi:
-            continue
-        s, e = max(s, lo), min(e, hi)
-        if s > pos:
-            segs.append(Segment(text[pos:s]))
-        segs.append(Segment(text[s:e], True))
-        pos = e
-    if pos < hi:
-        segs.append(Segment(text[pos:hi]))
-    return tuple(segs)
-
-
-def snippet(row: dict, hits: list[dict]) -> tuple[Segment, ...]:
-    """A window of body text around the first hits, or the start of the summary."""
-    body_hits = [h for h in hits if h["field"] in ("text", "summary")]
-    for fld in ("text", "summary"):
-        text = row.get(fld) or ""
-        spans = _valid(text, [h for h in body_hits if h["field"] == fld])
-        if spans:
-            lo = _word_start(text, max(0, spans[0][0] - SNIPPET_BEFORE))
-            hi = _word_end(text, min(len(text), lo + SNIPPET_LENGTH))
-            segs = highlight(text, [h for h in body_hits if h["field"] == fld], lo, hi)
-            return _ellipsize(segs, lo > 0, hi < len(text))
-    text = row.get("summary") or row.get("text") or ""
-    hi = _word_end(text, min(len(text), SNIPPET_LENGTH))
-    return _ellipsize((Segment(text[:hi]),), False, hi < len(text)) if text else ()
-
-
-def _word_start(text: str, i: int) -> int:
-    if i == 0:
-        return 0
-    j = text.find(" ", i)
-    return j + 1 if 0 <= j < i + 20 else i
-
-
-def _word_end(text: str, i: int) -> int:
-    if i >= len(text):
-        return len(text)
-    j = text.rfind(" ", i - 20, i)
-    return j if j > 0 else i
-
-
-_SPACES = re.compile(r"\s+")
-
-
-def _ellipsize(segs: tuple[Segment, ...], head: bool, tail: bool) -> tuple[Segment, ...]:
-    # Collapse runs of whitespace (extracted text keeps newlines) but keep the single spaces
-    # that separate a hit from its neighbours.
-    segs = tuple(Segment(_SPACES.sub(" ", s.text), s.hit) for s in segs)
-    return ((Segment("… "),) if head else ()) + segs + ((Segment(" …"),) if tail else ())
-
-
-def plain(segs: tuple[Segment, ...]) -> str:
-    return "".join(s.text for s in segs)
-
-
-def text_snippet(segs: tuple[Segment, ...]) -> str:
-    """The snippet for plain-text mail: hits as *term*, wrapped and indented under the title."""
-    text = "".join(f"*{s.text}*" if s.hit else s.text for s in segs)
-    return textwrap.fill(text, width=78, initial_indent="  ", subsequent_indent="  ",
-                         break_long_words=False, break_on_hyphens=False)
+    hits = list(json.loads(raw) if isinstance(raw, str) else raw)
+    return [h for h in hits if h.get("decisive")] or hits
 
 
 # -- subjects and rendering ----------------------------------------------------
 
-def subject(d: Digest) -> str:
-    """Say what is inside: counts per rule, or the story itself for a single alert."""
+def health_notice(alerts: tuple[FeedAlert, ...]) -> str:
+    return f", {len(alerts)} feed{'s' if len(alerts) > 1 else ''} failing" if alerts else ""
+
+
+def subject(d: Digest, label: str = "") -> str:
+    """Say what is inside (rule titles, or the story itself for a single alert), on one line.
+
+    Cut at a word to SUBJECT_MAX; the feed-health notice and `label` ("part 2 of 3") are kept whole.
+    """
     items = d.items
-    failing = f", {len(d.feed_alerts)} feed{'s' if len(d.feed_alerts) > 1 else ''} failing" if d.feed_alerts else ""
+    tail = health_notice(d.feed_alerts) + (f" ({label})" if label else "")
+    room = SUBJECT_MAX - len(tail)
     if not items:
-        return f"monitor: no new articles{failing}"
+        return cut_words("monitor: no new articles", room) + tail
     if d.kind == "alert" and len(items) == 1:
-        return f"monitor alert [{items[0].rules[0]}]: {items[0].title}"[:200]
-    counts = Counter(i.rules[0] for i in items)
-    parts = ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        i = items[0]
+        return cut_words(f"monitor alert [{i.rule_titles[0] if i.rule_titles else i.rules[0]}]: {i.title}",
+                         room) + tail
+    counts = Counter(g.title for g in d.groups for _ in g.items)
+    order = list(dict.fromkeys(g.title for g in d.groups))
     noun = "article" if len(items) == 1 else "articles"
     prefix = "monitor alert" if d.kind == "alert" else "monitor"
     more = f" (+{d.more} more)" if d.more else ""
-    return f"{prefix}: {len(items)} new {noun}{more} - {parts}{failing}"[:200]
+    head = f"{prefix}: {len(items)} new {noun}{more} - "
+    shown: list[str] = []
+    used = len(head)
+    for title in order:
+        piece = f"{title} {counts[title]}"
+        if shown and used + len(piece) + 2 + 16 > room:
+            break
+        shown.append(piece)
+        used += len(piece) + 2
+    if len(shown) < len(order):
+        left = len(order) - len(shown)
+        shown.append(f"+{left} other rule{'s' if left > 1 else ''}")
+    return cut_words(one_line(head + ", ".join(shown)), room) + tail
 
 
 def local_time(t: datetime | None, tz: str) -> str:
@@ -319,7 +333,7 @@ def _env() -> jinja2.Environment:
 
 
 def _context(d: Digest) -> dict[str, Any]:
-    return {"d": d, "tz": d.timezone, "when": lambda t: local_time(t, d.timezone),
+    return {"d": d, "tz": d.timezone, "toc": len(d.groups) > 1, "when": lambda t: local_time(t, d.timezone),
             "created": local_time(d.created, d.timezone)}
 
 
@@ -329,9 +343,10 @@ def render_text(d: Digest) -> str:
 
 
 def render_html(d: Digest) -> str:
-    """The newsletter HTML with its CSS inlined, since many mail clients drop <style>."""
-    html = _env().get_template("digest.html").render(**_context(d))
-    return css_inline.inline(html)
+    """The newsletter HTML: one <style> block, inline style only where a client that drops
+    <style> would lose meaning (the high-priority mark), hits as <b>, a table of contents
+    when there is more than one section. Kept small: Gmail clips messages over ~102 KB."""
+    return _env().get_template("digest.html").render(**_context(d))
 
 
 def to_json(d: Digest) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from monitor.match.compile import Compiled
 from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
 from monitor.match.text import SEP, FieldIndex
-from monitor.models import Hit, Match
+from monitor.models import Hit, Match, Why
 
 FIELDS = p.FIELDS
 Occ = tuple[int, int, int]      # field index, first token, last token (inclusive)
@@ -63,6 +63,7 @@ class Context:
                  mask: set[tuple[int, int]] | None = None):
         self.compiled, self.occ, self.fields, self.mask = compiled, occ, fields, mask
         self.cache: dict[p.Term, list[Occ]] = {}
+        self.hits: dict[Occ, Hit] = {}        # the Hit of a span, made once for hits and why
         self._lead: Limits | None = None
 
     def of(self, term: p.Term) -> list[Occ]:
@@ -155,13 +156,19 @@ def hit_occurrences(node: Any, ctx: Context, allowed: Limits = ALL, negated: boo
 
 
 def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hit, ...]:
-    """Hit records (field, original offsets, text) of the first `cap` distinct spans."""
+    """Hit records (field, original offsets, text) of the first `cap` distinct spans, in
+    order (token order within a field is character order, so no second sort is needed)."""
     out = []
-    for f, a, b in sorted(set(spans))[:cap]:
-        fx = ctx.fields[f]
-        s, e = fx.span(a, b)
-        out.append(Hit(FIELDS[f], s, e, fx.text[s:e]))
-    return tuple(sorted(set(out), key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
+    made = ctx.hits
+    for o in sorted(set(spans))[:cap]:
+        hit = made.get(o)
+        if hit is None:
+            f, a, b = o
+            fx = ctx.fields[f]
+            s, e = fx.span(a, b)
+            hit = made[o] = Hit(FIELDS[f], s, e, fx.text[s:e])
+        out.append(hit)
+    return tuple(out)
 
 
 def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
@@ -214,10 +221,14 @@ def evaluate(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: 
 
 
 def _match(rule: Rule, ctx: Context, spans: set[Occ]) -> Match:
-    why = explain_why(rule, ctx)
-    decisive = {h for w in why for h in w.all_hits()}
-    found = tuple(sorted(set(to_hits(ctx, spans)) | decisive,
-                         key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
+    clauses = explain_why(rule, ctx)
+    why = tuple(Why(words, to_hits(ctx, occs), tuple(Why(w, to_hits(ctx, o)) for w, o in sides), branch)
+                for branch, words, occs, sides in clauses)
+    found = to_hits(ctx, spans)
+    if len(spans) > MAX_HITS:       # the decisive hits are recorded even beyond the cap
+        decisive = {h for w in why for h in w.all_hits()}.difference(found)
+        if decisive:
+            found = tuple(sorted((*found, *decisive), key=lambda h: (FIELDS.index(h.field), h.start, h.end)))
     return Match(rule=rule.id, priority=rule.priority, title=rule.title, tags=rule.tags,
                  channels=rule.channels, hits=found, why=why, hit_count=len(spans))
 

@@ -7,8 +7,9 @@ occurrence). Must not parse or evaluate: parse.py builds trees, evaluate.py runs
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as _field  # a node has a member called `field`
+from functools import cached_property
 
 from monitor.match.text import SEP
 
@@ -30,7 +31,7 @@ class Term:
     offset: int = 0
     open_start: bool = False
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The automaton key: normalised tokens between separators (a wildcard side stays open)."""
         body = SEP.join(self.tokens)
@@ -39,6 +40,13 @@ class Term:
     @property
     def span(self) -> Span:
         return (self.offset, self.offset + len(self.source))
+
+    def __hash__(self) -> int:      # computed once: terms key every per-article cache
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash((self.tokens, self.prefix, self.case, self.source, self.offset, self.open_start))
 
 
 @dataclass(frozen=True)
@@ -55,13 +63,13 @@ class Entity:
 class Not:
     child: object
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class And:
     children: tuple
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class Or:
     """An OR; `entity` names the @entity this OR of aliases was resolved from (else "")."""
 
     children: tuple
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
     entity: str = ""
 
 
@@ -81,7 +89,7 @@ class Near:
     right: object
     distance: int
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
     unit: str = ""
     ordered: bool = False
 
@@ -98,7 +106,7 @@ class NotNear:
     right: object
     distance: int
     offset: int = 0
-    span: Span = field(default=(0, 0), compare=False)
+    span: Span = _field(default=(0, 0), compare=False)
     unit: str = ""
 
     @property
@@ -111,7 +119,7 @@ class Scope:
     field: str
     child: object
     offset: int = 0
-    span: Span = dataclass_field(default=(0, 0), compare=False)   # `field` is this class's attribute
+    span: Span = _field(default=(0, 0), compare=False)
 
 
 def walk_terms(node: object, negated: bool = False):

@@ -52,10 +52,10 @@ def transliterate_char(ch: str) -> str:
     if latin is not None:
         return latin
     if "\u0370" <= ch <= "\u04ff" or "\u1f00" <= ch <= "\u1fff":
-        base, *marks = list(unicodedata.normalize("NFD", ch))
-        latin = LETTERS.get(base)
+        parts = unicodedata.normalize("NFD", ch)
+        latin = LETTERS.get(parts[0])
         if latin is not None:
-            return latin + "".join(marks)
+            return latin + parts[1:]
     return ch
 
 

@@ -7,7 +7,8 @@ that holds by at least one occurrence is a clause, quoted in the rule's own word
 for `{Kallas} NEAR/20 (EU OR NATO)` the Kallas and EU/NATO mentions that are within 20
 tokens of each other, not every EU elsewhere in the article; for `A NOT NEAR/n B` the A
 occurrences without a B in range; NOT parts contribute none. A proximity clause also
-lists each side with its hits (`sides`). Digests highlight these hits, not every hit.
+lists each side with its hits (`sides`). Digests highlight the decisive hits of the first
+satisfied branch (Match.decisive_hits), not every hit.
 
 Must not decide whether a rule fires: evaluate.py calls this for rules that fired.
 """
@@ -17,23 +18,28 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.match import parse as p
-from monitor.match.evaluate import ALL, Context, Limits, Occ, holds, to_hits
+from monitor.match.evaluate import ALL, Context, Limits, Occ, holds
 from monitor.match.proximity import near_sides, not_near, side
 from monitor.match.rules import Rule
-from monitor.models import Why
+
+Clause = tuple[int, str, list[Occ], tuple[tuple[str, list[Occ]], ...]]   # branch, words, occurrences, sides
 
 
-def explain_why(rule: Rule, ctx: Context) -> tuple[Why, ...]:
-    """The satisfied clauses of rule's query on the (masked) article of ctx."""
+def explain_why(rule: Rule, ctx: Context) -> list[Clause]:
+    """The satisfied clauses of rule's query on the (masked) article of ctx, with the
+    occurrences that decided each (evaluate.py turns them into Why records with hits)."""
     out = []
-    for branch in _branches(rule.query_ast):
-        if not holds(branch, ctx):
+    branches = _branches(rule.query_ast)
+    for index, branch in enumerate(branches):
+        if len(branches) > 1 and not holds(branch, ctx):   # a lone branch is the query: it held
             continue
         for part in branch.children if isinstance(branch, p.And) else (branch,):
-            why = _clause(part, ctx, rule.query)
-            if why is not None:
-                out.append(why)
-    return tuple(out)
+            if isinstance(part, p.Not):
+                continue    # a negation points at nothing
+            clause = _clause(index, part, ctx, rule.query)
+            if clause is not None:
+                out.append(clause)
+    return out
 
 
 def _branches(node: Any) -> tuple:
@@ -45,18 +51,17 @@ def _words(node: Any, query: str) -> str:
     return query[start:end] if end > start else ""
 
 
-def _clause(node: Any, ctx: Context, query: str) -> Why | None:
+def _clause(index: int, node: Any, ctx: Context, query: str) -> Clause | None:
     if isinstance(node, p.Near):
         left, right = near_sides(node, ctx, side(node.left, ctx, ALL), side(node.right, ctx, ALL))
         if not left:
             return None
-        return Why(_words(node, query), to_hits(ctx, left + right),
-                   (Why(_words(node.left, query), to_hits(ctx, left)),
-                    Why(_words(node.right, query), to_hits(ctx, right))))
+        return (index, _words(node, query), left + right,
+                ((_words(node.left, query), left), (_words(node.right, query), right)))
     found = decisive(node, ctx, ALL)
     if not found:
         return None     # satisfied by a negation alone: nothing to point at
-    return Why(_words(node, query), to_hits(ctx, found))
+    return (index, _words(node, query), found, ())
 
 
 def decisive(node: Any, ctx: Context, allowed: Limits) -> list[Occ] | None:

@@ -94,7 +94,9 @@ class ArticleQueries(StoreBase):
         return cur.lastrowid if cur.rowcount else None
 
     def _insert_match(self, art_id: int, m: Match, channels: Sequence[str], now: str) -> None:
-        hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
+        decisive = m.decisive_hits()    # the hits of the query's satisfied clauses (`why`)
+        hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text}
+                | ({"decisive": True} if h in decisive else {}) for h in m.hits]
         self.db.execute("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)",
                         [art_id, m.rule, m.priority, m.title, json.dumps(list(m.tags)), json.dumps(hits), now])
         for ch in channels:

@@ -84,7 +84,9 @@ class DeliveryQueries(StoreBase):
             if retry_at is None:
                 self.db.execute("UPDATE deliveries SET status = 'failed', attempts = attempts + 1, "
                                 "last_error = ? WHERE id = ?", [error, delivery_id])
-                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ?", [delivery_id])
+                # rows of parts already accepted stay sent: only the undelivered ones failed
+                self.db.execute("UPDATE outbox SET status = 'failed' WHERE delivery_id = ? AND status != 'sent'",
+                                [delivery_id])
             else:
                 self.db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, "
                                 "next_attempt = ? WHERE id = ?", [error, iso(retry_at), delivery_id])

@@ -84,6 +84,8 @@ class HousekeepingQueries(StoreBase):
         done = [r[0] for r in self.db.execute(
             "SELECT rowid FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])]
         self._delete_rowids("deliveries", done, batch, "status != 'pending'")
+        with self.transaction():
+            self.db.execute("DELETE FROM delivery_parts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
         self._delete_rowids("entries", self._stale_entries(cutoff), batch)
         return n
 

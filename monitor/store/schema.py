@@ -94,6 +94,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feeds ADD COLUMN slow TEXT;
     ALTER TABLE articles ADD COLUMN unmatched TEXT
     """,
+    # 7 (delivery): the parts of each delivery as decided at its first attempt (store/parts.py)
+    """
+    CREATE TABLE delivery_parts (
+        delivery_id TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL, key TEXT NOT NULL,
+        outbox_ids TEXT NOT NULL, payload BLOB, label TEXT NOT NULL DEFAULT '', items INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'pending', sent_at TEXT, PRIMARY KEY (delivery_id, part)
+    );
+    CREATE INDEX outbox_article_channel ON outbox(article_id, channel)
+""",
 ]
 
 

@@ -35,7 +35,9 @@ CASES = [
      "Manhattan District Attorney Cyrus Vance subpoenaed Trump's tax returns. Vance's office declined to comment."),
     ("merz", {"drop": "ignore"},
      "Merz Aesthetics, the Frankfurt-based German drugmaker, reported higher sales of fillers."),
-    ("zelenskyy", {"query": "Zelensk*"},
+    # two defences keep the first lady out: the spelled-out names (not Zelensk*) and the
+    # exclude for stories led by her; take both away and her story fires
+    ("zelenskyy", {"query": "Zelensk*", "drop": "exclude"},
      "Olena Zelenska opened a library of Ukrainian books in Vilnius."),
 ]
 

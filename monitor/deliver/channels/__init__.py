@@ -1,8 +1,10 @@
 """Channels: where digests go. One small interface and a registry keyed by config `type`.
 
-A channel gets a rendered-ready `Digest` and a delivery id, delivers it, and returns only
-when the far end has accepted it; any failure is raised as `DeliveryError` so the outbox
-retries. The delivery id is the idempotency key: a retry sends the same id again.
+A channel turns a `Digest` and a delivery id into the messages it will send (`prepare`:
+one or more `Prepared` parts, each within the service's limits, decided once and saved by
+delivery.py), then sends one part at a time (`deliver`), returning only when the far end
+has accepted it; any failure is raised as `DeliveryError` so the outbox retries that part
+with the same bytes and idempotency key. `send` does both, for one-off use.
 Must not decide what to send or when (that is delivery.py) and must not touch the store.
 """
 
@@ -13,13 +15,25 @@ from typing import Protocol
 
 from monitor.config.settings import ChannelSettings, Config
 from monitor.deliver.digest import Digest
+from monitor.deliver.parts import Prepared
 
 
 class Channel(Protocol):
     settings: ChannelSettings
 
+    def prepare(self, digest: Digest, delivery_id: str) -> list[Prepared]:
+        """The messages that carry this digest, in order, each within the service's limits."""
+
+    async def deliver(self, part: Prepared, delivery_id: str) -> None:
+        """Send one prepared message; raise DeliveryError unless the receiver confirmed it."""
+
     async def send(self, digest: Digest, delivery_id: str) -> None:
-        """Deliver the digest; raise DeliveryError unless the receiver confirmed it."""
+        """prepare + deliver every part in order."""
+
+
+async def send_all(channel: Channel, digest: Digest, delivery_id: str) -> None:
+    for part in channel.prepare(digest, delivery_id):
+        await channel.deliver(part, delivery_id)
 
 
 ChannelFactory = Callable[[ChannelSettings, Config], Channel]

@@ -11,12 +11,14 @@ what to send.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 
 from monitor.config.settings import ChannelSettings, Config, secret
-from monitor.deliver.channels import register
+from monitor.deliver.channels import register, send_all
 from monitor.deliver.digest import Digest, render_text
+from monitor.deliver.parts import Prepared
 from monitor.errors import DeliveryError
 
 
@@ -32,7 +34,15 @@ class AppriseChannel:
             raise DeliveryError(f"apprise channel {self.settings.name}: environment variable {self.env} is not set")
         return [u for u in re.split(r"[\s,]+", value) if u]
 
+    def prepare(self, digest: Digest, delivery_id: str) -> list[Prepared]:
+        body = json.dumps({"title": digest.subject, "body": render_text(digest)}, ensure_ascii=False)
+        return [Prepared(digest.outbox_ids, body.encode(), delivery_id, items=len(digest.items))]
+
     async def send(self, digest: Digest, delivery_id: str) -> None:
+        await send_all(self, digest, delivery_id)
+
+    async def deliver(self, part: Prepared, delivery_id: str) -> None:
+        message = json.loads(part.payload)
         try:
             import apprise
         except ImportError:
@@ -42,9 +52,8 @@ class AppriseChannel:
         bad = [u for u in self._urls() if not notifier.add(u)]
         if bad:
             raise DeliveryError(f"apprise channel {self.settings.name}: {len(bad)} URL(s) Apprise cannot read")
-        body = render_text(digest)
         # Apprise's notify is blocking (requests); keep the event loop free.
-        ok = await asyncio.to_thread(notifier.notify, body=body, title=digest.subject,
+        ok = await asyncio.to_thread(notifier.notify, body=message["body"], title=message["title"],
                                      body_format=apprise.NotifyFormat.TEXT)
         if not ok:
             raise DeliveryError(f"apprise channel {self.settings.name}: a service did not accept the digest "

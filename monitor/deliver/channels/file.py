@@ -17,9 +17,10 @@ from datetime import UTC
 from pathlib import Path
 
 from monitor.config.settings import ChannelSettings, Config
-from monitor.deliver.channels import register
+from monitor.deliver.channels import register, send_all
 from monitor.deliver.channels.email import build_message
 from monitor.deliver.digest import Digest, render_html, to_json
+from monitor.deliver.parts import Prepared
 from monitor.errors import DeliveryError
 
 
@@ -86,18 +87,28 @@ class FileChannel:
         # Relative paths are relative to the working directory, like every path in the config.
         self.directory = Path(str(path)) if path else config.digests_dir
 
-    async def send(self, digest: Digest, delivery_id: str) -> None:
-        await asyncio.to_thread(self._write, digest, delivery_id)
-
-    def _write(self, digest: Digest, delivery_id: str) -> None:
-        name = base_name(digest, delivery_id)
+    def prepare(self, digest: Digest, delivery_id: str) -> list[Prepared]:
+        """One part: the three files' contents, fixed at the first attempt like any channel's parts."""
         doc = {**to_json(digest), "delivery_id": delivery_id}
+        files = {"name": base_name(digest, delivery_id), "html": render_html(digest),
+                 "json": json.dumps(doc, ensure_ascii=False, indent=2),
+                 "eml": bytes(build_message(digest, delivery_id)).decode("utf-8", "surrogateescape")}
+        return [Prepared(digest.outbox_ids, json.dumps(files, ensure_ascii=False).encode("utf-8", "surrogateescape"),
+                         delivery_id, items=len(digest.items))]
+
+    async def deliver(self, part: Prepared, delivery_id: str) -> None:
+        await asyncio.to_thread(self._write, json.loads(part.payload.decode("utf-8", "surrogateescape")))
+
+    async def send(self, digest: Digest, delivery_id: str) -> None:
+        await send_all(self, digest, delivery_id)
+
+    def _write(self, files: dict[str, str]) -> None:
+        name = files["name"]
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.directory / f"{name}.html", render_html(digest).encode())
-            write_atomic(self.directory / f"{name}.json",
-                         json.dumps(doc, ensure_ascii=False, indent=2).encode())
+            write_atomic(self.directory / f"{name}.html", files["html"].encode())
+            write_atomic(self.directory / f"{name}.json", files["json"].encode())
             # The .eml last: its presence marks a complete digest for anyone watching the directory.
-            write_atomic(self.directory / f"{name}.eml", bytes(build_message(digest, delivery_id)))
+            write_atomic(self.directory / f"{name}.eml", files["eml"].encode("utf-8", "surrogateescape"))
         except OSError as exc:
             raise DeliveryError(f"{self.settings.name}: cannot write {self.directory}: {exc}") from exc

@@ -1,25 +1,32 @@
-"""The webhook channel: POST the digest as JSON, signed, with an idempotency key.
+"""The webhook channel: POST the digest as JSON, signed, with an idempotency key per message.
 
-Owns the payload formats (`json` = the versioned monitor.digest/1 document; `slack` blocks;
-`discord` embeds; `teams` MessageCard; `mattermost` Slack-style text) and the headers:
-`X-Monitor-Signature: sha256=<hex HMAC-SHA256 of the body>` when `secret_env` names a set
-variable, `Idempotency-Key` and `X-Monitor-Delivery` = the delivery id. Any non-2xx answer,
-timeout or connection error is a DeliveryError. Must not decide what to send.
+Owns the HTTP side: `X-Monitor-Signature: sha256=<hex HMAC-SHA256 of the body>` when
+`secret_env` names a set variable, `Idempotency-Key` (the delivery id, or `<id>.<n>` for
+part n of a split digest) and `X-Monitor-Delivery` (the delivery id); `timeout_seconds` as
+a deadline on the whole request (connect, headers, body), not per read. 429 and 503 answers
+carry their `Retry-After` (seconds or an HTTP date) in the DeliveryError, so the outbox waits
+as long as the service asked. The payload formats live in monitor/deliver/formats/.
+Any non-2xx answer, timeout or connection error is a DeliveryError. Must not decide what to send.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from monitor.config.settings import ChannelSettings, Config, secret
-from monitor.deliver.channels import register
-from monitor.deliver.digest import Digest, DigestItem, local_time, plain, safe_href, to_json
+from monitor.deliver.channels import register, send_all
+from monitor.deliver.digest import Digest
+from monitor.deliver.formats import formats
+from monitor.deliver.parts import Prepared, part_key, split
 from monitor.errors import DeliveryError
 from monitor.redact import redact_url, scrub
 
@@ -30,66 +37,37 @@ def sign(body: bytes, key: str) -> str:
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _md_line(i: DigestItem, link: str) -> str:
-    extra = f" (also: {', '.join(s.source for s in i.also_reported_by)})" if i.also_reported_by else ""
-    return f"• {link} - {i.source}{extra}"
-
-
-def _slack_escape(s: str) -> str:
-    # Slack mrkdwn treats these three as control characters; everything else is literal.
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack(d: Digest) -> dict[str, Any]:
-    blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": d.subject[:150]}}]
-    for g in d.groups:
-        lines = [_md_line(i, f"<{safe_href(i.url)}|{_slack_escape(i.title)}>") for i in g.items]
-        text = f"*{_slack_escape(g.title)}* ({len(g.items)})\n" + "\n".join(lines)
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}})
-    if d.more:
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"… and {d.more} more in the next digest"}]})
-    return {"text": d.subject, "blocks": blocks[:50]}
-
-
-def discord(d: Digest) -> dict[str, Any]:
-    embeds = [{
-        "title": i.title[:256], "url": safe_href(i.url),
-        "description": plain(i.snippet)[:4000],
-        "footer": {"text": f"{i.source} · {', '.join(i.rules)}"[:2048]},
-        **({"timestamp": i.published.isoformat()} if i.published else {}),
-        **({"color": 0xDC2626} if i.priority == "high" else {}),
-    } for i in d.items[:10]]          # Discord accepts at most 10 embeds per message
-    more = len(d.items) - len(embeds) + d.more
-    content = d.subject + (f"\n… and {more} more" if more else "")
-    return {"content": content[:2000], "embeds": embeds, "allowed_mentions": {"parse": []}}
-
-
-def markdown(d: Digest) -> str:
-    parts = [f"**{d.subject}**"]
-    for g in d.groups:
-        parts.append(f"\n**{g.title}** ({len(g.items)})")
-        parts += [_md_line(i, f"[{i.title}]({safe_href(i.url)})") + (f", {local_time(i.published, d.timezone)}"
-                                                       if i.published else "") for i in g.items]
-    if d.more:
-        parts.append(f"\n… and {d.more} more in the next digest")
-    return "\n".join(parts)
-
-
-def teams(d: Digest) -> dict[str, Any]:
-    return {"@type": "MessageCard", "@context": "https://schema.org/extensions",
-            "summary": d.subject, "title": d.subject, "text": markdown(d)}
-
-
-def mattermost(d: Digest) -> dict[str, Any]:
-    return {"text": markdown(d)}
-
-
-FORMATS = {"json": to_json, "slack": slack, "discord": discord, "teams": teams, "mattermost": mattermost}
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def payload(d: Digest, fmt: str) -> bytes:
-    return json.dumps(FORMATS[fmt](d), ensure_ascii=False, separators=(",", ":")).encode()
+    """The whole digest in one message of format `fmt` (unsplit; see WebhookChannel.prepare)."""
+    return encode(formats()[fmt].render(d))
+
+
+def retry_after(resp: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds the service asked us to wait (Retry-After as seconds or HTTP date; Discord's JSON
+    `retry_after`), or None when it did not say."""
+    value = resp.headers.get("Retry-After", "").strip()
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    try:
+        body = resp.json()
+        return max(0.0, float(body["retry_after"])) if isinstance(body, dict) and "retry_after" in body else None
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 @register("webhook")
@@ -103,28 +81,45 @@ class WebhookChannel:
         self.secret_env = o.get("secret_env")
         self.timeout = float(o.get("timeout_seconds", 15))
         self.headers = {str(k): str(v) for k, v in (o.get("headers") or {}).items()}
+        self.where = f"POST {redact_url(self.url)}" if self.url else "POST"   # the path may hold a token
 
     def _target(self) -> str:
+        """The URL, from the config or from the variable `url_env` names (read at every send)."""
         url = self.url or secret(self.url_env) or ""
         if not url:
             raise DeliveryError(f"webhook channel {self.settings.name}: environment variable "
                                 f"{self.url_env} is not set")
+        self.where = f"POST {redact_url(url)}"
         return url
 
-    async def send(self, digest: Digest, delivery_id: str) -> None:
-        url = self._target()
-        shown = redact_url(url)        # the URL is a credential: never in an error, a log or status
-        body = payload(replace(digest, delivery_id=delivery_id), self.format)
+    def prepare(self, digest: Digest, delivery_id: str) -> list[Prepared]:
+        fmt = formats()[self.format]
+        pieces = split(replace(digest, delivery_id=delivery_id), fmt.render, fmt.fits)
+        return [Prepared(sub.outbox_ids, encode(body), part_key(delivery_id, n, len(pieces)), sub.part_label,
+                         len(sub.items))
+                for n, (sub, body) in enumerate(pieces, 1)]
+
+    async def deliver(self, part: Prepared, delivery_id: str) -> None:
         headers = {**self.headers, "Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "Idempotency-Key": delivery_id, "X-Monitor-Delivery": delivery_id}
+                   "Idempotency-Key": part.key, "X-Monitor-Delivery": delivery_id}
         key = secret(self.secret_env)
         if key:
-            headers["X-Monitor-Signature"] = sign(body, key)
+            headers["X-Monitor-Signature"] = sign(part.payload, key)
+        url = self._target()
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                resp = await client.post(url, content=body, headers=headers)
+            async with asyncio.timeout(self.timeout):
+                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+                    resp = await client.post(url, content=part.payload, headers=headers)
+        except TimeoutError as exc:
+            raise DeliveryError(f"{self.settings.name}: {self.where}: no complete answer within "
+                                f"{self.timeout:g}s") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            detail = scrub(f"{type(exc).__name__}: {exc}", [url])
-            raise DeliveryError(f"{self.settings.name}: POST {shown}: {detail}") from None
+            detail = scrub(f"{type(exc).__name__}: {exc}", [url])     # never the URL itself
+            raise DeliveryError(f"{self.settings.name}: {self.where}: {detail}") from None
         if not resp.is_success:
-            raise DeliveryError(f"{self.settings.name}: POST {shown}: HTTP {resp.status_code}")
+            wait = retry_after(resp) if resp.status_code in (429, 503) else None
+            raise DeliveryError(f"{self.settings.name}: {self.where}: HTTP {resp.status_code}"
+                                + (f", retry after {wait:g}s" if wait is not None else ""), retry_after=wait)
+
+    async def send(self, digest: Digest, delivery_id: str) -> None:
+        await send_all(self, digest, delivery_id)

@@ -1,0 +1,107 @@
+"""The real-world development set's manifest (bench/realset/) and `bench/rulepack.py --real`.
+
+The manifest is committed; the excerpts are not (third-party text), so these tests check
+the manifest's shape and the bench's handling of present, missing and partial text
+folders on small sets written here, never the real texts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from ._pack import REPO
+
+MANIFEST = REPO / "bench" / "realset" / "manifest.jsonl"
+CORE = ("kallas", "rutte", "greenland", "safe", "rearm-europe", "defence-union")
+
+
+def cases() -> list[dict]:
+    return [json.loads(line) for line in MANIFEST.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_manifest_cases_are_well_formed(bench):
+    ids = set(bench.rule_ids())
+    seen = set()
+    for case in cases():
+        assert set(case) >= {"id", "url", "query", "lang", "labels", "reason", "split", "sha256", "chars"}, case
+        assert case["id"] not in seen, case["id"]
+        seen.add(case["id"])
+        assert case["split"] in {"tune", "held"}, case["id"]
+        assert set(case["labels"]) <= ids, (case["id"], sorted(set(case["labels"]) - ids))
+        assert case["reason"].strip() and case["query"].strip() and case["url"].startswith("http"), case["id"]
+        assert len(case["sha256"]) == 64 and case["chars"] > 0, case["id"]
+
+
+def test_manifest_meets_the_issue_minimums():
+    rows = cases()
+    labels = Counter(label for case in rows for label in case["labels"])
+    langs = {case["lang"] for case in rows}
+    assert len(rows) >= 400
+    assert len(langs) >= 10
+    assert {"en", "de", "fr", "es", "it", "nl", "pl", "et", "ru"} <= langs
+    assert langs & {"sv", "da", "no", "fi", "is"} and langs & {"et", "lv", "lt"} and langs & {"ru", "uk", "bg", "sr"}
+    for rule in CORE:
+        assert labels[rule] >= 40, rule
+    for rule in set(labels) - set(CORE):
+        assert labels[rule] >= 10, rule
+    hard = [c for c in rows if not c["labels"] and c["reason"].startswith("hard negative")]
+    passing = [c for c in rows if c["labels"] and ("passing" in c["reason"] or "aside" in c["reason"])]
+    assert len(hard) + len(passing) >= 150
+
+
+def test_both_halves_are_used():
+    halves = Counter(case["split"] for case in cases())
+    assert halves["tune"] >= 150 and halves["held"] >= 150
+
+
+def write_set(folder, rows, texts):
+    folder.mkdir(parents=True)
+    (folder / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    if texts is not None:
+        (folder / "texts").mkdir()
+        for cid, text in texts.items():
+            (folder / "texts" / f"{cid}.txt").write_text(text + "\n", encoding="utf-8")
+
+
+def row(cid, labels, split):
+    return {"id": cid, "url": f"https://example.org/{cid}", "query": "q", "lang": "en", "labels": labels,
+            "reason": "r", "split": split, "sha256": "0" * 64, "chars": 1}
+
+
+def small_pack(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text("rules:\n  - id: safe\n    query: '{SAFE} NEAR/5 loans'\n", encoding="utf-8")
+    return rules
+
+
+def test_missing_texts_folder_is_reported_and_exits_2(bench, tmp_path, capsys):
+    rules = small_pack(tmp_path)
+    write_set(tmp_path / "real", [row("a1", ["safe"], "tune")], texts=None)
+    assert bench.main(["--rules", str(rules), "--real", str(tmp_path / "real")]) == 2
+    err = capsys.readouterr().err
+    assert "texts are missing" in err and "README.md" in err
+
+
+def test_a_missing_text_is_named_and_exits_2(bench, tmp_path, capsys):
+    rules = small_pack(tmp_path)
+    write_set(tmp_path / "real", [row("a1", ["safe"], "tune"), row("b2", [], "held")],
+              texts={"a1": "The SAFE loans for defence."})
+    assert bench.main(["--rules", str(rules), "--real", str(tmp_path / "real")]) == 2
+    assert "missing text b2.txt" in capsys.readouterr().err
+
+
+def test_real_scores_each_half_and_lists_misses(bench, tmp_path, capsys):
+    rules = small_pack(tmp_path)
+    rows = [row("a1", ["safe"], "tune"), row("b1", [], "tune"), row("c1", ["safe"], "held"), row("d1", [], "held")]
+    texts = {"a1": "EU SAFE loans for joint procurement.", "b1": "Is it safe to take out loans?",
+             "c1": "The Safe scheme lends money.", "d1": "SAFE loans, said the bank."}
+    write_set(tmp_path / "real", rows, texts)
+    assert bench.main(["--rules", str(rules), "--real", str(tmp_path / "real"), "--misses"]) == 0
+    out = capsys.readouterr().out
+    tune = out.split("== held")[0]
+    held = out.split("== held")[1].split("== all")[0]
+    assert "safe" in tune and "1.00    1.00" in tune          # a1 found, b1 quiet
+    assert "0.00    0.00" in held                              # c1 missed, d1 a false alarm
+    assert "missed [held c1" in held and "fired [held d1" in held
