@@ -6,13 +6,16 @@ Builds digests from synthetic worst-case items (320-character headlines with mar
 mentions, 170-character feed names, 400-character URLs, mixed priorities), prepares them
 for every webhook format and for email (the parts a first attempt would save), and prints
 per format and size: messages, largest message (bytes), and milliseconds to prepare.
-Nothing is sent; writes nothing.
+Then the duplicate rule's cost: `settle_duplicates` on a channel with 50,000 delivered rows
+and 500 pending ones (a temporary database). Nothing is sent.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -21,6 +24,7 @@ from monitor.deliver.channels.webhook import encode
 from monitor.deliver.digest import build_digest
 from monitor.deliver.formats import FORMATS
 from monitor.deliver.parts import split
+from monitor.store.sqlite import Store
 
 HOSTILE = " <!channel> @everyone [click](http://evil.example/x) *bold* &lt;!here&gt;"
 
@@ -62,6 +66,26 @@ def main() -> None:
         ms = (time.perf_counter() - t) * 1000
         html = max(len(m.get_body(("html",)).get_content().encode()) for _, m, _ in msgs)
         print(f"| email (HTML part) | {n} | {len(msgs)} | {html:,} | {ms:,.0f} |")
+    duplicates()
+
+
+def duplicates(history: int = 50_000, pending: int = 500) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(os.path.join(tmp, "bench.db"))
+        now = "2026-03-02T09:00:00+00:00"
+        with store.transaction():
+            for i in range(1, history + pending + 1):
+                store.db.execute("INSERT INTO articles (id, url, feed_url, guid, title, created, story_id) "
+                                 "VALUES (?,?,?,?,?,?,?)", [i, f"u{i}", "f", str(i), "t", now, i // 3 + 1])
+                store.db.execute("INSERT INTO outbox (article_id, rule, channel, priority, created, status) "
+                                 "VALUES (?,?,?,?,?,?)", [i, "r", "c", "normal", now,
+                                                          "sent" if i <= history else "pending"])
+        t = time.perf_counter()
+        n = store.settle_duplicates("c")
+        ms = (time.perf_counter() - t) * 1000
+        store.close()
+    print(f"\nsettle_duplicates: {pending} pending rows against {history:,} delivered: {ms:,.0f} ms "
+          f"({n} marked duplicate)")
 
 
 if __name__ == "__main__":

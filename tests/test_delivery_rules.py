@@ -162,8 +162,9 @@ def test_publisher_text_cannot_ping_or_inject_links_in_any_chat_format(delivery_
             [q] = r.accepted
             raw = q.body.decode()
             doc = q.json()
-            if fmt == "slack":
-                text = json.dumps(doc)
+            if fmt == "slack":                         # mrkdwn fields (plain_text headers are not parsed)
+                text = json.dumps([doc["text"]] + [b["text"]["text"] for b in doc["blocks"]
+                                                   if b.get("text", {}).get("type") == "mrkdwn"])
                 assert "<!channel>" not in text and "<!here>" not in text and "<@U123>" not in text
                 assert "&lt;!channel&gt;" not in text.replace("&amp;lt;!channel&amp;gt;", "")
                 assert "<http://evil.example|" not in text
@@ -176,3 +177,28 @@ def test_publisher_text_cannot_ping_or_inject_links_in_any_chat_format(delivery_
     finally:
         for r in receivers.values():
             r.close()
+
+
+def test_related_coverage_is_delivered_but_never_a_second_alert_for_its_story(delivery_env):
+    r = ServiceReceiver("json")
+    try:
+        env = delivery_env(hook("d", r, "immediate"))
+        if not env.store._has_story_levels():          # the stories issue's column, where it has not landed
+            env.store.db.execute("ALTER TABLE articles ADD COLUMN story_level TEXT")
+        first = env.add("Kallas resigns", priority="high")
+        run(env, T0.replace(minute=1))
+        assert [q.json()["kind"] for q in r.accepted] == ["alert"]
+        follow = env.add("Kallas resignation: reactions from Tallinn", priority="high", story_id=first)
+        env.store.db.execute("UPDATE articles SET story_level = 'related' WHERE id = ?", [follow])
+        copy = env.add("Kallas resigns (agency copy)", priority="high", story_id=first)
+        env.store.db.execute("UPDATE articles SET story_level = 'copy' WHERE id = ?", [copy])
+        run(env, T0.replace(minute=2))
+        assert len(r.accepted) == 1                      # no second alert, and the copy is a duplicate
+        statuses = {row["article_id"]: row["status"] for row in env.store.rows("SELECT * FROM outbox")}
+        assert statuses == {first: "sent", follow: "pending", copy: "duplicate"}
+        run(env, T0.replace(hour=11))                    # the immediate channel's hourly digest takes it
+        digest = r.accepted[1].json()
+        assert digest["kind"] == "digest"
+        assert [i["title"] for i in digest["items"]] == ["Kallas resignation: reactions from Tallinn"]
+    finally:
+        r.close()

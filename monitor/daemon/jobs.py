@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -38,11 +37,10 @@ class Job:
 class JobRunner:
     """Runs jobs on the current event loop; see the module docstring."""
 
-    def __init__(self, thread_workers: int = 2):
+    def __init__(self) -> None:
         self.stopping = asyncio.Event()
         self.stop_flag = threading.Event()       # the same signal, for jobs running in threads
         self.running: dict[str, tuple[Job, asyncio.Task]] = {}
-        self._threads = ThreadPoolExecutor(max_workers=thread_workers, thread_name_prefix="monitor-job")
         self._triggers: list[asyncio.Task] = []
         self.failures = 0
 
@@ -95,12 +93,32 @@ class JobRunner:
                     log.exception("bookkeeping after job %s failed", job.name)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Blocking work (housekeeping, compiling rules) in one of the runner's threads.
+        """Blocking work (housekeeping, compiling rules) in a thread of its own.
 
         The function runs without the event loop, so it must open its own store connection;
-        it can watch `stop_flag` to end early at shutdown.
+        it can watch `stop_flag` to end early at shutdown. The thread is a daemon thread:
+        a chore still running when the grace is over does not hold the process (a write
+        it left uncommitted is rolled back by SQLite, as after a crash).
         """
-        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if not future.done():
+                future.set_result(value) if ok else future.set_exception(value)
+
+        def work() -> None:
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting job
+                outcome: tuple[bool, Any] = (False, exc)
+            else:
+                outcome = (True, result)
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(settle, *outcome)
+
+        threading.Thread(target=work, name=f"monitor-job {getattr(fn, '__name__', 'chore')}", daemon=True).start()
+        return await future
 
     def every(self, seconds: float, name: str, fn: Callable[[], Awaitable[Any]], *, first: float = 0.0,
               deadline: float | None = None) -> None:
@@ -137,6 +155,5 @@ class JobRunner:
             cancelled = len(still)
             if still:
                 await asyncio.wait(still, timeout=5)
-        # threads cannot be cancelled: they watch stop_flag and end at their next step
-        await asyncio.get_running_loop().run_in_executor(None, self._threads.shutdown, True)
+        # threads cannot be cancelled: they watch stop_flag, and being daemon threads never hold the exit
         return cancelled

@@ -19,13 +19,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.settings import Config
+from monitor.daemon.decide import analyse_batch, decide
 from monitor.errors import FeedParseError, FetchError
 from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
 from monitor.extract.pool import WorkerFailed
 from monitor.ingest import polling
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResult
-from monitor.models import Article, Entry, Match, ParsedFeed
+from monitor.models import Article, Entry, ParsedFeed
 from monitor.store.sqlite import Store, iso, now_utc
 from monitor.stories import dedupe
 
@@ -42,6 +43,7 @@ class Deps:
     rules: Any                      # monitor.match.RuleWatcher
     extractor: Any = None           # monitor.extract.pool.ExtractorPool, or None to extract inline
     stories: Any = None             # monitor.stories.index.StoryIndex, or None
+    analysis: Any = None            # monitor.daemon.analysis.RulesPublisher (with a pool), or None
     synced: Config | None = None    # the config whose feed list the store last took in
 
 
@@ -57,6 +59,7 @@ class FeedOutcome:
     error: str = ""
     updated: int = 0
     left: int = 0                   # items cut off at the feed's deadline, left for its next poll
+    unmatched: int = 0              # articles stored unmatched: their matching ran past its limit
 
 
 @dataclass
@@ -74,6 +77,7 @@ class CycleSummary:
                 "queued": sum(f.queued for f in self.feeds),
                 "updated": sum(f.updated for f in self.feeds),
                 "left": sum(f.left for f in self.feeds),
+                "unmatched": sum(f.unmatched for f in self.feeds),
                 "seconds": round(self.seconds, 2)}
 
     def line(self) -> str:
@@ -156,9 +160,11 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     new = deps.store.unseen(url, parsed.entries)
     republished = deps.store.republished(url, parsed.entries)
     built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
-    # From here on nothing awaits: the batch is decided and saved as one unit.
     articles = _unique(deps, [a for a in built if a is not None])
-    items, assignments = _decide(deps, articles, now)
+    analyses = await analyse_batch(deps, articles, url)
+    # From here on nothing awaits: the batch is decided and saved as one unit. (Another feed
+    # carrying one of these articles may have saved it meanwhile; the store ignores the copy.)
+    items, assignments, unmatched = decide(deps, articles, analyses, now)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
     base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
@@ -173,11 +179,12 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     with deps.store.transaction():
         deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
         deps.store.save_story_signatures(assignments)
+        deps.store.mark_unmatched(unmatched)
         updated = _apply_updates(deps, republished, rebuilt)
     matched = [m for _, m in items if m]
     queued = sum(len(x.channels) for m in matched for x in m)
     return FeedOutcome(url, "slow" if left else "ok", len(parsed.entries), len(new), len(items), len(matched),
-                       queued, updated=updated, left=len(left))
+                       queued, updated=updated, left=len(left), unmatched=len(unmatched))
 
 
 async def _build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entry],
@@ -205,44 +212,6 @@ async def _build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Ent
 def _loop_time(deadline: float) -> float:
     """A time.monotonic() deadline on the running loop's clock."""
     return asyncio.get_running_loop().time() + (deadline - time.monotonic())
-
-
-def _decide(deps: Deps, articles: list[Article], seen: datetime) -> tuple[list[tuple[Article, list[Match]]], list]:
-    """Story, rules and channels for each new article.
-
-    `seen` is the fetch time: the story window trusts a publisher's date only near it.
-    The rule set is read once, so a reload never splits a batch. A later copy of a story
-    already queued for a rule and channel is stored (it shows as "also reported by") but
-    queues nothing new there.
-    """
-    rules = deps.rules.current if deps.rules is not None else None
-    defaults = deps.config.default_channels
-    enabled = {ch.name for ch in deps.config.channels}     # a disabled channel (enabled: false) gets nothing
-    queued: set[tuple[str, str, str]] = set()
-    items, assignments = [], []
-    for a in articles:
-        story = (deps.stories.assign(a.url, a.title, a.text, a.published, seen)
-                 if deps.stories is not None else None)  # an empty index is falsy
-        story_key = story.story_key if story else a.url
-        story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None
-        own_site = not dedupe.held_to_feed(a.url)   # an outlet's own copy: never suppressed by a held item
-        if story:
-            assignments.append(story)
-        resolved = []
-        for m in rules.match(a) if rules is not None else []:
-            channels = []
-            for ch in m.channels or defaults:
-                if ch not in enabled:
-                    continue
-                key = (story_key, m.rule, ch)
-                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch,
-                                                                                  ignore_held=own_site)):
-                    continue
-                queued.add(key)
-                channels.append(ch)
-            resolved.append(replace(m, channels=tuple(channels)))
-        items.append((a, resolved))
-    return items, assignments
 
 
 def _apply_updates(deps: Deps, republished: list[tuple[Entry, dict]], rebuilt: list[Article | None]) -> int:

@@ -27,6 +27,7 @@ from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
+from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
@@ -56,13 +57,18 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
                         max_alias_values=config.rules_max_alias_values)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
+    publisher = RulesPublisher() if use_pool else None
     try:
+        if publisher is not None and rules.current is not None:
+            await asyncio.to_thread(publisher.publish, rules.current)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=_story_index(config, store))
+                                extractor=extractor, stories=_story_index(config, store), analysis=publisher)
     finally:
         if extractor is not None:
             extractor.close()
+        if publisher is not None:
+            publisher.close()
         store.close()
 
 
@@ -163,9 +169,17 @@ class Daemon:
     async def reload_rules(self) -> None:
         """Re-read edited rule files in a thread (a big rule set takes seconds to compile);
         the watcher swaps the new set in with one reference assignment."""
-        if await self.runner.in_thread(self.deps.rules.refresh):
+        if await self.runner.in_thread(self._refresh_rules):
             log.info("rules reloaded: %d rules", len(self.deps.rules.current.rules))
         report_rules(self.deps)
+
+    def _refresh_rules(self) -> bool:
+        """In a thread: re-read, compile, and publish a new set to the workers before it is used."""
+        watcher, publisher = self.deps.rules, self.deps.analysis
+        fresh = watcher.refresh()
+        if fresh and publisher is not None and watcher.current is not None:
+            publisher.publish(watcher.current)
+        return fresh
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
@@ -203,6 +217,8 @@ class Daemon:
         await self.reload_config()
         runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
+        if self.deps.extractor is not None:
+            await self.deps.extractor.start()      # workers up before the first poll needs them
         feeds = asyncio.ensure_future(self.scheduler.run())
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)

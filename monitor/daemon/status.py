@@ -186,7 +186,9 @@ def as_text(r: dict[str, Any]) -> str:
     lines.append(f"rules: {disk['rules']} valid on disk" if disk["valid"]
                  else f"rules: INVALID on disk ({len(disk['errors'])} errors); the daemon keeps the last valid set")
     lines += [f"  {e}" for e in disk["errors"]]
-    lines.append(f"articles: {c['articles']}, matches: {c['matches']}, outbox pending: {c['outbox_pending']}, "
+    unmatched = f" ({c['articles_unmatched']} stored unmatched: matching ran past its limit)" \
+        if c.get("articles_unmatched") else ""
+    lines.append(f"articles: {c['articles']}{unmatched}, matches: {c['matches']}, outbox pending: {c['outbox_pending']}, "
                  f"deliveries pending: {c['deliveries_pending']}, failed: {c['deliveries_failed']}")
     for ch in r["channels"]:
         state = (f"RETRYING since {ch['retrying_since']} ({ch['retrying']} deliveries), next attempt "
@@ -203,6 +205,8 @@ def as_text(r: dict[str, Any]) -> str:
     lines.append(f"feeds: {configured if configured is not None else len(r['feeds'])} configured "
                  f"({healthy} healthy, {c['feeds_failing']} failing" + (f", {new} not polled yet" if new else "") + ")")
     for f in r["feeds"]:
+        if f.get("slow") and not f["error_count"]:
+            lines.append(f"  [slow] {f['url']}: {f['slow']}")
         if f["error_count"] or f["state"] not in ("active", "new"):
             flag = " ALERT" if f["alert"] else ""
             lines.append(f"  [{f['state']}{flag}] {f['url']}: {f['error_count']} failures, last error "

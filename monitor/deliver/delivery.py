@@ -139,22 +139,47 @@ async def _attempt(store, config: Config, ch: ChannelSettings, channel: Channel,
     return True
 
 
-async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datetime, digest_due: bool,
-                       first: bool, quiet: bool, force: bool, retries: bool, summary: Counter) -> None:
-    channel = make_channel(ch, config)
+def _hold_follow_ups(store, config: Config, channel: str, rows: list[dict], now: datetime) -> list[dict]:
+    """Related coverage of a story already alerted on this channel for the same rule (within
+    the story window) waits for the next scheduled digest: `digest_only` rows are never alerts."""
+    since = now - timedelta(hours=config.dedupe.story_window_hours)
+    for r in rows:
+        if r.get("story_level") == "related" and r.get("story_id") \
+                and store.story_alerted(r["story_id"], r["rule"], channel, since):
+            r["digest_only"] = True
+    return rows
+
+
+async def _retry_waiting(store, config: Config, ch: ChannelSettings, channel: Channel, *, now: datetime,
+                         force: bool, retries: bool, summary: Counter) -> bool:
+    """Retry the channel's due deliveries (every waiting one when forced); True when none is left.
+
+    While one is left (the channel is failing, or another run is sending) new items wait in
+    the outbox rather than pile up deliveries; they go in the next one once this one succeeds
+    or gives up."""
     if retries:
         for d in (store.pending_deliveries(ch.name) if force else store.due_deliveries(now, ch.name)):
             if not await _attempt(store, config, ch, channel, d, now, summary):
                 break
-    if store.pending_deliveries(ch.name):
-        # The channel is failing (or another run is sending): new items wait in the outbox rather
-        # than pile up deliveries; they go in the next one once this one succeeds or gives up.
+    return not store.pending_deliveries(ch.name)
+
+
+async def _run_channel(store, config: Config, ch: ChannelSettings, *, now: datetime, digest_due: bool,
+                       first: bool, quiet: bool, force: bool, retries: bool, summary: Counter) -> None:
+    channel = make_channel(ch, config)
+    if not await _retry_waiting(store, config, ch, channel, now=now, force=force, retries=retries,
+                                summary=summary):
         summary["held"] += len(store.pending_items(ch.name))
         return
     store.settle_duplicates(ch.name)
+    if first and ch.schedule == "immediate":
+        # An immediate channel's hourly slot only flushes what the alert limit held back: its
+        # first items go as alerts, and the hourly flush counts from now.
+        store.set_last_scheduled(ch.name, now)
+        digest_due = first = False
     s = config.digest
     while True:
-        rows = store.pending_items(ch.name)
+        rows = _hold_follow_ups(store, config, ch.name, store.pending_items(ch.name), now)
         counts = store.alert_counts(ch.name, now - timedelta(hours=1))
         p = plan(ch.schedule, rows, digest_due=digest_due or force, quiet=quiet, alert_counts=counts,
                  per_rule_per_hour=s.immediate_per_rule_per_hour)

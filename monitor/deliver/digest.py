@@ -1,9 +1,8 @@
-"""Grouping matched items into a digest, in delivery order, and rendering it as text, HTML and JSON.
+"""Grouping matched items into a digest, in delivery order.
 
 Owns the `DigestItem` and `Digest` records, story/rule grouping, the one delivery order
 (high priority first, then normal, then low; within a priority by rule title, then newest
-first), subjects, the parts of a split digest (`part_digest`), and the Jinja2 templates in
-monitor/deliver/templates. Publisher text is made single-line here (`one_line`) before any
+first), subjects and the parts of a split digest (`part_digest`); rendering is render.py's. Publisher text is made single-line here (`one_line`) before any
 format sees it. Pure: takes outbox rows (plain dicts from the store) and returns records and
 strings. Must not send, touch the store or read the clock.
 """
@@ -14,20 +13,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import lru_cache
-from typing import Any
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
-
-import jinja2
 
 from monitor.deliver.snippets import Segment, highlight, plain, snippet, text_snippet
 from monitor.deliver.textcut import cut_words
-from monitor.sanitize import one_line, strip_controls
+from monitor.sanitize import one_line
 
 __all__ = ["Segment", "highlight", "snippet", "plain", "text_snippet"]
 
-SCHEMA = "monitor.digest/1"
 PRIORITY_ORDER = {"high": 0, "normal": 1, "low": 2}
 SUBJECT_MAX = 200        # characters; cut at a word, the health notice and part label kept
 
@@ -306,81 +298,7 @@ def subject(d: Digest, label: str = "") -> str:
     return cut_words(one_line(head + ", ".join(shown)), room) + tail
 
 
-def local_time(t: datetime | None, tz: str) -> str:
-    return t.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M %Z") if t else ""
+# Rendering lives in render.py; these names stay importable from here for callers of old.
+from monitor.deliver.render import SCHEMA, local_time, render_html, render_text, safe_href, to_json  # noqa: E402
 
-
-def safe_href(url: str) -> str:
-    """The URL for an href if it is http(s), else "#": a feed's javascript:/data: link must not go live."""
-    try:
-        scheme = urlsplit(url or "").scheme.lower()    # urlsplit drops the tabs and spaces browsers ignore
-    except ValueError:
-        return "#"
-    return url.strip() if scheme in ("http", "https") else "#"
-
-
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.deliver", "templates"),
-        autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
-        trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
-    )
-    env.filters["plain"] = plain
-    env.filters["text_snippet"] = text_snippet
-    env.filters["href"] = safe_href
-    return env
-
-
-def _context(d: Digest) -> dict[str, Any]:
-    return {"d": d, "tz": d.timezone, "toc": len(d.groups) > 1, "when": lambda t: local_time(t, d.timezone),
-            "created": local_time(d.created, d.timezone)}
-
-
-def render_text(d: Digest) -> str:
-    """The plain-text digest (mail text part, Apprise, `digest --preview`): no control characters."""
-    return strip_controls(_env().get_template("digest.txt").render(**_context(d)))
-
-
-def render_html(d: Digest) -> str:
-    """The newsletter HTML: one <style> block, inline style only where a client that drops
-    <style> would lose meaning (the high-priority mark), hits as <b>, a table of contents
-    when there is more than one section. Kept small: Gmail clips messages over ~102 KB."""
-    return _env().get_template("digest.html").render(**_context(d))
-
-
-def to_json(d: Digest) -> dict[str, Any]:
-    """The versioned digest document (schema monitor.digest/1, see docs/delivery.md)."""
-    return {
-        "schema": SCHEMA,
-        "delivery_id": d.delivery_id,
-        "channel": d.channel,
-        "kind": d.kind,
-        "created": d.created.isoformat(),
-        "timezone": d.timezone,
-        "subject": d.subject,
-        "count": len(d.items),
-        "more": d.more,
-        "rules": [{"rule": g.rule, "title": g.title, "count": len(g.items)} for g in d.groups],
-        "items": [_item_json(i) for i in d.items],
-        "feed_alerts": [{"url": a.url, "name": a.name, "failing_since": a.failing_since.isoformat(),
-                         "failures": a.failures, "error": a.error} for a in d.feed_alerts],
-    }
-
-
-def _item_json(i: DigestItem) -> dict[str, Any]:
-    text, marks, pos = "", [], 0
-    for s in i.snippet:
-        if s.hit:
-            marks.append([pos, pos + len(s.text)])
-        text += s.text
-        pos += len(s.text)
-    return {
-        "title": i.title, "url": i.url, "source": i.source,
-        "published": i.published.isoformat() if i.published else None,
-        "priority": i.priority, "rules": list(i.rules),
-        "snippet": text, "highlights": marks,
-        "text_source": "feed" if i.from_feed else "page",
-        "updated": i.updated,
-        "also_reported_by": [{"source": s.source, "url": s.url} for s in i.also_reported_by],
-    }
+__all__ += ["SCHEMA", "local_time", "render_html", "render_text", "safe_href", "to_json"]

@@ -85,10 +85,12 @@ def plan(schedule: str, rows: list[dict], *, digest_due: bool, quiet: bool,
     rows on every channel (even in quiet hours), all rows on `immediate` channels outside
     quiet hours; at most `per_rule_per_hour` rows per rule, the rest wait for the next digest.
     An alert also takes every other pending row of the stories it carries (other rules).
+    Rows marked `digest_only` (follow-up coverage of a story already alerted) wait for a digest.
     """
     if digest_due:
         return Plan("digest", rows)
-    urgent = [r for r in rows if r["priority"] == "high" or (schedule == "immediate" and not quiet)]
+    urgent = [r for r in rows if not r.get("digest_only")
+              and (r["priority"] == "high" or (schedule == "immediate" and not quiet))]
     used = Counter(alert_counts)
     chosen = []
     for r in urgent:

@@ -1,12 +1,11 @@
 """Runs CPU-heavy pure stages off the event loop, in a pool of worker processes.
 
-Owns the worker processes: their number (the cores by default), their start-up
-(trafilatura and the language model loaded once per worker), per-call time limits,
-and recovery when a worker dies. Two stages use it: extraction (`extract`: a page that
-crashed or timed out comes back as an empty `Extracted`, logged, and the caller falls
-back to the feed, see `extract.article_text`) and feed parsing (`call`: a crash or
-timeout raises `WorkerFailed`). Must not fetch, and must not decide what to do with
-the result.
+Owns the worker processes (extract/workers.py): their number (the cores by default),
+per-unit time limits and recovery. Each worker has its own pipe, so a unit that overruns
+or crashes costs that unit and that one worker (killed and replaced alone), never the
+pool. Used for extraction (`extract`: empty `Extracted` on crash or timeout), feed
+parsing (`call`: `WorkerFailed`) and a feed's per-article analysis (`map_batch`: the
+limit applies to each item). Must not fetch, nor decide what to do with results.
 """
 
 from __future__ import annotations
@@ -15,26 +14,23 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import signal
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from monitor.extract import article as extract_mod
 from monitor.extract import orphans
+from monitor.extract.workers import SETUP_SECONDS, Worker, WorkerDied, WorkerStuck
 from monitor.models import Extracted
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
 # The parent waits this much longer than the in-worker limit before it gives up on a
-# worker (stuck in C code, where the in-worker alarm cannot interrupt) and replaces the pool.
+# worker (stuck in C code, where the in-worker alarm cannot interrupt) and kills it.
 _HARD_TIMEOUT_GRACE = 5.0
-
-
-class PageTimeout(Exception):
-    """Raised inside a worker when one page takes longer than its limit."""
 
 
 class PoolClosed(RuntimeError):
@@ -45,39 +41,12 @@ class WorkerFailed(Exception):
     """A call's worker crashed twice, or the call ran past its time limit."""
 
 
-def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise PageTimeout()
-
-
-def _init_worker() -> None:
-    # A worker dies with its parent (the forkserver, which dies with the daemon): never an orphan.
-    orphans.die_with_parent()
-    # Workers ignore Ctrl-C: the daemon's shutdown closes the pool in order.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGALRM, _on_alarm)
-    # The language model loads on the first page that needs it (or in warm_up()): a worker
-    # that only has to start after a crash should be back in a fraction of a second.
-    extract_mod.warm_up(language=False)
-
-
-def _run_page(fn: Callable[..., Any], timeout: float, *args: Any) -> Any:
-    """In a worker: fn(*args) under a wall-clock alarm; None when it timed out."""
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        return fn(*args)
-    except PageTimeout:
-        return None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-
 class ExtractorPool:
-    """A process pool for extraction: `await pool.extract(html, url)`; `close()` or use `with`.
+    """A process pool: `await pool.extract(html, url)`, `call(fn, ...)`, `map_batch(fn, items, ctx)`.
 
-    `workers` defaults to the number of cores. `fn` is the function run in the workers
-    (a module-level callable; tests substitute one that crashes). A crash or timeout on
-    one page gives an empty `Extracted`; pages that were in flight on a pool that broke
-    are retried once on a fresh pool.
+    `workers` defaults to the number of cores. `fn` is the extraction function run in the
+    workers (a module-level callable; tests substitute one that crashes). A unit whose
+    worker crashed is retried once on a fresh worker. Usable from any event loop.
     """
 
     def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS,
@@ -91,30 +60,98 @@ class ExtractorPool:
             # server watches this process and exits with it (monitor.extract.orphans).
             orphans.mark_owner()
             self._ctx.set_forkserver_preload(["monitor.extract.orphans", "monitor.extract.article"])
-        self._generation = 0
-        self._executor: ProcessPoolExecutor | None = None
+        self._io = ThreadPoolExecutor(max_workers=2 * self.workers + 2, thread_name_prefix="monitor-pool")
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = []
+        self._busy: set[Worker] = set()
+        self._starting = 0
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
         self._closed = False
         self.crashes = 0
         self.timeouts = 0
+        self.replaced = 0          # workers killed and replaced (stuck or crashed); the others ran on
 
-    def _pool(self) -> tuple[ProcessPoolExecutor, int]:
-        if self._closed:
-            raise PoolClosed("ExtractorPool is closed")
-        if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=self._ctx, initializer=_init_worker)
-            self._generation += 1
-        return self._executor, self._generation
+    # -- workers ----------------------------------------------------------------------
+    async def _acquire(self) -> Worker:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._closed:
+                raise PoolClosed("ExtractorPool is closed")
+            if self._idle:
+                worker = self._idle.pop()
+                self._busy.add(worker)
+                return worker
+            spawn = len(self._busy) + self._starting < self.workers
+            if spawn:
+                self._starting += 1
+            else:
+                waiter = loop.create_future()
+                self._waiters.append((loop, waiter))
+        if spawn:
+            try:
+                worker = await loop.run_in_executor(self._io, Worker, self._ctx)
+            finally:
+                with self._lock:
+                    self._starting -= 1
+            with self._lock:
+                self._busy.add(worker)
+            return worker
+        return await waiter
 
-    def _replace(self, generation: int, kill: bool) -> None:
-        """Drop the pool of that generation (once, however many pages saw it fail)."""
-        if generation != self._generation or self._executor is None:
+    def _release(self, worker: Worker) -> None:
+        with self._lock:
+            self._busy.discard(worker)
+            if self._closed:
+                worker.stop()
+                return
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if not waiter.done() and not loop.is_closed():
+                    self._busy.add(worker)
+                    loop.call_soon_threadsafe(_hand_over, waiter, worker, self)
+                    return
+            self._idle.append(worker)
+
+    def _discard(self, worker: Worker) -> None:
+        """Kill one worker; a caller waiting for a worker gets a fresh one."""
+        worker.kill()
+        self.replaced += 1
+        with self._lock:
+            self._busy.discard(worker)
+            waiting = [w for w in self._waiters if not w[1].done()]
+            spawn = bool(waiting) and not self._closed
+            if spawn:
+                self._starting += 1
+        if spawn:
+            loop = waiting[0][0]
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._spawn_for_waiter()))
+
+    async def _spawn_for_waiter(self) -> None:
+        try:
+            worker = await asyncio.get_running_loop().run_in_executor(self._io, Worker, self._ctx)
+        except Exception:
+            log.exception("could not start a worker")
             return
-        executor, self._executor = self._executor, None
-        if kill:
-            # A stuck worker never returns; shutdown() alone would wait for it forever.
-            for proc in list(getattr(executor, "_processes", {}).values()):
-                proc.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+        finally:
+            with self._lock:
+                self._starting -= 1
+        self._release(worker)
+
+    # -- the three kinds of work -----------------------------------------------------------
+    async def start(self) -> None:
+        """Start every worker now, side by side, instead of on the first units."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            missing = self.workers - len(self._busy) - len(self._idle) - self._starting
+            self._starting += max(0, missing)
+        for result in await asyncio.gather(*(loop.run_in_executor(self._io, Worker, self._ctx)
+                                             for _ in range(max(0, missing))), return_exceptions=True):
+            with self._lock:
+                self._starting -= 1
+            if isinstance(result, Worker):
+                self._release(result)
+            else:
+                log.error("could not start a worker: %s", result)
 
     async def warm_up(self) -> None:
         """Start every worker now and load the language model, instead of on the first pages."""
@@ -138,39 +175,109 @@ class ExtractorPool:
     async def call(self, fn: Callable[..., Any], *args: Any, what: str = "") -> Any:
         """fn(*args) in a worker (fn must be a module-level function, for pickling).
 
-        Exceptions raised by fn come back as they are. A crashed pool is replaced and the
+        Exceptions raised by fn come back as they are. A crashed worker is replaced and the
         call retried once; a second crash, or a call past the time limit, raises WorkerFailed.
         """
         for attempt in (1, 2):
-            executor, generation = self._pool()
-            future = asyncio.wrap_future(executor.submit(_run_page, fn, self.timeout, *args))
+            worker = await self._acquire()
             try:
-                result = await asyncio.wait_for(future, self.timeout + _HARD_TIMEOUT_GRACE)
-            except BrokenProcessPool:
-                self._replace(generation, kill=False)
+                status, value = await worker.exchange(self._io, ("call", fn, self.timeout, args),
+                                                     self.timeout + _HARD_TIMEOUT_GRACE)
+            except WorkerDied:
+                self._discard(worker)
                 if attempt == 1:
                     continue
                 self.crashes += 1
                 log.error("worker crashed twice on %s", what)
                 raise WorkerFailed(f"worker crashed on {what}") from None
-            except asyncio.TimeoutError:
-                self._replace(generation, kill=True)
+            except WorkerStuck:
+                self._discard(worker)
                 self.timeouts += 1
-                log.error("worker stuck on %s; pool replaced", what)
+                log.error("worker stuck on %s; that worker replaced", what)
                 raise WorkerFailed(f"worker stuck on {what}") from None
-            if result is None:
+            except BaseException:       # cancelled mid-unit: the worker's answer would be stale
+                self._discard(worker)
+                raise
+            self._release(worker)
+            if status == "timeout":
                 self.timeouts += 1
                 log.warning("%s took over %.0f s in its worker; abandoned", what, self.timeout)
                 raise WorkerFailed(f"{what} took over {self.timeout:.0f} s")
-            return result
+            if status == "error":
+                raise value
+            return value
         raise AssertionError("not reached: the loop returns or raises on its second attempt")
 
+    async def map_batch(self, fn: Callable[[Any, Any], Any], items: Sequence[Any], context: Any = None, *,
+                        setup: Callable[[Any], Any] | None = None, timeout: float | None = None,
+                        what: str = "") -> list[tuple[str, Any]]:
+        """fn(item, state) for each item, in one worker, each item under its own time limit.
+
+        `state` is setup(context) computed once in the worker (outside the item limits), or
+        the context itself without a setup.
+
+        Returns one (status, value) per item: "ok" with fn's result, "timeout" (the item ran
+        past `timeout`), "error" with the exception fn raised, or "crashed" (its worker died
+        on it twice). Only the item that overran or crashed is lost; the rest of the batch
+        goes on in a fresh worker.
+        """
+        limit = self.timeout if timeout is None else timeout
+        results: list[tuple[str, Any]] = [("pending", None)] * len(items)
+        start, crashed_once = 0, -1
+        while start < len(items):
+            worker = await self._acquire()
+            message: tuple | None = ("batch", fn, limit, list(items[start:]), context, setup)
+            at = start
+            try:
+                while at < len(items):
+                    # the first answer also waits for the setup
+                    hard = limit + _HARD_TIMEOUT_GRACE + (SETUP_SECONDS if message is not None and setup else 0)
+                    i, status, value = await worker.exchange(self._io, message, hard)
+                    message = None
+                    results[start + i] = (status, value)
+                    at = start + i + 1
+                    if status == "timeout":
+                        self.timeouts += 1
+                        log.warning("%s: item %d took over %.1f s in its worker; skipped", what, start + i, limit)
+            except (WorkerDied, WorkerStuck) as exc:
+                self._discard(worker)
+                if isinstance(exc, WorkerStuck):
+                    self.timeouts += 1
+                    results[at] = ("timeout", None)
+                    log.error("%s: worker stuck on item %d; that worker replaced", what, at)
+                    at += 1
+                elif crashed_once == at:
+                    self.crashes += 1
+                    results[at] = ("crashed", None)
+                    log.error("%s: worker crashed twice on item %d", what, at)
+                    at += 1
+                else:
+                    crashed_once = at          # retried once on a fresh worker
+                start = at
+                continue
+            except BaseException:
+                self._discard(worker)
+                raise
+            self._release(worker)
+            start = at
+        return results
+
+    # -- closing ------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the workers (waiting for pages in progress)."""
-        self._closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the workers (each ends when its pipe closes; a stuck one is killed)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            busy = list(self._busy)
+            waiters, self._waiters = list(self._waiters), deque()
+        for loop, waiter in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_fail_waiter, waiter)
+        for w in idle:
+            w.stop()
+        for w in busy:
+            w.kill()
+        self._io.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> ExtractorPool:
         return self
@@ -183,3 +290,15 @@ class ExtractorPool:
 
     async def __aexit__(self, *exc) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+
+def _hand_over(waiter: asyncio.Future, worker: Worker, pool: ExtractorPool) -> None:
+    if waiter.done():            # its caller gave up meanwhile: the worker goes back
+        pool._release(worker)
+    else:
+        waiter.set_result(worker)
+
+
+def _fail_waiter(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(PoolClosed("ExtractorPool is closed"))

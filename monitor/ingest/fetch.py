@@ -197,7 +197,11 @@ class Fetcher:
         raise FetchError(f"more than {self.settings.max_redirects} redirects")
 
     async def _request(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes, float]:
-        """One request, no redirects: guard, limits, deadline, capped streaming read."""
+        """One request, no redirects: guard, limits, deadline, capped streaming read.
+
+        The deadline (timeout_seconds) covers the whole request: resolving, connecting,
+        headers and body; waiting for a free slot under the limits is not counted.
+        """
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"not an http(s) URL: {url!r}")
@@ -205,7 +209,12 @@ class Fetcher:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise FetchError(f"bad port in {url!r}") from None
-        await self.guard.check(parts.hostname, port)
+        try:
+            # name resolution is part of the request's deadline too (a resolver can hang)
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                await self.guard.check(parts.hostname, port)
+        except TimeoutError:
+            raise FetchError(f"timeout after {self.settings.timeout_seconds:g}s resolving {parts.hostname}") from None
         assert self._client is not None
         async with self._hosts[parts.hostname.lower()], self._global:
             started = time.monotonic()

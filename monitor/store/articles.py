@@ -85,6 +85,11 @@ class ArticleQueries(StoreBase):
                 self._update("feeds", "url", feed_url, feed_values)
         return ids
 
+    def mark_unmatched(self, reasons: dict[str, str]) -> None:
+        """Articles (by URL) stored without matches because their matching failed, with the reason."""
+        for url, reason in reasons.items():
+            self.db.execute("UPDATE articles SET unmatched = ? WHERE url = ?", [reason, url])
+
     def _insert_article(self, a: Article, now: str) -> int | None:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "

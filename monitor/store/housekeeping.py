@@ -55,8 +55,10 @@ class HousekeepingQueries(StoreBase):
         q = {
             "feeds": "SELECT count(*) FROM feeds",
             "feeds_failing": "SELECT count(*) FROM feeds WHERE error_count > 0 AND state = 'active'",
+            "feeds_slow": "SELECT count(*) FROM feeds WHERE slow IS NOT NULL AND state = 'active'",
             "articles": "SELECT count(*) FROM articles",
             "matches": "SELECT count(*) FROM matches",
+            "articles_unmatched": "SELECT count(*) FROM articles WHERE unmatched IS NOT NULL",
             "outbox_pending": "SELECT count(*) FROM outbox WHERE status = 'pending'",
             "deliveries_pending": "SELECT count(*) FROM deliveries WHERE status = 'pending'",
             "deliveries_failed": "SELECT count(*) FROM deliveries WHERE status = 'failed'",

@@ -71,23 +71,44 @@ class DeliveryParts(StoreBase):
         return self.rows("SELECT * FROM deliveries WHERE channel = ? AND status = 'pending' ORDER BY created",
                          [channel])
 
+    def _has_story_levels(self) -> bool:
+        """Whether articles record how they joined their story (the stories issue's levels)."""
+        return any(r[1] == "story_level" for r in self.db.execute("PRAGMA table_info(articles)"))
+
     def settle_duplicates(self, channel: str) -> int:
         """Mark pending rows that would deliver an article twice on a channel as 'duplicate'.
 
         A row is a duplicate when the channel already has (sent, or in a delivery under way) a
         row of the same article under any rule, or of another article of the same story (a
-        near-copy). A materially updated article is exempt from the near-copy clause: its own
-        rows were reset to pending and it is delivered again, marked "updated".
+        near-copy). Related coverage (`story_level = 'related'`, on either side) is never a
+        near-copy: it is delivered, as a follow-up. A materially updated article is exempt from
+        the near-copy clause: its own rows were reset to pending and it goes again, "updated".
         """
+        related = ("AND COALESCE(a.story_level, '') != 'related' AND COALESCE(b.story_level, '') != 'related'"
+                   if self._has_story_levels() else "")
+        taken = "(p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
+        # Both clauses go through indexes (outbox(article_id, channel), articles(story_id)), so the
+        # cost follows the pending rows and their stories, not the channel's whole history.
         return self.db.execute(
             "UPDATE outbox SET status = 'duplicate' WHERE id IN ("
             " SELECT o.id FROM outbox o JOIN articles a ON a.id = o.article_id"
-            " WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND EXISTS ("
-            "  SELECT 1 FROM outbox p JOIN articles b ON b.id = p.article_id"
-            "  WHERE p.channel = o.channel AND p.id != o.id"
-            "   AND (p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
-            "   AND (p.article_id = o.article_id OR (a.updated = 0 AND a.story_id IS NOT NULL"
-            "        AND COALESCE(b.story_id, b.id) = a.story_id))))", [channel]).rowcount
+            " WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND ("
+            "  EXISTS (SELECT 1 FROM outbox p WHERE p.article_id = o.article_id AND p.channel = o.channel"
+            f"         AND p.id != o.id AND {taken})"
+            "  OR (a.updated = 0 AND a.story_id IS NOT NULL AND ("
+            "   EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"           WHERE b.story_id = a.story_id AND b.id != a.id AND {taken} {related})"
+            "   OR EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"           WHERE b.id = a.story_id AND b.id != a.id AND {taken} {related})))))",
+            [channel]).rowcount
+
+    def story_alerted(self, story_id: int, rule: str, channel: str, since: datetime) -> bool:
+        """Whether an alert for this story and rule went (or is going) to the channel since a time."""
+        return self.db.execute(
+            "SELECT 1 FROM outbox o JOIN deliveries d ON d.id = o.delivery_id "
+            "WHERE o.article_id IN (SELECT id FROM articles WHERE story_id = ? UNION SELECT ?) "
+            "AND o.channel = ? AND o.rule = ? AND d.kind = 'alert' AND d.status != 'failed' AND d.created >= ? "
+            "LIMIT 1", [story_id, story_id, channel, rule, iso(since)]).fetchone() is not None
 
     def outbox_marks(self) -> dict[str, int]:
         """The newest unclaimed outbox row per channel: the delivery job's "anything new?"."""

@@ -63,6 +63,24 @@ class StoryAssignment:
     seen: datetime                  # when monitor first saw the article
 
 
+
+@dataclass(frozen=True)
+class TextSignature:
+    """What the index needs of a text, computable anywhere (a worker): the CPU-heavy part of `assign`."""
+
+    fingerprint: str                # normalised exact text hash
+    values: bytes                   # MinHash values (uint32)
+    shingles: int                   # how many word shingles were hashed (short texts need more agreement)
+
+
+def text_signature(title: str, text: str, num_perm: int = NUM_PERM) -> TextSignature:
+    """Fingerprint and MinHash of an article's text (with its title when the text is short)."""
+    toks = words(text)                  # split once: fingerprint, length and shingles
+    fingerprint = words_fingerprint(toks or words(title))
+    shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
+    values = signature_values(minhash(shingle_set, num_perm))
+    return TextSignature(fingerprint, values_bytes(values), len(shingle_set))
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _NEVER = np.iinfo(np.int64).max        # the publication time of an empty slot
@@ -190,24 +208,24 @@ class StoryIndex:
 
     # -- deciding ----------------------------------------------------------------
     def assign(self, article_key: str, title: str, text: str,
-               published: datetime | None = None, seen: datetime | None = None) -> StoryAssignment:
+               published: datetime | None = None, seen: datetime | None = None,
+               signature: TextSignature | None = None) -> StoryAssignment:
         """Decide the story of an article and index it (so the next copy finds it, even in one batch).
 
         `seen` is when monitor first saw the article (the fetch time); the story window
         measures `window_time(published, seen)`. Without `seen` the publisher's date is
         trusted as it is (callers replaying known-good times), and an undated item is
         treated as current (the latest time indexed). An article key seen before keeps
-        its story; its signature is refreshed.
+        its story; its signature is refreshed. `signature` is `text_signature(title, text)`
+        when the caller computed it already (in a worker process).
         """
         if seen is None:
             seen = _utc(published) if published else (self._clock or datetime.now(UTC))
         seen = _utc(seen)
         when = self.window_time(published, seen)
-        toks = words(text)                  # split once: fingerprint, length and shingles
-        fingerprint = words_fingerprint(toks or words(title))
-        shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
-        values = signature_values(minhash(shingle_set, self.num_perm))
-        required = self.threshold if len(shingle_set) >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
+        sig = signature if signature is not None else text_signature(title, text, self.num_perm)
+        fingerprint, values = sig.fingerprint, signature_values(sig.values)
+        required = self.threshold if sig.shingles >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
         known = self._slot.get(article_key)
         story: str | None
         similar: tuple[str, ...]

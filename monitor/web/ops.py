@@ -38,6 +38,8 @@ class StoreCollector:
             feeds.add_metric([row["state"]], row["n"])
         yield feeds
         for key, help_ in (("feeds_failing", "Active feeds whose last poll failed"),
+                           ("feeds_slow", "Active feeds whose last poll was cut off at its deadline"),
+                           ("articles_unmatched", "Articles stored unmatched: matching ran past its limit"),
                            ("articles", "Articles stored"), ("matches", "Rule matches stored"),
                            ("outbox_pending", "Matched items waiting for delivery"),
                            ("deliveries_pending", "Deliveries waiting for (re)try"),

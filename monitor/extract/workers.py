@@ -1,0 +1,130 @@
+"""One worker process of the pool, and the parent's handle on it.
+
+Owns the process side: start-up (trafilatura loaded once, Ctrl-C ignored), the loop that
+receives a unit of work over the worker's own pipe, runs it under a wall-clock alarm
+and sends the outcome back: ("ok", value), ("timeout", None) or ("error", exception).
+A batch sends one outcome per item as it goes, so the parent always knows which item a
+worker is on and can give up on that one item alone. Must not decide retries or what
+a failure means (pool.py does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import signal
+from collections.abc import Callable
+from concurrent.futures import Executor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from monitor.extract import article as extract_mod
+from monitor.extract import orphans
+
+SETUP_SECONDS = 300.0
+
+
+class UnitTimeout(Exception):
+    """Raised inside a worker when one unit takes longer than its limit."""
+
+
+def _on_alarm(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise UnitTimeout()
+
+
+def _outcome(fn: Callable[..., Any], timeout: float, args: tuple) -> tuple[str, Any]:
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return "ok", fn(*args)
+    except UnitTimeout:
+        return "timeout", None
+    except Exception as exc:  # the caller gets the function's own exception back
+        return "error", exc
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _send(conn: Connection, message: tuple) -> None:
+    try:
+        conn.send(message)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        # an exception (or value) that does not pickle still reaches the parent as an error
+        conn.send(message[:-2] + ("error", RuntimeError(f"unpicklable result: {exc}")))
+
+
+def worker_main(conn: Connection) -> None:
+    """The worker's loop: ("call", fn, timeout, args) or ("batch", fn, timeout, items, context, setup).
+
+    A batch runs setup(context) once (None: the context itself), then fn(item, state) per item.
+    """
+    orphans.die_with_parent()       # with its parent (the forkserver, which dies with the daemon): never an orphan
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # the daemon's shutdown closes the pool in order
+    signal.signal(signal.SIGALRM, _on_alarm)
+    # The language model loads on the first page that needs it: a worker that has to start
+    # after a crash should be back in a fraction of a second.
+    extract_mod.warm_up(language=False)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "call":
+            _, fn, timeout, args = message
+            _send(conn, _outcome(fn, timeout, args))
+        elif message[0] == "batch":
+            _, fn, timeout, items, context, setup = message
+            # the setup (loading a rule set, say) is not one item's work: no item limit on it
+            status, state = _outcome(setup, SETUP_SECONDS, (context,)) if setup else ("ok", context)
+            for i, item in enumerate(items):
+                outcome = _outcome(fn, timeout, (item, state)) if status == "ok" else (status, state)
+                _send(conn, (i, *outcome))
+
+
+class WorkerDied(Exception):
+    """The worker's pipe closed: the process died."""
+
+
+class WorkerStuck(Exception):
+    """No answer within the hard limit."""
+
+
+class Worker:
+    """The parent's handle: the process and its end of the pipe."""
+
+    def __init__(self, ctx: Any):
+        parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=worker_main, args=(child,), daemon=True, name="monitor-worker")
+        self.proc.start()
+        child.close()
+        self.conn: Connection = parent
+
+    async def exchange(self, io: Executor, message: tuple | None, hard: float) -> Any:
+        """Send (unless None) and wait for the worker's next message; WorkerDied or WorkerStuck on failure.
+
+        The blocking pipe calls run in `io` threads; the event loop only waits.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            if message is not None:
+                await loop.run_in_executor(io, self.conn.send, message)
+            return await asyncio.wait_for(loop.run_in_executor(io, self.conn.recv), hard)
+        except TimeoutError:            # before OSError, whose subclass it is
+            raise WorkerStuck() from None
+        except (EOFError, OSError):
+            raise WorkerDied() from None
+
+    def kill(self) -> None:
+        """Stop this worker now (stuck, crashed, or its caller gave up); the others run on."""
+        try:
+            self.proc.kill()
+            self.proc.join(timeout=5)
+        finally:
+            self.conn.close()
+
+    def stop(self) -> None:
+        """Let the worker end on its own (close the pipe), then make sure it did."""
+        self.conn.close()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(timeout=5)
