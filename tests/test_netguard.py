@@ -124,3 +124,59 @@ def test_fetcher_refuses_ipv6_spellings_of_loopback(literal):
             await server.wait_closed()
     asyncio.run(go())
     assert connections == []
+
+
+def test_connections_go_to_the_address_the_guard_judged():
+    """DNS rebinding: the guard's answer is the one connected to, never a second lookup.
+
+    The guard's cache is given an answer for a name no DNS server knows (`.invalid`, RFC
+    6761): the fetch can only succeed if the connection uses the guard's address.
+    """
+    import time
+
+    async def go():
+        async def handle(reader, writer):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9\r\n"
+                         b"Connection: close\r\n\r\n<p>ok</p>")
+            await writer.drain()
+            writer.close()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            settings = FetchSettings(allow_private=("127.0.0.1/32",), timeout_seconds=5, respect_robots=False)
+            async with Fetcher(settings) as f:
+                f.guard._cache[("rebind.invalid", port)] = (time.monotonic() + 60, [ipaddress.ip_address("127.0.0.1")])
+                page = await f.fetch_page(f"http://rebind.invalid:{port}/a")
+                f.guard._cache[("rebind2.invalid", port)] = (time.monotonic() + 60, [ipaddress.ip_address("127.0.0.2")])
+                with pytest.raises(BlockedAddress):
+                    await f.fetch_page(f"http://rebind2.invalid:{port}/a")
+                return page
+        finally:
+            server.close()
+            await server.wait_closed()
+    page = asyncio.run(go())
+    assert page.status == 200 and page.body == b"<p>ok</p>"
+
+
+def test_per_host_limits_are_forgotten_when_idle_and_still_limit():
+    """The fetcher's per-host semaphores and per-feed locks do not grow with every host seen."""
+    from monitor.ingest.keyed import KeyedLimits
+
+    async def go():
+        limits = KeyedLimits(lambda: asyncio.Semaphore(2))
+        inside, peak = 0, 0
+
+        async def one(host):
+            nonlocal inside, peak
+            async with limits.hold(host):
+                inside += 1
+                peak = max(peak, inside)
+                await asyncio.sleep(0.01)
+                inside -= 1
+        await asyncio.gather(*(one("same.example") for _ in range(10)))
+        same_peak = peak
+        await asyncio.gather(*(one(f"h{i}.example") for i in range(500)))
+        return same_peak, len(limits)
+    same_peak, left = asyncio.run(go())
+    assert same_peak == 2 and left == 0
