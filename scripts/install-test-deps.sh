@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the test suite needs beyond pip: Debian's chromium (headless rendering of
-# the HTML digest; the web UI's Playwright tests use the same system browser).
+# the HTML digest; the web UI's Playwright tests, tests/test_web_browser.py, drive the same
+# system browser with executable_path=/usr/bin/chromium: Playwright never downloads one).
 # Idempotent: installs only what is missing. Extend the PACKAGES list, do not fork the script.
 set -euo pipefail
 PACKAGES=(chromium)

@@ -40,3 +40,44 @@ def test_watcher_never_valid(tmp_path):
     w = RuleWatcher(tmp_path)
     assert w.current is None
     assert w.errors and "YAML syntax error" in w.errors[0]
+
+
+def _same(a, b):
+    """Two rule sets equal rule by rule, trees included (Rule equality leaves the trees out)."""
+    return [(r, r.query_ast, r.exclude_ast, r.ignore_ast) for r in a.rules] == \
+           [(r, r.query_ast, r.exclude_ast, r.ignore_ast) for r in b.rules] and a.warnings == b.warnings
+
+
+def test_reload_rereads_only_the_edited_file_and_the_rules_using_its_entities(tmp_path):
+    from monitor.match import load_rules
+    (tmp_path / "a_entities.yaml").write_text(
+        "entities:\n  kallas: ['\"Kaja Kallas\"']\n  rutte: ['\"Mark Rutte\"']\n", encoding="utf-8")
+    for n in range(5):
+        body = "rules:\n" + "".join(f"  - id: r{n}-{i}\n    query: 'w{n}x{i} OR word{i} or x'\n" for i in range(20))
+        (tmp_path / f"b{n}.yaml").write_text(body, encoding="utf-8")
+    (tmp_path / "c_users.yaml").write_text(
+        "rules:\n  - id: uses-kallas\n    query: '@kallas NEAR/5 EU'\n  - id: uses-rutte\n    query: '@rutte'\n",
+        encoding="utf-8")
+    w = RuleWatcher(tmp_path)
+    assert w.cache.reads == 7 and w.cache.built == 102
+    assert _same(w.current, load_rules(tmp_path))
+
+    _write(tmp_path / "b3.yaml", (tmp_path / "b3.yaml").read_text().replace("w3x7", "changed"), 1)
+    assert w.refresh() is True
+    assert (w.cache.reads, w.cache.built) == (1, 20)          # one file read, its 20 rules built
+    assert [r.query for r in w.current.rules if r.id == "r3-7"] == ["changed OR word7 or x"]
+    assert _same(w.current, load_rules(tmp_path))
+    assert len(w.current.warnings) == 100                     # reused rules keep their warnings
+
+    _write(tmp_path / "a_entities.yaml",
+           "entities:\n  kallas: ['\"Kaja Kallas\"', 'Каллас']\n  rutte: ['\"Mark Rutte\"']\n", 2)
+    assert w.refresh() is True
+    assert (w.cache.reads, w.cache.built) == (1, 1)           # only the rule using @kallas is rebuilt
+    assert _same(w.current, load_rules(tmp_path))
+
+    _write(tmp_path / "b1.yaml", "rules:\n  - id: uses-rutte\n    query: x\n", 3)   # a duplicate id
+    assert w.refresh() is False
+    assert any("duplicate rule id 'uses-rutte'" in e for e in w.errors)
+    (tmp_path / "b1.yaml").unlink()
+    assert w.refresh() is True and w.errors == []
+    assert _same(w.current, load_rules(tmp_path))

@@ -18,6 +18,7 @@ from monitor.cli.config import config_group
 from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
+from monitor.cli.matches import matches_command
 from monitor.cli.rules import match_command, rules_group
 from monitor.cli.state import backup_command, migrate_command, restore_command
 from monitor.cli.terminal import guard_streams
@@ -211,3 +212,24 @@ cli.add_command(extract_command)
 cli.add_command(feeds_group)
 cli.add_command(rules_group)
 cli.add_command(match_command)
+cli.add_command(matches_command)
+
+
+@cli.command("web-password")
+def web_password() -> None:
+    """Print a password hash for the web interface's login (for http.password_hash_env).
+
+    Reads the password twice from the terminal (or once from standard input) and prints
+    the hash; put it in the environment variable the config names. Example:
+
+        export MONITOR_WEB_PASSWORD_HASH="$(monitor web-password)"
+    """
+    from monitor.web.security import hash_password
+    if sys.stdin.isatty():
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        click.echo("a password needs at least 8 characters", err=True)
+        sys.exit(2)
+    click.echo(hash_password(password))

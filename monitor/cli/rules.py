@@ -50,7 +50,7 @@ def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
 
 def _load_or_exit(path: Path, code: int) -> RuleSet:
     try:
-        return load_rules(path, _alias_cap())
+        return load_rules(path, max_alias_values=_alias_cap())
     except RuleError as exc:
         for msg in exc.messages:
             click.echo(msg, err=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +22,8 @@ import yaml
 from monitor.config import values, yamlsrc
 from monitor.config.channels import CHANNEL_TYPES, WEBHOOK_FORMATS, ChannelSettings, channel
 from monitor.config.checker import Checker, bounded, did_you_mean
+from monitor.config.http import HttpSettings
+from monitor.config.http import check as check_http
 from monitor.config.values import SCHEDULE_RE
 from monitor.errors import ConfigError
 
@@ -97,7 +99,8 @@ class Config:
     default_channels: tuple[str, ...]
     retention_days: int | None = 90              # None: keep forever
     log_format: str = "text"
-    http_listen: str | None = None               # "127.0.0.1:9464" for /healthz and /metrics
+    http_listen: str | None = None               # "127.0.0.1:8080": the web interface, /healthz, /metrics
+    http: HttpSettings = field(default_factory=HttpSettings)
     disabled_channels: tuple[str, ...] = ()      # defined with `enabled: false`: rules may name them
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
@@ -274,7 +277,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     if max_alias_values < 0:
         c.err(rules.get("max_alias_values"), "rules.max_alias_values must be 0 or more", rules, "max_alias_values")
     logging_ = _mapping(c, doc, "logging", {"format"})
-    http = _mapping(c, doc, "http", {"listen"})
+    http = _mapping(c, doc, "http", {f.name for f in fields(HttpSettings)})
+    http_settings = _section(c, http or None, HttpSettings, "http")
+    check_http(c, http, http_settings)
     fetch = _section(c, doc.get("fetch"), FetchSettings, "fetch")
     digest = _section(c, doc.get("digest"), DigestSettings, "digest")
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
@@ -317,7 +322,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         fetch=fetch, digest=digest, dedupe=dedupe, feeds=tuple(feeds),
         channels=tuple(ch for ch in defined if ch.enabled),
         default_channels=default_channels, retention_days=retention, log_format=log_format,
-        http_listen=str(listen) if listen else None,
+        http_listen=str(listen) if listen else None, http=http_settings,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
         shutdown_grace_seconds=float(grace),

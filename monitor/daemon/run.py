@@ -201,14 +201,14 @@ class Daemon:
             loop.add_signal_handler(sig, self.runner.stop)
         cfg = self.deps.config
         http = None
-        if cfg.http_listen:      # first: a port in use stops the start before any job runs
-            from monitor.web import ops as web
+        if cfg.http_listen:      # first: a refused web configuration or a port in use stops the start
+            from monitor.web import server as web
             try:
-                http = web.serve(cfg.http_listen, cfg.state_path, max(300.0, 5.0 * cfg.fetch.check_interval_seconds))
-            except OSError as exc:
-                raise StartupError(f"http.listen {cfg.http_listen}: cannot listen there: {exc.strerror or exc}") \
-                    from None
-            log.info("operations endpoint on http://%s (/healthz, /metrics)", cfg.http_listen)
+                # "retry now" on a page wakes the delivery jobs instead of sending from the web thread
+                http = web.start(cfg, wake=lambda: loop.call_soon_threadsafe(self.deliveries.wake))
+            except ConfigError as exc:
+                raise StartupError(exc.messages) from None
+            log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
@@ -228,7 +228,7 @@ class Daemon:
         await feeds
         await runner.drain(grace)
         if http is not None:
-            http.shutdown()
+            await asyncio.to_thread(http.stop)
         log.info("stopped cleanly")
 
 

@@ -13,7 +13,7 @@ import socket
 from monitor.config import values
 from monitor.config.crossref import missing_env
 from monitor.config.settings import Config
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 
 
 class StartupError(MonitorError):
@@ -57,10 +57,22 @@ def listen_problem(listen: str | None) -> str | None:
     return None
 
 
+def login_problem(cfg: Config) -> str | None:
+    """Why the web interface must not serve http.listen (a public address without a login secret), or None."""
+    if not cfg.http_listen:
+        return None
+    from monitor.web.security import guard_for
+    try:
+        guard_for(cfg.http)
+    except ConfigError as exc:
+        return "; ".join(exc.messages)
+    return None
+
+
 def preflight(cfg: Config) -> None:
     """Raise StartupError listing every reason the daemon must not start with this config."""
     problems = missing_env(cfg)
-    for problem in (legacy_state_problem(cfg), listen_problem(cfg.http_listen)):
+    for problem in (legacy_state_problem(cfg), listen_problem(cfg.http_listen), login_problem(cfg)):
         if problem:
             problems.append(problem)
     if problems:

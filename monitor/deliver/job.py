@@ -63,6 +63,7 @@ class Deliveries:
             self.again.discard(name)
             store = Store(self.config().state_path, migrate=False)
             try:
+                store.hold_muted()      # muted stories and snoozed rules (web interface) stay unsent
                 result = await run_digests(store, self.config(), channels=[name])
             finally:
                 store.close()

@@ -10,7 +10,7 @@ Public surface (others code against exactly this):
 Modules: translit (Cyrillic and Greek letters), sentences (sentence and paragraph
 boundaries), text (normalise, tokenise, offsets), nodes (the query tree), parse (query
 -> tree), rules (YAML, validation, entities, warnings), compile (one automaton for all
-rules), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
+rules), presearch (the rules an article can fire), evaluate (semantics and hits), proximity (NEAR and friends in bounded time), why
 (the decisive clauses of a match), reload (the watcher). Must not do I/O beyond reading
 rule files.
 """
@@ -24,6 +24,7 @@ from monitor.config import yamlsrc
 from monitor.errors import RuleError
 from monitor.match.compile import compile_rules
 from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
+from monitor.match.incremental import LoadCache
 from monitor.match.rules import Rule, load_files, rule_files
 from monitor.models import Match
 
@@ -49,12 +50,17 @@ class RuleSet:
         compiled = self._compiled
         fields = index_fields(doc)
         occ = scan(compiled, fields)
-        candidates: set[int] = set()
+        candidates = set(compiled.always)
+        by_key = compiled.rules_by_key
         for kid in occ:
-            candidates.update(compiled.rules_by_key[kid])
+            candidates.update(by_key[kid])
         plain = Context(compiled, occ, fields)
+        checks = compiled.checks
         out = []
         for index in sorted(candidates):
+            need = checks.get(index)
+            if need is not None and not all(any(k in occ for k in clause) for clause in need):
+                continue        # a key the query cannot hold without is absent (presearch.py)
             rule = self.rules[index]
             if applies(rule, doc):
                 m = evaluate(rule, compiled, occ, fields, plain)
@@ -71,17 +77,17 @@ class RuleSet:
         return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
 
 
-def load_rules(path: str | Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> RuleSet:
+def load_rules(path: str | Path, cache: LoadCache | None = None, *,
+               max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> RuleSet:
     """Every rule file under path, validated and compiled; RuleError lists every problem.
-
-    `max_alias_values` is the YAML alias cap (config `rules.max_alias_values`, see yamlsrc).
-    """
+    With a cache (the RuleWatcher's), unchanged files and rules are reused (incremental.py).
+    `max_alias_values` is the YAML alias cap (config `rules.max_alias_values`, see yamlsrc)."""
     root = Path(path)
     if not root.exists():
         raise RuleError([f"{root}:1:1: rules folder not found"])
     files = rule_files(root)
     try:
-        rules, entities, errors, warnings = load_files(files, max_alias_values)
+        rules, entities, errors, warnings = load_files(files, cache, max_alias_values)
     except RecursionError:   # the YAML and query limits stop this first; never a traceback
         raise RuleError([f"{root}:1:1: the rules are nested too deeply to read"]) from None
     if errors:

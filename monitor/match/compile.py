@@ -3,17 +3,19 @@
 Owns the shared index of every leaf term of every rule (query, exclude and ignore):
 one automaton, whose keys are the terms' normalised tokens between separators (a
 wildcard side has no separator: `defen*`, `*union`, `*verteidigung*`), and the
-map from each key to the rules whose query uses it, so an article is scanned once and
-only the rules whose terms occur are evaluated. Must not evaluate queries.
+map from each key to the rules anchored on it (presearch.py: the rarest keys a rule cannot
+match without), so an article is scanned once and only the rules whose anchors occur,
+and whose other required keys occur too, are evaluated. Must not evaluate queries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ahocorasick
 
 from monitor.match import parse as p
+from monitor.match.presearch import plan
 from monitor.match.rules import Rule
 
 
@@ -25,19 +27,24 @@ def terms_of(node: object) -> list[p.Term]:
 class Compiled:
     automaton: ahocorasick.Automaton | None
     key_ids: dict[str, int]               # automaton key -> key id
-    rules_by_key: list[tuple[int, ...]]   # key id -> indexes of rules whose query uses it
+    rules_by_key: list[tuple[int, ...]]   # key id -> indexes of rules anchored on it (presearch.py)
     inner_keys: tuple[int, ...] = ()      # key ids of *infix* terms, which can match twice in one token
+    always: tuple[int, ...] = ()          # indexes of enabled rules without anchors: evaluated always
+    checks: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    # rule index -> its other required clauses (key ids, one of each must occur)
 
 
 def compile_rules(rules: tuple[Rule, ...]) -> Compiled:
     key_ids: dict[str, int] = {}
     users: list[set[int]] = []
     inner: list[int] = []
+    always: list[int] = []
+    checks: dict[int, tuple[tuple[int, ...], ...]] = {}
     auto = ahocorasick.Automaton()
     for index, rule in enumerate(rules):
         if not rule.enabled:
             continue
-        for which, node in (("q", rule.query_ast), ("x", rule.exclude_ast), ("i", rule.ignore_ast)):
+        for node in (rule.query_ast, rule.exclude_ast, rule.ignore_ast):
             for term in terms_of(node):
                 key = term.key
                 if key not in key_ids:
@@ -51,8 +58,15 @@ def compile_rules(rules: tuple[Rule, ...]) -> Compiled:
                     auto.add_word(key, (kid, len(key), -shift, len(term.tokens) - 1 - shift))
                     if term.open_start and term.prefix:
                         inner.append(kid)
-                if which == "q":
-                    users[key_ids[key]].add(index)
+        anchors, others = plan(rule.query_ast)
+        if anchors is None:
+            always.append(index)
+            continue
+        for key in anchors:
+            users[key_ids[key]].add(index)
+        if others:
+            checks[index] = tuple(tuple(key_ids[k] for k in c) for c in others)
     if key_ids:
         auto.make_automaton()
-    return Compiled(auto if key_ids else None, key_ids, [tuple(sorted(u)) for u in users], tuple(inner))
+    return Compiled(auto if key_ids else None, key_ids, [tuple(sorted(u)) for u in users], tuple(inner),
+                    tuple(always), checks)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.errors import RuleError
+from monitor.match.incremental import LoadCache
 from monitor.match.rules import rule_files
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class RuleWatcher:
         self.current: RuleSet | None = None
         self.errors: list[str] = []
         self._stamp: tuple | None = None
+        self.cache = LoadCache()    # unchanged files and rules are reused on reload (incremental.py)
         self.refresh()
 
     def _snapshot(self) -> tuple:
@@ -58,8 +60,8 @@ class RuleWatcher:
             return False
         self._stamp = stamp
         try:
-            new = (load_rules(self.path) if self.max_alias_values is None
-                   else load_rules(self.path, self.max_alias_values))
+            new = (load_rules(self.path, self.cache) if self.max_alias_values is None
+                   else load_rules(self.path, self.cache, max_alias_values=self.max_alias_values))
         except RuleError as exc:
             self.errors = list(exc.messages)
             return False

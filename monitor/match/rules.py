@@ -17,6 +17,7 @@ import yaml
 from monitor.config import yamlsrc
 from monitor.config.checker import did_you_mean
 from monitor.match import parse as p
+from monitor.match.incremental import LoadCache
 
 RULE_KEYS = ("id", "title", "query", "exclude", "ignore", "min_hits", "priority", "tags",
              "channels", "languages", "feeds", "enabled")
@@ -83,7 +84,9 @@ def _indent(value: Any) -> int:
 class _Loader:
     """Collects entities, rules and errors over all files."""
 
-    def __init__(self, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> None:
+    def __init__(self, cache: LoadCache | None = None,
+                 max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> None:
+        self.cache = cache
         self.max_alias_values = max_alias_values
         self.errors: list[str] = []
         self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
@@ -96,7 +99,8 @@ class _Loader:
 
     def read(self, path: Path) -> None:
         try:
-            doc = yamlsrc.load_file(path, self.max_alias_values)
+            doc = (self.cache.doc(path, self.max_alias_values) if self.cache is not None
+                   else yamlsrc.load_file(path, self.max_alias_values))
         except yaml.YAMLError as exc:
             self.errors.append(yamlsrc.error_location(exc, str(path)))
             return
@@ -277,6 +281,17 @@ def _build_rule(raw: Any, loader: _Loader, seen: dict[str, str]) -> Rule | None:
         if key not in RULE_KEYS:
             loader.err(raw.where_key(key), f"unknown rule key {key!r}{did_you_mean(key, RULE_KEYS)} "
                        f"(allowed: {', '.join(RULE_KEYS)})")
+    cache = loader.cache
+    reused = cache.rule(raw, loader.entity_src) if cache is not None else None
+    if reused is not None:      # unchanged file, unchanged entities: the same rule (incremental.py)
+        rule, warnings = reused
+        if rule.id in seen:
+            loader.err(yamlsrc.where(raw.get("id"), where), f"duplicate rule id {rule.id!r} (first at {seen[rule.id]})")
+        else:
+            seen[rule.id] = yamlsrc.where(raw.get("id"), where)
+        loader.warnings.extend(warnings)
+        return None if loader.errors else rule
+    warned = len(loader.warnings)
     clean = _scalar_checks(raw, loader, where)
     rid = raw.get("id")
     label = f"rule {rid!r}" if isinstance(rid, str) else "rule"
@@ -290,10 +305,13 @@ def _build_rule(raw: Any, loader: _Loader, seen: dict[str, str]) -> Rule | None:
     asts = _rule_queries(raw, loader, label)
     if len(loader.errors):
         return None
-    return Rule(id=str(rid), query=str(raw["query"]), title=str(raw.get("title") or rid),
+    rule = Rule(id=str(rid), query=str(raw["query"]), title=str(raw.get("title") or rid),
                 exclude=str(raw.get("exclude") or ""), ignore=str(raw.get("ignore") or ""),
                 where=where, query_ast=asts["query"], exclude_ast=asts.get("exclude"),
                 ignore_ast=asts.get("ignore"), **clean)
+    if cache is not None:
+        cache.keep(raw, rule, loader.entity_src, tuple(loader.warnings[warned:]))
+    return rule
 
 
 def _rule_queries(raw: Any, loader: _Loader, label: str) -> dict[str, Any]:
@@ -326,10 +344,14 @@ def _op_offset(query: str, op: str) -> int:
     return m.start() if m else 0
 
 
-def load_files(paths: list[Path], max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES,
+def load_files(paths: list[Path], cache: LoadCache | None = None,
+               max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES,
                ) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str], list[str]]:
-    """Rules, entity aliases (as written), every error and every warning, from the given files."""
-    loader = _Loader(max_alias_values)
+    """Rules, entity aliases (as written), every error and every warning, from the given files
+    (reusing what `cache` kept from the previous load of the same folder)."""
+    loader = _Loader(cache, max_alias_values)
+    if cache is not None:
+        cache.start()
     for path in paths:
         loader.read(path)
     loader.parse_entities()
@@ -340,6 +362,8 @@ def load_files(paths: list[Path], max_alias_values: int = yamlsrc.DEFAULT_MAX_AL
         if rule is not None:
             rules.append(rule)
     entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
+    if cache is not None:
+        cache.finish(paths)
     return (tuple(rules), entities, sorted(loader.errors, key=_location_key),
             sorted(set(loader.warnings), key=_location_key))
 

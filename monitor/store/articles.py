@@ -119,7 +119,8 @@ class ArticleQueries(StoreBase):
         """A material edit of a known article: new text, updated = 1, its outbox rows pending again.
 
         Returns the article id, or None when no article has this URL. Sent outbox rows are
-        reset rather than added, since outbox keeps one row per (article, rule, channel).
+        reset rather than added, since outbox keeps one row per (article, rule, channel);
+        the deliveries that carried them stay recorded in delivery_log.
         """
         row = self.db.execute("SELECT id FROM articles WHERE url = ?", [url]).fetchone()
         if not row:

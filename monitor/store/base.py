@@ -25,7 +25,7 @@ import sqlite_utils
 
 from monitor.errors import StateError
 from monitor.models import Entry
-from monitor.store.schema import MIGRATIONS
+from monitor.store.schema import MIGRATIONS, statements
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -186,7 +186,7 @@ class StoreBase:
             with self.transaction():
                 if self.schema_version() >= version:     # another process migrated meanwhile
                     continue
-                for statement in filter(str.strip, script.split(";")):
+                for statement in statements(script):
                     self.db.execute(statement)
                 self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [version, iso(now_utc())])
         return len(MIGRATIONS)

@@ -1,7 +1,8 @@
 """Queries about the outbox and deliveries: what is pending, claimed, sent or failed.
 
 Owns the outbox -> delivery bookkeeping (a delivery is persisted before it is attempted,
-marked only after its channel confirms), alert counts for the rate limit and each
+marked only after its channel confirms, and recorded in delivery_log for good), mutes
+holding rows back, alert counts for the rate limit and each
 channel's last scheduled digest. Must not render or send.
 """
 
@@ -14,9 +15,22 @@ from typing import Any
 
 from monitor.store.base import StoreBase, iso, now_utc
 
+# An outbox row is muted when a mute of its rule or of its story (the story's first article
+# id, as text) ends after the row was queued: nothing queued before the mute's end goes out.
+MUTED_SQL = ("NOT EXISTS (SELECT 1 FROM mutes mu WHERE mu.until > o.created AND ("
+             "(mu.kind = 'rule' AND mu.key = o.rule) OR "
+             "(mu.kind = 'story' AND mu.key = CAST(COALESCE(a.story_id, a.id) AS TEXT))))")
+
 
 class DeliveryQueries(StoreBase):
-    """The outbox, deliveries and channel_state tables."""
+    """The outbox, deliveries, delivery_log and channel_state tables."""
+
+    def hold_muted(self) -> int:
+        """Mark pending, unclaimed outbox rows that a mute covers as 'muted' (never sent, prunable)."""
+        return self.db.execute(
+            "UPDATE outbox SET status = 'muted' WHERE id IN (SELECT o.id FROM outbox o "
+            "JOIN articles a ON a.id = o.article_id WHERE o.status = 'pending' AND o.delivery_id IS NULL "
+            "AND NOT " + MUTED_SQL + ")").rowcount
 
     def pending_items(self, channel: str, priorities: Sequence[str] | None = None) -> list[dict]:
         """Outbox rows for a channel not yet in any delivery, joined with article and match."""
@@ -24,7 +38,7 @@ class DeliveryQueries(StoreBase):
                "m.title AS rule_title, m.tags AS rule_tags, m.hits AS hits "
                "FROM outbox o JOIN articles a ON a.id = o.article_id "
                "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
-               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL")
+               "WHERE o.channel = ? AND o.status = 'pending' AND o.delivery_id IS NULL AND " + MUTED_SQL)
         params: list[Any] = [channel]
         if priorities:
             sql += f" AND o.priority IN ({','.join('?' * len(priorities))})"
@@ -48,6 +62,9 @@ class DeliveryQueries(StoreBase):
             claimed = sum(self.db.execute(
                 "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
                 [delivery_id, i]).rowcount for i in outbox_ids)
+            # the lasting history: kept when an update re-queues the row (mark_article_updated)
+            self.db.execute("INSERT OR IGNORE INTO delivery_log SELECT delivery_id, id, article_id, rule, channel "
+                            "FROM outbox WHERE delivery_id = ?", [delivery_id])
             if outbox_ids and not claimed:
                 self.db.execute("DELETE FROM deliveries WHERE id = ?", [delivery_id])
                 return None

@@ -87,6 +87,7 @@ class HousekeepingQueries(StoreBase):
             "SELECT rowid FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])]
         self._delete_rowids("deliveries", done, batch, "status != 'pending'")
         with self.transaction():
+            self.db.execute("DELETE FROM delivery_log WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
             self.db.execute("DELETE FROM delivery_parts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
         self._delete_rowids("entries", self._stale_entries(cutoff), batch)
         return n
@@ -103,6 +104,8 @@ class HousekeepingQueries(StoreBase):
             marks = ",".join("?" * len(still))
             self.db.execute(f"DELETE FROM matches WHERE article_id IN ({marks})", still)
             self.db.execute(f"DELETE FROM outbox WHERE article_id IN ({marks}) AND status != 'pending'", still)
+            self.db.execute(f"DELETE FROM delivery_log WHERE article_id IN ({marks})", still)
+            self.db.execute(f"DELETE FROM feedback WHERE article_id IN ({marks})", still)
             return self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", still).rowcount
 
     def _stale_entries(self, cutoff: str) -> list[int]:

@@ -8,6 +8,24 @@ feeds, articles, deliveries, stories, housekeeping).
 
 from __future__ import annotations
 
+import sqlite3
+
+
+def statements(script: str) -> list[str]:
+    """A migration script cut into whole statements (a trigger's body keeps its own semicolons)."""
+    out: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    if buf.strip(" \n;"):
+        out.append(buf.strip())
+    return out
+
+
 # Append only: each string is one schema version. Never edit a shipped migration.
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -103,6 +121,54 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX outbox_article_channel ON outbox(article_id, channel)
 """,
+    # 8 (web): a delivery history that outlives re-alerts (outbox.delivery_id is only the
+    # current claim); mutes and snoozes; analysts' "not relevant" marks; the search index
+    # (contentless FTS5 over the rule language's folded tokens, filled by monitor.web.search,
+    # with fts_docs mapping index rows to articles so a re-indexed or deleted article's old
+    # row is simply no longer joined); covering indexes for the web pages' filters, and
+    # article_facets: each article's story, language and feed tags in a narrow row kept by
+    # triggers, so grouping thousands of matches by story never reads the wide article rows
+    """
+    CREATE TABLE delivery_log (
+        delivery_id TEXT NOT NULL, outbox_id INTEGER NOT NULL, article_id INTEGER NOT NULL,
+        rule TEXT NOT NULL, channel TEXT NOT NULL, PRIMARY KEY (delivery_id, outbox_id)
+    );
+    CREATE INDEX delivery_log_article ON delivery_log(article_id);
+    INSERT INTO delivery_log SELECT delivery_id, id, article_id, rule, channel FROM outbox
+        WHERE delivery_id IS NOT NULL;
+    CREATE TABLE mutes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL,
+        created TEXT NOT NULL, until TEXT NOT NULL, note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX mutes_key ON mutes(kind, key);
+    CREATE TABLE feedback (
+        article_id INTEGER NOT NULL, rule TEXT NOT NULL, verdict TEXT NOT NULL,
+        created TEXT NOT NULL, PRIMARY KEY (article_id, rule)
+    );
+    CREATE VIRTUAL TABLE articles_fts USING fts5(body, content='', detail=none, tokenize='ascii');
+    CREATE TABLE fts_docs (doc INTEGER PRIMARY KEY AUTOINCREMENT, article_id INTEGER NOT NULL);
+    CREATE INDEX fts_docs_article ON fts_docs(article_id);
+    CREATE TABLE fts_dirty (article_id INTEGER PRIMARY KEY);
+    CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, summary, text ON articles
+        BEGIN INSERT OR IGNORE INTO fts_dirty VALUES (new.id); END;
+    CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles
+        BEGIN DELETE FROM fts_docs WHERE article_id = old.id; DELETE FROM fts_dirty WHERE article_id = old.id; END;
+    CREATE INDEX matches_created ON matches(created, rule, priority, article_id);
+    CREATE INDEX matches_rule ON matches(rule, created, priority, article_id);
+    CREATE INDEX articles_feed ON articles(feed_url, created);
+    CREATE TABLE article_facets (
+        id INTEGER PRIMARY KEY, story INTEGER NOT NULL, language TEXT NOT NULL, feed_tags TEXT NOT NULL
+    );
+    CREATE INDEX article_facets_language ON article_facets(language);
+    CREATE INDEX article_facets_story ON article_facets(story);
+    INSERT INTO article_facets SELECT id, COALESCE(story_id, id), language, feed_tags FROM articles;
+    CREATE TRIGGER article_facets_insert AFTER INSERT ON articles BEGIN
+        INSERT OR REPLACE INTO article_facets VALUES (new.id, COALESCE(new.story_id, new.id), new.language,
+                                                      new.feed_tags); END;
+    CREATE TRIGGER article_facets_update AFTER UPDATE OF story_id, language, feed_tags ON articles BEGIN
+        UPDATE article_facets SET story = COALESCE(new.story_id, new.id), language = new.language,
+                                  feed_tags = new.feed_tags WHERE id = new.id; END;
+    CREATE TRIGGER article_facets_delete AFTER DELETE ON articles BEGIN
+        DELETE FROM article_facets WHERE id = old.id; END
+    """,
 ]
-
-

@@ -1,22 +1,37 @@
-"""The optional operations endpoint: `/healthz` and Prometheus `/metrics` (config `http.listen`).
+"""The operations pages: `/healthz` (the daemon's heartbeat) and Prometheus `/metrics`.
 
-Owns the HTTP surface for operators, bound to 127.0.0.1 by default. Metrics are read
-from the store at scrape time through a separate connection, so the endpoint never
-shares the daemon's connection or blocks its event loop. Must not change state.
+Owns what operators and monitoring systems read: health from the heartbeat the daemon
+writes after each poll cycle, and gauges computed from the state database at scrape
+time on a connection of their own. Served by the web interface (monitor.web.routes_ops),
+off the event loop. Must not change state.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from monitor.store.sqlite import Store, db_bytes, now_utc
+from monitor.store.sqlite import db_bytes, now_utc
+from monitor.web.db import one, reading, rows
+
+COUNTS = {
+    "feeds_failing": ("Active feeds whose last poll failed",
+                      "SELECT count(*) FROM feeds WHERE error_count > 0 AND state = 'active'"),
+    "feeds_slow": ("Active feeds whose last poll was cut off at its deadline",
+                   "SELECT count(*) FROM feeds WHERE slow IS NOT NULL AND state = 'active'"),
+    "articles_unmatched": ("Articles stored unmatched: matching ran past its limit",
+                           "SELECT count(*) FROM articles WHERE unmatched IS NOT NULL"),
+    "articles": ("Articles stored", "SELECT count(*) FROM articles"),
+    "matches": ("Rule matches stored", "SELECT count(*) FROM matches"),
+    "outbox_pending": ("Matched items waiting for delivery", "SELECT count(*) FROM outbox WHERE status = 'pending'"),
+    "deliveries_pending": ("Deliveries waiting for (re)try", "SELECT count(*) FROM deliveries WHERE status = 'pending'"),
+    "deliveries_failed": ("Deliveries given up after retries",
+                          "SELECT count(*) FROM deliveries WHERE status = 'failed'"),
+}
 
 
 class StoreCollector:
@@ -26,24 +41,15 @@ class StoreCollector:
         self.state_path = state_path
 
     def collect(self):
-        store = Store(self.state_path)
-        try:
-            counts = store.counts()
-            states = store.rows("SELECT state, count(*) AS n FROM feeds GROUP BY state")
-            last = store.last_cycle("poll")
-        finally:
-            store.close()
+        with reading(self.state_path) as conn:
+            counts = {k: conn.execute(sql).fetchone()[0] for k, (_, sql) in COUNTS.items()}
+            states = rows(conn, "SELECT state, count(*) AS n FROM feeds GROUP BY state")
+            last = one(conn, "SELECT * FROM cycles WHERE kind = 'poll' ORDER BY id DESC LIMIT 1")
         feeds = GaugeMetricFamily("monitor_feeds", "Feeds by state", labels=["state"])
         for row in states:
             feeds.add_metric([row["state"]], row["n"])
         yield feeds
-        for key, help_ in (("feeds_failing", "Active feeds whose last poll failed"),
-                           ("feeds_slow", "Active feeds whose last poll was cut off at its deadline"),
-                           ("articles_unmatched", "Articles stored unmatched: matching ran past its limit"),
-                           ("articles", "Articles stored"), ("matches", "Rule matches stored"),
-                           ("outbox_pending", "Matched items waiting for delivery"),
-                           ("deliveries_pending", "Deliveries waiting for (re)try"),
-                           ("deliveries_failed", "Deliveries given up after retries")):
+        for key, (help_, _) in COUNTS.items():
             yield GaugeMetricFamily(f"monitor_{key}", help_, value=counts[key])
         if last:
             finished = datetime.fromisoformat(last["finished"]).timestamp()
@@ -55,47 +61,22 @@ class StoreCollector:
         yield GaugeMetricFamily("monitor_db_bytes", "Size of the state database", value=db_bytes(self.state_path))
 
 
+def metrics_text(state_path: Path) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(state_path))
+    return generate_latest(registry)
+
+
 def healthy(state_path: Path, max_silence_seconds: float) -> tuple[bool, str]:
     """Healthy when the daemon's heartbeat (written after each poll cycle) is recent."""
-    store = Store(state_path)
     try:
-        beat = store.get_meta("heartbeat")
-    finally:
-        store.close()
+        with reading(state_path) as conn:
+            beat = one(conn, "SELECT value, updated FROM meta WHERE key = 'heartbeat'")
+    except Exception as exc:  # a missing or locked database is unhealthy, never a traceback
+        return False, f"state database unreadable: {exc}"
     if beat is None:
         return False, "no poll cycle has finished yet"
-    age = (now_utc() - datetime.fromisoformat(beat[1])).total_seconds()
+    age = (now_utc() - datetime.fromisoformat(beat["updated"])).total_seconds()
     if age > max_silence_seconds:
         return False, f"last poll cycle finished {age:.0f}s ago"
     return True, "ok"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def make_app(state_path: Path, max_silence_seconds: float):
-    registry = CollectorRegistry()
-    registry.register(StoreCollector(state_path))
-    metrics = make_wsgi_app(registry)
-
-    def app(environ, start_response):
-        if environ.get("PATH_INFO") == "/healthz":
-            ok, why = healthy(state_path, max_silence_seconds)
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [why.encode() + b"\n"]
-        if environ.get("PATH_INFO") == "/metrics":
-            return metrics(environ, start_response)
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"try /healthz or /metrics\n"]
-    return app
-
-
-def serve(listen: str, state_path: Path, max_silence_seconds: float) -> WSGIServer:
-    """Start serving in a daemon thread; call `.shutdown()` to stop."""
-    host, _, port = listen.rpartition(":")
-    server = make_server(host or "127.0.0.1", int(port), make_app(state_path, max_silence_seconds),
-                         handler_class=_QuietHandler)
-    threading.Thread(target=server.serve_forever, name="monitor-http", daemon=True).start()
-    return server

@@ -1,0 +1,72 @@
+"""Incremental reload (issue 21): what a rules reload can keep from the previous one.
+
+Owns two caches that the RuleWatcher carries from one load to the next: each rule
+file's parsed YAML document, kept while the file's modification time and size are
+unchanged, and each rule built from an unchanged document, kept while the aliases of
+every entity it refers to are unchanged. Editing one file therefore re-reads that file
+and rebuilds its rules and the rules in other files that use an entity it defines;
+everything else is reused. Every cross-file check (duplicate ids and entities, unknown
+entities) still runs over the whole set on every load, so the result is the same as a
+fresh load. The automaton is still compiled over the whole set (compile.py).
+
+Must not decide validity: rules.py does, and only rules built without errors are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from monitor.config import yamlsrc
+
+_ENTITY_REF = re.compile(r"@([a-z0-9_-]+)")
+
+
+class LoadCache:
+    def __init__(self) -> None:
+        self.docs: dict[Path, tuple[tuple[int, int], Any]] = {}
+        self.rules: dict[int, tuple[Any, Any, tuple, tuple[str, ...]]] = {}
+        self._next_rules: dict[int, tuple[Any, Any, tuple, tuple[str, ...]]] = {}
+        self.reads = 0          # YAML files parsed (for tests and the reload benchmark)
+        self.built = 0          # rules built rather than reused
+
+    def start(self) -> None:
+        self._next_rules = {}
+        self.reads = self.built = 0
+
+    def finish(self, paths: list[Path]) -> None:
+        keep = set(paths)
+        self.docs = {p: v for p, v in self.docs.items() if p in keep}
+        self.rules = self._next_rules
+
+    def doc(self, path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> Any:
+        st = os.stat(path)
+        stamp = (st.st_mtime_ns, st.st_size)
+        cached = self.docs.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        doc = yamlsrc.load_file(path, max_alias_values)
+        self.reads += 1
+        self.docs[path] = (stamp, doc)
+        return doc
+
+    @staticmethod
+    def signature(raw: Any, entity_src: dict[str, tuple[Any, list[Any]]]) -> tuple:
+        """The aliases, as written, of every entity the rule's queries refer to."""
+        names = sorted({n for key in ("query", "exclude", "ignore")
+                        for n in _ENTITY_REF.findall(str(raw.get(key) or ""))})
+        return tuple((n, tuple(str(a) for a in entity_src[n][1]) if n in entity_src else None) for n in names)
+
+    def rule(self, raw: Any, entity_src: dict) -> tuple[Any, tuple[str, ...]] | None:
+        """The rule built from this very raw mapping last time, with its warnings, if still valid."""
+        cached = self.rules.get(id(raw))
+        if cached is None or cached[0] is not raw or cached[2] != self.signature(raw, entity_src):
+            return None
+        self._next_rules[id(raw)] = cached
+        return cached[1], cached[3]
+
+    def keep(self, raw: Any, rule: Any, entity_src: dict, warnings: tuple[str, ...]) -> None:
+        self.built += 1
+        self._next_rules[id(raw)] = (raw, rule, self.signature(raw, entity_src), warnings)

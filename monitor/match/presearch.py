@@ -1,0 +1,75 @@
+"""The presearcher: which rules an article's terms can possibly fire (issue 21).
+
+Owns the necessary conditions of a query, computed once per rule at compile time:
+`requirements(node)` is a list of clauses, each a set of automaton keys of which at least
+one must occur in the article (in any field, ignoring case, masks, scopes and positions)
+for the query to hold. A Term requires its key; AND requires what each operand requires;
+OR requires, per branch, its rarest clause, joined into one clause; NEAR requires both
+sides, NOT NEAR its left side, a scope its child; NOT requires nothing.
+
+A rule is indexed under its rarest clause (its *anchors*), so it becomes a candidate only
+when one of those keys occurs; a rule without any requirement goes into the
+always-evaluated set. A candidate's other clauses are then checked by key presence alone
+(the cheap AND approximation) before any position, case or mask work. Both are necessary
+conditions of the exact semantics, so results are identical to evaluating every rule.
+
+Rarity is estimated from the key itself (no corpus statistics): longer keys, phrases and
+closed keys are rarer than short words and open prefixes. Must not evaluate anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.match import parse as p
+from monitor.match.text import SEP
+
+Clause = frozenset[str]
+
+
+def key_cost(key: str) -> float:
+    """An estimate of how often a key occurs: lower is rarer."""
+    words = key.split(SEP)
+    letters = sum(len(w) for w in words)
+    cost = 1.0 / (1 + letters) ** 2 / 8 ** (len([w for w in words if w]) - 1)
+    if not key.startswith(SEP):
+        cost *= 8          # *suffix / *infix*: matches inside tokens
+    if not key.endswith(SEP):
+        cost *= 8          # prefix*
+    return cost
+
+
+def clause_cost(clause: Clause) -> float:
+    return sum(key_cost(k) for k in clause)
+
+
+def requirements(node: Any) -> list[Clause]:
+    """Clauses that must each be satisfied (one of their keys occurs) for node to hold."""
+    if isinstance(node, p.Term):
+        return [frozenset((node.key,))]
+    if isinstance(node, p.And):
+        return [c for child in node.children for c in requirements(child)]
+    if isinstance(node, p.Or):
+        picks = []
+        for child in node.children:
+            req = requirements(child)
+            if not req:
+                return []          # a branch that needs no occurrence: the OR needs none
+            picks.append(min(req, key=clause_cost))
+        return [frozenset().union(*picks)]
+    if isinstance(node, p.Near):
+        return requirements(node.left) + requirements(node.right)
+    if isinstance(node, p.NotNear):
+        return requirements(node.left)
+    if isinstance(node, p.Scope):
+        return requirements(node.child)
+    return []                      # NOT, or anything that can hold by absence
+
+
+def plan(node: Any) -> tuple[Clause | None, tuple[Clause, ...]]:
+    """The anchors of a query (None: evaluate it always) and the other clauses to check."""
+    req = list(dict.fromkeys(requirements(node)))
+    if not req:
+        return None, ()
+    anchors = min(req, key=clause_cost)
+    return anchors, tuple(c for c in req if c != anchors)

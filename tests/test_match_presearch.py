@@ -1,0 +1,81 @@
+"""The presearcher (issue 21): rules indexed under the keys they cannot match without give
+exactly the matches of evaluating every rule, on large random rule sets."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.match import RuleSet
+from monitor.match import parse as p
+from monitor.match.presearch import plan, requirements
+from monitor.models import Article
+from tests.test_match_reference import _write, rule_st, text_st
+
+ev = importlib.import_module("monitor.match.evaluate")
+
+
+def every_rule(rs: RuleSet, doc) -> list:
+    """The matches of evaluating every rule on doc, with no presearch at all."""
+    compiled = rs._compiled
+    fields = ev.index_fields(doc)
+    occ = ev.scan(compiled, fields)
+    plain = ev.Context(compiled, occ, fields)
+    out = []
+    for rule in rs.rules:
+        if ev.applies(rule, doc):
+            m = ev.evaluate(rule, compiled, occ, fields, plain)
+            if m is not None:
+                out.append(m)
+    return out
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(rules=st.lists(rule_st, min_size=50, max_size=200), texts=st.lists(text_st, min_size=3, max_size=6))
+def test_presearch_gives_the_matches_of_evaluating_every_rule(tmp_path, rules, texts):
+    from monitor.match import load_rules
+    rs = load_rules(_write(tmp_path, rules))
+    for i, text in enumerate(texts):
+        doc = Article(url="u", feed_url="f", guid=str(i), title=texts[i - 1], summary=texts[i - 2], text=text)
+        assert rs.match(doc) == every_rule(rs, doc)
+
+
+def _keys(query: str) -> list[set[str]]:
+    return [{k.strip() for k in c} for c in requirements(p.parse(query))]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("kallas", [{"kallas"}]),
+    ("kallas AND estonia", [{"kallas"}, {"estonia"}]),
+    ("kallas OR rutte", [{"kallas", "rutte"}]),
+    ("kallas AND NOT opera", [{"kallas"}]),
+    ("(kallas AND eu) OR rutte", [{"kallas", "rutte"}]),          # each branch's rarest clause
+    ('"kaja kallas" NEAR/5 (eu OR nato)', [{"kaja kallas"}, {"eu", "nato"}]),
+    ("kallas NOT NEAR/3 siim", [{"kallas"}]),                      # B is not required
+    ("title:(kallas OR rutte) AND lead:eu", [{"kallas", "rutte"}, {"eu"}]),
+    ("kallas OR (rutte AND NOT x)", [{"kallas", "rutte"}]),
+])
+def test_requirements(query, expected):
+    assert _keys(query) == expected
+
+
+def test_a_rule_is_anchored_on_its_rarest_required_key():
+    anchors, others = plan(p.parse("eu AND defen* AND Verteidigungsunion"))
+    assert {k.strip() for k in anchors} == {"verteidigungsunion"}
+    assert sorted(k.strip() for c in others for k in c) == ["defen", "eu"]
+
+
+def test_common_words_no_longer_make_candidates(tmp_path):
+    from monitor.match import load_rules
+    rs = load_rules(_write(tmp_path, [{"query": "the AND Kallas"}, {"query": "the"}]))
+    compiled = rs._compiled
+    the = compiled.key_ids[" the "]
+    assert compiled.rules_by_key[the] == (1,)              # r0 waits for its rarer key
+    doc = Article(url="u", feed_url="f", guid="g", title="x", text="the cat and the dog")
+    assert [m.rule for m in rs.match(doc)] == ["r1"]
+    assert [m.rule for m in rs.match(Article(url="u", feed_url="f", guid="g", title="Kallas",
+                                             text="the cat"))] == ["r0", "r1"]
