@@ -73,9 +73,9 @@ def test_the_cap_is_a_config_key_and_applies_to_rules(tmp_path):
     (tmp_path / "rules" / "r.yaml").write_text(
         "rules:\n  - id: a\n    query: x\n    tags: &t [a, b, c, d, e, f]\n"
         "  - id: b\n    query: y\n    tags: *t\n  - id: c\n    query: z\n    tags: *t\n")
-    assert load_rules(tmp_path / "rules", 100)
+    assert load_rules(tmp_path / "rules", max_alias_values=100)
     with pytest.raises(RuleError, match=r"r\.yaml:\d+:\d+: YAML refused: aliases expand .* more than 10 values"):
-        load_rules(tmp_path / "rules", 10)
+        load_rules(tmp_path / "rules", max_alias_values=10)
     cfg = config_mod.parse(f"rules: {{path: {tmp_path}/rules, max_alias_values: 10}}\n", "c.yaml")
     assert cfg.rules_max_alias_values == 10
     watcher = RuleWatcher(cfg.rules_path, max_alias_values=cfg.rules_max_alias_values)
