@@ -159,6 +159,7 @@ state: {{path: {tmp}/monitor.db, digests_dir: {tmp}/digests}}
 rules: {{path: {REPO}/tests/e2e_rules}}
 fetch:
   allow_private: {json.dumps(list(FARM_ALLOW))}
+  first_poll_alert_hours: all       # the farm's items are dated January 2026
   timeout_seconds: {timeout}
   min_interval_minutes: 1
   max_interval_minutes: 360

@@ -102,7 +102,7 @@ def pipeline_config(urls: list[str], tmp: Path, concurrency: int):
     return config.parse(f"""
 state: {{path: {tmp}/pipeline.db}}
 rules: {{path: {tmp}/rules}}
-fetch: {{allow_private: {list(ALLOW)}, full_text: false, concurrency: {concurrency}}}
+fetch: {{allow_private: {list(ALLOW)}, first_poll_alert_hours: all, full_text: false, concurrency: {concurrency}}}
 channels: [{{name: a, type: file}}]
 feeds:
 {feeds}

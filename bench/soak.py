@@ -77,7 +77,7 @@ def write_config(tmp: Path, feeds: list[str]):
     text = f"""
 state: {{path: {tmp}/m.db, digests_dir: {tmp}/digests}}
 rules: {{path: {tmp}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, full_text: false}}
+fetch: {{allow_private: ["127.0.0.1/32"], first_poll_alert_hours: all, respect_robots: false, full_text: false}}
 dedupe: {{story_window_hours: 0.5}}
 digest: {{max_items: 1000}}
 retention_days: 1

@@ -5,6 +5,8 @@ file: the text format strips control characters (ESC, BEL, CR, C1 ...) and inden
 continuation lines, so a publisher's newline cannot forge a record of its own; the JSON
 format escapes them. Credentials the config carries or names (webhook URLs, passwords,
 see redact.py) are masked in both. Modules log through `logging.getLogger("monitor.<module>")`.
+Structured fields passed with `extra={"event": ..., "feed": ..., "counts": {...}}` are
+carried by JSON lines as their own keys (text lines show the message only).
 """
 
 from __future__ import annotations
@@ -33,9 +35,17 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return log_text(scrub(super().format(record), self.secrets))
 
+# what every LogRecord has; anything else on a record came from `extra=` and is a field
+_STANDARD = set(vars(logging.LogRecord("x", logging.INFO, "x", 0, "x", None, None))) | {"message", "asctime"}
+
+
+def fields(record: logging.LogRecord) -> dict:
+    """The structured fields a call passed with `extra={...}` (feed, channel, delivery_id, counts, ...)."""
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+    """One JSON object per line: time, level, logger, message, the call's fields (`extra=`), exception."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         super().__init__()
@@ -44,10 +54,12 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         doc = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
                "level": record.levelname.lower(), "logger": record.name,
-               "message": scrub(record.getMessage(), self.secrets)}
+               "message": record.getMessage()}
+        for key, value in fields(record).items():
+            doc.setdefault(key, value)
         if record.exc_info:
-            doc["exception"] = scrub(self.formatException(record.exc_info), self.secrets)
-        line = json.dumps(doc, ensure_ascii=False)
+            doc["exception"] = self.formatException(record.exc_info)
+        line = scrub(json.dumps(doc, ensure_ascii=False, default=str), self.secrets)
         return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 

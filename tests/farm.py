@@ -66,7 +66,10 @@ def write_config(tmp: Path, feeds: list[str], *, rules: Path, fetch: str = "", d
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "monitor.yaml"
     lines = "\n".join(f"  - url: {u}" for u in feeds)
+    # The farm's items are dated January 2026: a first poll alerts on all of them (not only the last 24 h).
     fetch_pairs = ", ".join(p for p in ('allow_private: ["127.0.0.1/32"]', fetch) if p)
+    if "first_poll_alert_hours" not in fetch:
+        fetch_pairs += ", first_poll_alert_hours: all"
     cfg.write_text(f"""state: {{path: {tmp}/state/monitor.db, digests_dir: {tmp}/state/digests}}
 rules: {{path: {rules}}}
 fetch: {{{fetch_pairs}}}

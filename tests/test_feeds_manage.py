@@ -33,7 +33,7 @@ def invoke(cfg: Path, *args: str):
 
 def test_add_and_remove_edit_the_config_and_keep_its_comments(tmp_path):
     cfg = setup(tmp_path)
-    assert invoke(cfg, "add", "https://three.example/rss", "--name", "Three", "--tag", "uk").exit_code == 0
+    assert invoke(cfg, "add", "https://three.example/rss", "--name", "Three", "--tag", "uk", "--force").exit_code == 0
     urls = [f.url for f in config.load(cfg).feeds]
     assert urls == ["https://one.example/feed", "https://two.example/feed", "https://three.example/rss"]
     assert config.load(cfg).feeds[2].tags == ("uk",)
@@ -49,7 +49,7 @@ def test_add_and_remove_edit_the_config_and_keep_its_comments(tmp_path):
 def test_an_invalid_result_is_not_written(tmp_path):
     cfg = setup(tmp_path)
     before = cfg.read_text()
-    result = invoke(cfg, "add", "ftp://bad.example/feed")
+    result = invoke(cfg, "add", "ftp://bad.example/feed", "--force")
     assert result.exit_code == 1 and "would not validate" in result.output
     assert cfg.read_text() == before
 
@@ -68,7 +68,7 @@ def test_pause_and_resume_change_what_is_polled(tmp_path):
 
 def test_removing_the_last_and_a_middle_feed(tmp_path):
     cfg = setup(tmp_path)
-    assert invoke(cfg, "add", "https://three.example/rss").exit_code == 0
+    assert invoke(cfg, "add", "https://three.example/rss", "--force").exit_code == 0
     assert invoke(cfg, "remove", "https://two.example/feed").exit_code == 0
     assert [f.url for f in config.load(cfg).feeds] == ["https://one.example/feed", "https://three.example/rss"]
     assert invoke(cfg, "remove", "https://three.example/rss").exit_code == 0

@@ -78,7 +78,7 @@ def polled(tmp_path_factory):
         cfg = config_mod.parse(f"""
 state: {{path: {tmp}/monitor.db, digests_dir: {tmp}/digests}}
 rules: {{path: {tmp}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], full_text: false, timeout_seconds: 10}}
+fetch: {{allow_private: ["127.0.0.1/32"], first_poll_alert_hours: all, full_text: false, timeout_seconds: 10}}
 digest: {{max_items: 1000}}
 channels: [{{name: archive, type: file, schedule: hourly}}]
 feeds:

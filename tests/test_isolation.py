@@ -199,7 +199,7 @@ def site_config(tmp_path, site: Site, fetch: str = ""):
     cfg = tmp_path / "monitor.yaml"
     cfg.write_text(f"""state: {{path: {tmp_path}/state/monitor.db, digests_dir: {tmp_path}/state/digests}}
 rules: {{path: {REPO}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, timeout_seconds: 60, {fetch}}}
+fetch: {{allow_private: ["127.0.0.1/32"], first_poll_alert_hours: all, respect_robots: false, timeout_seconds: 60, {fetch}}}
 channels: [{{name: archive, type: file, schedule: hourly}}]
 feeds:
   - url: {site.base}/feed.xml

@@ -165,7 +165,7 @@ def test_witness_feed_stays_on_time_while_others_misbehave(tmp_path):
     cfg = tmp_path / "monitor.yaml"
     cfg.write_text(f"""state: {{path: {db}, digests_dir: {tmp_path}/state/digests}}
 rules: {{path: {rules}}}
-fetch: {{allow_private: ["127.0.0.0/8"], respect_robots: false, timeout_seconds: 20, min_interval_minutes: 1,
+fetch: {{allow_private: ["127.0.0.0/8"], first_poll_alert_hours: all, respect_robots: false, timeout_seconds: 20, min_interval_minutes: 1,
          feed_deadline_seconds: 45, match_seconds_per_article: 3}}
 shutdown_grace_seconds: {GRACE}
 retention_days: 90

@@ -65,7 +65,7 @@ def make_config(tmp_path, base):
     return config.parse(f"""
 state: {{path: {tmp_path}/m.db}}
 rules: {{path: {rules}}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false}}
+fetch: {{allow_private: ["127.0.0.1/32"], first_poll_alert_hours: all, respect_robots: false}}
 channels: [{{name: a, type: file}}]
 feeds: [{{url: "{base}/feed.xml", name: Desk}}]
 """)

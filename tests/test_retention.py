@@ -164,7 +164,7 @@ def daemon_config(tmp_path, feed_url: str):
     text = f"""
 state: {{path: {tmp_path}/m.db, digests_dir: {tmp_path}/digests}}
 rules: {{path: {rules}}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, full_text: false}}
+fetch: {{allow_private: ["127.0.0.1/32"], first_poll_alert_hours: all, respect_robots: false, full_text: false}}
 retention_days: 90
 channels: [{{name: desk, type: file, schedule: hourly}}]
 feeds:

@@ -88,7 +88,7 @@ def demo_config(base: str, state_dir: Path, rules_path: Path) -> config_mod.Conf
     text = f"""
 state: {{path: {state_dir / 'monitor.db'}, digests_dir: {state_dir / 'digests'}}}
 rules: {{path: {rules_path}}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false}}
+fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, first_poll_alert_hours: all}}
 channels: [{{name: archive, type: file, schedule: hourly}}]
 feeds: [{{url: "{base}/feed.xml", name: Seed Desk, tags: [demo]}}]
 """

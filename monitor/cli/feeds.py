@@ -9,15 +9,14 @@ Must not hold business logic: OPML is opml.py's, feed state is store.py's.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import click
-import yaml
 
 from monitor.cli.common import existing_store, load_config
 from monitor.config import settings as config_mod
+from monitor.config.edit import feeds_yaml, insert_feeds, remove_feed, write_validated
 from monitor.errors import ConfigError, FeedParseError
 from monitor.ingest.opml import export_opml, parse_opml
 from monitor.store.sqlite import Store
@@ -59,36 +58,72 @@ def import_cmd(ctx: click.Context, opml_file: Path, write: bool) -> None:
 def write_config(config_path: Path, updated: str) -> None:
     """Validate the new config text, then replace the file atomically; exit 1 if it would not validate."""
     try:
-        config_mod.parse(updated, str(config_path))
+        write_validated(config_path, updated)
     except ConfigError as exc:
         click.echo("not written: the config would not validate:", err=True)
         for msg in exc.messages:
             click.echo(f"  {msg}", err=True)
         sys.exit(1)
-    tmp = config_path.with_name(f".{config_path.name}.tmp")
-    tmp.write_text(updated, encoding="utf-8")
-    tmp.replace(config_path)
 
 
 @feeds_group.command("add")
 @click.argument("url")
 @click.option("--name", default="", help="The name shown in digests (default: the feed's own title).")
 @click.option("--tag", "tags", multiple=True, help="A tag rules can select feeds by (repeatable).")
+@click.option("--force", is_flag=True, help="Add the URL as it is, without fetching it or even if it is not a feed.")
 @click.pass_context
-def add_cmd(ctx: click.Context, url: str, name: str, tags: tuple[str, ...]) -> None:
+def add_cmd(ctx: click.Context, url: str, name: str, tags: tuple[str, ...], force: bool) -> None:
     """Add the feed at URL to the config file (a running daemon picks it up within a minute).
 
-    Example:
+    URL is fetched once: a feed is added under its final address (after permanent
+    redirects); on a web page its feed is found (<link rel="alternate">, then the usual
+    paths such as /feed and /rss.xml). Anything else (a 404, a page without a feed) is
+    refused unless --force. Its first poll records the backlog as seen and alerts only on
+    items of the last `fetch.first_poll_alert_hours`. Example:
 
         monitor feeds add https://www.politico.eu/feed/ --name "Politico Europe" --tag eu
     """
     config_path = Path(ctx.find_root().obj["config_path"])
-    if url in {f.url for f in load_config(ctx).feeds}:
+    cfg = load_config(ctx)
+    if url in {f.url for f in cfg.feeds}:
         click.echo(f"{url} is already in {config_path}")
         return
+    if not force:
+        url = _probed(url, cfg)
+        if url in {f.url for f in cfg.feeds}:
+            click.echo(f"{url} is already in {config_path}")
+            return
     snippet = feeds_yaml([{"url": url, "name": name, "tags": list(tags)}])
     write_config(config_path, insert_feeds(config_path.read_text(encoding="utf-8"), snippet))
     click.echo(f"added {url} to {config_path}")
+
+
+def _probed(url: str, cfg: config_mod.Config) -> str:
+    """The feed URL to add for url (itself, where it moved, or the feed its page declares); exit 1 if none."""
+    import asyncio
+
+    from monitor.ingest.discover import probe
+    from monitor.ingest.fetch import Fetcher
+
+    async def go():
+        async with Fetcher(cfg.fetch) as fetcher:
+            return await probe(fetcher, url, cfg.fetch.max_entries_per_feed)
+    try:
+        found = asyncio.run(go())
+    except ValueError as exc:          # not a URL httpx can request
+        found = None
+        problem = str(exc)
+    if found is None or found.url is None:
+        problem = found.problem if found else problem
+        click.echo(f"not added: {url}: {problem}. Use --force to add it anyway.", err=True)
+        sys.exit(1)
+    title = f" ({found.title})" if found.title else ""
+    if found.found_on_page:
+        click.echo(f"found the feed {found.url}{title} on {url}")
+    elif found.url != url:
+        click.echo(f"{url} moved permanently to {found.url}; adding the new address")
+    click.echo(f"{found.entries} items in the feed{title}")
+    return found.url
 
 
 @feeds_group.command("remove")
@@ -102,41 +137,36 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
         monitor feeds remove https://www.politico.eu/feed/
     """
     config_path = Path(ctx.find_root().obj["config_path"])
+    cfg = load_config(ctx)
+    aliases = _addresses(cfg, url)      # a feed that moved (301) is known by both addresses
     text = config_path.read_text(encoding="utf-8")
-    updated = remove_feed(text, url)
+    updated = next((u for u in (remove_feed(text, a) for a in aliases) if u is not None), None)
     if updated is None:
         click.echo(f"{url} is not in {config_path}", err=True)
         sys.exit(1)
     write_config(config_path, updated)
-    cfg = load_config(ctx)
     if cfg.state_path.exists():         # no database yet: nothing to mark
         store = existing_store(cfg)
         try:
-            store.set_feed_state(url, "removed")
+            for a in aliases:
+                store.set_feed_state(a, "removed")
         finally:
             store.close()
     click.echo(f"removed {url} from {config_path}")
 
 
-def remove_feed(text: str, url: str) -> str | None:
-    """`text` without the `feeds:` item whose url is `url` (its lines, comments around it kept)."""
-    root = yaml.compose(text)
-    feeds = next((v for k, v in getattr(root, "value", []) if k.value == "feeds"), None)
-    items = getattr(feeds, "value", [])
-    for i, item in enumerate(items):
-        fields = {k.value: v for k, v in getattr(item, "value", [])}
-        if getattr(fields.get("url"), "value", None) != url:
-            continue
-        if getattr(feeds, "flow_style", False):
-            return None      # a one-line flow list: leave it to the user
-        lines = text.splitlines(keepends=True)
-        # an item runs from its "- " line to the next item's, or to the end of the list
-        if i + 1 < len(items):
-            end = items[i + 1].start_mark.line
-        else:
-            end = item.end_mark.line if item.end_mark.column == 0 else item.end_mark.line + 1
-        return "".join(lines[:item.start_mark.line] + lines[end:])
-    return None
+def _addresses(cfg: config_mod.Config, url: str) -> list[str]:
+    """url, plus the feed's other address when the store knows it moved (old <-> new)."""
+    out = [url]
+    if cfg.state_path.exists():
+        store = existing_store(cfg)
+        try:
+            for row in store.feeds():
+                if url in (row["url"], row.get("moved_from")):
+                    out += [a for a in (row["url"], row.get("moved_from")) if a and a not in out]
+        finally:
+            store.close()
+    return out
 
 
 @feeds_group.command("pause")
@@ -176,42 +206,6 @@ def _set_state(ctx: click.Context, url: str, state: str) -> None:
     finally:
         store.close()
     click.echo(f"{url}: {state}")
-
-
-def feeds_yaml(feeds: list[dict]) -> str:
-    """The feeds as items of a YAML list, at indent 2."""
-    if not feeds:
-        return ""
-    items = [{"url": f["url"], **({"name": f["name"]} if f["name"] else {}),
-              **({"tags": list(f["tags"])} if f["tags"] else {})} for f in feeds]
-    dumped = yaml.safe_dump(items, allow_unicode=True, sort_keys=False, default_flow_style=None, width=1000)
-    return "".join("  " + line + "\n" for line in dumped.splitlines())
-
-
-def insert_feeds(text: str, snippet: str) -> str:
-    """`text` with the snippet's list items appended to its top-level `feeds:` block."""
-    if not snippet:
-        return text
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if re.match(r"^feeds:\s*(\[\s*\])?\s*(#.*)?$", ln)), None)
-    if start is None:
-        return text + ("" if text.endswith("\n") or not text else "\n") + "feeds:\n" + snippet
-    lines[start] = "feeds:\n"        # "feeds: []" becomes a block
-    end = start + 1
-    last_item = start
-    while end < len(lines) and not re.match(r"^[^\s#-]", lines[end]):
-        if lines[end].strip() and not lines[end].lstrip().startswith("#"):
-            last_item = end
-        end += 1
-    indent = ""
-    for ln in lines[start + 1:last_item + 1]:
-        m = re.match(r"^(\s*)- ", ln)
-        if m:
-            indent = m.group(1)
-            break
-    items = snippet if indent == "  " or last_item == start else "".join(
-        indent + ln[2:] + "\n" for ln in snippet.splitlines())
-    return "".join(lines[:last_item + 1] + [items] + lines[last_item + 1:])
 
 
 @feeds_group.command("export")

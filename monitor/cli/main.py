@@ -19,6 +19,7 @@ from monitor.cli.digest import digest_command
 from monitor.cli.extract import extract_command
 from monitor.cli.feeds import feeds_group
 from monitor.cli.matches import matches_command
+from monitor.cli.progress import Progress
 from monitor.cli.rules import match_command, rules_group
 from monitor.cli.state import backup_command, migrate_command, restore_command
 from monitor.cli.terminal import guard_streams
@@ -131,7 +132,8 @@ def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | Non
                     click.echo(msg, err=True)
                 sys.exit(2)
             daemon.report_rules(deps)
-            return await pipeline.poll_cycle(deps, every_feed=every_feed)
+            with Progress("polling feeds", "feeds") as bar:
+                return await pipeline.poll_cycle(deps, every_feed=every_feed, progress=bar)
 
     summary = asyncio.run(go())
     click.echo(summary.line())

@@ -261,12 +261,16 @@ def backtest_command(ctx: click.Context, rule_ids: tuple[str, ...], rules_dir: P
         store.close()
     wanted = set(rule_ids) or {r.id for r in rs.rules}
     fired: dict[str, list[dict]] = {rid: [] for rid in sorted(wanted)}
-    for row in rows:
-        doc = _article(row.get("url") or "", row.get("title") or "", row.get("text") or "",
-                       row.get("summary") or "", row.get("language") or "", row.get("feed_tags") or ())
-        for m in rs.match(doc):
-            if m.rule in wanted:
-                fired[m.rule].append(row)
+    from monitor.cli.progress import Progress
+    with Progress("matching stored articles", "articles") as bar:
+        bar.total(len(rows))
+        for row in rows:
+            doc = _article(row.get("url") or "", row.get("title") or "", row.get("text") or "",
+                           row.get("summary") or "", row.get("language") or "", row.get("feed_tags") or ())
+            for m in rs.match(doc):
+                if m.rule in wanted:
+                    fired[m.rule].append(row)
+            bar.advance()
     click.echo(f"{len(rows)} articles from the last {days} day(s), {len(wanted)} rule(s)")
     for rid, items in sorted(fired.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         click.echo(f"{rid}: {len(items)}")

@@ -30,6 +30,11 @@ class ControlStrippingStream:
         self._inner.write(strip_controls(s))
         return len(s)
 
+    @property
+    def raw_stream(self) -> TextIO:
+        """The stream underneath, for monitor's own terminal codes (the progress bar's \r)."""
+        return self._inner
+
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)

@@ -75,6 +75,7 @@ class DigestSettings:
     max_items: int = bounded(50, ge=1)
     immediate_per_rule_per_hour: int = bounded(5, ge=0, hint="0 sends no immediate alerts")
     retry_for_hours: float = bounded(24.0, gt=0)
+    channel_alert_after_minutes: float = bounded(60.0, ge=0)   # a channel failing this long is told via the others
 
 
 @dataclass(frozen=True)

@@ -80,8 +80,8 @@ def parse_listen(value: str) -> tuple[str, int]:
         raise ValueError(f"{text!r} must be HOST:PORT, e.g. 127.0.0.1:9464 ([::1]:9464 for IPv6)")
     host = m.groupdict().get("v6") or m.groupdict().get("host") or "127.0.0.1"
     port_text = m["port"]
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 1 to 65535 (0: any free port)")
     problem = host_problem(host)
     if problem:
         raise ValueError(f"{text!r}: {problem}")

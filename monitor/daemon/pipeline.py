@@ -18,11 +18,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor import metrics
 from monitor.config.settings import Config
+from monitor.daemon import moves
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.errors import FeedParseError, FetchError
 from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
 from monitor.extract.pool import WorkerFailed
+from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
 from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResult
@@ -90,7 +93,8 @@ class CycleSummary:
                 f"in {d['seconds']:.1f}s")
 
 
-async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool = False) -> CycleSummary:
+async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool = False,
+                     progress: Any = None) -> CycleSummary:
     """Poll every due feed (or every active feed) once, each as its own job; never raises for one feed.
 
     This is `poll --once`; the daemon starts the same feed jobs one by one as feeds fall due
@@ -103,7 +107,15 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
         deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
-    outcomes = await asyncio.gather(*(poll_feed_job(deps, f) for f in feeds))
+    if progress is not None:        # `poll --once` on a terminal: total(n), then advance() per feed done
+        progress.total(len(feeds))
+
+    async def job(feed: dict) -> FeedOutcome:
+        outcome = await poll_feed_job(deps, feed)
+        if progress is not None:
+            progress.advance()
+        return outcome
+    outcomes = await asyncio.gather(*(job(f) for f in feeds))
     summary = CycleSummary(list(outcomes), time.monotonic() - started)
     deps.store.record_cycle("poll", now, summary.as_dict())
     return summary
@@ -116,6 +128,12 @@ async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
 
 
 async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
+    outcome = await _poll_feed_guarded(deps, feed)
+    metrics.feed_polled(outcome.status, outcome.error)
+    return outcome
+
+
+async def _poll_feed_guarded(deps: Deps, feed: dict) -> FeedOutcome:
     url = feed["url"]
     try:
         return await _poll_feed(deps, feed, time.monotonic() + deps.config.fetch.feed_deadline_seconds)
@@ -133,12 +151,15 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     try:
         async with asyncio.timeout_at(_loop_time(deadline)):
             result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
+            metrics.fetched("feed", result.elapsed)
     except TimeoutError:
         raise FetchError(f"feed not fetched within its deadline of {deps.config.fetch.feed_deadline_seconds:g}s") \
             from None
     if result.moved_to:
         deps.store.move_feed(url, result.moved_to)
-        log.info("feed moved permanently: %s -> %s", url, result.moved_to)
+        log.info("feed moved permanently: %s -> %s", url, result.moved_to,
+                 extra={"event": "feed_moved", "feed": url, "moved_to": result.moved_to})
+        moves.follow_in_config(deps, url, result.moved_to)
         feed = deps.store.feed(result.moved_to) or feed
         url = feed["url"]
     if result.status == 410:
@@ -158,6 +179,12 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
         return FeedOutcome(url, "not-modified")
     parsed = await _parse(deps, result)
     new = deps.store.unseen(url, parsed.entries)
+    backlog: list[Entry] = []
+    if backlog_mod.is_first_poll(feed):     # a new feed's old items are recorded as seen, not alerted
+        new, backlog = backlog_mod.split_backlog(new, now, deps.config.fetch.first_poll_alert_hours)
+        if backlog:
+            log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
+                     extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
     republished = deps.store.republished(url, parsed.entries)
     built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
     articles = _unique(deps, [a for a in built if a is not None])
@@ -168,19 +195,21 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
     base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
-                entries_seen=feed["entries_seen"] + len(new) - sum(1 for e in new if e.guid in left),
+                entries_seen=feed["entries_seen"] + len(backlog) + len(new) - sum(1 for e in new if e.guid in left),
                 next_poll=iso(_next_poll(deps, feed, now, times, parsed.ttl_minutes, result)))
     if left:
         # the validators stay as they were, so the next poll is not a 304 that hides the rest
         base.update(etag=feed["etag"], last_modified=feed["last_modified"],
                     slow=f"cut off at its {deps.config.fetch.feed_deadline_seconds:g}s deadline with "
                          f"{len(left)} of {len(new) + len(republished)} items left for the next poll")
-        log.warning("feed slow: %s: %s", url, base["slow"])
+        log.warning("feed slow: %s: %s", url, base["slow"], extra={"event": "feed_slow", "feed": url,
+                                                                    "left": len(left)})
     with deps.store.transaction():
         deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
         deps.store.save_story_signatures(assignments)
         deps.store.mark_unmatched(unmatched)
         updated = _apply_updates(deps, republished, rebuilt)
+    metrics.stored(items)
     matched = [m for _, m in items if m]
     queued = sum(len(x.channels) for m in matched for x in m)
     return FeedOutcome(url, "slow" if left else "ok", len(parsed.entries), len(new), len(items), len(matched),
@@ -250,7 +279,9 @@ def _failed(deps: Deps, feed: dict, error: str, retry_after: float | None, statu
     deps.store.update_feed(feed["url"], error_count=count, last_error=error, last_status=status,
                            last_poll=iso(now), failing_since=feed.get("failing_since") or iso(now),
                            next_poll=iso(nxt))
-    log.warning("feed failed (%d in a row, next attempt %s): %s: %s", count, iso(nxt), feed["url"], error)
+    log.warning("feed failed (%d in a row, next attempt %s): %s: %s", count, iso(nxt), feed["url"], error,
+                extra={"event": "feed_failed", "feed": feed["url"], "error": error, "failures": count,
+                       "next_attempt": iso(nxt), "status": status})
     return FeedOutcome(feed["url"], "failed", error=error)
 
 
@@ -261,6 +292,7 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str =
     if full_text and entry.url:
         try:
             page = await deps.fetcher.fetch_page(entry.url)
+            metrics.fetched("page", page.elapsed)
             if page.status < 400 and "html" in (page.content_type or "html"):
                 # bytes, so extraction reads the page's own charset declaration
                 extracted = await _extract(deps, page.body, page.url)

@@ -26,7 +26,7 @@ from pathlib import Path
 from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
-from monitor.daemon import pipeline
+from monitor.daemon import notices, pipeline
 from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
@@ -45,6 +45,7 @@ log = logging.getLogger("monitor.daemon.run")
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
 HOUSEKEEPING_HOURS = 6
+NOTICES_CHECK_SECONDS = 60
 
 
 @asynccontextmanager
@@ -124,6 +125,12 @@ class Daemon:
     def _feed_done(self, outcome: pipeline.FeedOutcome) -> None:
         if outcome.queued:
             self.deliveries.wake()      # alerts (and a first digest) now, one job per channel
+
+    async def channel_notices(self) -> None:
+        """A channel failing too long is told through the others (daemon/notices.py)."""
+        with self.deps.store.session() as store:
+            if notices.queue_channel_notices(store, self.deps.config, now_utc()):
+                self.deliveries.wake()
 
     # -- reloads -----------------------------------------------------------------------
     async def reload_config(self) -> None:
@@ -213,6 +220,7 @@ class Daemon:
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
+        runner.every(NOTICES_CHECK_SECONDS, "notices", self.channel_notices, first=NOTICES_CHECK_SECONDS)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
         runner.every(CONFIG_CHECK_SECONDS, "config", self.reload_config, first=CONFIG_CHECK_SECONDS)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor import metrics
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import Job, JobRunner
 from monitor.store.sqlite import now_utc, parse_iso
@@ -107,9 +108,10 @@ class FeedScheduler:
         summary = pipeline.CycleSummary(cycle.outcomes, time.monotonic() - cycle.opened)
         store = self.deps.store
         store.record_cycle("poll", cycle.started, summary.as_dict())
+        metrics.cycle(summary.seconds, len(summary.feeds))
         store.set_meta("heartbeat", {"pid": os.getpid(), "at": now_utc().isoformat()})
         if summary.feeds:
-            log.info(summary.line())
+            log.info(summary.line(), extra={"event": "poll_cycle", "counts": summary.as_dict()})
 
     def _seconds_to_next_due(self, now: datetime) -> float:
         row = self.deps.store.db.execute(

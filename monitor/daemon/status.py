@@ -68,7 +68,7 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
         "rules_on_disk": _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
                                          else yamlsrc.DEFAULT_MAX_ALIAS_VALUES), "rules_in_daemon": None,
-        "channels": [], "failed_deliveries": [],
+        "channels": [], "failed_deliveries": [], "feed_moves_not_in_config": [],
     }
     try:
         store = Store.existing(src.state_path)
@@ -100,6 +100,7 @@ def _from_store(report: dict[str, Any], store: Store, conf: Config | None) -> No
         feeds += [_new_feed(f.url, f.name) for f in conf.feeds if f.enabled and f.url not in known]
     busy, last = store.last_busy_cycle("poll"), store.last_cycle("poll")
     rules, beat = store.get_meta("rules"), store.get_meta("heartbeat")
+    moved = store.get_meta("feed_moves_not_in_config")
     health = store.channel_health()
     names = [c.name for c in conf.channels] if conf else sorted(health)
     report.update(
@@ -107,6 +108,7 @@ def _from_store(report: dict[str, Any], store: Store, conf: Config | None) -> No
         last_poll={"finished": busy["finished"], **json.loads(busy["summary"])} if busy else None,
         last_check=last["finished"] if last else None,
         heartbeat=beat[0] if beat else None, rules_in_daemon=rules[0] if rules else None,
+        feed_moves_not_in_config=moved[0] if moved else [],
         channels=[_channel(n, health.get(n, {})) for n in names],
         failed_deliveries=store.rows(
             "SELECT id, channel, attempts, last_error, created FROM deliveries WHERE status = 'failed' "
@@ -204,6 +206,8 @@ def as_text(r: dict[str, Any]) -> str:
     new = sum(1 for f in r["feeds"] if f["state"] == "new")
     lines.append(f"feeds: {configured if configured is not None else len(r['feeds'])} configured "
                  f"({healthy} healthy, {c['feeds_failing']} failing" + (f", {new} not polled yet" if new else "") + ")")
+    for m in r["feed_moves_not_in_config"]:
+        lines.append(f"  [moved] {m['old']} -> {m['new']}: the config still says the old address ({m['reason']})")
     for f in r["feeds"]:
         if f.get("slow") and not f["error_count"]:
             lines.append(f"  [slow] {f['url']}: {f['slow']}")

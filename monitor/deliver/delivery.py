@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor import metrics
 from monitor.config.settings import ChannelSettings, Config
 from monitor.deliver.channels import Channel, make_channel
 from monitor.deliver.digest import Digest, FeedAlert, build_digest, select_rows
@@ -80,8 +81,11 @@ def _failed(store, config: Config, delivery: dict, now: datetime, exc: BaseExcep
         retry_at = min(now + timedelta(seconds=max(wait, 1.0)), deadline)
     store.mark_delivery_failed(delivery["id"], error, retry_at)
     summary["failed" if retry_at is None else "retrying"] += 1
+    metrics.delivered(delivery["channel"], "failed" if retry_at is None else "retrying")
     log.warning("delivery %s to %s failed (%s): %s", delivery["id"], delivery["channel"],
-                "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error)
+                "giving up" if retry_at is None else f"retry at {retry_at:%H:%M:%S}", error,
+                extra={"event": "delivery_failed", "delivery_id": delivery["id"], "channel": delivery["channel"],
+                       "error": error, "attempts": delivery["attempts"] + 1, "retry_at": retry_at})
 
 
 async def _parts(store, config: Config, channel: Channel, delivery: dict, now: datetime) -> list[dict]:
@@ -135,6 +139,10 @@ async def _attempt(store, config: Config, ch: ChannelSettings, channel: Channel,
         _failed(store, config, delivery, now, exc, summary)
         return False
     store.mark_delivered(delivery["id"])
+    metrics.delivered(delivery["channel"], "sent")
+    log.info("delivery %s to %s sent (%d parts)", delivery["id"], ch.name, len(parts),
+             extra={"event": "delivery_sent", "delivery_id": delivery["id"], "channel": ch.name,
+                    "parts": len(parts), "kind": delivery.get("kind")})
     summary["sent"] += 1
     return True
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from monitor import metrics
 from monitor.store.sqlite import db_bytes, now_utc
 from monitor.web.db import one, reading, rows
 
@@ -64,6 +65,7 @@ class StoreCollector:
 def metrics_text(state_path: Path) -> bytes:
     registry = CollectorRegistry()
     registry.register(StoreCollector(state_path))
+    registry.register(metrics.REGISTRY)         # the daemon's own counters and histograms
     return generate_latest(registry)
 
 
