@@ -31,7 +31,7 @@ def config(tmp_path, feed_url: str, extra: str = "") -> config_mod.Config:
     return config_mod.parse(f"""
 state: {{path: {tmp_path}/m.db, digests_dir: {tmp_path}/d}}
 rules: {{path: {tmp_path}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], full_text: false, timeout_seconds: 20{extra}}}
+fetch: {{allow_private: ["127.0.0.1/32"], full_text: false, timeout_seconds: 20, first_poll_alert_hours: all{extra}}}
 channels: [{{name: archive, type: file}}]
 feeds: [{{url: '{feed_url}'}}]
 """, str(tmp_path / "c.yaml"))

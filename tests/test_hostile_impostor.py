@@ -54,7 +54,7 @@ def config(tmp_path, feeds: list[tuple[str, str]]) -> config_mod.Config:
     return config_mod.parse(f"""
 state: {{path: {tmp_path}/m.db, digests_dir: {tmp_path}/d}}
 rules: {{path: {tmp_path}/rules}}
-fetch: {{allow_private: ["127.0.0.0/8"], timeout_seconds: 10, respect_robots: false}}
+fetch: {{allow_private: ["127.0.0.0/8"], timeout_seconds: 10, respect_robots: false, first_poll_alert_hours: all}}
 digest: {{max_items: 100}}
 channels: [{{name: archive, type: file}}]
 feeds:

@@ -104,7 +104,7 @@ def test_poll_text_log_of_hostile_urls_has_no_controls(tmp_path):
         (tmp_path / "c.yaml").write_text(f"""
 state: {{path: {tmp_path}/m.db, digests_dir: {tmp_path}/d}}
 rules: {{path: {tmp_path}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false}}
+fetch: {{allow_private: ["127.0.0.1/32"], respect_robots: false, first_poll_alert_hours: all}}
 channels: [{{name: archive, type: file}}]
 feeds: [{{url: '{pub.url("/f.json")}'}}]
 """)

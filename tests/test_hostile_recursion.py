@@ -154,7 +154,7 @@ def test_deep_json_feed_through_the_poll_cycle_is_recorded_as_a_feed_error(tmp_p
         cfg = config_mod.parse(f"""
 state: {{path: {tmp_path}/m.db, digests_dir: {tmp_path}/d}}
 rules: {{path: {tmp_path}/rules}}
-fetch: {{allow_private: ["127.0.0.1/32"], full_text: false, timeout_seconds: 10}}
+fetch: {{allow_private: ["127.0.0.1/32"], full_text: false, timeout_seconds: 10, first_poll_alert_hours: all}}
 channels: [{{name: archive, type: file}}]
 feeds: [{{url: '{pub.url("/deep.json")}'}}, {{url: '{pub.url("/ok.json")}'}}]
 """, "c.yaml")
