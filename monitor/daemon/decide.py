@@ -16,7 +16,7 @@ from typing import Any
 
 from monitor.daemon.analysis import Analysis, analyse, load_state
 from monitor.models import Article, Match
-from monitor.stories.dedupe import NUM_PERM
+from monitor.stories.dedupe import NUM_PERM, held_to_feed
 
 log = logging.getLogger("monitor.daemon.decide")
 
@@ -75,6 +75,7 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
         story_key = story.story_key if story else a.url
         copy = story is not None and story.level == "copy"
         story_id = deps.store.story_id_of(story_key) if copy else None
+        own_site = not held_to_feed(a.url)      # an outlet's own copy: never suppressed by a held item
         if story:
             assignments.append(story)
         resolved = []
@@ -84,7 +85,8 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
                 if ch not in enabled:
                     continue
                 key = (story_key, m.rule, ch)
-                if copy and (key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch))):
+                if copy and (key in queued or (story_id and deps.store.story_already_queued(
+                        story_id, m.rule, ch, ignore_held=own_site))):
                     continue
                 queued.add(key)
                 channels.append(ch)

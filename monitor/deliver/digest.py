@@ -224,7 +224,8 @@ def _flat(segs: tuple[Segment, ...]) -> tuple[Segment, ...]:
 
 
 def _item(key: str, rows: list[dict], related: list[dict], rule_order, titles: dict[str, str]) -> DigestItem:
-    rows = sorted(rows, key=lambda r: (r.get("published") or "9999", r["id"]))
+    # an outlet's own copy leads before any item held to another feed (dedupe.item_url's "#via=")
+    rows = sorted(rows, key=lambda r: ("#via=" in (r.get("url") or ""), r.get("published") or "9999", r["id"]))
     first = rows[0]
     rules = sorted({r["rule"] for r in rows}, key=rule_order)
     hits = [h for r in rows if r["id"] == first["id"] for h in _hits(r)]

@@ -86,9 +86,15 @@ class StoryQueries(StoreBase):
         row = self.db.execute("SELECT story_level FROM articles WHERE url = ?", [url]).fetchone()
         return row[0] if row else None
 
-    def story_already_queued(self, story_id: int, rule: str, channel: str) -> bool:
-        """Whether any article of this story already has an outbox row for this rule and channel."""
+    def story_already_queued(self, story_id: int, rule: str, channel: str, ignore_held: bool = False) -> bool:
+        """Whether any article of this story already has an outbox row for this rule and channel.
+
+        `ignore_held`: count only articles keyed by their own site's URL, not items a feed
+        could not speak for (keys with `#via=`, dedupe.item_url), so such an item never
+        suppresses the outlet's own copy.
+        """
+        held = " AND instr(a.url, '#via=') = 0" if ignore_held else ""
         return self.db.execute(
             "SELECT 1 FROM outbox o JOIN articles a ON a.id = o.article_id "
-            "WHERE (a.story_id = ? OR a.id = ?) AND o.rule = ? AND o.channel = ? LIMIT 1",
+            "WHERE (a.story_id = ? OR a.id = ?) AND o.rule = ? AND o.channel = ?" + held + " LIMIT 1",
             [story_id, story_id, rule, channel]).fetchone() is not None
