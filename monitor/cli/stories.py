@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from monitor.cli.rules import read_document
+from monitor.stories.dedupe import site_of
 from monitor.stories.index import StoryIndex
 
 # the files are treated as published in the order given, a minute apart, all seen as published
@@ -42,6 +43,8 @@ def group_files(index: StoryIndex, paths: tuple[str, ...]) -> tuple[list[dict], 
             errors.append(f"{path}: cannot read: {exc}")
             continue
         key = doc.url if doc.url not in path_of else f"{doc.url}#{i}"   # the same URL twice: still two files
+        if not site_of(key):
+            key = f"https://file{i}.invalid/{path}"     # a file without a web address: an outlet of its own
         path_of[key] = path
         when = T0 + timedelta(minutes=i)
         a = index.assign(key, doc.title, doc.text, when, when)

@@ -276,10 +276,12 @@ class StoryIndex:
         # the story is about, never chained from one rewrite to the next (A-B-C drifting apart);
         # and only another site's: one outlet's articles share its boilerplate, not an event
         site = site_of(key)
+        if not site:                 # no http(s) host (a urn:, a javascript: link): no outlet to compare
+            return None, (), 0.0
 
         def eligible(slots: np.ndarray) -> np.ndarray:
             near = np.abs(self._when[slots] - when_us) <= self._window_us
-            heads = [k != key and self._story[s] == k and not (site and self._site[s] == site)
+            heads = [k != key and self._story[s] == k and bool(self._site[s]) and self._site[s] != site
                      for s, k in ((s, self._key[s]) for s in slots.tolist())]
             return near & np.array(heads, dtype=bool)
 
