@@ -34,6 +34,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urldefrag
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -279,7 +280,8 @@ async def _cycles(farm: Farm, cfg: config_mod.Config, cycles: int, canary: Canar
         report.pss_total_mb = _pss_mb("self") + sum(_pss_mb(p) for p in kids)
         store = deps.store
         feeds_rows = store.feeds()
-        stored = {r["url"]: r for r in store.rows("SELECT url, feed_url, text_source FROM articles")}
+        # ssrf-link items link off the feed's site: stored held to their feed (`#via=`, dedupe.item_url)
+        stored = {urldefrag(r["url"])[0]: r for r in store.rows("SELECT url, feed_url, text_source FROM articles")}
     report.rss_main_mb = _hwm_mb("self") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats = json.loads(farm.get("/stats.json"))
     report._ctx = {"seen": seen_truth, "ok": ok_truth, "outcomes": outcomes, "errors": errors,  # type: ignore[attr-defined]

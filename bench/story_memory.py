@@ -62,10 +62,13 @@ def make_corpus(n: int, copies: float, seed: int) -> list[tuple[str, str, str, d
     return out
 
 
+RELATED = {"threshold": StoryIndex().related_threshold}     # --related-threshold
+
+
 def run(corpus, timed: bool) -> tuple[StoryIndex, list, list[float]]:
     """Assign the corpus in order; the timed run keeps the assignments (the measured one drops
     them, as the pipeline does once saved, so the peak is the index's own)."""
-    index = StoryIndex()
+    index = StoryIndex(related_threshold=RELATED["threshold"])
     got = []
     ms: list[float] = []
     for url, title, text, when, _ in corpus:
@@ -82,7 +85,10 @@ def main() -> None:
     p.add_argument("--n", type=int, default=10_000, help="articles (default 10,000)")
     p.add_argument("--copies", type=float, default=0.2, help="share of near-copies (default 0.2)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--related-threshold", type=float, default=RELATED["threshold"],
+                   help="the related level's threshold; 0 measures the copy level alone")
     args = p.parse_args()
+    RELATED["threshold"] = args.related_threshold
 
     corpus = make_corpus(args.n, args.copies, args.seed)
     words = statistics.mean(len(t.split()) for _, _, t, _, _ in corpus)
@@ -109,8 +115,8 @@ def main() -> None:
     joined = sum(a.story_key == first_of[truth[a.article_key]] for a in copies)
     wrong = sum(truth[a.story_key] != truth[a.article_key] for a in got)
 
-    rows = [(a.article_key, a.story_key, a.fingerprint, a.signature, a.published) for a in got]
-    restarted = StoryIndex()
+    rows = [(a.article_key, a.story_key, a.fingerprint, a.signature, a.published, None, a.terms) for a in got]
+    restarted = StoryIndex(related_threshold=args.related_threshold)
     t0 = time.perf_counter()
     for r in rows:
         restarted.add(*r)
@@ -123,6 +129,9 @@ def main() -> None:
     print(f"assign total s                   {sum(ms) / 1000:.2f}")
     print(f"add (load) of stored signatures  {load_s:.2f} s ({load_s / args.n * 1000:.3f} ms/article)")
     print(f"near-copies that joined          {joined}/{len(copies)}")
+    related = [a for a in got if a.level == "related"]
+    print(f"related threshold; joined as related  {args.related_threshold}; {len(related)} "
+          f"({sum(truth[a.story_key] != truth[a.article_key] for a in related)} to another synthetic story)")
     print(f"articles joined to a wrong story {wrong}")
 
 

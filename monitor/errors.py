@@ -7,6 +7,7 @@
     │   ├── BlockedAddress       the URL resolves to a non-public address that is not allowed
     │   └── TooLarge             the body exceeded the configured cap (also after decompression)
     ├── FeedParseError           bytes that are not a feed any lenient parser can read
+    ├── StateError               the state database cannot be opened or written (names the file)
     └── DeliveryError            a channel failed to deliver (retried from the outbox)
 
 "Not modified" and "no match" are values, not exceptions.
@@ -49,6 +50,10 @@ class TooLarge(FetchError):
 
 class FeedParseError(MonitorError):
     """The bytes are not a feed, even for a lenient parser."""
+
+
+class StateError(MonitorError):
+    """The state database is damaged, not a database, read-only or unreachable; the message names it."""
 
 
 class DeliveryError(MonitorError):

@@ -223,7 +223,9 @@ def test_daemon_prune_job_removes_old_digest_files_only(tmp_path):
     config = daemon_config(tmp_path, "http://127.0.0.1:9/feed.xml")
     digests = config.digests_dir
     digests.mkdir(parents=True)
-    old, new, other = digests / "old.eml", digests / "new.html", digests / "notes.txt"
+    uid = "0b8e6d1c-3f7a-4a57-9a43-5d2f1b7c9e01"
+    old, new, other = (digests / f"20260101T080000Z-desk-{uid}.eml", digests / f"20261130T080000Z-desk-{uid}.html",
+                       digests / "notes.txt")
     for f in (old, new, other):
         f.write_text("x")
     past = time.time() - 91 * 86400
@@ -235,4 +237,4 @@ def test_daemon_prune_job_removes_old_digest_files_only(tmp_path):
             Daemon(deps).prune()
 
     asyncio.run(scenario())
-    assert sorted(p.name for p in digests.iterdir()) == ["new.html", "notes.txt"]
+    assert sorted(p.name for p in digests.iterdir()) == [new.name, "notes.txt"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from monitor import redact
 from monitor.cli.common import existing_store, load_config
 from monitor.deliver.delivery import preview, run_digests
 from monitor.deliver.digest import render_html, render_text
@@ -38,7 +39,7 @@ def digest_command(ctx: click.Context, mode: str, channel: str | None, html_path
         if mode == "send":
             summary = asyncio.run(run_digests(store, config, force=True,
                                               channels=[channel] if channel else None))
-            click.echo(json.dumps(summary))
+            click.echo(redact.scrub(json.dumps(summary), redact.config_secrets(config)))
             sys.exit(1 if summary["retrying"] or summary["failed"] or summary["errors"] else 0)
         digests = preview(store, config, channel)
     finally:

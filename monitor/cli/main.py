@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,10 +22,40 @@ from monitor.cli.matches import matches_command
 from monitor.cli.progress import Progress
 from monitor.cli.rules import match_command, rules_group
 from monitor.cli.state import backup_command, migrate_command, restore_command
+from monitor.cli.stories import stories_command
+from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class MonitorGroup(click.Group):
+    """The root group: a state database that cannot be used ends any command with a clear message.
+
+    No traceback, exit status 2, the message names the file (StateError from the store; a
+    sqlite3 error met later, say a damaged page, is named after the config's state.path).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
+        from monitor.errors import StateError
+        from monitor.store.base import state_error
+        try:
+            return super().invoke(ctx)
+        except StateError as exc:
+            click.echo(f"monitor: {exc}", err=True)
+            ctx.exit(2)
+        except (sqlite3.Error, OSError) as exc:
+            cfg = (ctx.obj or {}).get("config")
+            state = cfg.state_path if cfg is not None else None
+            if isinstance(exc, OSError) and not (state and exc.filename
+                                                 and str(exc.filename).startswith(str(state))):
+                raise                   # not about the state database
+            click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=MonitorGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True,
               envvar="MONITOR_CONFIG", type=click.Path(dir_okay=False, path_type=Path),
               help="The config file (also $MONITOR_CONFIG).")
@@ -34,6 +65,7 @@ def cli(ctx: click.Context, config_path: Path) -> None:
     """monitor: polls news feeds, extracts articles, matches watch rules, delivers digests."""
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    guard_streams(ctx)          # publisher text never reaches the terminal with control characters
 
 
 def main() -> None:
@@ -41,8 +73,8 @@ def main() -> None:
 
 
 def _setup_logging(cfg: config_mod.Config, verbose: bool = False) -> None:
-    from monitor import logs
-    logs.setup(cfg.log_format, "DEBUG" if verbose else "INFO")
+    from monitor import logs, redact
+    logs.setup(cfg.log_format, "DEBUG" if verbose else "INFO", redact.config_secrets(cfg))
 
 
 @cli.command()
@@ -149,7 +181,10 @@ def status(ctx: click.Context, as_json: bool, check: bool, channel_grace_minutes
                                   channel_grace_minutes=channel_grace_minutes,
                                   max_failing_feeds=max_failing_feeds)
     report["problems"] = trouble
-    click.echo(status_mod.as_json(report) if as_json else status_mod.as_text(report))
+    # stored errors from before redaction existed may still hold a webhook URL
+    from monitor import redact
+    secrets = redact.config_secrets(src.config) if src.config is not None else []
+    click.echo(redact.scrub(status_mod.as_json(report) if as_json else status_mod.as_text(report), secrets))
     if check:
         if not as_json:
             click.echo("health: " + ("OK" if not trouble else "UNHEALTHY"))
@@ -180,6 +215,7 @@ cli.add_command(extract_command)
 cli.add_command(feeds_group)
 cli.add_command(rules_group)
 cli.add_command(match_command)
+cli.add_command(stories_command)
 cli.add_command(matches_command)
 
 

@@ -28,7 +28,10 @@ class Progress:
         if not self.enabled or n <= 0:
             return
         self._started = time.monotonic()
-        self._bar = click.progressbar(length=n, label=self.label, file=sys.stderr, show_pos=True, show_eta=True,
+        # the bar's own \r and cursor codes go to the terminal as they are (cli/terminal.py filters
+        # everything else); its label and counts are ours, never publisher text
+        raw = getattr(sys.stderr, "raw_stream", sys.stderr)
+        self._bar = click.progressbar(length=n, label=self.label, file=raw, show_pos=True, show_eta=True,
                                       item_show_func=lambda rate: rate)
         self._bar.__enter__()
 

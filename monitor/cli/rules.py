@@ -15,7 +15,10 @@ from typing import Any
 
 import click
 
-from monitor.errors import RuleError
+from monitor.cli.common import DEFAULT_CONFIG
+from monitor.config import settings as config_mod
+from monitor.config import yamlsrc
+from monitor.errors import ConfigError, RuleError
 from monitor.match import RuleSet, load_rules
 from monitor.models import Article, Hit, Match, Why
 
@@ -23,6 +26,19 @@ CONTEXT = 40      # characters of context shown either side of a hit
 
 
 # -- helpers ----------------------------------------------------------------------------
+def _alias_cap() -> int:
+    """The config's rules.max_alias_values when a config file is there, else the default."""
+    ctx = click.get_current_context(silent=True)
+    obj = (ctx.find_root().obj or {}) if ctx else {}
+    if isinstance(obj.get("config"), config_mod.Config):
+        return obj["config"].rules_max_alias_values
+    path = Path(obj.get("config_path") or DEFAULT_CONFIG)
+    try:
+        return config_mod.load(path).rules_max_alias_values if path.exists() else yamlsrc.DEFAULT_MAX_ALIAS_VALUES
+    except ConfigError:          # a broken config must not stop checking the rules
+        return yamlsrc.DEFAULT_MAX_ALIAS_VALUES
+
+
 def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
     """--rules, else the config's rules_path when the config file exists, else rules/."""
     if option is not None:
@@ -34,7 +50,7 @@ def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
 
 def _load_or_exit(path: Path, code: int) -> RuleSet:
     try:
-        return load_rules(path)
+        return load_rules(path, max_alias_values=_alias_cap())
     except RuleError as exc:
         for msg in exc.messages:
             click.echo(msg, err=True)
@@ -63,9 +79,15 @@ def read_document(path: str) -> Article:
     if suffix in (".html", ".htm"):
         return _from_html(raw, path)
     if suffix == ".json":
-        obj = json.loads(raw)
+        try:
+            obj = json.loads(raw)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
         if not isinstance(obj, dict):
             raise ValueError("a .json input must be an object with title and text")
+        for key in ("url", "title", "text", "summary", "language"):
+            if not isinstance(obj.get(key, ""), str):
+                raise ValueError(f"{key!r} must be a string, not {type(obj[key]).__name__}")
         return _article(obj.get("url") or path, obj.get("title", ""), obj.get("text", ""),
                         obj.get("summary", ""), obj.get("language", ""), obj.get("feed_tags") or ())
     lines = raw.splitlines()

@@ -21,11 +21,12 @@ SECURITY = ("starttls", "tls", "none")
 ENV_KEYS = ("password_env", "secret_env", "urls_env", "url_env")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BASE_KEYS = {"name", "type", "schedule", "enabled"}
+NAME_RE = re.compile(r"[^\W_][\w .-]{0,63}")   # no '/', '\\', ':' or controls: it is part of file names
 CHANNEL_KEYS = {
     "file": {"path"},
     "email": {"host", "port", "security", "username", "password_env", "from", "to", "timeout_seconds",
               "from_name", "list_id", "list_unsubscribe", "messages_per_second"},
-    "webhook": {"url", "format", "secret_env", "timeout_seconds", "headers", "messages_per_second"},
+    "webhook": {"url", "url_env", "format", "secret_env", "timeout_seconds", "headers", "messages_per_second"},
     "apprise": {"urls_env", "messages_per_second"},
 }
 UNSUBSCRIBE_RE = re.compile(r"(?i)(mailto:[^\s<>@]+@[^\s<>]+|https?://[^\s<>]+)")
@@ -58,6 +59,9 @@ def channel(c: Checker, d: Any) -> ChannelSettings | None:
               "(e.g. name: 'off')", d, "name")
     elif not isinstance(name, str) or not name.strip():
         c.err(name, "a channel's name must be a non-empty string", d, "name")
+    elif not NAME_RE.fullmatch(name):
+        c.err(name, f"channel name {name!r}: use letters, digits, spaces, '.', '_' and '-', starting with a "
+              "letter or digit, at most 64 (it becomes part of digest file names)", d, "name")
     schedule = d.get("schedule", "hourly")
     if not isinstance(schedule, str):
         c.err(schedule, f"schedule must be a string like 'daily at 07:30', got {schedule!r}", d, "schedule")
@@ -141,9 +145,10 @@ def _check_addresses(c: Checker, d: dict) -> None:
 
 
 def _check_webhook(c: Checker, d: dict) -> None:
-    if "url" not in d:
-        c.err(d, "webhook channel needs 'url'")
-    else:
+    if ("url" in d) == ("url_env" in d):
+        c.err(d, "webhook channel needs 'url_env' (the environment variable holding its URL; chat "
+              "webhook URLs are credentials) or 'url', not both")
+    elif "url" in d:
         problem = values.url_problem(d["url"])
         if problem:
             c.err(d["url"], f"webhook url {problem}", d, "url")

@@ -63,6 +63,8 @@ class FetchSettings:
     first_poll_alert_hours: float | None = bounded(24.0, ge=0)
     feed_deadline_seconds: float = bounded(300.0, ge=1, le=86400)     # one feed's whole poll: feed, pages, ...
     match_seconds_per_article: float = bounded(10.0, ge=0.1, le=3600)  # matching + story signature, in a worker
+    max_article_chars: int = bounded(200_000, ge=1000)   # stored text and summary per article, cut beyond
+    robots_cache_size: int = bounded(1000, ge=1)         # origins whose robots.txt is kept (LRU)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class DedupeSettings:
     story_threshold: float = bounded(0.4, gt=0, le=1)      # MinHash Jaccard at which two texts are one story
     story_window_hours: float = bounded(72.0, gt=0)        # copies further apart are separate stories
     date_skew_minutes: float = bounded(15.0, ge=0)         # a publisher's date later than first seen + this is not trusted
+    related_threshold: float = bounded(0.07, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
     update_threshold: float = bounded(0.8, gt=0, le=1)     # an edited entry below this is alerted again
 
 
@@ -102,6 +105,7 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     disabled_channels: tuple[str, ...] = ()      # defined with `enabled: false`: rules may name them
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
+    rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
 
     def channel(self, name: str) -> ChannelSettings:
@@ -270,7 +274,10 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     if not c.keys(doc, TOP_KEYS, "config"):
         raise ConfigError(c.errors)
     state = _mapping(c, doc, "state", {"path", "digests_dir"})
-    rules = _mapping(c, doc, "rules", {"path"})
+    rules = _mapping(c, doc, "rules", {"path", "max_alias_values"})
+    max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
+    if max_alias_values < 0:
+        c.err(rules.get("max_alias_values"), "rules.max_alias_values must be 0 or more", rules, "max_alias_values")
     logging_ = _mapping(c, doc, "logging", {"format"})
     http = _mapping(c, doc, "http", {f.name for f in fields(HttpSettings)})
     http_settings = _section(c, http or None, HttpSettings, "http")
@@ -321,6 +328,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
         shutdown_grace_seconds=float(grace),
+        rules_max_alias_values=max_alias_values,
     )
 
 

@@ -3,6 +3,13 @@
 Config and rules report errors as `FILE:LINE:COL`; this module owns turning YAML text
 into plain dicts, lists and strings that also carry their 1-based line and column.
 It never executes tags (it builds on `yaml.SafeLoader`).
+
+Aliases are shared, never copied: `*ref` gives the very object its `&anchor` built, so
+building costs what the file holds. What aliases would expand the document to (values
+reached through references, counted as a consumer walking the tree would meet them) is
+capped at `max_alias_values`; beyond it, and for nesting deeper than `MAX_DEPTH` or an
+anchor that contains itself, loading fails with a `yaml.YAMLError` that carries the
+position, like a syntax error. A file without aliases is never limited by the cap.
 """
 
 from __future__ import annotations
@@ -11,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+DEFAULT_MAX_ALIAS_VALUES = 100_000   # values reachable only through aliases, per document
+MAX_DEPTH = 100                      # nested collections; real configs and rules use < 10
 
 
 class Pos:
@@ -58,57 +68,129 @@ def _mark(obj: Pos, node: yaml.Node, file: str) -> Any:
 SAFE_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
-def _build(node: yaml.Node, loader: yaml.SafeLoader, file: str) -> Any:
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in SAFE_COLLECTION_TAGS:
-        # Only plain maps and lists: a tag like !!python/object/apply is refused, never run.
-        raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
-    if isinstance(node, yaml.MappingNode):
-        out = _mark(PosDict(), node, file)
-        out.key_pos = {}
-        loader.flatten_mapping(node)
-        for key_node, value_node in node.value:
-            key = _build(key_node, loader, file)
-            if isinstance(key, (dict, list)):
-                key = str(key)
-            out[key] = _build(value_node, loader, file)
-            out.key_pos[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        out = _mark(PosList(), node, file)
-        out.extend(_build(n, loader, file) for n in node.value)
-        return out
-    value = loader.construct_object(node, deep=True)
-    if isinstance(value, bool) or value is None or isinstance(value, float):
+class YAMLLimitError(yaml.composer.ComposerError):
+    """The document is well-formed but too deep, recursive or an alias bomb."""
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """SafeLoader whose (recursive) composer refuses nesting deeper than MAX_DEPTH."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.depth >= MAX_DEPTH:
+            event = self.peek_event()
+            raise YAMLLimitError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _Builder:
+    """Turns a node graph into Pos values, once per node: an alias yields the shared object."""
+
+    def __init__(self, loader: yaml.SafeLoader, file: str, max_alias_values: int):
+        self.loader, self.file, self.max_alias_values = loader, file, max_alias_values
+        self.built: dict[int, Any] = {}
+        self.size: dict[int, int] = {}       # values a walk of the node meets, aliases expanded
+        self.active: set[int] = set()        # nodes being built: meeting one again is a cycle
+        self.through_aliases = 0
+
+    def build(self, node: yaml.Node) -> Any:
+        key = id(node)
+        if key in self.active:
+            raise YAMLLimitError(None, None, "an anchor refers to itself (recursive alias)",
+                                              node.start_mark)
+        if key in self.built:                # an alias: share, and count what it expands to
+            self.through_aliases += self.size[key]
+            if self.through_aliases > self.max_alias_values:
+                raise YAMLLimitError(
+                    None, None, f"aliases expand this document to more than {self.max_alias_values} "
+                    "values (an alias bomb?)", node.start_mark)
+            return self.built[key]
+        self.active.add(key)
+        try:
+            value, size = self._construct(node)
+        finally:
+            self.active.discard(key)
+        self.built[key], self.size[key] = value, size
         return value
-    if isinstance(value, int):
-        return _mark(PosInt(value), node, file)
-    if isinstance(value, str):
-        return _mark(PosStr(value), node, file)
-    return value
+
+    def _count(self, child: yaml.Node) -> tuple[Any, int]:
+        value = self.build(child)
+        return value, self.size[id(child)]
+
+    def _construct(self, node: yaml.Node) -> tuple[Any, int]:
+        file = self.file
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in SAFE_COLLECTION_TAGS:
+            # Only plain maps and lists: a tag like !!python/object/apply is refused, never run.
+            raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            out = _mark(PosDict(), node, file)
+            out.key_pos = {}
+            self.loader.flatten_mapping(node)
+            size = 1
+            for key_node, value_node in node.value:
+                key, ks = self._count(key_node)
+                if isinstance(key, (dict, list)):
+                    key = str(key)                        # bounded: the alias cap applies first
+                out[key], vs = self._count(value_node)
+                size += ks + vs
+                out.key_pos[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            return out, size
+        if isinstance(node, yaml.SequenceNode):
+            seq = _mark(PosList(), node, file)
+            size = 1
+            for n in node.value:
+                item, s = self._count(n)
+                seq.append(item)
+                size += s
+            return seq, size
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, bool) or value is None or isinstance(value, float):
+            return value, 1
+        if isinstance(value, int):
+            return _mark(PosInt(value), node, file), 1
+        if isinstance(value, str):
+            return _mark(PosStr(value), node, file), 1
+        return value, 1
 
 
-def load(text: str, file: str = "<string>") -> Any:
-    """Parse YAML text into Pos-carrying values; raises yaml.YAMLError with a mark."""
-    loader = yaml.SafeLoader(text)
+def load(text: str, file: str = "<string>", max_alias_values: int = DEFAULT_MAX_ALIAS_VALUES) -> Any:
+    """Parse YAML text into Pos-carrying values; raises yaml.YAMLError with a mark.
+
+    Also for an alias bomb, an anchor inside itself and nesting beyond MAX_DEPTH.
+    """
+    loader = _DepthLimitedLoader(text)
     try:
         node = loader.get_single_node()
-        return None if node is None else _build(node, loader, file)
+        if node is None:
+            return None
+        return _Builder(loader, file, max_alias_values).build(node)
+    except RecursionError:
+        # a last resort (e.g. a merge key `<<:` that merges its own mapping): still a YAML error
+        raise YAMLLimitError(None, None, "nested too deeply or recursive (anchor inside itself?)",
+                                          None) from None
     finally:
         loader.dispose()
 
 
-def load_file(path: str | Path) -> Any:
+def load_file(path: str | Path, max_alias_values: int = DEFAULT_MAX_ALIAS_VALUES) -> Any:
     path = Path(path)
-    return load(path.read_text(encoding="utf-8"), str(path))
+    return load(path.read_text(encoding="utf-8"), str(path), max_alias_values)
 
 
 def error_location(exc: yaml.YAMLError, file: str) -> str:
-    """`FILE:LINE:COL: message` for a YAML syntax error."""
+    """`FILE:LINE:COL: message` for a YAML syntax error (or a YAMLLimitError)."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
+    kind = "YAML refused" if isinstance(exc, YAMLLimitError) else "YAML syntax error"
     if mark is None:
-        return f"{file}:1:1: YAML syntax error: {problem}"
-    return f"{file}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {problem}"
+        return f"{file}:1:1: {kind}: {problem}"
+    return f"{file}:{mark.line + 1}:{mark.column + 1}: {kind}: {problem}"
 
 
 def where(value: Any, fallback: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from monitor.daemon.analysis import Analysis, analyse, load_state
 from monitor.models import Article, Match
-from monitor.stories.dedupe import NUM_PERM
+from monitor.stories.dedupe import NUM_PERM, held_to_feed
 
 log = logging.getLogger("monitor.daemon.decide")
 
@@ -54,8 +54,10 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
 
     `seen` is the fetch time: the story window trusts a publisher's date only near it.
     A later copy of a story already queued for a rule and channel is stored (it shows as
-    "also reported by") but queues nothing new there. An article whose analysis failed
-    is stored unmatched, in a story of its own.
+    "also reported by") but queues nothing new there. Related coverage (another outlet's
+    own report of the event, `story.level == "related"`) is never suppressed here: it is
+    queued and shown under its story (the delivery holds back a second immediate alert).
+    An article whose analysis failed is stored unmatched, in a story of its own.
     """
     defaults = deps.config.default_channels
     enabled = {ch.name for ch in deps.config.channels}     # a disabled channel (enabled: false) gets nothing
@@ -71,7 +73,9 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
         story = (deps.stories.assign(a.url, a.title, a.text, a.published, seen, signature=an.signature)
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
-        story_id = deps.store.story_id_of(story_key) if story and not story.is_new_story else None
+        copy = story is not None and story.level == "copy"
+        story_id = deps.store.story_id_of(story_key) if copy else None
+        own_site = not held_to_feed(a.url)      # an outlet's own copy: never suppressed by a held item
         if story:
             assignments.append(story)
         resolved = []
@@ -81,7 +85,8 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
                 if ch not in enabled:
                     continue
                 key = (story_key, m.rule, ch)
-                if key in queued or (story_id and deps.store.story_already_queued(story_id, m.rule, ch)):
+                if copy and (key in queued or (story_id and deps.store.story_already_queued(
+                        story_id, m.rule, ch, ignore_held=own_site))):
                     continue
                 queued.add(key)
                 channels.append(ch)

@@ -23,7 +23,7 @@ from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.errors import FeedParseError, FetchError
-from monitor.extract.article import article_text, extract
+from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
 from monitor.extract.pool import WorkerFailed
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
@@ -300,11 +300,12 @@ async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str =
             log.info("page not fetched, using the feed's text: %s: %s", entry.url, exc)
     text, source = article_text(extracted, entry.summary, entry.content)
     page_canonical = extracted.canonical_url if extracted else None
+    cap = deps.config.fetch.max_article_chars        # one 6 MB item must not cost 6 MB a poll
     return Article(
-        url=dedupe.canonical_url(entry.url or entry.guid, page_canonical),
+        url=dedupe.item_url(entry.url or entry.guid, feed["url"], page_canonical),
         feed_url=feed["url"], guid=entry.guid,
-        title=entry.title or (extracted.title if extracted else "") or "(untitled)",
-        summary=entry.summary, text=text, author=entry.author or (extracted.author if extracted else ""),
+        title=clip(entry.title or (extracted.title if extracted else "") or "(untitled)", MAX_TITLE_CHARS),
+        summary=clip(entry.summary, cap), text=clip(text, cap), author=entry.author or (extracted.author if extracted else ""),
         published=entry.published or entry.updated,
         language=(extracted.language if extracted else "") or "",
         source=feed["name"] or feed_title or (extracted.sitename if extracted else "") or _host(feed["url"]),

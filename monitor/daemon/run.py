@@ -55,7 +55,8 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     from monitor.match import RuleWatcher
 
     store = Store(config.state_path)
-    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config))
+    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
+                        max_alias_values=config.rules_max_alias_values)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     publisher = RulesPublisher() if use_pool else None
     try:
@@ -80,7 +81,8 @@ def rule_check(config: Config):
 def _story_index(config: Config, store: Store) -> StoryIndex:
     """The story index over the dedupe window, rebuilt from the stored signatures."""
     index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
-                       date_skew_minutes=config.dedupe.date_skew_minutes)
+                       date_skew_minutes=config.dedupe.date_skew_minutes,
+                       related_threshold=config.dedupe.related_threshold)
     index.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
     return index
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from monitor.config import yamlsrc
 from monitor.config.settings import Config
 from monitor.daemon import lock
 from monitor.errors import RuleError
@@ -39,10 +40,10 @@ class Sources:
         return cls(cfg.path, cfg.state_path, cfg.rules_path, cfg)
 
 
-def _rules_on_disk(rules_path: Path) -> dict[str, Any]:
+def _rules_on_disk(rules_path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> dict[str, Any]:
     from monitor.match import load_rules
     try:
-        rs = load_rules(rules_path)
+        rs = load_rules(rules_path, max_alias_values=max_alias_values)
     except RuleError as exc:
         return {"valid": False, "rules": 0, "errors": exc.messages}
     except Exception as exc:  # status must report, never crash
@@ -65,7 +66,8 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         "state": str(src.state_path), "database": None, "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
         "feeds": [], "feeds_configured": len(conf.feeds) if conf else None, "last_poll": None,
         "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
-        "rules_on_disk": _rules_on_disk(src.rules_path), "rules_in_daemon": None,
+        "rules_on_disk": _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
+                                         else yamlsrc.DEFAULT_MAX_ALIAS_VALUES), "rules_in_daemon": None,
         "channels": [], "failed_deliveries": [], "feed_moves_not_in_config": [],
     }
     try:

@@ -28,6 +28,7 @@ SUBJECT_MAX = 200        # characters; cut at a word, the health notice and part
 class Source:
     source: str
     url: str
+    title: str = ""                       # related coverage: the other outlet's own headline
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class DigestItem:
     snippet: tuple[Segment, ...]
     from_feed: bool                       # text_source == "feed": shown "from the feed summary"
     also_reported_by: tuple[Source, ...] = ()
+    related_coverage: tuple[Source, ...] = ()   # other outlets' own reports of the event, with headlines
     outbox_ids: tuple[int, ...] = ()
     updated: bool = False                 # re-sent because the article was materially edited
     rule_titles: tuple[str, ...] = ()     # the titles of `rules`, same order
@@ -222,15 +224,23 @@ def _flat(segs: tuple[Segment, ...]) -> tuple[Segment, ...]:
 
 
 def _item(key: str, rows: list[dict], related: list[dict], rule_order, titles: dict[str, str]) -> DigestItem:
-    rows = sorted(rows, key=lambda r: (r.get("published") or "9999", r["id"]))
+    # an outlet's own copy leads before any item held to another feed (dedupe.item_url's "#via=")
+    rows = sorted(rows, key=lambda r: ("#via=" in (r.get("url") or ""), r.get("published") or "9999", r["id"]))
     first = rows[0]
     rules = sorted({r["rule"] for r in rows}, key=rule_order)
     hits = [h for r in rows if r["id"] == first["id"] for h in _hits(r)]
     source = one_line(first.get("source") or first.get("feed_url") or "")
     others: dict[str, Source] = {}
+    coverage: dict[str, Source] = {}
     for r in [*rows[1:], *related]:
         url, src = r.get("url") or "", one_line(r.get("source") or r.get("feed_url") or "")
-        if url and url != first["url"] and src != source and src not in others:
+        if not url or url == first["url"]:
+            continue
+        # related coverage goes both ways: when the item shows the related report (it was
+        # published earlier), the story's first article is the other outlet's own version
+        if "related" in (r.get("story_level"), first.get("story_level")) and r.get("story_level") != "copy":
+            coverage.setdefault(url, Source(src, url, one_line(r.get("title") or url)))
+        elif src != source and src not in others:
             others[src] = Source(src, url)
     raw_title = first.get("title") or first["url"]
     return DigestItem(
@@ -243,6 +253,7 @@ def _item(key: str, rows: list[dict], related: list[dict], rule_order, titles: d
         snippet=snippet(first, hits),
         from_feed=first.get("text_source") == "feed",
         also_reported_by=tuple(others.values()),
+        related_coverage=tuple(coverage.values()),
         outbox_ids=tuple(r["outbox_id"] for r in rows if "outbox_id" in r),
         updated=bool(first.get("updated")),
         rule_titles=tuple(titles.get(r, r) for r in rules),

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from monitor.deliver.snippets import plain, text_snippet
+from monitor.sanitize import strip_controls
 
 if TYPE_CHECKING:      # digest.py re-exports this module's functions, so no runtime import back
     from monitor.deliver.digest import Digest, DigestItem
@@ -55,7 +56,8 @@ def _context(d: Digest) -> dict[str, Any]:
 
 
 def render_text(d: Digest) -> str:
-    return _env().get_template("digest.txt").render(**_context(d))
+    """The plain-text digest (mail text part, Apprise, `digest --preview`): no control characters."""
+    return strip_controls(_env().get_template("digest.txt").render(**_context(d)))
 
 
 def render_html(d: Digest) -> str:
@@ -99,4 +101,5 @@ def _item_json(i: DigestItem) -> dict[str, Any]:
         "text_source": "feed" if i.from_feed else "page",
         "updated": i.updated,
         "also_reported_by": [{"source": s.source, "url": s.url} for s in i.also_reported_by],
+        "related_coverage": [{"source": s.source, "url": s.url, "title": s.title} for s in i.related_coverage],
     }

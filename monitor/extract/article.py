@@ -192,6 +192,18 @@ def warm_up(language: bool = True) -> None:
         detect_language("Ceci est un texte assez long pour que le détecteur se charge.")
 
 
+MAX_TITLE_CHARS = 1000     # a title longer than this is not a title; cut, like the text
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary when one is near, marked with …"""
+    if len(text) <= limit:
+        return text
+    keep = limit - 1                          # room for the ellipsis
+    cut = keep if text[keep].isspace() else text.rfind(" ", max(0, keep - 200), keep)
+    return text[:cut if cut > 0 else keep].rstrip() + "…"
+
+
 def article_text(extracted: Extracted | None, entry_summary: str = "", entry_content: str = "",
                  min_chars: int = MIN_PAGE_CHARS) -> tuple[str, str]:
     """(text, text_source): the page's text ("page") or the feed's own content/summary ("feed").

@@ -89,7 +89,8 @@ def _xml_entry(e: Any, feed_url: str) -> Entry:
     # dict.get: FeedParserDict.get("published_parsed") falls back to updated with a DeprecationWarning
     published = _struct(dict.get(e, "published_parsed")) or _struct(dict.get(e, "created_parsed"))
     updated = _struct(dict.get(e, "updated_parsed"))
-    guid = (e.get("id") or "").strip() or link or _hash_guid(title, summary or content)
+    link = _bounded_link(link)
+    guid = _bounded_guid((e.get("id") or "").strip() or link or _hash_guid(title, summary or content))
     return Entry(feed_url=feed_url, guid=guid, url=link, title=title, summary=summary, content=content,
                  author=html_to_text(author), published=published or updated, updated=updated)
 
@@ -110,6 +111,8 @@ def parse_json_feed(body: bytes, url: str, max_entries: int = 200) -> ParsedFeed
         doc = json.loads(_decode_json(body))
     except ValueError as exc:
         raise FeedParseError(f"invalid JSON Feed: {exc}") from None
+    except RecursionError:
+        raise FeedParseError("invalid JSON Feed: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
         raise FeedParseError("JSON document is not a JSON Feed (no items list)")
     version = str(doc.get("version", ""))
@@ -150,7 +153,8 @@ def _json_entry(item: dict, feed_url: str, base: str, feed_author: str) -> Entry
     summary = html_to_text(_str(item.get("summary")))
     if not summary and content:
         summary = content[:500]
-    guid = _str(item.get("id")).strip() or link or _hash_guid(title, summary)
+    link = _bounded_link(link)
+    guid = _bounded_guid(_str(item.get("id")).strip() or link or _hash_guid(title, summary))
     published = _iso(item.get("date_published"))
     updated = _iso(item.get("date_modified"))
     return Entry(feed_url=feed_url, guid=guid, url=link, title=title, summary=summary,
@@ -195,6 +199,18 @@ def _int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return n if n > 0 else None
+
+
+MAX_GUID_CHARS = 512      # a longer GUID is stored as its hash: keys are stored every poll
+MAX_LINK_CHARS = 8192     # a longer "link" is no link (the entry keeps its GUID and feed text)
+
+
+def _bounded_guid(guid: str) -> str:
+    return guid if len(guid) <= MAX_GUID_CHARS else "sha1:" + hashlib.sha1(guid.encode()).hexdigest()
+
+
+def _bounded_link(link: str) -> str:
+    return link if len(link) <= MAX_LINK_CHARS else ""
 
 
 def _hash_guid(title: str, summary: str) -> str:

@@ -15,7 +15,6 @@ import email.utils
 import re
 import time
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -24,7 +23,9 @@ import httpx
 
 from monitor.config.settings import FetchSettings
 from monitor.errors import FetchError, TooLarge
+from monitor.ingest.keyed import KeyedLimits
 from monitor.ingest.netguard import Guard
+from monitor.ingest.pinning import pinned_transport
 from monitor.ingest.robots import RobotsCache
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -126,19 +127,22 @@ class Fetcher:
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._global = asyncio.Semaphore(max(1, settings.concurrency))
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(max(1, settings.per_host)))
-        self._feed_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self.robots = RobotsCache(self._fetch_robots, settings.user_agent)
+        # per host and per feed URL, each forgotten once idle (article links reach ever new hosts)
+        self._hosts = KeyedLimits(lambda: asyncio.Semaphore(max(1, settings.per_host)))
+        self._feed_locks = KeyedLimits(asyncio.Lock)
+        self.robots = RobotsCache(self._fetch_robots, settings.user_agent,
+                                  max_origins=settings.robots_cache_size)
 
     async def __aenter__(self) -> Fetcher:
         n = max(1, self.settings.concurrency)
         # Pool no larger than the concurrency limit: pool size costs CPU (field notes).
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30)
+        # Connections go only to the addresses the guard judged (no second DNS lookup: rebinding).
+        transport = self._transport or pinned_transport(self.guard, limits)
         self._client = httpx.AsyncClient(
             headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=httpx.Timeout(self.settings.timeout_seconds),
-            limits=httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30),
-            follow_redirects=False, trust_env=False, transport=self._transport)
+            limits=limits, follow_redirects=False, trust_env=False, transport=transport)
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -157,7 +161,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        async with self._feed_locks[url]:
+        async with self._feed_locks.hold(url):
             result = await self._get(url, headers)
         if result.not_modified:
             # a 304 need not repeat the validators; the caller keeps the ones it has
@@ -215,7 +219,7 @@ class Fetcher:
         except TimeoutError:
             raise FetchError(f"timeout after {self.settings.timeout_seconds:g}s resolving {parts.hostname}") from None
         assert self._client is not None
-        async with self._hosts[parts.hostname.lower()], self._global:
+        async with self._hosts.hold(parts.hostname.lower()), self._global:
             started = time.monotonic()
             try:
                 # one deadline for the whole exchange: httpx's timeouts are per read,

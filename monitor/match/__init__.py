@@ -20,6 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from monitor.config import yamlsrc
 from monitor.errors import RuleError
 from monitor.match.compile import compile_rules
 from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
@@ -76,14 +77,19 @@ class RuleSet:
         return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
 
 
-def load_rules(path: str | Path, cache: LoadCache | None = None) -> RuleSet:
+def load_rules(path: str | Path, cache: LoadCache | None = None, *,
+               max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> RuleSet:
     """Every rule file under path, validated and compiled; RuleError lists every problem.
-    With a cache (the RuleWatcher's), unchanged files and rules are reused (incremental.py)."""
+    With a cache (the RuleWatcher's), unchanged files and rules are reused (incremental.py).
+    `max_alias_values` is the YAML alias cap (config `rules.max_alias_values`, see yamlsrc)."""
     root = Path(path)
     if not root.exists():
         raise RuleError([f"{root}:1:1: rules folder not found"])
     files = rule_files(root)
-    rules, entities, errors, warnings = load_files(files, cache)
+    try:
+        rules, entities, errors, warnings = load_files(files, cache, max_alias_values)
+    except RecursionError:   # the YAML and query limits stop this first; never a traceback
+        raise RuleError([f"{root}:1:1: the rules are nested too deeply to read"]) from None
     if errors:
         raise RuleError(errors)
     return RuleSet(rules, entities, tuple(files), tuple(warnings))

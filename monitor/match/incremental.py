@@ -41,13 +41,13 @@ class LoadCache:
         self.docs = {p: v for p, v in self.docs.items() if p in keep}
         self.rules = self._next_rules
 
-    def doc(self, path: Path) -> Any:
+    def doc(self, path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> Any:
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self.docs.get(path)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        doc = yamlsrc.load_file(path)
+        doc = yamlsrc.load_file(path, max_alias_values)
         self.reads += 1
         self.docs[path] = (stamp, doc)
         return doc

@@ -34,6 +34,7 @@ from monitor.match.text import case_tokens, normalise
 FIELDS = ("title", "summary", "text")
 SCOPES = FIELDS + ("lead",)    # lead: the title and the first LEAD_TOKENS tokens of the text (v2)
 MIN_PREFIX = 3
+MAX_NESTING = 50     # parentheses and NOTs inside each other; the parser and evaluator recurse
 MIN_INFIX = 4                  # letters or digits of a leading wildcard, *union / *verteidigung* (v2)
 UNITS = ("s", "p")             # NEAR/s: same sentence, NEAR/p: same paragraph (v2)
 
@@ -172,6 +173,13 @@ class _Parser:
         self.query = query
         self.toks = lex(query)
         self.i = 0
+        self.depth = 0
+
+    def nest(self, lx: Lex) -> None:
+        """Enter one more level of ( or NOT; refuse before recursion could run out of stack."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise QuerySyntaxError(f"nested more than {MAX_NESTING} levels deep (parentheses or NOT)", lx.offset)
 
     def peek(self) -> Lex | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -278,7 +286,9 @@ class _Parser:
             self.take()
             if not self.starts_operand():
                 raise self.operand_missing(lx)
+            self.nest(lx)
             child = self.not_expr()
+            self.depth -= 1
             return Not(child, lx.offset, self.span_from(first))
         return self.scoped()
 
@@ -306,7 +316,9 @@ class _Parser:
             self.take()
             if (nxt := self.peek()) and nxt.kind == "rparen":
                 raise QuerySyntaxError("empty parentheses", lx.offset)
+            self.nest(lx)
             node = self.or_expr()
+            self.depth -= 1
             close = self.peek()
             if close is None or close.kind != "rparen":
                 raise QuerySyntaxError("unclosed '('", lx.offset)

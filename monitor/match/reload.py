@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 class RuleWatcher:
     """`.current` is the last valid RuleSet (None if never valid); `.errors` the on-disk problems."""
 
-    def __init__(self, path: str | Path, check: Callable[[RuleSet], list[str]] | None = None):
+    def __init__(self, path: str | Path, check: Callable[[RuleSet], list[str]] | None = None,
+                 max_alias_values: int | None = None):
         self.path = Path(path)
+        self.max_alias_values = max_alias_values
         # Problems a valid rule set can still have against its surroundings (a rule routed to a
         # channel the config does not define): such a set is refused like an invalid one.
         self.check = check
@@ -58,7 +60,8 @@ class RuleWatcher:
             return False
         self._stamp = stamp
         try:
-            new = load_rules(self.path, self.cache)
+            new = (load_rules(self.path, self.cache) if self.max_alias_values is None
+                   else load_rules(self.path, self.cache, max_alias_values=self.max_alias_values))
         except RuleError as exc:
             self.errors = list(exc.messages)
             return False

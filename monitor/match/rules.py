@@ -84,8 +84,10 @@ def _indent(value: Any) -> int:
 class _Loader:
     """Collects entities, rules and errors over all files."""
 
-    def __init__(self, cache: LoadCache | None = None) -> None:
+    def __init__(self, cache: LoadCache | None = None,
+                 max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> None:
         self.cache = cache
+        self.max_alias_values = max_alias_values
         self.errors: list[str] = []
         self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
         self.entities: dict[str, list[Any]] = {}                  # name -> alias ASTs
@@ -97,7 +99,8 @@ class _Loader:
 
     def read(self, path: Path) -> None:
         try:
-            doc = self.cache.doc(path) if self.cache is not None else yamlsrc.load_file(path)
+            doc = (self.cache.doc(path, self.max_alias_values) if self.cache is not None
+                   else yamlsrc.load_file(path, self.max_alias_values))
         except yaml.YAMLError as exc:
             self.errors.append(yamlsrc.error_location(exc, str(path)))
             return
@@ -341,11 +344,12 @@ def _op_offset(query: str, op: str) -> int:
     return m.start() if m else 0
 
 
-def load_files(paths: list[Path], cache: LoadCache | None = None
+def load_files(paths: list[Path], cache: LoadCache | None = None,
+               max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES,
                ) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str], list[str]]:
     """Rules, entity aliases (as written), every error and every warning, from the given files
     (reusing what `cache` kept from the previous load of the same folder)."""
-    loader = _Loader(cache)
+    loader = _Loader(cache, max_alias_values)
     if cache is not None:
         cache.start()
     for path in paths:

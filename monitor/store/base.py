@@ -23,7 +23,7 @@ from typing import Any, overload
 
 import sqlite_utils
 
-from monitor.errors import MonitorError
+from monitor.errors import StateError
 from monitor.models import Entry
 from monitor.store.schema import MIGRATIONS, statements
 
@@ -58,7 +58,24 @@ def entry_stamp(e: Entry) -> str | None:
     return iso(e.updated or e.published)
 
 
-class StateUnavailable(MonitorError):
+def state_error(path: Path, exc: BaseException) -> StateError:
+    """A StateError that names the database file, says what is wrong and what to do."""
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    low = reason.lower()
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        hint = ("the file is damaged or is not a monitor database: restore a backup, or move it aside "
+                "and monitor starts a new one (sent items are then forgotten)")
+    elif "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        hint = (f"check that {path} and its folder are writable by this user (SQLite writes "
+                f"{path.name}-wal and {path.name}-shm beside it)")
+    elif "locked" in low or "busy" in low:
+        hint = "another process holds it locked"
+    else:
+        hint = "see state.path in the config"
+    return StateError(f"state database {path}: {reason}; {hint}")
+
+
+class StateUnavailable(StateError):
     """A read-only command found no database, or one of another schema version."""
 
 
@@ -82,20 +99,26 @@ class StoreBase:
         """Open the database; create=False never makes a file (nor migrates): see `existing`."""
         self.path = Path(path)
         self._memory = str(path) == ":memory:"
-        if create and not self._memory:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        target = str(path) if create or self._memory else f"{self.path.resolve().as_uri()}?mode=rw"
-        conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                               uri=not create and not self._memory)
-        self.db = sqlite_utils.Database(conn)
-        if create:
-            self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self._tx_owner: tuple[int, asyncio.Task | None] | None = None
         self._tx_depth = 0
-        if migrate and create:
-            self.migrate()
+        conn: sqlite3.Connection | None = None
+        try:
+            if create and not self._memory:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            target = str(path) if create or self._memory else f"{self.path.resolve().as_uri()}?mode=rw"
+            conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                   uri=not create and not self._memory)
+            self.db = sqlite_utils.Database(conn)
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if migrate and create:
+                self.migrate()
+        except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            raise state_error(self.path, exc) from None
 
     @classmethod
     def existing(cls, path: str | Path) -> Any:
@@ -105,7 +128,11 @@ class StoreBase:
         older (or newer) than this code's.
         """
         path = Path(path)
-        if not path.is_file():
+        try:
+            present = path.is_file()
+        except OSError as exc:          # a folder this user may not enter: say so, naming the file
+            raise state_error(path, exc) from None
+        if not present:
             raise StateUnavailable(f"no database at {path} (`monitor run` creates it on its first start)")
         store = cls(path, create=False)
         try:

@@ -171,4 +171,12 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER article_facets_delete AFTER DELETE ON articles BEGIN
         DELETE FROM article_facets WHERE id = old.id; END
     """,
+    # 9 (stories): the level by which an article joined its story ('first', 'copy' or 'related'
+    # coverage of the same event; NULL for rows older than this), for the delivery's duplicate
+    # rule; and the event-term hashes the related level compares, so a restart rebuilds it
+    """
+    ALTER TABLE articles ADD COLUMN story_level TEXT;
+    ALTER TABLE story_signatures ADD COLUMN level TEXT NOT NULL DEFAULT 'copy';
+    ALTER TABLE story_signatures ADD COLUMN terms BLOB
+    """,
 ]

@@ -25,16 +25,21 @@ class StoryQueries(StoreBase):
         """
         with self.transaction():
             for a in assignments:
+                level = getattr(a, "level", "copy")
                 self.db.execute(
-                    "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen) "
-                    "VALUES (?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
-                    "fingerprint = excluded.fingerprint, minhash = excluded.minhash",
-                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen)])
+                    "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen, "
+                    "level, terms) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
+                    "fingerprint = excluded.fingerprint, minhash = excluded.minhash, terms = excluded.terms",
+                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen),
+                     level, getattr(a, "terms", None) or None])
+                # the first article of a story (or one whose story's first row is gone) is 'first'
                 self.db.execute(
                     "UPDATE articles SET content_hash = ?, story_id = COALESCE("
                     "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
-                    "(SELECT s.id FROM articles s WHERE s.url = ?), id) WHERE url = ?",
-                    [a.fingerprint, a.story_key, a.story_key, a.article_key])
+                    "(SELECT s.id FROM articles s WHERE s.url = ?), id), "
+                    "story_level = CASE WHEN url = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
+                    "THEN 'first' ELSE ? END WHERE url = ?",
+                    [a.fingerprint, a.story_key, a.story_key, a.story_key, a.story_key, level, a.article_key])
 
     def story_signatures(self, since: datetime) -> list[dict]:
         """Signature rows published since a time, oldest first, for `StoryIndex.load`."""
@@ -69,13 +74,27 @@ class StoryQueries(StoreBase):
         return row[0] if row else None
 
     def story_sources(self, story_id: int) -> list[dict]:
-        """Every article of a story, first published first: the digest's "also reported by"."""
-        return self.rows("SELECT id, url, source, feed_url, title, published FROM articles "
+        """Every article of a story, first published first: the digest's "also reported by".
+
+        `story_level` says how each joined: 'first', 'copy', 'related' (its own headline is
+        shown under the story), or NULL for articles stored before levels were kept."""
+        return self.rows("SELECT id, url, source, feed_url, title, published, story_level FROM articles "
                          "WHERE story_id = ? OR id = ? ORDER BY published, id", [story_id, story_id])
 
-    def story_already_queued(self, story_id: int, rule: str, channel: str) -> bool:
-        """Whether any article of this story already has an outbox row for this rule and channel."""
+    def story_level(self, url: str) -> str | None:
+        """How the article with this canonical URL joined its story: 'first', 'copy', 'related' or None."""
+        row = self.db.execute("SELECT story_level FROM articles WHERE url = ?", [url]).fetchone()
+        return row[0] if row else None
+
+    def story_already_queued(self, story_id: int, rule: str, channel: str, ignore_held: bool = False) -> bool:
+        """Whether any article of this story already has an outbox row for this rule and channel.
+
+        `ignore_held`: count only articles keyed by their own site's URL, not items a feed
+        could not speak for (keys with `#via=`, dedupe.item_url), so such an item never
+        suppresses the outlet's own copy.
+        """
+        held = " AND instr(a.url, '#via=') = 0" if ignore_held else ""
         return self.db.execute(
             "SELECT 1 FROM outbox o JOIN articles a ON a.id = o.article_id "
-            "WHERE (a.story_id = ? OR a.id = ?) AND o.rule = ? AND o.channel = ? LIMIT 1",
+            "WHERE (a.story_id = ? OR a.id = ?) AND o.rule = ? AND o.channel = ?" + held + " LIMIT 1",
             [story_id, story_id, rule, channel]).fetchone() is not None

@@ -100,6 +100,29 @@ class Buckets:
             found.discard(-1)
         return found
 
+    def query_counts(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each slot holding any of `keys` and how many of them it holds (keys must be unique)."""
+        parts: list[np.ndarray] = []
+        get = self._pending.get
+        loose: list[int] = []
+        for k in keys.tolist():
+            held = get(k)
+            if held is None:
+                continue
+            if isinstance(held, int):
+                loose.append(held)
+            else:
+                loose.extend(held)
+        parts.append(np.array(loose, dtype=np.int32))
+        if len(self._keys):
+            lo = np.searchsorted(self._keys, keys, "left")
+            hi = np.searchsorted(self._keys, keys, "right")
+            parts.extend(self._slots[lo[i]:hi[i]] for i in np.flatnonzero(hi > lo).tolist())
+        found = np.concatenate(parts)
+        found = found[found >= 0]
+        slots, counts = np.unique(found, return_counts=True)
+        return slots, counts
+
     def _merge(self) -> None:
         ks: list[int] = []
         ss: list[int] = []

@@ -1,7 +1,7 @@
 """Keys that say "this is the same item" or "this is the same text": pure functions only.
 
 Owns canonical URLs (tracking parameters stripped, rel=canonical honoured on the same
-site), the normalised exact text fingerprint, word shingles and their MinHash
+site), feed item keys held to the feed's own site (`item_url`), the normalised exact text fingerprint, word shingles and their MinHash
 signature, and the "is this edit material?" decision. Must not do I/O: no network,
 no database, no clock. The story index over these signatures lives in `stories.py`.
 """
@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -38,6 +39,20 @@ def _site(host: str) -> str:
     host = host.lower().rstrip(".")
     fld = get_fld(host, fix_protocol=True, fail_silently=True)
     return fld or host
+
+
+def site_of(url: str) -> str:
+    """The registrable site of a URL (bbc.co.uk for https://news.bbc.co.uk/x); "" when it has none."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return _host_site(host) if host else ""
+
+
+@lru_cache(maxsize=65536)
+def _host_site(host: str) -> str:
+    return _site(host)
 
 
 def _valid_http(url: str) -> bool:
@@ -83,6 +98,40 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
         if _site(urlsplit(candidate).hostname or "") == _site(urlsplit(base).hostname or ""):
             return candidate
     return base
+
+
+VIA = "#via="    # canonical URLs never carry a fragment, so a held key can never equal a real one
+
+
+def same_site(url: str, other: str) -> bool:
+    """Do two http(s) URLs belong to the same registrable site (public-suffix aware)?"""
+    if not (_valid_http(url.strip()) and _valid_http(other.strip())):
+        return False
+    return _site(urlsplit(url.strip()).hostname or "") == _site(urlsplit(other.strip()).hostname or "")
+
+
+def item_url(link: str, feed_url: str, page_canonical: str | None = None) -> str:
+    """The key of a feed item's article: its canonical URL, if the feed may speak for that URL.
+
+    A feed speaks for its own site only, as a page does with rel=canonical. An item whose
+    link lies on another registrable site than the feed's own URL (an aggregator, a
+    syndication proxy, or a feed claiming a trusted outlet's article), or whose key is not
+    an http(s) URL at all (a `urn:` GUID any feed can repeat), is held to its feed: the key
+    is `<canonical>#via=<feed site>`. It is stored and shown as that feed's item and can join
+    the story of the real article, but can never take the real article's URL, make the
+    outlet's own copy a duplicate, or put its title on that URL. Browsers ignore the fragment,
+    so the link still opens the article it names.
+    """
+    key = canonical_url(link, page_canonical)
+    if not link.strip() or same_site(key, feed_url):
+        return key
+    feed_host = urlsplit(feed_url.strip()).hostname if _valid_http(feed_url.strip()) else None
+    return f"{key}{VIA}{_site(feed_host) if feed_host else feed_url.strip()}"
+
+
+def held_to_feed(url: str) -> bool:
+    """True for a key made by item_url for an item its feed cannot speak for."""
+    return VIA in url
 
 
 def words(text: str) -> list[str]:

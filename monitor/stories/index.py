@@ -25,11 +25,13 @@ from monitor.stories.dedupe import (
     NUM_PERM,
     minhash,
     signature_values,
+    site_of,
     values_bytes,
     word_shingles,
     words,
     words_fingerprint,
 )
+from monitor.stories.related import EventTerms, TermIndex, event_terms
 
 # Below this many words the text (a feed summary, a stub) says too little on its own,
 # so the title is hashed with it.
@@ -46,6 +48,11 @@ SHORT_THRESHOLD = 0.8
 # A publisher's date later than the time monitor first saw the article by more than this
 # is a wrong clock (time-zone slip, scheduled post, "2030" typo), not a publication time.
 DEFAULT_DATE_SKEW_MINUTES = 15.0
+# Rarity-weighted share of event terms (names, figures, quotes, title words) at or above which
+# an article that is no copy is related coverage of an earlier one's event (`stories.related`;
+# the trade-off measured on real coverage is in docs/dedupe.md). 0 switches the level off.
+DEFAULT_RELATED_THRESHOLD = 0.07
+COPY, RELATED, FIRST = "copy", "related", "first"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class StoryAssignment:
     signature: bytes                # MinHash values, for Store.save_story_signatures
     published: datetime             # the time the story window measures (see `window_time`)
     seen: datetime                  # when monitor first saw the article
+    level: str = FIRST              # "first" of its story, a near-"copy", or "related" coverage
+    shared: tuple[str, ...] = ()    # event terms it shares with the article it joined
+    terms: bytes = b""              # its event-term hashes, for Store.save_story_signatures
 
 
 
@@ -84,6 +94,8 @@ def text_signature(title: str, text: str, num_perm: int = NUM_PERM) -> TextSigna
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _NEVER = np.iinfo(np.int64).max        # the publication time of an empty slot
+_NO_TERMS = np.empty(0, dtype=np.uint64)
+_EMPTY_TERMS = EventTerms(_NO_TERMS, {})
 
 
 def _utc(t: datetime) -> datetime:
@@ -122,11 +134,14 @@ class StoryIndex:
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD, num_perm: int = NUM_PERM, window_hours: float = 72,
-                 date_skew_minutes: float = DEFAULT_DATE_SKEW_MINUTES):
+                 date_skew_minutes: float = DEFAULT_DATE_SKEW_MINUTES,
+                 related_threshold: float = DEFAULT_RELATED_THRESHOLD):
         self.threshold = threshold
         self.num_perm = num_perm
         self.window = timedelta(hours=window_hours)
         self.skew = timedelta(minutes=date_skew_minutes)
+        self.related_threshold = related_threshold
+        self._related = TermIndex()
         self._window_us = _micros(_EPOCH + self.window)
         # the bands and rows datasketch chooses for this threshold (32 x 4 for 0.4 at 128)
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
@@ -139,6 +154,7 @@ class StoryIndex:
         self._key: list[str | None] = []
         self._story: list[str | None] = []
         self._fingerprint: list[str | None] = []
+        self._site: list[str | None] = []
         self._free: list[int] = []
         self._by_fingerprint: dict[str, int] = {}
         self._oldest = _NEVER                            # earliest publication time held
@@ -156,20 +172,21 @@ class StoryIndex:
 
     # -- building ----------------------------------------------------------------
     def add(self, article_key: str, story_key: str, fingerprint: str, sig: bytes | MinHash,
-            published: datetime, seen: datetime | None = None) -> None:
+            published: datetime, seen: datetime | None = None, terms: bytes | None = None) -> None:
         """Index an article whose story is already known (from the store, or from `assign`).
 
         With `seen`, the time indexed is `window_time(published, seen)`, as `assign` decides it.
         """
         when = self.window_time(published, seen) if seen is not None else _utc(published)
-        self._add(article_key, story_key, fingerprint, signature_values(sig), when)
+        hashes = np.frombuffer(terms, dtype="<u8").astype(np.uint64) if terms else _NO_TERMS
+        self._add(article_key, story_key, fingerprint, signature_values(sig), when, hashes)
 
     def window_time(self, published: datetime | None, seen: datetime) -> datetime:
         """`window_time` with this index's window and skew."""
         return window_time(published, seen, self.window, self.skew)
 
     def _add(self, article_key: str, story_key: str, fingerprint: str, values: np.ndarray,
-             published: datetime) -> None:
+             published: datetime, terms: np.ndarray) -> None:
         if len(values) != self.num_perm:
             raise ValueError(f"expected a signature of {self.num_perm} values, got {len(values)}")
         if article_key in self._slot:
@@ -179,9 +196,11 @@ class StoryIndex:
         self._sigs[slot] = values
         self._when[slot] = us
         self._key[slot], self._story[slot], self._fingerprint[slot] = article_key, story_key, fingerprint
+        self._site[slot] = site_of(article_key)           # one shared string per site
         self._slot[article_key] = slot
         self._by_fingerprint.setdefault(fingerprint, slot)
         self._buckets.insert(slot, self._buckets.keys(values))
+        self._related.add(slot, terms)
         self._oldest = min(self._oldest, us)
         if self._clock is None or published > self._clock:
             self._clock = published
@@ -202,7 +221,8 @@ class StoryIndex:
             seen = _parse(r.get("seen")) or published
             if now is not None:
                 seen = min(seen, _utc(now))
-            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published, seen)
+            self.add(r["article_url"], r["story_url"], r["fingerprint"], r["minhash"], published, seen,
+                     r.get("terms"))
             n += 1
         return n
 
@@ -226,18 +246,58 @@ class StoryIndex:
         sig = signature if signature is not None else text_signature(title, text, self.num_perm)
         fingerprint, values = sig.fingerprint, signature_values(sig.values)
         required = self.threshold if sig.shingles >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
+        terms = event_terms(title, text) if self.related_threshold > 0 else _EMPTY_TERMS
         known = self._slot.get(article_key)
         story: str | None
         similar: tuple[str, ...]
+        level = COPY
+        shared: tuple[str, ...] = ()
         if known is not None:
             story, similar, score = self._story[known], (), 1.0
+            level = FIRST if story == article_key else COPY
         else:
             story, similar, score = self._match(article_key, fingerprint, values, _micros(when), required)
-        self._add(article_key, story or article_key, fingerprint, values, when)
+            if story is None and self.related_threshold > 0:
+                story, similar, score = self._match_related(article_key, terms, _micros(when))
+                level = RELATED
+            if story is not None:
+                shared = self._shared(terms, self._slot[similar[0]])
+        self._add(article_key, story or article_key, fingerprint, values, when, terms.hashes)
         return StoryAssignment(article_key=article_key, story_key=story or article_key,
                                is_new_story=story is None, similar_to=similar, similarity=score,
                                fingerprint=fingerprint, signature=values_bytes(values), published=when,
-                               seen=seen)
+                               seen=seen, level=level if story is not None else FIRST, shared=shared,
+                               terms=terms.hashes.astype("<u8").tobytes())
+
+    def _match_related(self, key: str, terms: EventTerms,
+                       when_us: int) -> tuple[str | None, tuple[str, ...], float]:
+        """The story of the earlier article whose event terms this one shares most, if enough."""
+        # only a story's first article is a candidate: related coverage is compared with what
+        # the story is about, never chained from one rewrite to the next (A-B-C drifting apart);
+        # and only another site's: one outlet's articles share its boilerplate, not an event
+        site = site_of(key)
+        if not site:                 # no http(s) host (a urn:, a javascript: link): no outlet to compare
+            return None, (), 0.0
+
+        def eligible(slots: np.ndarray) -> np.ndarray:
+            near = np.abs(self._when[slots] - when_us) <= self._window_us
+            heads = [k != key and self._story[s] == k and bool(self._site[s]) and self._site[s] != site
+                     for s, k in ((s, self._key[s]) for s in slots.tolist())]
+            return near & np.array(heads, dtype=bool)
+
+        found = self._related.best(terms.hashes, eligible)
+        if found is None or found[0] < self.related_threshold:
+            return None, (), 0.0
+        score, slot, _ = found
+        return self._story[slot], (str(self._key[slot]),), round(score, 4)
+
+    def _shared(self, terms: EventTerms, slot: int) -> tuple[str, ...]:
+        """The readable event terms an article shares with the one in `slot`, rarest first."""
+        shared = np.intersect1d(terms.hashes, self._related.terms(slot), assume_unique=True)
+        if not len(shared):
+            return ()
+        order = np.argsort(-self._related.freq.weights(shared), kind="stable")
+        return tuple(terms.labels[int(h)] for h in shared[order][:12])
 
     def _match(self, key: str, fingerprint: str, values: np.ndarray, when_us: int,
                required: float) -> tuple[str | None, tuple[str, ...], float]:
@@ -279,15 +339,17 @@ class StoryIndex:
         self._key.append(None)
         self._story.append(None)
         self._fingerprint.append(None)
+        self._site.append(None)
         return slot
 
     def _remove(self, slot: int) -> None:
         key, fingerprint = self._key[slot], self._fingerprint[slot]
         del self._slot[str(key)]
         self._buckets.remove(slot, self._buckets.keys(self._sigs[slot]))
+        self._related.remove(slot)
         if fingerprint is not None and self._by_fingerprint.get(fingerprint) == slot:
             del self._by_fingerprint[fingerprint]
-        self._key[slot] = self._story[slot] = self._fingerprint[slot] = None
+        self._key[slot] = self._story[slot] = self._fingerprint[slot] = self._site[slot] = None
         self._when[slot] = _NEVER
         self._free.append(slot)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import tempfile
 import time
 from datetime import UTC
@@ -29,14 +30,32 @@ def directories(config: Config) -> list[Path]:
                    for ch in config.channels if ch.type == "file"})
 
 
+# What base_name() writes, and write_atomic()'s temporary names: the only files prune() may delete.
+DIGEST_FILE = re.compile(
+    r"^\d{8}T\d{6}Z-.+-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(?:eml|html|json)$")
+DIGEST_TEMP = re.compile(r"^\.\d{8}T\d{6}Z-.+\.(?:eml|html|json).+\.tmp$")
+
+
+def is_digest_file(name: str) -> bool:
+    """True only for a file this channel wrote (or a temporary left by a crash while writing)."""
+    return bool(DIGEST_FILE.match(name) or DIGEST_TEMP.match(name))
+
+
 def prune(directory: Path, older_than_days: int) -> int:
-    """Delete digest files older than the retention period; returns how many went."""
+    """Delete monitor's own digest files older than the retention period; returns how many went.
+
+    The folder may be shared with the user's own files: only names this channel writes
+    (`<UTC stamp>-<channel>-<delivery uuid>.eml|html|json`, see base_name) are considered,
+    never a symlink or anything in a subfolder.
+    """
     if not directory.is_dir():
         return 0
     cutoff = time.time() - older_than_days * 86400
     removed = 0
     for f in directory.iterdir():
-        if f.suffix in (".eml", ".html", ".json") and f.is_file() and f.stat().st_mtime < cutoff:
+        if not is_digest_file(f.name) or f.is_symlink() or not f.is_file():
+            continue
+        if f.stat().st_mtime < cutoff:
             f.unlink(missing_ok=True)
             removed += 1
     return removed

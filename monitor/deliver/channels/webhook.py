@@ -19,7 +19,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,6 +28,7 @@ from monitor.deliver.digest import Digest
 from monitor.deliver.formats import formats
 from monitor.deliver.parts import Prepared, part_key, split
 from monitor.errors import DeliveryError
+from monitor.redact import redact_url, scrub
 
 USER_AGENT = "monitor/0.1 (digest webhook)"
 
@@ -75,13 +75,22 @@ class WebhookChannel:
     def __init__(self, settings: ChannelSettings, config: Config):
         o = settings.options
         self.settings = settings
-        self.url = str(o["url"])
+        self.url_env = o.get("url_env")
+        self.url = str(o["url"]) if o.get("url") else ""
         self.format = str(o.get("format", "json"))
         self.secret_env = o.get("secret_env")
         self.timeout = float(o.get("timeout_seconds", 15))
         self.headers = {str(k): str(v) for k, v in (o.get("headers") or {}).items()}
-        parts = urlsplit(self.url)
-        self.where = f"POST {parts.scheme}://{parts.hostname or ''}"     # the path may hold a token
+        self.where = f"POST {redact_url(self.url)}" if self.url else "POST"   # the path may hold a token
+
+    def _target(self) -> str:
+        """The URL, from the config or from the variable `url_env` names (read at every send)."""
+        url = self.url or secret(self.url_env) or ""
+        if not url:
+            raise DeliveryError(f"webhook channel {self.settings.name}: environment variable "
+                                f"{self.url_env} is not set")
+        self.where = f"POST {redact_url(url)}"
+        return url
 
     def prepare(self, digest: Digest, delivery_id: str) -> list[Prepared]:
         fmt = formats()[self.format]
@@ -96,15 +105,17 @@ class WebhookChannel:
         key = secret(self.secret_env)
         if key:
             headers["X-Monitor-Signature"] = sign(part.payload, key)
+        url = self._target()
         try:
             async with asyncio.timeout(self.timeout):
                 async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                    resp = await client.post(self.url, content=part.payload, headers=headers)
+                    resp = await client.post(url, content=part.payload, headers=headers)
         except TimeoutError as exc:
             raise DeliveryError(f"{self.settings.name}: {self.where}: no complete answer within "
                                 f"{self.timeout:g}s") from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(f"{self.settings.name}: {self.where}: {type(exc).__name__}: {exc}") from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = scrub(f"{type(exc).__name__}: {exc}", [url])     # never the URL itself
+            raise DeliveryError(f"{self.settings.name}: {self.where}: {detail}") from None
         if not resp.is_success:
             wait = retry_after(resp) if resp.status_code in (429, 503) else None
             raise DeliveryError(f"{self.settings.name}: {self.where}: HTTP {resp.status_code}"

@@ -1,0 +1,121 @@
+"""Precision and recall of story grouping on real coverage: the dev set in bench/storyset/.
+
+Reads the texts the README tells how to rebuild (bench/storyset/texts/collected.jsonl, one JSON
+object per article with the manifest's fields plus "text"; not in git), feeds them through
+`StoryIndex.assign` in a fixed shuffled order as if all arrived within one story window,
+after the 181 unrelated real articles of ../shared/corpora/extraction-benchmark (the window's
+other news, and more different-event pairs), and counts pairs:
+
+- same-event pairs grouped into one story (recall), per level that joined them;
+- different-event pairs wrongly grouped, of all and of hard negatives (same topic).
+
+    .venv/bin/python bench/storyset/evaluate.py                 # at the default threshold
+    .venv/bin/python bench/storyset/evaluate.py --sweep         # the trade-off table in docs/dedupe.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from monitor.stories.index import DEFAULT_RELATED_THRESHOLD, StoryIndex  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TEXTS = HERE / "texts" / "collected.jsonl"
+BACKGROUND = REPO.parent / "shared" / "corpora" / "extraction-benchmark" / "ground-truth.json"
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def split(text: str) -> tuple[str, str]:
+    """The first line is the headline when it is short and the excerpt goes on after it."""
+    first, _, rest = text.partition("\n")
+    return (first, rest) if rest and len(first) < 200 else ("", text)
+
+
+def load() -> tuple[list[dict], list[dict]]:
+    if not TEXTS.exists():
+        sys.exit(f"{TEXTS} is missing: rebuild it as bench/storyset/README.md says")
+    docs = [json.loads(line) for line in TEXTS.read_text().splitlines() if line.strip()]
+    background = []
+    if BACKGROUND.exists():
+        for key, v in json.loads(BACKGROUND.read_text()).items():
+            background.append({"url": v.get("url") or key, "event": f"bg:{key}", "topic": f"bg:{key}",
+                               "text": v["articleBody"]})
+    return docs, background
+
+
+def group(docs: list[dict], background: list[dict], threshold: float, seed: int) -> dict[str, tuple[str, str]]:
+    """url -> (story key, level) as the index decides, in a fixed shuffled order."""
+    order = list(docs)
+    random.Random(seed).shuffle(order)
+    index = StoryIndex(related_threshold=threshold)
+    out: dict[str, tuple[str, str]] = {}
+    for i, d in enumerate([*background, *order]):
+        title, text = split(d["text"])
+        a = index.assign(d["url"], title, text, T0 + timedelta(seconds=30 * i))
+        out[d["url"]] = (a.story_key, a.level)
+    return out
+
+
+def measure(docs: list[dict], background: list[dict], threshold: float, seed: int) -> dict:
+    got = group(docs, background, threshold, seed)
+    everyone = [*docs, *background]
+    pos = hits = neg = fps = hard = hard_fps = 0
+    by_level = {"copy": 0, "related": 0}
+    for a, b in itertools.combinations(everyone, 2):
+        together = got[a["url"]][0] == got[b["url"]][0]
+        if a["event"] == b["event"]:
+            pos += 1
+            hits += together
+        else:
+            neg += 1
+            fps += together
+            if a["topic"] == b["topic"]:
+                hard += 1
+                hard_fps += together
+    for d in docs:
+        key, level = got[d["url"]]
+        if level in by_level:
+            by_level[level] += 1
+    return {"threshold": threshold, "articles": len(docs), "background": len(background),
+            "events": len({d["event"] for d in docs}), "same_event_pairs": pos,
+            "recall": round(hits / pos, 4) if pos else 0.0, "grouped_pairs": hits,
+            "different_event_pairs": neg, "wrongly_grouped": fps,
+            "false_rate": round(fps / neg, 4) if neg else 0.0,
+            "hard_negative_pairs": hard, "hard_wrongly_grouped": hard_fps,
+            "hard_false_rate": round(hard_fps / hard, 4) if hard else 0.0,
+            "joined_as": by_level}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threshold", type=float, default=DEFAULT_RELATED_THRESHOLD)
+    ap.add_argument("--sweep", action="store_true", help="a table over thresholds (0 = copies only)")
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--no-background", action="store_true")
+    args = ap.parse_args()
+    docs, background = load()
+    if args.no_background:
+        background = []
+    if not args.sweep:
+        print(json.dumps(measure(docs, background, args.threshold, args.seed), indent=1))
+        return
+    print("| related_threshold | same-event pairs grouped | different-event pairs grouped | hard negatives grouped |")
+    print("|---|---|---|---|")
+    for th in (0.0, 0.05, 0.06, 0.07, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3):
+        m = measure(docs, background, th, args.seed)
+        print(f"| {th:g} | {m['recall']:.1%} ({m['grouped_pairs']}/{m['same_event_pairs']}) "
+              f"| {m['false_rate']:.2%} ({m['wrongly_grouped']}/{m['different_event_pairs']}) "
+              f"| {m['hard_false_rate']:.1%} ({m['hard_wrongly_grouped']}/{m['hard_negative_pairs']}) |")
+
+
+if __name__ == "__main__":
+    main()

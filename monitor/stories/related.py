@@ -1,0 +1,310 @@
+"""Related coverage of one event: the terms that survive a rewrite, and how much two articles share.
+
+Owns the event terms of an article (taken from its title and lead: names and other
+capitalised words, numbers, quoted phrases, title words), their stable 64-bit hashes, the
+document frequencies of terms over the story window (a fixed hashed counter table) and the
+rarity-weighted similarity of two term sets. When outlets write their own version of an
+event, the wording changes but these mostly do not: "Rutte", "The Hague", "3.5", "2035",
+a quoted sentence. Must not do I/O or hold articles: `stories.index` keeps the term sets
+of the window and asks this module for weights and scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from monitor.stories.buckets import Buckets
+
+LEAD_CHARS = 2500           # title + this much text: where the event is told
+MAX_TERMS = 64              # per article: bounds memory and the candidate search
+QUOTE_WORDS = 4             # a quoted passage of at least this many words yields quote trigrams
+MAX_DF = 64                 # a term in more window articles than this proposes no candidates
+MAX_CANDIDATES = 16         # scored per article: those sharing the most rare terms
+TABLE_BITS = 20             # document-frequency counters: 2**20 int32 (4 MiB) for the whole window
+PRIOR_DOCS = 50.0           # smoothing: a term seen once in a nearly empty window is not "rare" yet
+DAMP_TERMS = 3.0            # a side with fewer terms than this scores proportionally less
+# Two reports of one event nearly always share distinctive figures (a toll, a vote count, a
+# magnitude, a sum: not years or small counts) or a quoted phrase; two events on one topic share
+# names and words. Without two shared distinctive figures or quotes a pair scores half ...
+STRONG_SHARED = 2
+WEAK_FACTOR = 0.5
+# ... and when both sides give distinctive figures but share none, they report another event
+# (another quake in the same region, another vote in the same parliament): 0.4 of that again
+CONTRADICTION_FACTOR = 0.4
+
+_TOKEN = re.compile(r"\w+(?:[.,]\d+)*%?", re.UNICODE)
+_QUOTE = re.compile(r"[\"“”„«»‘’‚‹›]([^\"“”„«»‹›\n]{12,400})[\"“”„«»‹›]")
+_SENTENCE_END = set(".!?:;\n\"“”«»")
+# capitalised words that say nothing about which event it is, in the languages we see most
+_STOP = frozenset("""
+a an the and or but if of in on at to for from by with as is are was were be been it its this that these those
+he she they we you i his her their our my your not no yes also after before over under into about than then
+there here when where who what which while said says say told according would could should will can may
+mr mrs ms dr
+der die das den dem des ein eine einer und oder aber im in am an auf aus bei mit nach von vor zu zum zur ist sind
+war es sie er wir ich nicht auch als wie dass für über unter
+le la les un une des du de et ou mais dans sur sous avec pour par est sont été il elle ils elles nous vous
+ce cette ces qui que quoi au aux
+el los las unos unas y o pero en con por para es son fue ha lo al del se su sus
+il lo gli uno una e o ma di da con per è sono
+monday tuesday wednesday thursday friday saturday sunday
+president prime minister ministers secretary general government national assembly party ministry
+council state states united people city country news reuters afp dpa photo image video read more
+""".split())
+# a shared figure ("364", "7.7", "2035") says more than a shared name, in every language
+KIND_WEIGHT = np.array([1.0, 2.0, 1.0, 2.0])            # by kind: word, number, quote, distinctive number
+
+
+@dataclass(frozen=True)
+class EventTerms:
+    """An article's event terms: sorted unique hashes, and the readable term of each hash."""
+
+    hashes: np.ndarray                  # uint64, sorted, unique, at most MAX_TERMS
+    labels: dict[int, str]              # hash -> "Rutte", "3.5", "“we all have to chip in”"
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold(word: str) -> str:
+    """Case and accents folded: "Zelenskyy" and "ZELENSKYY", "Bayrou" and "Bayróu" compare equal."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _number(token: str) -> str | None:
+    """A number as written in any of our languages: "1,500" and "1.500" -> 1500, "3,5" -> 3.5; else None."""
+    if not any(c.isdigit() for c in token):
+        return None
+    pct = token.endswith("%")
+    body = token.rstrip("%")            # "3.5%" and "3,5 Prozent" are the same figure
+    if not body[:1].isdigit() or any(c.isalpha() for c in body):
+        return None                    # "G7", "F-35" stay words
+    groups = re.split(r"[.,]", body)
+    if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]):
+        body = "".join(groups)         # thousands separators
+    elif len(groups) == 2:
+        body = f"{groups[0]}.{groups[1]}"
+    else:
+        body = "".join(groups)
+    body = body.lstrip("0") or "0"
+    if len(body) < 2 and not pct:
+        return None                    # single digits are everywhere
+    return body
+
+
+_KIND = {"w": 0, "n": 1, "q": 2, "f": 3}
+
+
+def _distinctive(number: str) -> bool:
+    """A figure that names an event ("364", "7.7", "1400"), not a year, a count of ten or a date."""
+    if "." in number:
+        return True
+    return len(number) >= 3 and not (len(number) == 4 and number[:2] in ("19", "20"))
+
+
+@lru_cache(maxsize=1 << 16)
+def _hash(term: str) -> int:
+    """A stable 64-bit hash whose two low bits say the term's kind (word, number, quote)."""
+    h = int.from_bytes(hashlib.blake2b(term.encode(), digest_size=8).digest(), "little")
+    return (h & ~3) | _KIND[term[0]]
+
+
+def _quote_terms(lead: str) -> list[tuple[str, str]]:
+    """Word trigrams of quoted passages: a quoted sentence is often verbatim across outlets."""
+    out: list[tuple[str, str]] = []
+    for m in _QUOTE.finditer(lead):
+        words = [_fold(w) for w in re.findall(r"\w+", m.group(1))]
+        if len(words) >= QUOTE_WORDS:
+            out.extend(("q:" + " ".join(words[i:i + 3]), f"“{' '.join(words[i:i + 3])}”")
+                       for i in range(len(words) - 2))
+        if len(out) >= MAX_TERMS // 4:
+            break
+    return out[:MAX_TERMS // 4]
+
+
+_SENTENCES = re.compile(r"[.!?:;]+(?:\s+|$)|\n+")
+
+
+def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
+    """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
+    caps: list[str] = []
+    numbers: list[str] = []
+    inside: set[str] = set()
+    for sentence in _SENTENCES.split(lead):
+        for i, word in enumerate(_TOKEN.findall(sentence)):
+            first = word[0]
+            if first.isdigit():
+                numbers.append(word)
+            elif first.isupper():
+                caps.append(word)
+                if i and len(word) > 1:
+                    inside.add(word)
+    return caps, numbers, inside
+
+
+def event_terms(title: str, text: str) -> EventTerms:
+    """The terms that identify the event an article reports (see the module docstring)."""
+    lead = f"{title}\n{text[:LEAD_CHARS]}"
+    caps, numbers, inside = _scan(lead)
+    names = {_fold(w) for w in inside}
+    found = _quote_terms(lead)
+    found += [(("f:" if _distinctive(n) else "n:") + n, n) for n in map(_number, numbers) if n is not None]
+    title_words = [w for w in _TOKEN.findall(title) if len(w) > 3 and not w[0].isdigit()]
+    for word in [*title_words, *caps]:
+        folded = _fold(word)
+        if folded in _STOP or len(folded) < 2:
+            continue
+        if folded in names or word in title_words:
+            found.append(("w:" + folded, word))
+    labels: dict[str, str] = {}         # term key -> label, first occurrence first
+    for key, label in found:
+        if len(labels) >= MAX_TERMS:
+            break
+        labels.setdefault(key, label)
+    by_hash = {_hash(k): v for k, v in labels.items()}
+    return EventTerms(np.array(sorted(by_hash), dtype=np.uint64), by_hash)
+
+
+class TermFrequencies:
+    """How many articles in the window carry each term: a fixed table of hashed counters.
+
+    Two terms that share a counter both look more common than they are, which only lowers
+    their weight: the similarity errs towards "not related". Memory is fixed (4 MiB), not
+    per article.
+    """
+
+    def __init__(self, bits: int = TABLE_BITS):
+        self._mask = np.uint64((1 << bits) - 1)
+        self._bits = bits
+        self._counts = np.zeros(0, dtype=np.int32)      # allocated at the first add
+        self.docs = 0
+
+    def _cells(self, hashes: np.ndarray) -> np.ndarray:
+        return (hashes & self._mask).astype(np.int64)
+
+    def add(self, hashes: np.ndarray) -> None:
+        if not len(self._counts):
+            self._counts = np.zeros(1 << self._bits, dtype=np.int32)
+        np.add.at(self._counts, self._cells(hashes), 1)
+        self.docs += 1
+
+    def remove(self, hashes: np.ndarray) -> None:
+        np.subtract.at(self._counts, self._cells(hashes), 1)
+        self.docs -= 1
+
+    def counts(self, hashes: np.ndarray) -> np.ndarray:
+        if not len(self._counts):
+            return np.zeros(len(hashes), dtype=np.int32)
+        return self._counts[self._cells(hashes)]
+
+    def weights(self, hashes: np.ndarray) -> np.ndarray:
+        """Inverse document frequency, smoothed so a nearly empty window weighs terms evenly."""
+        df = self.counts(hashes).astype(np.float64)
+        return np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & np.uint64(3)).astype(np.int64)]
+
+
+def _figures(hashes: np.ndarray) -> int:
+    return int(np.count_nonzero((hashes & np.uint64(3)) == _KIND["f"]))
+
+
+def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
+               freq: TermFrequencies) -> tuple[float, np.ndarray]:
+    """Rarity-weighted overlap of two term sets, and the shared hashes.
+
+    The shared weight over the geometric mean of both sides' weights (a weighted cosine of
+    binary vectors), damped by how many terms the smaller side has, so a two-term brief does
+    not match everything sharing a name:
+    score = shared / sqrt(total_new * total_old) * min(1, smaller_count / DAMP_TERMS), weights
+    by rarity in the window and by kind (`KIND_WEIGHT`), halved when fewer than
+    `STRONG_SHARED` of the shared terms are figures or quotes.
+    """
+    shared = np.intersect1d(new, old, assume_unique=True)
+    if not len(shared):
+        return 0.0, shared
+    w_shared = float(freq.weights(shared).sum())
+    w_new = float(new_weights.sum())
+    w_old = float(freq.weights(old).sum())
+    damp = min(1.0, min(len(new), len(old)) / DAMP_TERMS)
+    denom = math.sqrt(w_new * w_old)
+    if denom <= 0 or not math.isfinite(denom):
+        return 0.0, shared
+    strong = int(np.count_nonzero((shared & np.uint64(3)) >= _KIND["q"]))  # distinctive figures, quotes
+    if strong < STRONG_SHARED:
+        damp *= WEAK_FACTOR
+        if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
+            damp *= CONTRADICTION_FACTOR     # both give figures, none the same: another event
+    return min(1.0, w_shared / denom) * damp, shared
+
+
+class TermIndex:
+    """The event terms of every article in the story window, by slot, with their frequencies.
+
+    An inverted index (term hash -> slots, `Buckets` without bands) over all terms; a query
+    looks up only the terms that are rare in the window (at most `MAX_DF` articles), keeps
+    the `MAX_CANDIDATES` slots sharing the most of them, and scores those with `similarity`.
+    About 20 bytes per term of an article (8 for its hash, 12 for its posting).
+    """
+
+    def __init__(self) -> None:
+        self.freq = TermFrequencies()
+        self._postings = Buckets(1, 1)
+        self._terms: list[bytes | None] = []
+
+    def add(self, slot: int, hashes: np.ndarray) -> None:
+        while len(self._terms) <= slot:
+            self._terms.append(None)
+        if self._terms[slot] is not None:
+            self.remove(slot)
+        if not len(hashes):
+            return
+        self._terms[slot] = hashes.astype("<u8").tobytes()
+        self._postings.insert(slot, hashes)
+        self.freq.add(hashes)
+
+    def remove(self, slot: int) -> None:
+        held = self._terms[slot] if slot < len(self._terms) else None
+        if held is None:
+            return
+        hashes = self.terms(slot)
+        self._postings.remove(slot, hashes)
+        self.freq.remove(hashes)
+        self._terms[slot] = None
+
+    def terms(self, slot: int) -> np.ndarray:
+        held = self._terms[slot] if slot < len(self._terms) else None
+        return np.frombuffer(held, dtype="<u8").astype(np.uint64) if held else np.empty(0, dtype=np.uint64)
+
+    def best(self, hashes: np.ndarray, eligible) -> tuple[float, int, np.ndarray] | None:
+        """The most similar eligible slot: (score, slot, shared hashes), or None.
+
+        `eligible(slots)` returns a boolean mask (the caller's window and identity checks).
+        """
+        if not len(hashes):
+            return None
+        rare = hashes[self.freq.counts(hashes) <= MAX_DF]
+        if not len(rare):
+            return None
+        slots, counts = self._postings.query_counts(rare)
+        if not len(slots):
+            return None
+        keep = eligible(slots)
+        slots, counts = slots[keep], counts[keep]
+        if len(slots) > MAX_CANDIDATES:
+            top = np.argsort(-counts, kind="stable")[:MAX_CANDIDATES]
+            slots = slots[top]
+        weights = self.freq.weights(hashes)
+        found: tuple[float, int, np.ndarray] | None = None
+        for slot in slots.tolist():
+            score, shared = similarity(hashes, weights, self.terms(slot), self.freq)
+            if found is None or score > found[0]:
+                found = (score, slot, shared)
+        return found

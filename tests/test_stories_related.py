@@ -1,0 +1,195 @@
+"""The related-coverage level: one event written up by different outlets, and the hard negatives.
+
+The texts are our own, written after the kinds of pairs found in the real dev set
+(bench/storyset/manifest.jsonl): independent rewrites in one language, the same event in
+two languages, a two-line flash beside a full report; and on the other side two events
+of one topic (two governments falling months apart, each naming the other's prime minister),
+and one outlet's unrelated articles that share its boilerplate. Known misses are in
+docs/dedupe.md: two events of one kind in one place that share names but no figures (another
+quake in the same province, another summit with the same secretary general) can be grouped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from click.testing import CliRunner
+
+from monitor.cli.main import cli
+from monitor.stories.index import StoryIndex
+from monitor.stories.related import event_terms
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+QUAKE_WIRE = ("Strong earthquake kills hundreds in northern Peru\n"
+              "A magnitude 6.8 earthquake struck the Amazonas region of northern Peru shortly after "
+              "midnight on Sunday, killing at least 312 people and injuring more than 1,400, the civil "
+              "defence institute INDECI said. The quake was centred 24 kilometres south of Chachapoyas "
+              "at a depth of 11 kilometres, according to the US Geological Survey. President Elena "
+              "Quispe declared a state of emergency in Amazonas and San Martín.")
+QUAKE_REWRITE = ("Peru quake: rescuers dig through rubble as toll passes 300\n"
+                 "Rescue teams in Chachapoyas worked through the night after Sunday's 6.8 tremor, which "
+                 "INDECI says has left 312 dead and over 1,400 hurt. Entire streets of adobe houses "
+                 "collapsed. The USGS put the epicentre 24 km south of the city. Quispe, who flew to "
+                 "the region, said the army would deliver tents and water to Amazonas.")
+QUAKE_SPANISH = ("Sismo de magnitud 6,8 deja 312 muertos en Amazonas\n"
+                 "Un terremoto de magnitud 6,8 sacudió la región Amazonas en la madrugada del domingo. "
+                 "Según el INDECI, hay al menos 312 fallecidos y más de 1.400 heridos. El epicentro se "
+                 "ubicó a 24 kilómetros al sur de Chachapoyas. La presidenta Elena Quispe declaró el "
+                 "estado de emergencia en Amazonas y San Martín.")
+QUAKE_FLASH = ("BREAKING: 6.8 quake hits northern Peru\n"
+               "USGS: magnitude 6.8 earthquake 24 km south of Chachapoyas, Peru, depth 11 km.")
+# the same region, another quake, a year before
+OLD_QUAKE = ("Moderate earthquake shakes Amazonas, no deaths reported\n"
+             "A magnitude 5.1 earthquake shook the Amazonas region of Peru on Thursday, damaging a "
+             "church in Luya and cracking walls in Chachapoyas, but INDECI reported no deaths and "
+             "nine people lightly injured. The US Geological Survey placed the quake 40 kilometres "
+             "north of Chachapoyas at a depth of 35 kilometres.")
+
+CABINET_A = ("Lindqvist government falls in confidence vote\n"
+             "Prime Minister Anna Lindqvist lost a confidence vote in parliament on Tuesday by 203 "
+             "votes to 141, the first government to fall this way since 1979. Lindqvist, in office "
+             "for eleven months, had tied the vote to her 9 billion savings plan. She will hand her "
+             "resignation to King Carl on Wednesday. Her predecessor Mats Berg fell to a censure "
+             "motion last spring.")
+CABINET_A2 = ("Parliament topples Lindqvist over savings plan\n"
+              "Only 141 members backed Anna Lindqvist on Tuesday, while 203 voted against her cabinet, "
+              "ending a government that had staked its survival on a 9 billion budget cut. The "
+              "opposition called the result \"the end of a failed experiment\". Lindqvist is expected "
+              "to resign on Wednesday.")
+# a different government falling the year before, which each of the above mentions
+CABINET_B = ("Berg cabinet ousted by censure motion\n"
+             "Prime Minister Mats Berg was ousted on Thursday when 188 members of parliament backed a "
+             "censure motion against his cabinet, well above the 175 needed. Berg had forced a pension "
+             "bill through without a vote. Anna Lindqvist, the finance minister, is tipped to succeed "
+             "him.")
+
+SUMMIT_A = ("Alliance leaders agree air-defence shield in Tallinn\n"
+            "Leaders of the 32 allies meeting in Tallinn on Thursday agreed to build a joint "
+            "air-defence shield by 2031 and to spend 2.5 percent of output on it, Secretary General "
+            "Marta Novak said at the closing news conference. \"We will not leave a gap in our skies,\" "
+            "Novak said.")
+SUMMIT_A2 = ("Tallinn summit ends with 2031 air-shield pledge\n"
+             "The Tallinn summit closed with a pledge to put a common air-defence shield in place by "
+             "2031. Novak called it the largest joint project since the alliance was founded and said "
+             "allies would devote 2.5 percent of GDP. \"We will not leave a gap in our skies,\" she told "
+             "reporters.")
+SUMMIT_B = ("Alliance summit in Lisbon focuses on munitions\n"
+            "At their summit in Lisbon the 31 allies agreed to double artillery shell production by "
+            "2027, Secretary General Marta Novak said. Leaders also discussed air defence and a new "
+            "partnership with Ukraine, but left spending targets unchanged at 2 percent.")
+
+BOILER = (" Subscribe to the Harbour Post morning briefing. Copyright 2026 Harbour Post Media. "
+          "Follow the Harbour Post on social media.")
+
+def _story_keys(index: StoryIndex, docs: list[tuple[str, str]]) -> list:
+    out = []
+    for i, (url, doc) in enumerate(docs):
+        title, _, text = doc.partition("\n")
+        when = T0 + timedelta(minutes=10 * i)
+        out.append(index.assign(url, title, text, when, when))
+    return out
+
+
+def test_independent_rewrites_of_one_event_join_as_related_coverage_with_what_they_share():
+    got = _story_keys(StoryIndex(), [("https://wire.example/peru", QUAKE_WIRE),
+                                     ("https://daily.example/peru-rescue", QUAKE_REWRITE)])
+    assert got[1].story_key == "https://wire.example/peru"
+    assert got[1].level == "related" and got[1].similarity > 0
+    assert {"312", "6.8", "Chachapoyas", "INDECI"} <= set(got[1].shared)
+
+
+def test_the_same_event_in_another_language_joins_on_names_and_figures():
+    got = _story_keys(StoryIndex(), [("https://wire.example/peru", QUAKE_WIRE),
+                                     ("https://diario.example/sismo", QUAKE_SPANISH)])
+    assert (got[1].story_key, got[1].level) == ("https://wire.example/peru", "related")
+    assert {"312", "6.8", "1400"} <= set(got[1].shared)     # "6,8" and "1.400" are the same figures
+
+
+def test_a_two_line_flash_joins_the_full_report():
+    got = _story_keys(StoryIndex(), [("https://wire.example/peru", QUAKE_WIRE),
+                                     ("https://alerts.example/1", QUAKE_FLASH)])
+    assert (got[1].story_key, got[1].level) == ("https://wire.example/peru", "related")
+
+
+def test_two_governments_falling_months_apart_stay_two_stories_though_each_names_the_other():
+    got = _story_keys(StoryIndex(), [("https://a.example/berg", CABINET_B),
+                                     ("https://b.example/lindqvist", CABINET_A),
+                                     ("https://c.example/lindqvist-falls", CABINET_A2)])
+    assert got[1].is_new_story
+    assert (got[2].story_key, got[2].level) == ("https://b.example/lindqvist", "related")
+    assert {"203", "141"} <= set(got[2].shared)
+
+
+def test_reports_of_one_summit_join_on_a_quoted_sentence_and_figures():
+    got = _story_keys(StoryIndex(), [("https://b.example/tallinn", SUMMIT_A),
+                                     ("https://c.example/tallinn-ends", SUMMIT_A2)])
+    assert (got[1].story_key, got[1].level) == ("https://b.example/tallinn", "related")
+    assert any(s.startswith("“") for s in got[1].shared) and "2.5" in got[1].shared
+
+
+def test_one_outlets_articles_are_never_related_through_its_boilerplate():
+    got = _story_keys(StoryIndex(), [("https://harbourpost.co.uk/a", SUMMIT_B + BOILER),
+                                     ("https://harbourpost.co.uk/b", OLD_QUAKE + BOILER),
+                                     ("https://www.harbourpost.co.uk/c", QUAKE_WIRE + BOILER)])
+    assert all(a.is_new_story for a in got)
+
+
+def test_related_coverage_joins_the_story_head_and_is_never_chained():
+    index = StoryIndex()
+    got = _story_keys(index, [("https://wire.example/peru", QUAKE_WIRE),
+                              ("https://daily.example/peru", QUAKE_REWRITE),
+                              ("https://diario.example/peru", QUAKE_SPANISH)])
+    assert {a.story_key for a in got} == {"https://wire.example/peru"}
+    assert all(a.similar_to == ("https://wire.example/peru",) for a in got[1:])
+
+
+def test_related_threshold_zero_keeps_only_copies():
+    got = _story_keys(StoryIndex(related_threshold=0), [("https://wire.example/peru", QUAKE_WIRE),
+                                                        ("https://daily.example/peru", QUAKE_REWRITE)])
+    assert got[1].is_new_story and got[1].level == "first"
+
+
+def test_event_terms_fold_case_accents_and_number_formats():
+    terms = set(event_terms("Sismo en San Martín", "El INDECI cuenta 1.400 heridos y 6,8 grados; "
+                            "según la USGS, a 24 km.").labels.values())
+    assert {"1400", "6.8", "24", "INDECI", "USGS", "Martín"} <= terms
+    again = event_terms("SISMO EN SAN MARTIN", "").labels
+    assert set(event_terms("Sismo en San Martín", "").hashes.tolist()) == set(again)
+
+
+def test_monitor_stories_groups_files_in_order_and_explains_each_decision(tmp_path):
+    files = []
+    for name, doc in [("wire.txt", QUAKE_WIRE), ("copy.txt", QUAKE_WIRE.replace("Sunday", "Sunday,")),
+                      ("rewrite.txt", QUAKE_REWRITE), ("other.txt", SUMMIT_B)]:
+        (tmp_path / name).write_text(doc)
+        files.append(str(tmp_path / name))
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "stories", "--json",
+                                      *files, str(bad)])
+    assert result.exit_code == 1 and "bad.json: cannot read" in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [s["story"] for s in lines] == [1, 2]
+    first, second = lines
+    assert first["paths"] == files[:3] and second == {"story": 2, "paths": [files[3]], "decisions": []}
+    copy, related = first["decisions"]
+    assert copy["path"] == files[1] and copy["joined"] == files[0] and copy["level"] == "copy"
+    assert copy["similarity"] == 1.0
+    assert related["level"] == "related" and related["joined"] == files[0]
+    assert 0 < related["similarity"] < 1 and "312" in related["shared"]
+    text = CliRunner().invoke(cli, ["--config", str(tmp_path / "none.yaml"), "stories", *files])
+    assert text.exit_code == 0
+    assert f"{files[2]} joined {files[0]} as related" in text.stdout
+
+
+def test_related_threshold_is_validated_with_its_place_in_the_file():
+    import pytest
+
+    from monitor.config import settings
+    from monitor.errors import ConfigError
+    with pytest.raises(ConfigError) as err:
+        settings.parse("dedupe:\n  related_threshold: 1.5\n", "monitor.yaml")
+    assert "monitor.yaml:2:" in str(err.value) and "related_threshold must be at most 1" in str(err.value)
+    assert settings.parse("dedupe: {related_threshold: 0}\n", "monitor.yaml").dedupe.related_threshold == 0
