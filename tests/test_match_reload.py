@@ -81,3 +81,27 @@ def test_reload_rereads_only_the_edited_file_and_the_rules_using_its_entities(tm
     (tmp_path / "b1.yaml").unlink()
     assert w.refresh() is True and w.errors == []
     assert _same(w.current, load_rules(tmp_path))
+
+
+def test_a_rule_file_still_being_written_is_not_read_until_it_settles(tmp_path):
+    """An editor that saves in place truncates first: the daemon must not take the empty file
+    as a valid set of no rules; it waits until the newest change is settle_seconds old."""
+    import os
+    import time
+
+    from monitor.match import RuleWatcher
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    f = rules / "a.yaml"
+    f.write_text("rules:\n  - id: a\n    query: nato\n")
+    watcher = RuleWatcher(rules, settle_seconds=30)
+    assert [r.id for r in watcher.current.rules] == ["a"]
+    f.write_text("")                                   # mid-save: truncated, not yet rewritten
+    assert watcher.refresh() is False
+    assert [r.id for r in watcher.current.rules] == ["a"]
+    f.write_text("rules:\n  - id: b\n    query: eu\n")
+    old = time.time() - 60
+    os.utime(f, (old, old))                            # the save finished a minute ago
+    assert watcher.refresh() is True
+    assert [r.id for r in watcher.current.rules] == ["b"]

@@ -56,7 +56,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
 
     store = Store(config.state_path)
     rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
-                        max_alias_values=config.rules_max_alias_values)
+                        max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     publisher = RulesPublisher() if use_pool else None
     try:
