@@ -244,7 +244,7 @@ def test_a_feed_cut_off_at_its_deadline_saves_what_is_done_and_keeps_its_validat
 def test_an_article_past_its_matching_limit_is_stored_unmatched_and_the_rest_match(tmp_path):
     site = Site(["fast/1", "big/2", "fast/3"])
     try:
-        cfg = site_config(tmp_path, site, "match_seconds_per_article: 0.3, max_body_bytes: 20000000")
+        cfg = site_config(tmp_path, site, "match_seconds_per_article: 0.3, max_body_bytes: 20000000, max_article_chars: 10000000")
         summary, _, articles, matched = asyncio.run(poll_once(cfg, use_pool=True))
         by_name = {a["url"].rsplit("/", 1)[1]: a for a in articles}
         assert set(by_name) == {"1", "2", "3"}            # nothing lost
