@@ -37,6 +37,7 @@ from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
 from monitor.ingest.fetch import Fetcher
+from monitor.store.open import open_store, state_label
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
 
@@ -54,7 +55,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
     from monitor.match import RuleWatcher
 
-    store = Store(config.state_path)
+    store = open_store(config)
     rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
                         max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
@@ -165,9 +166,10 @@ class Daemon:
             for msg in problems:
                 log.error("config: %s (keeping the running config)", msg)
             return
-        if fresh.state_path != self.deps.config.state_path:
-            log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
-            fresh = replace(fresh, state_path=self.deps.config.state_path)
+        if fresh.state_path != self.deps.config.state_path or fresh.postgres != self.deps.config.postgres:
+            log.warning("config: the state (state.path / state.url) changed; restart monitor to use %s",
+                        state_label(fresh))
+            fresh = replace(fresh, state_path=self.deps.config.state_path, postgres=self.deps.config.postgres)
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
@@ -230,7 +232,7 @@ class Daemon:
             await self.deps.extractor.start()      # workers up before the first poll needs them
         feeds = asyncio.ensure_future(self.scheduler.run())
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
-                 cfg.state_path)
+                 state_label(cfg))
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
         log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
@@ -244,7 +246,7 @@ class Daemon:
 def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
     """Retention, on a connection of its own (run in a thread): story signatures past the
     story window, then articles, deliveries and digest files past retention_days."""
-    store = Store(config.state_path, migrate=False)
+    store = open_store(config, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
         if stop() or config.retention_days is None:      # retention_days: forever

@@ -19,7 +19,8 @@ from monitor.config import yamlsrc
 from monitor.config.settings import Config
 from monitor.daemon import lock
 from monitor.errors import RuleError
-from monitor.store.sqlite import StateUnavailable, Store, db_bytes, now_utc, parse_iso
+from monitor.store.open import existing_store, state_label
+from monitor.store.sqlite import StateUnavailable, Store, now_utc, parse_iso
 
 EMPTY_COUNTS = {"feeds": 0, "feeds_failing": 0, "articles": 0, "matches": 0, "outbox_pending": 0,
                 "deliveries_pending": 0, "deliveries_failed": 0}
@@ -60,10 +61,12 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
     """The report; with no database (or one of another schema) it says so and reports the rest."""
     src = cfg if isinstance(cfg, Sources) else Sources.of(cfg)
     conf = src.config
-    pid = lock.holder(src.state_path)
+    pg = conf is not None and conf.postgres is not None
+    pid = None if pg else lock.holder(src.state_path)      # PostgreSQL: workers are many, no lock file
     report: dict[str, Any] = {
         "config": str(src.config_path), "config_valid": conf is not None, "config_errors": src.config_errors,
-        "state": str(src.state_path), "database": None, "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
+        "state": state_label(conf) if conf is not None else str(src.state_path), "database": None,
+        "backend": "postgresql" if pg else "sqlite", "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
         "feeds": [], "feeds_configured": len(conf.feeds) if conf else None, "last_poll": None,
         "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
         "rules_on_disk": _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
@@ -71,7 +74,7 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         "channels": [], "failed_deliveries": [], "feed_moves_not_in_config": [],
     }
     try:
-        store = Store.existing(src.state_path)
+        store = existing_store(conf) if conf is not None else Store.existing(src.state_path)
     except StateUnavailable as exc:
         report["database"] = str(exc)
         report["feeds"] = [_new_feed(f.url, f.name) for f in conf.feeds] if conf else []
@@ -79,9 +82,9 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         return report
     try:
         _from_store(report, store, conf)
+        report["db_bytes"] = store.size_bytes()
     finally:
         store.close()
-    report["db_bytes"] = db_bytes(src.state_path)
     beat = report["heartbeat"]
     if beat:
         beat["age_seconds"] = round((now_utc() - datetime.fromisoformat(beat["at"])).total_seconds(), 1)

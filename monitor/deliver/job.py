@@ -19,7 +19,8 @@ from typing import Any
 
 from monitor.config.settings import Config
 from monitor.deliver.delivery import run_digests
-from monitor.store.sqlite import Store, now_utc
+from monitor.store.open import open_store
+from monitor.store.sqlite import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Deliveries:
 
     async def watch(self) -> None:
         """The periodic look: new outbox rows, due retries, and every minute the schedules."""
-        store = Store(self.config().state_path, migrate=False)
+        store = open_store(self.config(), migrate=False)
         try:
             marks = store.outbox_marks()
             due = store.channels_with_due_retries(now_utc())
@@ -61,7 +62,7 @@ class Deliveries:
     async def _channel(self, name: str) -> None:
         while True:
             self.again.discard(name)
-            store = Store(self.config().state_path, migrate=False)
+            store = open_store(self.config(), migrate=False)
             try:
                 store.hold_muted()      # muted stories and snoozed rules (web interface) stay unsent
                 result = await run_digests(store, self.config(), channels=[name])
