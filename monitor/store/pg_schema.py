@@ -113,3 +113,10 @@ PG_MIGRATIONS: list[str] = [
 def pg_statements(script: str) -> list[str]:
     """A migration script cut into statements (the scripts hold no semicolons inside bodies)."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+# 2, 3: claimed work and the shared story index's order (issue 19 part B, store/workers_schema.py),
+# the same dialect-neutral scripts SQLite applies as its versions 10 and 11
+from monitor.store.workers_schema import WORKER_MIGRATIONS  # noqa: E402
+
+PG_MIGRATIONS += WORKER_MIGRATIONS
