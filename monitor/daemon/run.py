@@ -72,6 +72,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     try:
         if publisher is not None and rules.current is not None:
             await asyncio.to_thread(publisher.publish, rules.current)
+        worker.story_seq = storyindex.max_seq(store)      # rows saved later are caught up
         stories = _story_index(config, store, worker)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
@@ -104,7 +105,7 @@ def _story_index(config: Config, store: Store, worker: Worker | None = None) -> 
                        related_threshold=config.dedupe.related_threshold)
 
     def load(ix: StoryIndex) -> int:
-        if worker is not None:      # before loading: rows saved later are caught up (daemon/workers.py)
+        if worker is not None:      # rows saved after the load are caught up (daemon/workers.py)
             worker.story_seq = max(worker.story_seq, storyindex.max_seq(store))
         return ix.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
     return OnDemandIndex(index, load)
