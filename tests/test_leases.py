@@ -237,3 +237,16 @@ def test_the_story_lock_is_held_to_commit_on_postgresql():
         finally:
             a.close()
             b.close()
+
+
+def test_poll_once_leaves_feeds_a_worker_is_polling_alone(handles):
+    from monitor.daemon.workers import unleased
+    a = handles()
+    urls = add_feeds(a, hosts=2, per_host=1)
+    claim(a, "a", more_hosts=1, lease=1.0)
+    rows = [dict(zip([c[0] for c in cur.description], r)) for cur in [a.db.execute("SELECT * FROM feeds")]
+            for r in cur.fetchall()]
+    free = [r["url"] for r in unleased(a, rows)]
+    assert len(free) == 1 and free[0] in urls
+    time.sleep(1.2)
+    assert len(unleased(a, rows)) == 2                  # the lease ran out: poll --once may take it
