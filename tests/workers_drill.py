@@ -210,7 +210,7 @@ class Drill:
             "SELECT (SELECT count(*) FROM feeds WHERE state = 'active' AND next_poll = ''), "
             "(SELECT count(*) FROM feeds), (SELECT count(*) FROM outbox WHERE status = 'pending'), "
             "(SELECT count(*) FROM deliveries WHERE status = 'pending'), "
-            "(SELECT count(*) FROM feeds WHERE claimed_by IS NOT NULL)")
+            f"(SELECT count(*) FROM feeds WHERE claimed_by IS NOT NULL AND lease_until >= {time.time():.3f})")
 
     def wait_done(self, timeout: float = 120.0, settle: float = 2.5) -> float:
         """Until done and the outbox stands still for `settle` seconds (the delivery jobs look every
@@ -250,7 +250,8 @@ class Drill:
         return {frozenset(g) for g in groups.values()}
 
     def leases_of(self, worker: str) -> list[tuple]:
-        return self.state.query(f"SELECT url FROM feeds WHERE claimed_by = '{worker}'")
+        """Feeds still due that `worker` has claimed (live or run-out lease): its unfinished polls."""
+        return self.state.query(f"SELECT url FROM feeds WHERE claimed_by = '{worker}' AND next_poll = ''")
 
 
 def feed_requests(farm: Any) -> Counter[str]:
