@@ -23,7 +23,7 @@ from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.daemon.analysis import parse_and_key
 from monitor.daemon.decide import analyse_batch, decide
-from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
 from monitor.errors import FeedParseError, FetchError
 from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
 from monitor.extract.pool import WorkerFailed
@@ -109,6 +109,7 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
         deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
+    feeds = unleased(deps.store, feeds)      # a feed a running worker is polling now is left to it
     if progress is not None:        # `poll --once` on a terminal: total(n), then advance() per feed done
         progress.total(len(feeds))
 
