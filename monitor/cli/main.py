@@ -38,7 +38,6 @@ class MonitorGroup(click.Group):
         import sqlite3
 
         from monitor.errors import StateError
-        from monitor.store.base import state_error
         try:
             return super().invoke(ctx)
         except StateError as exc:
@@ -50,6 +49,7 @@ class MonitorGroup(click.Group):
             if isinstance(exc, OSError) and not (state and exc.filename
                                                  and str(exc.filename).startswith(str(state))):
                 raise                   # not about the state database
+            from monitor.store.base import state_error
             click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
             ctx.exit(2)
         except Exception as exc:

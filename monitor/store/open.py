@@ -2,16 +2,18 @@
 
 Owns the one choice of backend for every command and the daemon (`open_store`,
 `existing_store`), whether a state exists yet, and how to name it in messages (a
-PostgreSQL URL with its password masked). PostgreSQL is imported only when chosen, so
-a SQLite-only installation never loads psycopg. Must not hold queries.
+PostgreSQL URL with its password masked). PostgreSQL (psycopg) is imported only when chosen,
+and each backend only when a store is opened (commands start fast). Must not hold queries.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.config.settings import Config
-from monitor.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from monitor.store.sqlite import Store
 
 
 def is_postgres(cfg: Config) -> bool:
@@ -29,6 +31,7 @@ def open_store(cfg: Config, *, migrate: bool = True) -> Store:
     """The config's state, created and migrated when needed (migrate=False: as it is, for a daemon's jobs)."""
     if cfg.postgres is not None:
         return _pg(cfg, migrate=migrate)
+    from monitor.store.sqlite import Store
     return Store(cfg.state_path, migrate=migrate)
 
 
@@ -38,6 +41,7 @@ def existing_store(cfg: Config) -> Store:
         from monitor.store.postgres import PgStore
         url, password = cfg.postgres.resolve()
         return PgStore.existing(url, password=password, pool_size=cfg.postgres.pool_size)
+    from monitor.store.sqlite import Store
     return Store.existing(cfg.state_path)
 
 
