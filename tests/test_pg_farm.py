@@ -206,6 +206,10 @@ def test_daemon_runs_on_postgres_and_stops_cleanly(tmp_path, pg_url):
             status = run(cfg, "status", "--json")
             report = json.loads(status.stdout)
             assert report["backend"] == "postgresql" and report["counts"]["articles"] == len(stored)
+            assert report["daemon"]["running"] and report["daemon"]["workers_alive"] == 1
+            assert [w["alive"] for w in report["workers"]] == [True]
+            text = run(cfg, "status").stdout
+            assert "1 worker(s) running on PostgreSQL" in text, text
             assert "***" in report["state"] or "postgresql://" in report["state"]
             store.close()
         finally:

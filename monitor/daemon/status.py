@@ -86,6 +86,9 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         report["db_bytes"] = store.size_bytes()
     finally:
         store.close()
+    if pg:      # no lock file names a pid: the daemon runs when a worker's heartbeat is alive
+        alive = [w for w in report["workers"] if w.get("alive")]
+        report["daemon"] = {"running": bool(alive), "pid": None, "workers_alive": len(alive)}
     beat = report["heartbeat"]
     if beat:
         beat["age_seconds"] = round((now_utc() - datetime.fromisoformat(beat["at"])).total_seconds(), 1)
@@ -142,7 +145,8 @@ def problems(report: dict[str, Any], *, max_silence: float, channel_grace_minute
         out.append(f"no daemon is running on {report['state']}")
     beat = report["heartbeat"]
     if daemon["running"] and beat and beat.get("age_seconds", 0) > max_silence:
-        out.append(f"the daemon (pid {daemon['pid']}) has not finished a poll cycle for "
+        who = f"pid {daemon['pid']}" if daemon["pid"] else "its workers"
+        out.append(f"the daemon ({who}) has not finished a poll cycle for "
                    f"{beat['age_seconds']:.0f}s (more than {max_silence:.0f}s)")
     now = now_utc()
     for ch in report["channels"]:
@@ -175,7 +179,10 @@ def _age(ts: str | None) -> str:
 def _daemon_line(r: dict[str, Any]) -> str:
     d, beat = r["daemon"], r["heartbeat"]
     if not d["running"]:
-        return "daemon: not running"
+        return "daemon: not running" + (" (no worker's heartbeat is alive)" if "workers_alive" in d else "")
+    if "workers_alive" in d:
+        return (f"daemon: {d['workers_alive']} worker(s) running on PostgreSQL, heartbeat "
+                f"{_age(beat['at']) if beat else 'none yet'}")
     return f"daemon: running (pid {d['pid']}), heartbeat {_age(beat['at']) if beat else 'none yet'}"
 
 
