@@ -13,9 +13,10 @@ Articles: the 181 texts of the extraction benchmark plus the feed farm's article
 (../shared/tools/feedfarm.py on 127.0.0.1, fetched and extracted once, outside the
 timing). For each size it prints:
 
-- `monitor match --json` over every article, as a command: wall and CPU seconds, peak
-  RSS, and articles per CPU-second net of start-up (the same command on one article gives the start-up
-  and compile time, which is subtracted); the rules it reports must equal the driver's;
+- `monitor match --json` over every article (given twice), as a command: start-up and
+  compile (CPU seconds until its first line), then articles per second of its own CPU
+  time over the second pass (the steady rate), and its peak RSS; the rules it reports
+  must equal the driver's;
 - the driver (bench/match_names_driver.py, its own process): compile, articles/s and
   p50/p99 latency per article (match plus the JSON line), RSS/PSS after loading, the
   reload of one edited 100-rule file, the pickled rule set and a worker's memory;
@@ -92,6 +93,34 @@ def run(cmd: list[str]) -> tuple[float, float, float, str]:
         return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out.read().decode()
 
 
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cli(rules: Path, paths: list[str]) -> dict:
+    """`monitor match --json` as a child, given every article twice: its start-up and compile
+    (CPU until the first line), its first (cold) pass and its second pass, by its own CPU
+    time read from /proc as the lines arrive, and its peak RSS. The second pass is the
+    steady rate of a long-running process; the first includes one-off warm-up."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    n = len(paths)
+    proc = subprocess.Popen([*MONITOR, "match", "--rules", str(rules), "--json", *paths, *paths],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    assert proc.stdout is not None
+    lines, marks = [], []
+    for line in proc.stdout:
+        lines.append(line)
+        if len(lines) in (1, n, 2 * n):
+            marks.append(_cpu_of(proc.pid))
+    _, status, ru = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) or len(lines) != 2 * n:
+        raise SystemExit(f"monitor match failed with status {status}")
+    return {"start_cpu": marks[0], "cold_rate_cpu": (n - 1) / max(1e-9, marks[1] - marks[0]),
+            "rate_cpu": n / max(1e-9, marks[2] - marks[1]), "cpu": ru.ru_utime + ru.ru_stime,
+            "rss_mb": ru.ru_maxrss / 1024, "rules": [json.loads(x)["rules"] for x in lines[:n]]}
+
+
 def naive(plain: list[list[str]], docs: list[dict], budget: float = 20.0) -> float:
     regexes = [re.compile(r"\b(?:" + "|".join(map(re.escape, ns)) + r")\b", re.IGNORECASE) for ns in plain]
     done, t0 = 0, time.process_time()
@@ -121,6 +150,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "monitor-bench-names")
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--no-baselines", action="store_true", help="skip the naive loop and grep")
+    ap.add_argument("--no-cli", action="store_true", help="skip the `monitor match --json` run")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     data = names(args.cache)
@@ -146,29 +176,29 @@ def main() -> None:
                                 str(tmp / "rules"), "--docs", str(tmp / "docs.json"), "--edit", str(edit),
                                 "--passes", str(args.passes)])
             drv = json.loads(out)
-            one = run([*MONITOR, "match", "--rules", str(tmp / "rules"), "--json", paths[0]])
-            full = run([*MONITOR, "match", "--rules", str(tmp / "rules"), "--json", *paths])
-            cli_rules = [json.loads(x)["rules"] for x in full[3].splitlines()]
-            same = hashlib.sha256(json.dumps(cli_rules).encode()).hexdigest()[:16] == drv["digest"]
-            cli_rate = len(paths) / max(1e-9, full[0] - one[0])
-            cli_rate_cpu = len(paths) / max(1e-9, full[1] - one[1])
+            print(json.dumps({"n": n, "driver": drv}), file=sys.stderr, flush=True)
+            cl: dict = {"rate_cpu": 0.0, "rate": 0.0, "start_cpu": 0.0, "rss_mb": 0.0}
+            same = None
+            if not args.no_cli:
+                cl = cli(tmp / "rules", paths)
+                same = hashlib.sha256(json.dumps(cl.pop("rules")).encode()).hexdigest()[:16] == drv["digest"]
             nv = gp = 0.0
             if not args.no_baselines:
                 nv = naive(stats["names"], docs[:: max(1, n // 2000)])
                 gp = grep(stats["names"], docs, tmp)
         row = {"n": n, "distinct_names": stats["distinct_names"], "files": stats["files"],
-               "cli_wall": full[0], "cli_cpu": full[1], "cli_rss": full[2], "cli_start": one[0],
-               "cli_rate": cli_rate, "cli_rate_cpu": cli_rate_cpu, "cli_start_cpu": one[1], "cli_same": same, "naive": nv, "grep": gp, **drv}
+               "cli": cl, "cli_same": same, "naive": nv, "grep": gp, **drv}
         rows.append(row)
         print(json.dumps(row), flush=True)
     print()
-    print("| rules | distinct names | compile s (CPU) | `monitor match --json` articles per CPU-s | driver articles "
-          "per CPU-s | p99 CPU ms | fired/article | reload one file s | RSS / PSS MB main | pickled MB | worker RSS MB "
-          "| naive regex articles/s | `grep -F -i` articles/s |")
+    print("| rules | distinct names | compile s (CPU) | `monitor match --json`: start s, articles per CPU-s "
+          "| driver articles per CPU-s | p99 CPU ms | fired/article | reload one file s (CPU) | RSS / PSS MB main "
+          "| pickled MB | worker RSS MB | naive regex articles/s | `grep -F -i` articles/s |")
     print("|" + "---|" * 13)
     for r in rows:
-        print(f"| {r['n']:,} | {r['distinct_names']:,} | {r['compile_cpu']:.1f} | {r['cli_rate_cpu']:,.0f}"
-              f"{'' if r['cli_same'] else ' (differs!)'} | {r['rate_cpu']:,.0f} | {r['p99_ms']:.2f} | "
+        same = {None: " (not run)", True: "", False: " (differs!)"}[r["cli_same"]]
+        print(f"| {r['n']:,} | {r['distinct_names']:,} | {r['compile_cpu']:.1f} | {r['cli']['start_cpu']:.1f}, "
+              f"{r['cli']['rate_cpu']:,.0f}{same} | {r['rate_cpu']:,.0f} | {r['p99_ms']:.2f} | "
               f"{r['fired_per_article']:.2f} | {r['reload_cpu']:.2f} | {r['loaded']['rss_mb']:.0f} / "
               f"{r['loaded']['pss_mb']:.0f} | {r['pickled_mb']:.1f} | {r['worker']['rss_mb']:.0f} | "
               f"{r['naive']:,.1f} | {r['grep']:,.0f} |")
