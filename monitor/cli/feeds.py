@@ -18,8 +18,6 @@ from monitor.cli.common import existing_store, load_config
 from monitor.config import settings as config_mod
 from monitor.config.edit import feeds_yaml, insert_feeds, remove_feed, write_validated
 from monitor.errors import ConfigError, FeedParseError
-from monitor.ingest.opml import export_opml, parse_opml
-from monitor.store.sqlite import Store
 
 LIST_COLUMNS = ("state", "last_status", "error_count", "last_success", "next_poll", "url", "last_error")
 
@@ -38,6 +36,7 @@ def import_cmd(ctx: click.Context, opml_file: Path, write: bool) -> None:
 
     Feeds already in the config are skipped; OPML folders become tags.
     """
+    from monitor.ingest.opml import parse_opml
     try:
         found = parse_opml(opml_file.read_bytes())
     except FeedParseError as exc:
@@ -197,6 +196,7 @@ def resume_cmd(ctx: click.Context, url: str) -> None:
 
 def _set_state(ctx: click.Context, url: str, state: str) -> None:
     cfg = load_config(ctx)
+    from monitor.store.sqlite import Store
     store = Store(cfg.state_path)
     try:
         store.sync_feeds([f for f in cfg.feeds if f.enabled])
@@ -212,6 +212,7 @@ def _set_state(ctx: click.Context, url: str, state: str) -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context) -> None:
     """Print the configured feeds as OPML 2.0."""
+    from monitor.ingest.opml import export_opml
     click.echo(export_opml(load_config(ctx).feeds), nl=False)
 
 
