@@ -52,6 +52,14 @@ class MonitorGroup(click.Group):
             from monitor.store.base import state_error
             click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
             ctx.exit(2)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+                raise
+            from monitor.store.pg_base import pg_error  # a PostgreSQL state failing mid-command
+            cfg = (ctx.obj or {}).get("config")
+            url = cfg.postgres.url if cfg is not None and cfg.postgres is not None else "(PostgreSQL)"
+            click.echo(f"monitor: {pg_error(url or '(state.url_env)', exc)}", err=True)
+            ctx.exit(2)
 
 
 @click.group(cls=MonitorGroup,
