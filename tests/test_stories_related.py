@@ -207,3 +207,22 @@ def test_related_threshold_is_validated_with_its_place_in_the_file():
         settings.parse("dedupe:\n  related_threshold: 1.5\n", "monitor.yaml")
     assert "monitor.yaml:2:" in str(err.value) and "related_threshold must be at most 1" in str(err.value)
     assert settings.parse("dedupe: {related_threshold: 0}\n", "monitor.yaml").dedupe.related_threshold == 0
+
+
+def test_candidates_are_scored_at_once_exactly_as_one_by_one():
+    import numpy as np
+
+    from monitor.stories.related import TermIndex, similarity
+    docs = [QUAKE_WIRE, QUAKE_REWRITE, QUAKE_SPANISH, QUAKE_FLASH, OLD_QUAKE, CABINET_A, CABINET_A2, CABINET_B,
+            SUMMIT_A, SUMMIT_A2, SUMMIT_B, BOILER]
+    index = TermIndex()
+    for slot, doc in enumerate(docs):
+        title, _, text = doc.partition("\n")
+        index.add(slot, event_terms(title, text).hashes)
+    slots = np.arange(len(docs))
+    for doc in docs:
+        title, _, text = doc.partition("\n")
+        new = event_terms(title, text).hashes
+        one_by_one = [similarity(new, index.freq.weights(new), index.terms(s), index.freq)[0] for s in slots]
+        assert np.allclose(index.scores(new, slots), one_by_one, rtol=1e-12, atol=1e-15)
+        assert max(one_by_one) > 0
