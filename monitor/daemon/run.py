@@ -8,8 +8,11 @@ config reloads (compiled in a thread, swapped in on the loop) and housekeeping
 (retention, in a thread on its own connection). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
 to finish and are then cancelled. Cancelling is safe because every feed is saved in its
-own transaction and deliveries are marked only after their channel confirms. Must not
-hold business logic.
+own transaction and deliveries are marked only after their channel confirms. With several
+workers on one PostgreSQL database (docs/scaling.md), this process is one `Worker`
+(daemon/workers.py): it registers, beats every `workers.heartbeat_seconds` (extending its
+leases), runs housekeeping and channel notices only where it holds their lease, and gives
+its leases back on a clean stop. Must not hold business logic.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,11 +35,15 @@ from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
 from monitor.daemon.startup import StartupError, preflight
+from monitor.daemon.storyload import OnDemandIndex
+from monitor.daemon.workers import Worker
 from monitor.deliver.channels import file as file_channel
 from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
-from monitor.extract.pool import ExtractorPool
+from monitor.extract.pool import BASE_PRELOAD, FULL_PRELOAD, ExtractorPool
 from monitor.ingest.fetch import Fetcher
+from monitor.store import storyindex
+from monitor.store.open import open_store, state_label
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
 
@@ -50,22 +57,30 @@ NOTICES_CHECK_SECONDS = 60
 
 @asynccontextmanager
 async def open_deps(config: Config, rules_dir: Path | None = None,
-                    use_pool: bool = True) -> AsyncIterator[pipeline.Deps]:
+                    use_pool: bool = True, worker_id: str | None = None) -> AsyncIterator[pipeline.Deps]:
     """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
     from monitor.match import RuleWatcher
 
-    store = Store(config.state_path)
+    store = open_store(config)
     rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
                         max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
-    extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
+    extractor = ExtractorPool(workers=config.fetch.extract_workers or None,
+                              preload=pool_preload(config)) if use_pool else None
     publisher = RulesPublisher() if use_pool else None
+    worker = Worker(worker_id, config.workers, backend=str(store.dialect))
+    # the workers start (forkserver, imports) while the rules are published and the first fetches wait
+    starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
     try:
         if publisher is not None and rules.current is not None:
             await asyncio.to_thread(publisher.publish, rules.current)
+        worker.story_seq = storyindex.max_seq(store)      # rows saved later are caught up
+        stories = _story_index(config, store, worker)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=_story_index(config, store), analysis=publisher)
+                                extractor=extractor, stories=stories, analysis=publisher, worker=worker)
     finally:
+        if starting is not None:    # workers half-started must be known to the pool to be stopped
+            await asyncio.gather(starting, return_exceptions=True)
         if extractor is not None:
             extractor.close()
         if publisher is not None:
@@ -73,18 +88,28 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         store.close()
 
 
+def pool_preload(config: Config) -> tuple[str, ...]:
+    """What the workers' forkserver imports: trafilatura only when some feed extracts pages."""
+    full_text = config.fetch.full_text and any(f.full_text for f in config.feeds if f.enabled)
+    return FULL_PRELOAD if full_text else BASE_PRELOAD
+
+
 def rule_check(config: Config):
     """The check a rule set must pass against this config: it routes only to defined channels."""
     return lambda ruleset: rule_channel_errors(ruleset.rules, config)
 
 
-def _story_index(config: Config, store: Store) -> StoryIndex:
-    """The story index over the dedupe window, rebuilt from the stored signatures."""
+def _story_index(config: Config, store: Store, worker: Worker | None = None) -> OnDemandIndex:
+    """The story index over the dedupe window, rebuilt from the stored signatures on first use."""
     index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
                        date_skew_minutes=config.dedupe.date_skew_minutes,
                        related_threshold=config.dedupe.related_threshold)
-    index.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
-    return index
+
+    def load(ix: StoryIndex) -> int:
+        if worker is not None:      # rows saved after the load are caught up (daemon/workers.py)
+            worker.story_seq = max(worker.story_seq, storyindex.max_seq(store))
+        return ix.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
+    return OnDemandIndex(index, load)
 
 
 def story_horizon(config: Config, store: Store) -> datetime:
@@ -116,7 +141,7 @@ class Daemon:
         self.runner = JobRunner()
         self.scheduler = FeedScheduler(deps, self.runner, on_feed_done=self._feed_done)
         self.config_stamp: int | None = None
-        self.deliveries = Deliveries(self.runner, lambda: self.deps.config)
+        self.deliveries = Deliveries(self.runner, lambda: self.deps.config, worker=self.scheduler.worker)
 
     @property
     def stopping(self) -> asyncio.Event:
@@ -128,10 +153,21 @@ class Daemon:
             self.deliveries.wake()      # alerts (and a first digest) now, one job per channel
 
     async def channel_notices(self) -> None:
-        """A channel failing too long is told through the others (daemon/notices.py)."""
+        """A channel failing too long is told through the others (daemon/notices.py); one worker does it."""
         with self.deps.store.session() as store:
-            if notices.queue_channel_notices(store, self.deps.config, now_utc()):
-                self.deliveries.wake()
+            async with self.worker.singleton(store, "notices") as mine:
+                if mine and notices.queue_channel_notices(store, self.deps.config, now_utc()):
+                    self.deliveries.wake()
+
+    # -- this worker -------------------------------------------------------------------
+    @property
+    def worker(self) -> Worker:
+        return self.scheduler.worker
+
+    async def heartbeat(self) -> None:
+        """Alive: the workers row's heartbeat, and every lease this worker holds extended."""
+        with self.deps.store.session() as store:
+            self.worker.beat(store)
 
     # -- reloads -----------------------------------------------------------------------
     async def reload_config(self) -> None:
@@ -165,9 +201,10 @@ class Daemon:
             for msg in problems:
                 log.error("config: %s (keeping the running config)", msg)
             return
-        if fresh.state_path != self.deps.config.state_path:
-            log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
-            fresh = replace(fresh, state_path=self.deps.config.state_path)
+        if fresh.state_path != self.deps.config.state_path or fresh.postgres != self.deps.config.postgres:
+            log.warning("config: the state (state.path / state.url) changed; restart monitor to use %s",
+                        state_label(fresh))
+            fresh = replace(fresh, state_path=self.deps.config.state_path, postgres=self.deps.config.postgres)
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
@@ -191,7 +228,12 @@ class Daemon:
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
-        self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, self.runner.stop_flag.is_set))
+        """Retention in a thread, by the one worker holding the housekeeping lease."""
+        with self.deps.store.session() as store:
+            async with self.worker.singleton(store, "housekeeping") as mine:
+                if mine:
+                    self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config,
+                                                                  self.runner.stop_flag.is_set))
 
     def prune(self) -> None:
         """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
@@ -218,6 +260,9 @@ class Daemon:
                 raise StartupError(exc.messages) from None
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
+        self.worker.start(self.deps.store)
+        runner.every(self.deps.config.workers.heartbeat_seconds, "heartbeat", self.heartbeat,
+                     first=self.deps.config.workers.heartbeat_seconds)
         report_rules(self.deps)
         # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
@@ -230,12 +275,17 @@ class Daemon:
             await self.deps.extractor.start()      # workers up before the first poll needs them
         feeds = asyncio.ensure_future(self.scheduler.run())
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
-                 cfg.state_path)
+                 state_label(cfg))
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
         log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
         await feeds
         await runner.drain(grace)
+        try:
+            self.worker.stop(self.deps.store)      # leases back now, not when they run out
+        except Exception:
+            log.exception("giving back the leases failed; they run out in %gs",
+                          self.deps.config.workers.lease_seconds)
         if http is not None:
             await asyncio.to_thread(http.stop)
         log.info("stopped cleanly")
@@ -244,7 +294,7 @@ class Daemon:
 def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
     """Retention, on a connection of its own (run in a thread): story signatures past the
     story window, then articles, deliveries and digest files past retention_days."""
-    store = Store(config.state_path, migrate=False)
+    store = open_store(config, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
         if stop() or config.retention_days is None:      # retention_days: forever
@@ -256,9 +306,10 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
     return removed, files
 
 
-async def run(config: Config) -> None:
+async def run(config: Config, worker_id: str | None = None) -> None:
     """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
     preflight(config)
-    with StateLock(config.state_path):
-        async with open_deps(config) as deps:
+    # SQLite: one daemon per state (a lock file). PostgreSQL: workers are many by design (leases).
+    with StateLock(config.state_path) if config.postgres is None else nullcontext():
+        async with open_deps(config, worker_id=worker_id) as deps:
             await Daemon(deps).run()

@@ -7,6 +7,10 @@ that queued it whoever wrote it), and every minute for schedules. Each channel i
 job `deliver:<name>` in the daemon's JobRunner, on its own store connection: a channel
 waiting for a Retry-After, pacing a long digest or talking to a slow receiver never delays
 another channel, nor polling; a channel woken while its job runs goes once more after it.
+With several workers on one database, a channel's run is claimed too: it goes where the
+lease `deliver:<channel>` is taken (store/leases.py), so exactly one worker sends a given
+delivery; a worker that dies mid-send leaves its lease to run out, and the next holder
+re-sends the saved, unconfirmed parts with the same idempotency keys.
 Must not decide what to send (delivery.py) nor own the runner (daemon/jobs.py).
 """
 
@@ -19,7 +23,8 @@ from typing import Any
 
 from monitor.config.settings import Config
 from monitor.deliver.delivery import run_digests
-from monitor.store.sqlite import Store, now_utc
+from monitor.store.open import open_store
+from monitor.store.sqlite import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +33,10 @@ SCHEDULE_SECONDS = 60.0     # how often every channel is run for its schedule
 
 
 class Deliveries:
-    def __init__(self, runner: Any, config: Callable[[], Config]):
+    def __init__(self, runner: Any, config: Callable[[], Config], worker: Any = None):
         self.runner = runner              # daemon/jobs.JobRunner: start(name, fn), is_running(name)
         self.config = config
+        self.worker = worker              # daemon/workers.Worker: the channel's lease; None runs unclaimed
         self.again: set[str] = set()
         self.marks: dict[str, int] = {}
         self.last_full = 0.0
@@ -44,7 +50,7 @@ class Deliveries:
 
     async def watch(self) -> None:
         """The periodic look: new outbox rows, due retries, and every minute the schedules."""
-        store = Store(self.config().state_path, migrate=False)
+        store = open_store(self.config(), migrate=False)
         try:
             marks = store.outbox_marks()
             due = store.channels_with_due_retries(now_utc())
@@ -61,10 +67,17 @@ class Deliveries:
     async def _channel(self, name: str) -> None:
         while True:
             self.again.discard(name)
-            store = Store(self.config().state_path, migrate=False)
+            store = open_store(self.config(), migrate=False)
+            lease = f"deliver:{name}"
             try:
-                store.hold_muted()      # muted stories and snoozed rules (web interface) stay unsent
-                result = await run_digests(store, self.config(), channels=[name])
+                if self.worker is not None and not self.worker.lease(store, lease):
+                    return              # another worker is running this channel; it looks again after
+                try:
+                    store.hold_muted()      # muted stories and snoozed rules (web interface) stay unsent
+                    result = await run_digests(store, self.config(), channels=[name])
+                finally:
+                    if self.worker is not None:
+                        self.worker.release(store, lease)
             finally:
                 store.close()
             if result.get("sent") or result.get("failed") or result.get("retrying"):
