@@ -136,7 +136,10 @@ def test_feeds_not_in_the_config_are_left_alone(handles):
     worker = Worker("a")
     fetch = type("F", (), {"concurrency": 10, "per_host": 2})()
     assert [r["url"] for r in worker.claim(a, NOW, urls[:2], fetch)] == urls[:2]
-    assert worker.claim(a, NOW, urls[:2], fetch) == [] and worker.unwanted == {urls[2]}
+    assert worker.unwanted == {urls[2]}
+    assert worker.claim(a, NOW, urls, fetch) == [] and 0 < worker.claim_again_in() <= 0.1   # put off
+    time.sleep(0.15)
+    assert worker.claim(a, NOW, urls, fetch) == [] and worker.claim_again_in() == float("inf")
 
 
 def test_named_leases_are_exclusive_reentrant_and_run_out(handles):

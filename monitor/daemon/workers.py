@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -28,6 +29,7 @@ from monitor.store.base import iso
 log = logging.getLogger("monitor.daemon.workers")
 
 STORY_LOCK_RETRY_SECONDS = 0.005   # the story lock was busy: try again after this
+CLAIM_SECONDS = 0.1    # at most one claim per this (every finished poll wakes the scheduler)
 
 
 def default_worker_id() -> str:
@@ -47,6 +49,8 @@ class Worker:
         self.unwanted: set[str] = set()           # feeds in the store but not in this config
         self.polls = 0
         self.story_seq = 0
+        self._claimed_at = float("-inf")
+        self._again = float("inf")
 
     # -- life -----------------------------------------------------------------------
     def start(self, store: Any) -> None:
@@ -66,7 +70,16 @@ class Worker:
         return max(1, 2 * -(-fetch.concurrency // max(1, fetch.per_host)))
 
     def claim(self, store: Any, now: datetime, configured: Iterable[str], fetch: Any) -> list[dict]:
-        """Lease the due feeds this worker will poll now (feeds of hosts it holds or takes)."""
+        """Lease the due feeds this worker will poll now (feeds of hosts it holds or takes).
+
+        At most one claim per CLAIM_SECONDS (a cold cycle finishes polls by the hundred a
+        second); a call sooner returns nothing and `claim_again_in` says when to call again."""
+        wait = self._claimed_at + CLAIM_SECONDS - time.monotonic()
+        if wait > 0:
+            self._again = wait
+            return []
+        self._again = float("inf")
+        self._claimed_at = time.monotonic()
         leases.fill_hosts(store)
         wanted = set(configured)
         more = self.max_hosts(fetch) - len(self.hosts)
@@ -86,6 +99,10 @@ class Worker:
             if host:
                 leases.release_host(store, self.id, host)
         return out
+
+    def claim_again_in(self) -> float:
+        """Seconds until a claim that was put off may run (infinity when none was)."""
+        return max(0.0, self._again)
 
     def done(self, store: Any, url: str) -> None:
         """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back."""
