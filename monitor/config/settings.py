@@ -24,6 +24,7 @@ from monitor.config.channels import CHANNEL_TYPES, WEBHOOK_FORMATS, ChannelSetti
 from monitor.config.checker import Checker, bounded, did_you_mean
 from monitor.config.http import HttpSettings
 from monitor.config.http import check as check_http
+from monitor.config.state import STATE_KEYS, PostgresSettings, parse_postgres
 from monitor.config.values import SCHEDULE_RE
 from monitor.config.workers import WorkerSettings, check_workers
 from monitor.errors import ConfigError
@@ -108,6 +109,7 @@ class Config:
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
+    postgres: PostgresSettings | None = None     # state.url / url_env: PostgreSQL instead of SQLite at state_path
     workers: WorkerSettings = field(default_factory=WorkerSettings)   # leases of claimed work
 
     def channel(self, name: str) -> ChannelSettings:
@@ -275,7 +277,8 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     c = Checker(file)
     if not c.keys(doc, TOP_KEYS, "config"):
         raise ConfigError(c.errors)
-    state = _mapping(c, doc, "state", {"path", "digests_dir"})
+    state = _mapping(c, doc, "state", STATE_KEYS)
+    postgres = parse_postgres(c, state)
     rules = _mapping(c, doc, "rules", {"path", "max_alias_values"})
     max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
     if max_alias_values < 0:
@@ -302,6 +305,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         c.err(logging_.get("format"), f"logging.format must be text or json{did_you_mean(log_format, ['text', 'json'])}",
               logging_, "format")
     listen = http.get("listen")
+    if listen is not None and postgres is not None:
+        c.err(listen, "http.listen: the web interface reads a SQLite state only; with state.url (PostgreSQL) "
+              "leave http.listen unset (see docs/operations.md, \"Choosing the state backend\")", http, "listen")
     if listen is not None:
         try:
             values.parse_listen(str(listen))
@@ -333,6 +339,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
         shutdown_grace_seconds=float(grace),
         rules_max_alias_values=max_alias_values, workers=workers,
+        postgres=postgres,
     )
 
 
