@@ -9,7 +9,10 @@ the same CPU on both), and times each command as a whole process:
   signatures written); warm: the same state again (every feed answers 304: reads and
   small updates only);
 - migrate: the cold SQLite state copied into a fresh PostgreSQL schema (rows per second),
-  then run again (everything already there: the cost of a resumed run's skipping).
+  then run again (everything already there: the cost of a resumed run's skipping);
+- in-process: the store alone, `save_feed_items` of `--feeds` feeds x `--items` new entries
+  (an article and a match each), one unit of work per feed as a poll does, then the same
+  entries again (the warm upsert), per backend, in feeds per second.
 
 PostgreSQL is the local server (MONITOR_BENCH_PG, default
 postgresql://postgres@127.0.0.1:5432/test), in a throwaway schema dropped afterwards.
@@ -109,13 +112,52 @@ def one_round(farm: Farm, tmp: Path, n: int) -> dict[str, float]:
             drop(name)
 
 
+def in_process(feeds: int, items: int) -> dict[str, float]:
+    """Feeds per second through Store.save_feed_items on each backend (no network, no start-up)."""
+    from monitor.config.settings import FeedSettings
+    from monitor.models import Article, Entry, Match
+    from monitor.store.postgres import PgStore, close_pools
+    from monitor.store.sqlite import Store
+    out: dict[str, float] = {}
+    name, url = schema()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            for backend, store in (("sqlite", Store(Path(d) / "m.db")), ("postgresql", PgStore(url))):
+                urls = [f"https://f{i}.example/feed" for i in range(feeds)]
+                store.sync_feeds([FeedSettings(url=u) for u in urls])
+                batches = []
+                for i, u in enumerate(urls):
+                    entries = [Entry(u, f"g{j}", f"https://f{i}.example/a/{j}") for j in range(items)]
+                    arts = [(Article(url=e.url, feed_url=u, guid=e.guid, title=f"Title {j}", text="text " * 200),
+                             [Match("rule", "normal")], ["desk"]) for j, e in enumerate(entries)]
+                    batches.append((u, entries, arts))
+                for phase, with_articles in (("cold", True), ("warm", False)):
+                    t0 = time.perf_counter()
+                    for u, entries, arts in batches:
+                        store.save_feed_items(u, entries, arts if with_articles else [], {"etag": "x"})
+                    out[f"{backend} {phase}"] = feeds / (time.perf_counter() - t0)
+                store.close()
+    finally:
+        close_pools()
+        drop(name)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--feeds", type=int, default=500)
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--hosts", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--in-process-only", action="store_true", help="Only the store alone (no farm, no commands).")
     args = ap.parse_args()
+    fps = in_process(args.feeds, args.items)
+    print(f"store alone, {args.feeds} feeds x {args.items} entries (article + match each), one unit of work "
+          "per feed, feeds per second:")
+    for key, value in fps.items():
+        print(f"  {key:<16} {value:7.0f} feeds/s")
+    if args.in_process_only:
+        return
     with tempfile.TemporaryDirectory() as d, \
             Farm("--feeds", str(args.feeds), "--items", str(args.items), "--hosts", str(args.hosts)) as farm:
         runs = [one_round(farm, Path(d), n) for n in range(args.repeat)]
