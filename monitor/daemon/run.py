@@ -1,9 +1,10 @@
 """`monitor run`: the long-running service around the pipeline.
 
 Owns which jobs the daemon has and when they run, all through the one job runner
-(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (a job per
-channel, deliver/job.py: at once when a feed queued something, within a second of any new
-outbox row or due retry, every minute for schedules), the rules and
+(daemon/jobs.py) and its APScheduler timer: a poll job per due feed (daemon/scheduler.py,
+a date trigger at the next due time), deliveries (a job per channel, deliver/job.py: at
+once when a feed queued something, within a second of any new outbox row or due retry,
+on every minute for schedules, a cron trigger), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
 (retention, in a thread on its own connection). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
@@ -171,7 +172,7 @@ class Daemon:
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
-        self.scheduler.wake.set()
+        self.scheduler.poke()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
     async def reload_rules(self) -> None:
@@ -219,8 +220,9 @@ class Daemon:
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
         report_rules(self.deps)
-        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
+        # on the minute for schedules; at start too: a delivery claimed before a crash is resumed at once
+        runner.cron("deliver:schedule", self.deliveries.schedule, second=0, now=True)
         runner.every(NOTICES_CHECK_SECONDS, "notices", self.channel_notices, first=NOTICES_CHECK_SECONDS)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
@@ -228,13 +230,12 @@ class Daemon:
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
         if self.deps.extractor is not None:
             await self.deps.extractor.start()      # workers up before the first poll needs them
-        feeds = asyncio.ensure_future(self.scheduler.run())
+        self.scheduler.start()
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  cfg.state_path)
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
         log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
-        await feeds
         await runner.drain(grace)
         if http is not None:
             await asyncio.to_thread(http.stop)

@@ -7,6 +7,9 @@ slow one. Also owns the word "cycle" in the daemon: the feeds that fell due with
 minute form a cycle, recorded (`cycles` table, the log's summary line, the heartbeat)
 when the last of them has finished; a feed falling due after that starts the next one.
 An idle check records an empty cycle, as `poll --once` with nothing due does.
+The check itself is the job `feeds:check`, on a date trigger of the runner's timer
+(APScheduler) set for when the next feed is due (at most `MAX_SLEEP_SECONDS` ahead);
+`poke()` (a poll ended, the config changed) moves it to now.
 Must not poll a feed itself (pipeline.poll_feed does).
 """
 
@@ -52,7 +55,7 @@ class FeedScheduler:
         self.runner = runner
         self.on_feed_done = on_feed_done
         self.cycle: Cycle | None = None
-        self.wake = asyncio.Event()
+        self._poked = False
         self._last_record = float("-inf")
 
     def _open_cycle(self) -> Cycle:
@@ -99,7 +102,7 @@ class FeedScheduler:
             cycle.running -= 1
             if cycle.running == 0 and not self.runner.stopping.is_set():
                 self._record(cycle)
-            self.wake.set()       # its next poll time changed
+            self.poke()       # its next poll time changed
         return done
 
     def _record(self, cycle: Cycle) -> None:
@@ -123,19 +126,22 @@ class FeedScheduler:
             return limit
         return max(0.2, min(limit, (nxt - now + timedelta(milliseconds=50)).total_seconds()))
 
-    async def run(self) -> None:
-        """Check, sleep until the next feed is due (or a job finished, or the config changed), repeat."""
-        while not self.runner.stopping.is_set():
-            try:
-                delay = self.check()
-            except Exception:
-                log.exception("feed scheduler check failed; retrying")
-                delay = MAX_SLEEP_SECONDS
-            self.wake.clear()
-            stop = asyncio.ensure_future(self.runner.stopping.wait())
-            woke = asyncio.ensure_future(self.wake.wait())
-            try:
-                await asyncio.wait({stop, woke}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-                woke.cancel()
+    def start(self) -> None:
+        """The first check now; each check sets the timer for the next."""
+        self.poke()
+
+    def poke(self) -> None:
+        """Check now (a poll ended, the config changed), whatever the timer said."""
+        self._poked = True
+        self.runner.at(0, "feeds:check", self._tick)
+
+    async def _tick(self) -> None:
+        """The `feeds:check` job: start what is due, set the timer for the next due feed."""
+        self._poked = False
+        try:
+            delay = self.check()
+        except Exception:
+            log.exception("feed scheduler check failed; retrying")
+            delay = MAX_SLEEP_SECONDS
+        if not self.runner.stopping.is_set():
+            self.runner.at(0 if self._poked else delay, "feeds:check", self._tick)
