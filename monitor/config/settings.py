@@ -107,6 +107,7 @@ class Config:
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
+    state_vacuum: bool = True                    # state.vacuum: return pruned space after retention
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -273,7 +274,8 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     c = Checker(file)
     if not c.keys(doc, TOP_KEYS, "config"):
         raise ConfigError(c.errors)
-    state = _mapping(c, doc, "state", {"path", "digests_dir"})
+    state = _mapping(c, doc, "state", {"path", "digests_dir", "vacuum"})
+    state_vacuum = c.typed(state, "vacuum", bool, True)
     rules = _mapping(c, doc, "rules", {"path", "max_alias_values"})
     max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
     if max_alias_values < 0:
@@ -327,7 +329,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         http_listen=str(listen) if listen else None, http=http_settings,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
-        shutdown_grace_seconds=float(grace),
+        shutdown_grace_seconds=float(grace), state_vacuum=state_vacuum,
         rules_max_alias_values=max_alias_values,
     )
 

@@ -6,7 +6,7 @@ a date trigger at the next due time), deliveries (a job per channel, deliver/job
 once when a feed queued something, within a second of any new outbox row or due retry,
 on every minute for schedules, a cron trigger), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
-(retention, in a thread on its own connection). Also signal handling and graceful
+(retention, then incremental vacuum, in a thread on its own connections). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
 to finish and are then cancelled. Cancelling is safe because every feed is saved in its
 own transaction and deliveries are marked only after their channel confirms. Must not
@@ -27,7 +27,7 @@ from pathlib import Path
 from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
-from monitor.daemon import notices, pipeline
+from monitor.daemon import looplag, notices, pipeline
 from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
@@ -38,6 +38,7 @@ from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
 from monitor.ingest.fetch import Fetcher
+from monitor.store import vacuum
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
 
@@ -46,6 +47,7 @@ log = logging.getLogger("monitor.daemon.run")
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
 HOUSEKEEPING_HOURS = 6
+VACUUM_HINT_PAGES = 25_000     # ~100 MB free inside a non-incremental database: worth `monitor vacuum`
 NOTICES_CHECK_SECONDS = 60
 
 
@@ -192,7 +194,15 @@ class Daemon:
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
-        self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, self.runner.stop_flag.is_set))
+        """Retention, then (state.vacuum) the freed space back to the file system; in a thread."""
+        stop = self.runner.stop_flag.is_set
+        self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, stop))
+        if self.deps.config.state_vacuum and not stop():
+            report = await self.runner.in_thread(vacuum.incremental, self.deps.config.state_path, stop)
+            if report.mode == "none" and report.free_pages > VACUUM_HINT_PAGES:
+                log.warning(report.line())
+            elif report.freed_pages:
+                log.info(report.line())
 
     def prune(self) -> None:
         """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
@@ -219,6 +229,7 @@ class Daemon:
                 raise StartupError(exc.messages) from None
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
+        runner.start("looplag", lambda: looplag.probe(runner.stopping))   # measures the loop's lag
         report_rules(self.deps)
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
         # on the minute for schedules; at start too: a delivery claimed before a crash is resumed at once
