@@ -71,7 +71,8 @@ def incremental(path: Path, stop: Callable[[], bool] = lambda: False, *, step_pa
             if extra <= 0:
                 break
             n = min(step_pages, extra)
-            conn.execute(f"PRAGMA incremental_vacuum({int(n)})").fetchall()   # one page per step of the statement
+            # executescript steps the pragma to its end (execute() would free one page)
+            conn.executescript(f"PRAGMA incremental_vacuum({int(n)});")
             freed += n
             time.sleep(pause)
         if not stop():
