@@ -79,13 +79,18 @@ def _setup_logging(cfg: config_mod.Config, verbose: bool = False) -> None:
 
 @cli.command()
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--worker-id", metavar="NAME", default=None,
+              help="This worker's name in `monitor status` and in the leases it holds (default: host:pid). "
+                   "Several workers share one PostgreSQL state: see docs/scaling.md.")
 @click.pass_context
-def run(ctx: click.Context, verbose: bool) -> None:
+def run(ctx: click.Context, verbose: bool, worker_id: str | None) -> None:
     """Run the daemon: poll feeds on schedule, deliver digests, reload edited rules.
 
-    Stops cleanly on SIGTERM or Ctrl-C. Example:
+    Stops cleanly on SIGTERM or Ctrl-C. Due feeds and deliveries are claimed with leases,
+    so several `monitor run` processes on one PostgreSQL database share the work
+    (docs/scaling.md). Example:
 
-        monitor --config config/monitor.yaml run
+        monitor --config config/monitor.yaml run --worker-id news-1
     """
     import asyncio
 
@@ -95,7 +100,7 @@ def run(ctx: click.Context, verbose: bool) -> None:
     cfg = load_config(ctx)
     _setup_logging(cfg, verbose)
     try:
-        asyncio.run(daemon.run(cfg))
+        asyncio.run(daemon.run(cfg, worker_id=worker_id.strip() if worker_id else None))
     except AlreadyRunning as exc:
         click.echo(f"monitor: {exc}", err=True)
         sys.exit(2)

@@ -14,6 +14,7 @@ from monitor.config import yamlsrc
 from monitor.config.channels import ChannelSettings
 from monitor.config.checker import bounded
 from monitor.config.http import HttpSettings
+from monitor.config.workers import WorkerSettings
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class Config:
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
     state_vacuum: bool = True                    # state.vacuum: return pruned space after retention
+    workers: WorkerSettings = field(default_factory=WorkerSettings)   # leases of claimed work
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:

@@ -27,6 +27,7 @@ from monitor.config.http import HttpSettings
 from monitor.config.http import check as check_http
 from monitor.config.records import Config, DedupeSettings, DigestSettings, FeedSettings, FetchSettings
 from monitor.config.values import SCHEDULE_RE
+from monitor.config.workers import WorkerSettings, check_workers
 from monitor.errors import ConfigError
 
 __all__ = ["SCHEDULE_RE", "CHANNEL_TYPES", "WEBHOOK_FORMATS", "ChannelSettings", "Config", "FetchSettings", "DigestSettings",
@@ -167,7 +168,7 @@ def _string(c: Checker, d: dict, key: str) -> str | None:
 
 
 TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
-            "retention_days", "logging", "http", "shutdown_grace_seconds"}
+            "retention_days", "logging", "http", "shutdown_grace_seconds", "workers"}
 
 
 def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
@@ -201,6 +202,8 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
     _check_fetch(c, doc.get("fetch"), fetch)
     _check_digest(c, doc.get("digest"), digest)
+    workers = _section(c, doc.get("workers"), WorkerSettings, "workers")
+    check_workers(c, doc.get("workers"), workers)
     grace = c.typed(doc, "shutdown_grace_seconds", (int, float), 20.0)
     if not 0 <= grace <= 3600:
         c.err(doc.get("shutdown_grace_seconds"), f"shutdown_grace_seconds must be between 0 and 3600, got {grace:g}",

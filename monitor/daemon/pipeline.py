@@ -22,6 +22,7 @@ from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
@@ -45,6 +46,7 @@ class Deps:
     stories: Any = None             # monitor.stories.index.StoryIndex, or None
     analysis: Any = None            # monitor.daemon.analysis.RulesPublisher (with a pool), or None
     synced: Config | None = None    # the config whose feed list the store last took in
+    worker: Any = None              # monitor.daemon.workers.Worker: this process's claims and story catch-up
 
 
 @dataclass
@@ -186,9 +188,6 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
     built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline)
     articles = unique(deps, [a for a in built if a is not None])
     analyses = await analyse_batch(deps, articles, url)
-    # From here on nothing awaits: the batch is decided and saved as one unit. (Another feed
-    # carrying one of these articles may have saved it meanwhile; the store ignores the copy.)
-    items, assignments, unmatched = decide(deps, articles, analyses, now)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
     base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
@@ -201,16 +200,43 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
                          f"{len(left)} of {len(new) + len(republished)} items left for the next poll")
         log.warning("feed slow: %s: %s", url, base["slow"], extra={"event": "feed_slow", "feed": url,
                                                                     "left": len(left)})
-    with deps.store.transaction():
-        deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
-        deps.store.save_story_signatures(assignments)
-        deps.store.mark_unmatched(unmatched)
-        updated = _apply_updates(deps, republished, rebuilt)
+    # From here on nothing awaits but a busy story lock (PostgreSQL: another worker is deciding):
+    # the batch is decided against the shared story index and saved as one unit. (Another feed
+    # or worker carrying one of these articles may have saved it meanwhile; the store ignores it.)
+    items, unmatched, updated = await _decide_and_save(deps, url, entries, articles, analyses, now, base,
+                                                       republished, rebuilt)
     metrics.stored(items)
     matched = [m for _, m in items if m]
     queued = sum(len(x.channels) for m in matched for x in m)
     return FeedOutcome(url, "slow" if left else "ok", len(parsed.entries), len(new), len(items), len(matched),
                        queued, updated=updated, left=len(left), unmatched=len(unmatched))
+
+
+async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles: list[Article], analyses: list,
+                           now: datetime, base: dict, republished: list[tuple[Entry, dict]],
+                           rebuilt: list[Article | None]) -> tuple[list, dict[str, str], int]:
+    """Stories and channels decided against the shared story index, saved in one transaction.
+
+    With new articles, the transaction first takes the story lock (PostgreSQL: held by
+    another worker deciding, the empty transaction ends and is retried a few ms later) and
+    catches the story index up with what other workers saved (daemon/workers.py)."""
+    worker = deps.worker
+    while True:
+        with deps.store.transaction():
+            if story_locked(deps.store, needed=bool(articles) and worker is not None):
+                if worker is not None and articles:
+                    worker.begin_stories(deps.store, deps.stories)      # what other workers saved since
+                items, assignments, unmatched = decide(deps, articles, analyses, now)
+                deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
+                deps.store.save_story_signatures(assignments)
+                last = saved_stories(worker, deps.store, assignments)
+                deps.store.mark_unmatched(unmatched)
+                updated = _apply_updates(deps, republished, rebuilt)
+                break
+        await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
+    if worker is not None:
+        worker.story_seq = max(worker.story_seq, last)
+    return items, unmatched, updated
 
 
 def _loop_time(deadline: float) -> float:

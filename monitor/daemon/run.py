@@ -9,8 +9,11 @@ config reloads (compiled in a thread, swapped in on the loop) and housekeeping
 (retention, then incremental vacuum, in a thread on its own connections). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
 to finish and are then cancelled. Cancelling is safe because every feed is saved in its
-own transaction and deliveries are marked only after their channel confirms. Must not
-hold business logic.
+own transaction and deliveries are marked only after their channel confirms. With several
+workers on one PostgreSQL database (docs/scaling.md), this process is one `Worker`
+(daemon/workers.py): it registers, beats every `workers.heartbeat_seconds` (extending its
+leases), runs housekeeping and channel notices only where it holds their lease, and gives
+its leases back on a clean stop. Must not hold business logic.
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
 from monitor.daemon.startup import StartupError, preflight
+from monitor.daemon.workers import Worker
 from monitor.deliver.channels import file as file_channel
 from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import ExtractorPool
 from monitor.ingest.fetch import Fetcher
-from monitor.store import vacuum
+from monitor.store import storyindex, vacuum
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
 
@@ -53,7 +57,7 @@ NOTICES_CHECK_SECONDS = 60
 
 @asynccontextmanager
 async def open_deps(config: Config, rules_dir: Path | None = None,
-                    use_pool: bool = True) -> AsyncIterator[pipeline.Deps]:
+                    use_pool: bool = True, worker_id: str | None = None) -> AsyncIterator[pipeline.Deps]:
     """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
     from monitor.match import RuleWatcher
 
@@ -62,12 +66,15 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
                         max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
     publisher = RulesPublisher() if use_pool else None
+    worker = Worker(worker_id, config.workers, backend=getattr(store, "dialect", "sqlite"))
     try:
         if publisher is not None and rules.current is not None:
             await asyncio.to_thread(publisher.publish, rules.current)
+        worker.story_seq = storyindex.max_seq(store)      # before loading: later rows are caught up
+        stories = _story_index(config, store)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=_story_index(config, store), analysis=publisher)
+                                extractor=extractor, stories=stories, analysis=publisher, worker=worker)
     finally:
         if extractor is not None:
             extractor.close()
@@ -119,7 +126,7 @@ class Daemon:
         self.runner = JobRunner()
         self.scheduler = FeedScheduler(deps, self.runner, on_feed_done=self._feed_done)
         self.config_stamp: int | None = None
-        self.deliveries = Deliveries(self.runner, lambda: self.deps.config)
+        self.deliveries = Deliveries(self.runner, lambda: self.deps.config, worker=self.scheduler.worker)
 
     @property
     def stopping(self) -> asyncio.Event:
@@ -131,10 +138,21 @@ class Daemon:
             self.deliveries.wake()      # alerts (and a first digest) now, one job per channel
 
     async def channel_notices(self) -> None:
-        """A channel failing too long is told through the others (daemon/notices.py)."""
+        """A channel failing too long is told through the others (daemon/notices.py); one worker does it."""
         with self.deps.store.session() as store:
-            if notices.queue_channel_notices(store, self.deps.config, now_utc()):
-                self.deliveries.wake()
+            async with self.worker.singleton(store, "notices") as mine:
+                if mine and notices.queue_channel_notices(store, self.deps.config, now_utc()):
+                    self.deliveries.wake()
+
+    # -- this worker -------------------------------------------------------------------
+    @property
+    def worker(self) -> Worker:
+        return self.scheduler.worker
+
+    async def heartbeat(self) -> None:
+        """Alive: the workers row's heartbeat, and every lease this worker holds extended."""
+        with self.deps.store.session() as store:
+            self.worker.beat(store)
 
     # -- reloads -----------------------------------------------------------------------
     async def reload_config(self) -> None:
@@ -194,15 +212,21 @@ class Daemon:
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
-        """Retention, then (state.vacuum) the freed space back to the file system; in a thread."""
+        """Retention, then (state.vacuum) the freed space back to the file system; in a thread,
+        by the one worker holding the housekeeping lease."""
         stop = self.runner.stop_flag.is_set
-        self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, stop))
-        if self.deps.config.state_vacuum and not stop():
-            report = await self.runner.in_thread(vacuum.incremental, self.deps.config.state_path, stop)
-            if report.mode == "none" and report.free_pages > VACUUM_HINT_PAGES:
-                log.warning(report.line())
-            elif report.freed_pages:
-                log.info(report.line())
+        with self.deps.store.session() as store:
+            async with self.worker.singleton(store, "housekeeping") as mine:
+                if not mine:
+                    return
+                self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, stop))
+                sqlite = getattr(self.deps.store, "dialect", "sqlite") == "sqlite"    # PostgreSQL: autovacuum
+                if self.deps.config.state_vacuum and sqlite and not stop():
+                    report = await self.runner.in_thread(vacuum.incremental, self.deps.config.state_path, stop)
+                    if report.mode == "none" and report.free_pages > VACUUM_HINT_PAGES:
+                        log.warning(report.line())
+                    elif report.freed_pages:
+                        log.info(report.line())
 
     def prune(self) -> None:
         """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
@@ -230,6 +254,9 @@ class Daemon:
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
         runner.start("looplag", lambda: looplag.probe(runner.stopping))   # measures the loop's lag
+        self.worker.start(self.deps.store)
+        runner.every(self.deps.config.workers.heartbeat_seconds, "heartbeat", self.heartbeat,
+                     first=self.deps.config.workers.heartbeat_seconds)
         report_rules(self.deps)
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
         # on the minute for schedules; at start too: a delivery claimed before a crash is resumed at once
@@ -248,6 +275,11 @@ class Daemon:
         grace = self.deps.config.shutdown_grace_seconds
         log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
         await runner.drain(grace)
+        try:
+            self.worker.stop(self.deps.store)      # leases back now, not when they run out
+        except Exception:
+            log.exception("giving back the leases failed; they run out in %gs",
+                          self.deps.config.workers.lease_seconds)
         if http is not None:
             await asyncio.to_thread(http.stop)
         log.info("stopped cleanly")
@@ -268,9 +300,9 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
     return removed, files
 
 
-async def run(config: Config) -> None:
+async def run(config: Config, worker_id: str | None = None) -> None:
     """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
     preflight(config)
     with StateLock(config.state_path):
-        async with open_deps(config) as deps:
+        async with open_deps(config, worker_id=worker_id) as deps:
             await Daemon(deps).run()

@@ -7,9 +7,11 @@ slow one. Also owns the word "cycle" in the daemon: the feeds that fell due with
 minute form a cycle, recorded (`cycles` table, the log's summary line, the heartbeat)
 when the last of them has finished; a feed falling due after that starts the next one.
 An idle check records an empty cycle, as `poll --once` with nothing due does.
-The check itself is the job `feeds:check`, on a date trigger of the runner's timer
-(APScheduler) set for when the next feed is due (at most `MAX_SLEEP_SECONDS` ahead);
-`poke()` (a poll ended, the config changed) moves it to now.
+Due feeds are claimed, not only read: `daemon/workers.Worker.claim` leases them (and their
+hosts) in the store, so several workers on one PostgreSQL database never poll a feed twice,
+and the one SQLite daemon runs the same code. The check itself is the job `feeds:check`, on
+a date trigger of the runner's timer (APScheduler) set for when the next feed is due (at
+most `MAX_SLEEP_SECONDS` ahead); `poke()` (a poll ended, the config changed) moves it to now.
 Must not poll a feed itself (pipeline.poll_feed does).
 """
 
@@ -26,6 +28,7 @@ from datetime import datetime, timedelta
 from monitor import metrics
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import Job, JobRunner
+from monitor.daemon.workers import Worker
 from monitor.store.sqlite import now_utc, parse_iso
 
 log = logging.getLogger("monitor.daemon.scheduler")
@@ -50,8 +53,11 @@ class FeedScheduler:
     """Starts a poll job per due feed; see the module docstring."""
 
     def __init__(self, deps: pipeline.Deps, runner: JobRunner,
-                 on_feed_done: Callable[[pipeline.FeedOutcome], None] | None = None):
+                 on_feed_done: Callable[[pipeline.FeedOutcome], None] | None = None,
+                 worker: Worker | None = None):
         self.deps = deps
+        self.worker = worker or deps.worker or Worker()
+        deps.worker = self.worker
         self.runner = runner
         self.on_feed_done = on_feed_done
         self.cycle: Cycle | None = None
@@ -73,15 +79,15 @@ class FeedScheduler:
         now = now_utc()
         configured = [f.url for f in deps.config.feeds if f.enabled]
         cycle = self._open_cycle()
-        for feed in deps.store.due_feeds(now, configured):
+        for feed in self.worker.claim(deps.store, now, configured, deps.config.fetch):
             name = f"feed:{feed['url']}"
-            if self.runner.is_running(name):
-                continue
-            task = self.runner.start(name, self._poll_job(feed, cycle), kind="feed",
-                                     deadline=deps.config.fetch.feed_deadline_seconds + 30,
-                                     on_done=self._finished(cycle, feed["url"]))
+            task = None if self.runner.is_running(name) else self.runner.start(
+                name, self._poll_job(feed, cycle), kind="feed", deadline=deps.config.fetch.feed_deadline_seconds + 30,
+                on_done=self._finished(cycle, feed["url"]))
             if task is not None:
                 cycle.running += 1
+            else:
+                self.worker.forget(deps.store, feed["url"])
         idle_for = time.monotonic() - self._last_record
         if cycle.running == 0 and not cycle.recorded and idle_for >= deps.config.fetch.check_interval_seconds:
             self._record(cycle)           # nothing was due: an empty cycle, once per check interval
@@ -100,6 +106,7 @@ class FeedScheduler:
             if error is not None and not isinstance(error, asyncio.CancelledError):
                 cycle.outcomes.append(pipeline.FeedOutcome(url, "failed", error=f"job: {type(error).__name__}"))
             cycle.running -= 1
+            self.worker.done(self.deps.store, url)      # after its save: the lease goes back
             if cycle.running == 0 and not self.runner.stopping.is_set():
                 self._record(cycle)
             self.poke()       # its next poll time changed

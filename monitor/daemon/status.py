@@ -19,6 +19,7 @@ from monitor.config import yamlsrc
 from monitor.config.settings import Config
 from monitor.daemon import lock
 from monitor.errors import RuleError
+from monitor.store.leases import workers_report
 from monitor.store.sqlite import StateUnavailable, Store, db_bytes, now_utc, parse_iso
 
 EMPTY_COUNTS = {"feeds": 0, "feeds_failing": 0, "articles": 0, "matches": 0, "outbox_pending": 0,
@@ -96,7 +97,7 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         "feeds": [], "feeds_configured": len(conf.feeds) if conf else None, "last_poll": None,
         "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
         "rules_on_disk": None, "rules_in_daemon": None,
-        "channels": [], "failed_deliveries": [], "feed_moves_not_in_config": [],
+        "channels": [], "failed_deliveries": [], "feed_moves_not_in_config": [], "workers": [],
     }
     def disk() -> dict[str, Any]:
         return _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
@@ -144,6 +145,7 @@ def _from_store(report: dict[str, Any], store: Store, conf: Config | None) -> No
         heartbeat=beat[0] if beat else None, rules_in_daemon=rules[0] if rules else None,
         feed_moves_not_in_config=moved[0] if moved else [],
         channels=[_channel(n, health.get(n, {})) for n in names],
+        workers=workers_report(store, conf.workers.lease_seconds if conf else 60.0),
         failed_deliveries=store.rows(
             "SELECT id, channel, attempts, last_error, created FROM deliveries WHERE status = 'failed' "
             "ORDER BY created DESC LIMIT 20"))
@@ -208,6 +210,15 @@ def _daemon_line(r: dict[str, Any]) -> str:
     return f"daemon: running (pid {d['pid']}), heartbeat {_age(beat['at']) if beat else 'none yet'}"
 
 
+def _worker_line(w: dict[str, Any]) -> str:
+    state = w["state"] if w["state"] != "running" else ("running" if w["alive"] else
+                                                        "SILENT (its leases run out; the others take over)")
+    held = (f"{w['feeds_leased']} feeds, {w['hosts_leased']} hosts leased"
+            + (f", {', '.join(w['leases'])}" if w["leases"] else ""))
+    return (f"worker {w['id']}: {state}, heartbeat {w['heartbeat_age_seconds']:.0f}s ago, "
+            f"{w['polls']} polls since start, {held}")
+
+
 def as_text(r: dict[str, Any]) -> str:
     c = r["counts"]
     lines = [] if r["config_valid"] else [
@@ -232,6 +243,8 @@ def as_text(r: dict[str, Any]) -> str:
                  else f"FAILED last delivery: {ch['last_error']!r}" if ch["last_outcome"] == "failed" else "ok")
         lines.append(f"channel {ch['name']}: {state}; {ch['outbox_pending']} pending, last sent "
                      f"{_age(ch['last_sent'])}" + (f", {ch['failed']} given up" if ch["failed"] else ""))
+    for w in r.get("workers", []):
+        lines.append(_worker_line(w))
     for d in r["failed_deliveries"]:
         lines.append(f"  delivery {d['id'][:8]} to {d['channel']} FAILED after {d['attempts']} attempts: "
                      f"{d['last_error']}")

@@ -8,6 +8,10 @@ the daemon puts on a cron trigger). Each channel is its own
 job `deliver:<name>` in the daemon's JobRunner, on its own store connection: a channel
 waiting for a Retry-After, pacing a long digest or talking to a slow receiver never delays
 another channel, nor polling; a channel woken while its job runs goes once more after it.
+With several workers on one database, a channel's run is claimed too: it goes where the
+lease `deliver:<channel>` is taken (store/leases.py), so exactly one worker sends a given
+delivery; a worker that dies mid-send leaves its lease to run out, and the next holder
+re-sends the saved, unconfirmed parts with the same idempotency keys.
 Must not decide what to send (delivery.py) nor own the runner (daemon/jobs.py).
 """
 
@@ -27,9 +31,10 @@ WATCH_SECONDS = 1.0         # how often to look for new outbox rows and due retr
 
 
 class Deliveries:
-    def __init__(self, runner: Any, config: Callable[[], Config]):
+    def __init__(self, runner: Any, config: Callable[[], Config], worker: Any = None):
         self.runner = runner              # daemon/jobs.JobRunner: start(name, fn), is_running(name)
         self.config = config
+        self.worker = worker              # daemon/workers.Worker: the channel's lease; None runs unclaimed
         self.again: set[str] = set()
         self.marks: dict[str, int] = {}
 
@@ -61,9 +66,16 @@ class Deliveries:
         while True:
             self.again.discard(name)
             store = Store(self.config().state_path, migrate=False)
+            lease = f"deliver:{name}"
             try:
-                store.hold_muted()      # muted stories and snoozed rules (web interface) stay unsent
-                result = await run_digests(store, self.config(), channels=[name])
+                if self.worker is not None and not self.worker.lease(store, lease):
+                    return              # another worker is running this channel; it looks again after
+                try:
+                    store.hold_muted()      # muted stories and snoozed rules (web interface) stay unsent
+                    result = await run_digests(store, self.config(), channels=[name])
+                finally:
+                    if self.worker is not None:
+                        self.worker.release(store, lease)
             finally:
                 store.close()
             if result.get("sent") or result.get("failed") or result.get("retrying"):

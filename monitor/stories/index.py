@@ -81,15 +81,21 @@ class TextSignature:
     fingerprint: str                # normalised exact text hash
     values: bytes                   # MinHash values (uint32)
     shingles: int                   # how many word shingles were hashed (short texts need more agreement)
+    terms: EventTerms | None = None  # the related level's event terms; None: not computed (assign does it)
 
 
-def text_signature(title: str, text: str, num_perm: int = NUM_PERM) -> TextSignature:
-    """Fingerprint and MinHash of an article's text (with its title when the text is short)."""
+def text_signature(title: str, text: str, num_perm: int = NUM_PERM, related: bool = True) -> TextSignature:
+    """Fingerprint and MinHash of an article's text (with its title when the text is short).
+
+    With `related`, also the event terms of the related level (`stories.related.event_terms`),
+    so a worker process does all the per-article hashing and the index only looks up.
+    """
     toks = words(text)                  # split once: fingerprint, length and shingles
     fingerprint = words_fingerprint(toks or words(title))
     shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
     values = signature_values(minhash(shingle_set, num_perm))
-    return TextSignature(fingerprint, values_bytes(values), len(shingle_set))
+    terms = event_terms(title, text) if related else None
+    return TextSignature(fingerprint, values_bytes(values), len(shingle_set), terms)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -243,10 +249,13 @@ class StoryIndex:
             seen = _utc(published) if published else (self._clock or datetime.now(UTC))
         seen = _utc(seen)
         when = self.window_time(published, seen)
-        sig = signature if signature is not None else text_signature(title, text, self.num_perm)
+        related = self.related_threshold > 0
+        sig = signature if signature is not None else text_signature(title, text, self.num_perm, related)
         fingerprint, values = sig.fingerprint, signature_values(sig.values)
         required = self.threshold if sig.shingles >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
-        terms = event_terms(title, text) if self.related_threshold > 0 else _EMPTY_TERMS
+        terms = _EMPTY_TERMS
+        if related:
+            terms = sig.terms if sig.terms is not None else event_terms(title, text)
         known = self._slot.get(article_key)
         story: str | None
         similar: tuple[str, ...]

@@ -1,0 +1,148 @@
+"""This process as one worker among several: its id, its claims, its heartbeat, its story catch-up.
+
+Owns the policy around store/leases.py and store/storyindex.py: how many hosts to claim
+(enough to keep `fetch.concurrency` busy at `fetch.per_host` each, twice over, so one
+worker never takes all hosts on a cold start and the others idle), which hosts it is
+polling (a host is given back when its last poll ends), the heartbeat that extends every
+lease it holds, singleton jobs by named lease, and keeping the in-memory story index a
+cache of the database's (catch up under the story lock before deciding, remember the
+last number after commit). The same code runs for the one SQLite daemon (where nobody
+else claims) and for each PostgreSQL worker. Must not poll or deliver.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from monitor.config.workers import WorkerSettings
+from monitor.store import leases, storyindex
+from monitor.store.base import iso
+
+log = logging.getLogger("monitor.daemon.workers")
+
+STORY_LOCK_RETRY_SECONDS = 0.005   # the story lock was busy: try again after this
+
+
+def default_worker_id() -> str:
+    """host:pid, unique per process on a machine and readable in `monitor status`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """One worker's claims: see the module docstring."""
+
+    def __init__(self, worker_id: str | None = None, settings: WorkerSettings | None = None, backend: str = "sqlite"):
+        self.id = worker_id or default_worker_id()
+        self.settings = settings or WorkerSettings()
+        self.backend = backend
+        self.hosts: Counter[str] = Counter()      # host -> this worker's polls running there
+        self.claimed: dict[str, str] = {}         # feed url -> its host, while its poll runs
+        self.unwanted: set[str] = set()           # feeds in the store but not in this config
+        self.polls = 0
+        self.story_seq = 0
+
+    # -- life -----------------------------------------------------------------------
+    def start(self, store: Any) -> None:
+        leases.register_worker(store, self.id, socket.gethostname(), os.getpid(), self.backend)
+        log.info("worker %s registered (%s, leases of %gs)", self.id, self.backend, self.settings.lease_seconds)
+
+    def beat(self, store: Any) -> None:
+        leases.heartbeat(store, self.id, self.settings.lease_seconds, self.polls)
+
+    def stop(self, store: Any) -> None:
+        leases.stop_worker(store, self.id)
+
+    # -- feeds ----------------------------------------------------------------------
+    def max_hosts(self, fetch: Any) -> int:
+        if self.settings.max_hosts:
+            return self.settings.max_hosts
+        return max(1, 2 * -(-fetch.concurrency // max(1, fetch.per_host)))
+
+    def claim(self, store: Any, now: datetime, configured: Iterable[str], fetch: Any) -> list[dict]:
+        """Lease the due feeds this worker will poll now (feeds of hosts it holds or takes)."""
+        leases.fill_hosts(store)
+        wanted = set(configured)
+        more = self.max_hosts(fetch) - len(self.hosts)
+        rows = leases.claim_feeds(store, self.id, iso(now), self.settings.lease_seconds, more,
+                                  exclude=sorted(self.unwanted))
+        out = []
+        for row in rows:
+            if row["url"] not in wanted and row.get("moved_from") not in wanted:
+                self.unwanted.add(row["url"])          # removed from the config: never polled
+                leases.release_feed(store, self.id, row["url"])
+                continue
+            host = row.get("host") or leases.host_of(row["url"])
+            self.claimed[row["url"]] = host
+            self.hosts[host] += 1
+            out.append(row)
+        for host in {r.get("host") for r in rows} - set(self.hosts):
+            if host:
+                leases.release_host(store, self.id, host)
+        return out
+
+    def done(self, store: Any, url: str) -> None:
+        """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back."""
+        host = self.claimed.pop(url, None)
+        self.polls += 1
+        try:
+            leases.release_feed(store, self.id, url)
+            if host is not None:
+                self.hosts[host] -= 1
+                if self.hosts[host] <= 0:
+                    del self.hosts[host]
+                    leases.release_host(store, self.id, host)
+        except Exception:      # the lease then runs out on its own; never fail the scheduler over it
+            log.exception("releasing the lease of %s failed", url)
+
+    def forget(self, store: Any, url: str) -> None:
+        """A claimed feed whose job did not start (daemon stopping): give it back unpolled."""
+        self.polls -= 1
+        self.done(store, url)
+
+    # -- singleton jobs -------------------------------------------------------------
+    def lease(self, store: Any, name: str) -> bool:
+        return leases.try_lease(store, name, self.id, self.settings.lease_seconds)
+
+    def release(self, store: Any, name: str) -> None:
+        leases.release_lease(store, name, self.id)
+
+    @asynccontextmanager
+    async def singleton(self, store: Any, name: str) -> AsyncIterator[bool]:
+        """`async with worker.singleton(store, "housekeeping") as mine:` run only where `mine`."""
+        mine = self.lease(store, name)
+        try:
+            yield mine
+        finally:
+            if mine:
+                self.release(store, name)
+
+    # -- the shared story index -----------------------------------------------------
+    def begin_stories(self, store: Any, index: Any) -> int:
+        """Inside the feed's transaction, under the story lock: take in what others saved since."""
+        if index is None:
+            return 0
+        rows = storyindex.rows_after(store, self.story_seq)
+        if rows:
+            index.load(rows)
+            self.story_seq = max(self.story_seq, max(int(r["seq"]) for r in rows))
+        return len(rows)
+
+
+def story_locked(store: Any, needed: bool) -> bool:
+    """First thing in the feed's transaction: the story lock, held to commit (or not needed)."""
+    return not needed or storyindex.try_lock(store)
+
+
+def saved_stories(worker: Any, store: Any, assignments: list) -> int:
+    """Inside the transaction, after save_story_signatures: number the rows; returns the last number.
+
+    The caller sets `worker.story_seq` to it after commit (a rolled-back save must not move it)."""
+    return storyindex.number(store, [a.article_key for a in assignments]) if assignments else (
+        worker.story_seq if worker is not None else 0)
