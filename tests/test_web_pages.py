@@ -135,6 +135,29 @@ def test_the_live_tester_streams_the_lower_half_alone(env):
     assert js.status_code == 200 and "AbortController" in js.text and "data-live" in js.text
 
 
+def test_feeds_page_counts_each_feeds_articles_of_the_last_week(env):
+    from monitor.config.settings import FeedSettings
+    env.store.sync_feeds([FeedSettings("https://feed.example/rss", name="Alpha wire"),
+                          FeedSettings("https://other.example/rss", name="Beta <b>daily</b>"),
+                          FeedSettings("https://idle.example/rss", name="Idle")])
+    for i in range(14):
+        env.add(f"Story {i}", "Text.", feed="https://feed.example/rss")
+    for i in range(7):
+        env.add(f"Other {i}", "Text.", feed="https://other.example/rss")
+    old = env.add("Old story", "Text.", feed="https://other.example/rss")
+    env.store.db.execute("UPDATE articles SET created = '2020-01-01T00:00:00+00:00' WHERE id = ?", [old])
+    env.store.db.execute("UPDATE feeds SET error_count = 2, last_error = 'HTTP 503', "
+                         "failing_since = '2026-11-30T08:15:00+00:00' WHERE url = 'https://idle.example/rss'")
+    page = env.client().get("/feeds").text
+    rows = re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", page, re.S)
+    by_name = {re.search(r"<td>([^<]*)", r).group(1): r for r in rows}
+    assert list(by_name)[0] == "Idle"                                   # failing feeds first
+    assert by_name["Alpha wire"].rstrip().endswith("<td>2.0</td>")      # 14 articles / 7 days
+    assert by_name["Beta &lt;b&gt;daily&lt;/b&gt;"].rstrip().endswith("<td>1.0</td>")   # the old one not counted
+    assert "HTTP 503" in by_name["Idle"] and "since 2026-11-30 08:15 UTC" in by_name["Idle"]
+    assert by_name["Idle"].rstrip().endswith("<td>0.0</td>")
+
+
 def test_feeds_out_are_valid_and_list_the_rules_matches(env):
     for i in range(3):
         env.add(f"Greenland news {i}", "Greenland ice.")
