@@ -236,5 +236,5 @@ feeds:
     assert "rules reloaded: " in err, err[-3000:]
     blocked = [float(x) for x in re.findall(r"event loop blocked for ([0-9.]+)s", err)]
     assert not blocked or max(blocked) < 1.5, f"event loop blocked: {blocked}"
-    assert stopped_in <= GRACE + 5, f"SIGTERM took {stopped_in:.1f}s (grace {GRACE}s)"
+    assert stopped_in <= GRACE + 5, f"SIGTERM took {stopped_in:.1f}s (grace {GRACE}s); log: {err[-3000:]}"
     assert proc.returncode == 0 and "stopped cleanly" in err, err[-2000:]

@@ -137,25 +137,7 @@ class JobRunner:
         a chore still running when the grace is over does not hold the process (a write
         it left uncommitted is rolled back by SQLite, as after a crash).
         """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-
-        def settle(ok: bool, value: Any) -> None:
-            if not future.done():
-                future.set_result(value) if ok else future.set_exception(value)
-
-        def work() -> None:
-            try:
-                result = fn(*args)
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting job
-                outcome: tuple[bool, Any] = (False, exc)
-            else:
-                outcome = (True, result)
-            if not loop.is_closed():
-                loop.call_soon_threadsafe(settle, *outcome)
-
-        threading.Thread(target=work, name=f"monitor-job {getattr(fn, '__name__', 'chore')}", daemon=True).start()
-        return await future
+        return await in_daemon_thread(fn, *args)
 
     # -- the timer (APScheduler) -----------------------------------------------------
     def timer(self) -> AsyncIOScheduler:
@@ -248,3 +230,31 @@ class JobRunner:
                 await asyncio.wait(still, timeout=5)
         # threads cannot be cancelled: they watch stop_flag, and being daemon threads never hold the exit
         return cancelled
+
+
+async def in_daemon_thread(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a daemon thread of its own, awaited. Unlike `asyncio.to_thread` (whose
+    pool threads the interpreter joins at exit), a chore still running at shutdown never
+    holds the process: its result is simply dropped."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
+
+    def work() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting job
+            outcome: tuple[bool, Any] = (False, exc)
+        else:
+            outcome = (True, result)
+        if not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(settle, *outcome)
+            except RuntimeError:      # the loop closed meanwhile
+                pass
+
+    threading.Thread(target=work, name=f"monitor-job {getattr(fn, '__name__', 'chore')}", daemon=True).start()
+    return await future

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -273,8 +274,11 @@ class Daemon:
                  cfg.state_path)
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
-        log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
-        await runner.drain(grace)
+        log.info("shutting down: waiting up to %.0fs for %d running job(s): %s", grace, len(runner.running),
+                 ", ".join(sorted(runner.running)) or "none")
+        began = time.monotonic()
+        cancelled = await runner.drain(grace)
+        log.info("jobs drained in %.1fs (%d cancelled)", time.monotonic() - began, cancelled)
         try:
             self.worker.stop(self.deps.store)      # leases back now, not when they run out
         except Exception:
