@@ -237,3 +237,45 @@ def test_the_story_lock_is_held_to_commit_on_postgresql():
         finally:
             a.close()
             b.close()
+
+
+def test_poll_once_leaves_feeds_a_worker_is_polling_alone(handles):
+    from monitor.daemon.workers import unleased
+    a = handles()
+    urls = add_feeds(a, hosts=2, per_host=1)
+    claim(a, "a", more_hosts=1, lease=1.0)
+    rows = [dict(zip([c[0] for c in cur.description], r)) for cur in [a.db.execute("SELECT * FROM feeds")]
+            for r in cur.fetchall()]
+    free = [r["url"] for r in unleased(a, rows)]
+    assert len(free) == 1 and free[0] in urls
+    time.sleep(1.2)
+    assert len(unleased(a, rows)) == 2                  # the lease ran out: poll --once may take it
+
+
+def test_status_lists_workers_their_heartbeats_and_leases(tmp_path):
+    import json as json_mod
+
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text("state: {path: state/monitor.db}\nworkers: {lease_seconds: 2, heartbeat_seconds: 1}\n"
+                   "channels:\n  - {name: desk, type: file}\nfeeds:\n  - url: http://127.0.1.1:9/feed/0\n")
+    store = Store(tmp_path / "state" / "monitor.db")
+    try:
+        add_feeds(store, hosts=1, per_host=1)
+        leases.register_worker(store, "news-1", "box", 42, "sqlite")
+        leases.register_worker(store, "news-2", "box", 43, "sqlite")
+        claim(store, "news-1", lease=60)
+        leases.try_lease(store, "deliver:desk", "news-1", 60)
+        leases.stop_worker(store, "news-2")
+        store.db.execute("UPDATE workers SET heartbeat = heartbeat - 30 WHERE id = 'news-1'")
+    finally:
+        store.close()
+    out = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+    assert out.exit_code == 0, out.output
+    assert "worker news-1: SILENT" in out.output and "1 feeds, 1 hosts leased, deliver:desk" in out.output
+    assert "worker news-2: stopped" in out.output
+    doc = json_mod.loads(CliRunner().invoke(cli, ["--config", str(cfg), "status", "--json"]).output)
+    w = {x["id"]: x for x in doc["workers"]}
+    assert w["news-1"]["heartbeat_age_seconds"] >= 30 and not w["news-1"]["alive"] and w["news-2"]["state"] == "stopped"

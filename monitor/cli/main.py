@@ -38,7 +38,6 @@ class MonitorGroup(click.Group):
         import sqlite3
 
         from monitor.errors import StateError
-        from monitor.store.base import state_error
         try:
             return super().invoke(ctx)
         except StateError as exc:
@@ -50,7 +49,16 @@ class MonitorGroup(click.Group):
             if isinstance(exc, OSError) and not (state and exc.filename
                                                  and str(exc.filename).startswith(str(state))):
                 raise                   # not about the state database
+            from monitor.store.base import state_error
             click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
+            ctx.exit(2)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+                raise
+            from monitor.store.pg_base import pg_error  # a PostgreSQL state failing mid-command
+            cfg = (ctx.obj or {}).get("config")
+            url = cfg.postgres.url if cfg is not None and cfg.postgres is not None else "(PostgreSQL)"
+            click.echo(f"monitor: {pg_error(url or '(state.url_env)', exc)}", err=True)
             ctx.exit(2)
 
 

@@ -1,6 +1,7 @@
 """Matching and the story signature of a feed's new articles, in the worker pool, one limit per article.
 
-Owns the CPU-heavy per-article work of a poll: `RuleSet.match` and `text_signature` (the
+Owns the CPU-heavy per-entry work of a poll: parsing a feed with its entries' keys
+(canonical URLs, `parse_and_key`, one call per feed), `RuleSet.match` and `text_signature` (the
 MinHash and, when the related level is on, the event terms: the main process only looks
 them up in the story index), sent
 a feed's batch at a time (`ExtractorPool.map_batch`) with `fetch.match_seconds_per_article`
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.models import Article, Match
+from monitor.ingest.feeds import parse_feed
+from monitor.models import Article, Match, ParsedFeed
+from monitor.stories.dedupe import item_url
 from monitor.stories.index import TextSignature, text_signature
 
 
@@ -35,6 +38,14 @@ class Analysis:
     signature: TextSignature | None = None
     timed_out: bool = False
     error: str = ""
+
+
+def parse_and_key(body: bytes, url: str, content_type: str, max_entries: int,
+                  feed_url: str) -> tuple[ParsedFeed, dict[str, str]]:
+    """In a worker: the parsed feed and each entry's article key (its canonical URL, held to
+    the feed's site: `dedupe.item_url` without a page), by GUID."""
+    parsed = parse_feed(body, url, content_type, max_entries)
+    return parsed, {e.guid: item_url(e.url or e.guid, feed_url) for e in parsed.entries}
 
 
 def analyse(article: Article, state: tuple[Any, int, bool]) -> Analysis:

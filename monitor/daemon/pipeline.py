@@ -22,7 +22,7 @@ from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
-from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
@@ -106,6 +106,7 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
         deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
+    feeds = unleased(deps.store, feeds)      # a feed a running worker is polling now is left to it
     if progress is not None:        # `poll --once` on a terminal: total(n), then advance() per feed done
         progress.total(len(feeds))
 
@@ -176,8 +177,11 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
         base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
         deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
-    parsed = await parse(deps, result)
+    parsed, keys = await parse(deps, result, url)
     new = deps.store.unseen(url, parsed.entries)
+    if new and log.isEnabledFor(logging.DEBUG):     # when the fetch saw new items (bench/alert.py reads it)
+        log.debug("feed fetched: %s: %d new of %d entries", url, len(new), len(parsed.entries),
+                  extra={"event": "feed_fetched", "feed": url, "new": len(new), "fetched": now.isoformat()})
     backlog: list[Entry] = []
     if backlog_mod.is_first_poll(feed):     # a new feed's old items are recorded as seen, not alerted
         new, backlog = backlog_mod.split_backlog(new, now, deps.config.fetch.first_poll_alert_hours)
@@ -185,7 +189,7 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
             log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
     republished = deps.store.republished(url, parsed.entries)
-    built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline)
+    built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
     articles = unique(deps, [a for a in built if a is not None])
     analyses = await analyse_batch(deps, articles, url)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]

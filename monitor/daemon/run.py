@@ -23,7 +23,7 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,13 +37,15 @@ from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
 from monitor.daemon.startup import StartupError, preflight
+from monitor.daemon.storyload import OnDemandIndex
 from monitor.daemon.workers import Worker
 from monitor.deliver.channels import file as file_channel
 from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
-from monitor.extract.pool import ExtractorPool
+from monitor.extract.pool import BASE_PRELOAD, FULL_PRELOAD, ExtractorPool
 from monitor.ingest.fetch import Fetcher
 from monitor.store import storyindex, vacuum
+from monitor.store.open import open_store, state_label
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
 
@@ -62,21 +64,26 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
     from monitor.match import RuleWatcher
 
-    store = Store(config.state_path)
+    store = open_store(config)
     rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
                         max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
-    extractor = ExtractorPool(workers=config.fetch.extract_workers or None) if use_pool else None
+    extractor = ExtractorPool(workers=config.fetch.extract_workers or None,
+                              preload=pool_preload(config)) if use_pool else None
     publisher = RulesPublisher() if use_pool else None
-    worker = Worker(worker_id, config.workers, backend=getattr(store, "dialect", "sqlite"))
+    worker = Worker(worker_id, config.workers, backend=str(store.dialect))
+    # the workers start (forkserver, imports) while the rules are published and the first fetches wait
+    starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
     try:
         if publisher is not None and rules.current is not None:
             await asyncio.to_thread(publisher.publish, rules.current)
-        worker.story_seq = storyindex.max_seq(store)      # before loading: later rows are caught up
-        stories = _story_index(config, store)
+        worker.story_seq = storyindex.max_seq(store)      # rows saved later are caught up
+        stories = _story_index(config, store, worker)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
                                 extractor=extractor, stories=stories, analysis=publisher, worker=worker)
     finally:
+        if starting is not None:    # workers half-started must be known to the pool to be stopped
+            await asyncio.gather(starting, return_exceptions=True)
         if extractor is not None:
             extractor.close()
         if publisher is not None:
@@ -84,18 +91,28 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         store.close()
 
 
+def pool_preload(config: Config) -> tuple[str, ...]:
+    """What the workers' forkserver imports: trafilatura only when some feed extracts pages."""
+    full_text = config.fetch.full_text and any(f.full_text for f in config.feeds if f.enabled)
+    return FULL_PRELOAD if full_text else BASE_PRELOAD
+
+
 def rule_check(config: Config):
     """The check a rule set must pass against this config: it routes only to defined channels."""
     return lambda ruleset: rule_channel_errors(ruleset.rules, config)
 
 
-def _story_index(config: Config, store: Store) -> StoryIndex:
-    """The story index over the dedupe window, rebuilt from the stored signatures."""
+def _story_index(config: Config, store: Store, worker: Worker | None = None) -> OnDemandIndex:
+    """The story index over the dedupe window, rebuilt from the stored signatures on first use."""
     index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
                        date_skew_minutes=config.dedupe.date_skew_minutes,
                        related_threshold=config.dedupe.related_threshold)
-    index.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
-    return index
+
+    def load(ix: StoryIndex) -> int:
+        if worker is not None:      # rows saved after the load are caught up (daemon/workers.py)
+            worker.story_seq = max(worker.story_seq, storyindex.max_seq(store))
+        return ix.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
+    return OnDemandIndex(index, load)
 
 
 def story_horizon(config: Config, store: Store) -> datetime:
@@ -187,9 +204,10 @@ class Daemon:
             for msg in problems:
                 log.error("config: %s (keeping the running config)", msg)
             return
-        if fresh.state_path != self.deps.config.state_path:
-            log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
-            fresh = replace(fresh, state_path=self.deps.config.state_path)
+        if fresh.state_path != self.deps.config.state_path or fresh.postgres != self.deps.config.postgres:
+            log.warning("config: the state (state.path / state.url) changed; restart monitor to use %s",
+                        state_label(fresh))
+            fresh = replace(fresh, state_path=self.deps.config.state_path, postgres=self.deps.config.postgres)
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
@@ -271,7 +289,7 @@ class Daemon:
             await self.deps.extractor.start()      # workers up before the first poll needs them
         self.scheduler.start()
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
-                 cfg.state_path)
+                 state_label(cfg))
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
         log.info("shutting down: waiting up to %.0fs for %d running job(s): %s", grace, len(runner.running),
@@ -292,7 +310,7 @@ class Daemon:
 def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
     """Retention, on a connection of its own (run in a thread): story signatures past the
     story window, then articles, deliveries and digest files past retention_days."""
-    store = Store(config.state_path, migrate=False)
+    store = open_store(config, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
         if stop() or config.retention_days is None:      # retention_days: forever
@@ -307,6 +325,7 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
 async def run(config: Config, worker_id: str | None = None) -> None:
     """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
     preflight(config)
-    with StateLock(config.state_path):
+    # SQLite: one daemon per state (a lock file). PostgreSQL: workers are many by design (leases).
+    with StateLock(config.state_path) if config.postgres is None else nullcontext():
         async with open_deps(config, worker_id=worker_id) as deps:
             await Daemon(deps).run()

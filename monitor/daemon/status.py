@@ -20,7 +20,8 @@ from monitor.config.settings import Config
 from monitor.daemon import lock
 from monitor.errors import RuleError
 from monitor.store.leases import workers_report
-from monitor.store.sqlite import StateUnavailable, Store, db_bytes, now_utc, parse_iso
+from monitor.store.open import existing_store, state_label
+from monitor.store.sqlite import StateUnavailable, Store, now_utc, parse_iso
 
 EMPTY_COUNTS = {"feeds": 0, "feeds_failing": 0, "articles": 0, "matches": 0, "outbox_pending": 0,
                 "deliveries_pending": 0, "deliveries_failed": 0}
@@ -90,10 +91,12 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
     """The report; with no database (or one of another schema) it says so and reports the rest."""
     src = cfg if isinstance(cfg, Sources) else Sources.of(cfg)
     conf = src.config
-    pid = lock.holder(src.state_path)
+    pg = conf is not None and conf.postgres is not None
+    pid = None if pg else lock.holder(src.state_path)      # PostgreSQL: workers are many, no lock file
     report: dict[str, Any] = {
         "config": str(src.config_path), "config_valid": conf is not None, "config_errors": src.config_errors,
-        "state": str(src.state_path), "database": None, "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
+        "state": state_label(conf) if conf is not None else str(src.state_path), "database": None,
+        "backend": "postgresql" if pg else "sqlite", "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
         "feeds": [], "feeds_configured": len(conf.feeds) if conf else None, "last_poll": None,
         "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
         "rules_on_disk": None, "rules_in_daemon": None,
@@ -103,7 +106,7 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         return _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
                               else yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
     try:
-        store = Store.existing(src.state_path)
+        store = existing_store(conf) if conf is not None else Store.existing(src.state_path)
     except StateUnavailable as exc:
         report["rules_on_disk"] = disk()
         report["database"] = str(exc)
@@ -112,11 +115,14 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
         return report
     try:
         _from_store(report, store, conf)
+        report["db_bytes"] = store.size_bytes()
+        if pg:      # no lock file names a pid: the daemon runs when a worker's heartbeat is alive
+            alive = [w for w in report["workers"] if w.get("alive")]
+            report["daemon"] = {"running": bool(alive), "pid": None, "workers_alive": len(alive)}
         report["rules_on_disk"] = _rules_as_the_daemon_saw_them(report, src.rules_path, store.get_meta("rules"))
     finally:
         store.close()
     report["rules_on_disk"] = report["rules_on_disk"] or disk()
-    report["db_bytes"] = db_bytes(src.state_path)
     beat = report["heartbeat"]
     if beat:
         beat["age_seconds"] = round((now_utc() - datetime.fromisoformat(beat["at"])).total_seconds(), 1)
@@ -173,7 +179,8 @@ def problems(report: dict[str, Any], *, max_silence: float, channel_grace_minute
         out.append(f"no daemon is running on {report['state']}")
     beat = report["heartbeat"]
     if daemon["running"] and beat and beat.get("age_seconds", 0) > max_silence:
-        out.append(f"the daemon (pid {daemon['pid']}) has not finished a poll cycle for "
+        who = f"pid {daemon['pid']}" if daemon["pid"] else "its workers"
+        out.append(f"the daemon ({who}) has not finished a poll cycle for "
                    f"{beat['age_seconds']:.0f}s (more than {max_silence:.0f}s)")
     now = now_utc()
     for ch in report["channels"]:
@@ -206,7 +213,10 @@ def _age(ts: str | None) -> str:
 def _daemon_line(r: dict[str, Any]) -> str:
     d, beat = r["daemon"], r["heartbeat"]
     if not d["running"]:
-        return "daemon: not running"
+        return "daemon: not running" + (" (no worker's heartbeat is alive)" if "workers_alive" in d else "")
+    if "workers_alive" in d:
+        return (f"daemon: {d['workers_alive']} worker(s) running on PostgreSQL, heartbeat "
+                f"{_age(beat['at']) if beat else 'none yet'}")
     return f"daemon: running (pid {d['pid']}), heartbeat {_age(beat['at']) if beat else 'none yet'}"
 
 

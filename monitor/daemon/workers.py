@@ -135,6 +135,14 @@ class Worker:
         return len(rows)
 
 
+def unleased(store: Any, feeds: list[dict]) -> list[dict]:
+    """The feeds no worker holds a live lease on (`poll --once` beside running workers)."""
+    if not any(f.get("claimed_by") for f in feeds):
+        return feeds
+    now = leases.Sql(store).now()
+    return [f for f in feeds if not f.get("claimed_by") or (f.get("lease_until") or 0) < now]
+
+
 def story_locked(store: Any, needed: bool) -> bool:
     """First thing in the feed's transaction: the story lock, held to commit (or not needed)."""
     return not needed or storyindex.try_lock(store)

@@ -23,7 +23,8 @@ from typing import Any
 
 from monitor.config.settings import Config
 from monitor.deliver.delivery import run_digests
-from monitor.store.sqlite import Store, now_utc
+from monitor.store.open import open_store
+from monitor.store.sqlite import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Deliveries:
 
     async def watch(self) -> None:
         """The periodic look: new outbox rows and due retries."""
-        store = Store(self.config().state_path, migrate=False)
+        store = open_store(self.config(), migrate=False)
         try:
             marks = store.outbox_marks()
             due = store.channels_with_due_retries(now_utc())
@@ -65,7 +66,7 @@ class Deliveries:
     async def _channel(self, name: str) -> None:
         while True:
             self.again.discard(name)
-            store = Store(self.config().state_path, migrate=False)
+            store = open_store(self.config(), migrate=False)
             lease = f"deliver:{name}"
             try:
                 if self.worker is not None and not self.worker.lease(store, lease):

@@ -91,12 +91,13 @@ class ArticleQueries(StoreBase):
             self.db.execute("UPDATE articles SET unmatched = ? WHERE url = ?", [reason, url])
 
     def _insert_article(self, a: Article, now: str) -> int | None:
-        cur = self.db.execute(
+        """The new article's id, or None when its URL is stored already (the insert is ignored)."""
+        row = self.db.execute(
             "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
-            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
             [a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
-             a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now])
-        return cur.lastrowid if cur.rowcount else None
+             a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now]).fetchall()
+        return row[0][0] if row else None
 
     def _insert_match(self, art_id: int, m: Match, channels: Sequence[str], now: str) -> None:
         decisive = m.decisive_hits()    # the hits of the query's satisfied clauses (`why`)

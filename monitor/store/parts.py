@@ -38,6 +38,8 @@ class DeliveryParts(StoreBase):
         """Keep the messages decided at a delivery's first attempt; returns how many rows of the
         delivery no part carries (released back to the outbox, so nothing is silently dropped)."""
         with self.transaction():
+            # PostgreSQL: two first attempts of one delivery queue here, the second then sees the parts
+            self.db.execute("SELECT id FROM deliveries WHERE id = ?" + self.dialect.for_update, [delivery_id])
             if self.db.execute("SELECT 1 FROM delivery_parts WHERE delivery_id = ?", [delivery_id]).fetchone():
                 return 0                                  # decided already (a concurrent first attempt)
             carried: set[int] = set()
@@ -73,7 +75,7 @@ class DeliveryParts(StoreBase):
 
     def _has_story_levels(self) -> bool:
         """Whether articles record how they joined their story (the stories issue's levels)."""
-        return any(r[1] == "story_level" for r in self.db.execute("PRAGMA table_info(articles)"))
+        return self.has_column("articles", "story_level")
 
     def settle_duplicates(self, channel: str) -> int:
         """Mark pending rows that would deliver an article twice on a channel as 'duplicate'.
@@ -87,6 +89,7 @@ class DeliveryParts(StoreBase):
         related = ("AND COALESCE(a.story_level, '') != 'related' AND COALESCE(b.story_level, '') != 'related'"
                    if self._has_story_levels() else "")
         taken = "(p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
+        join = self.dialect.ordered_join
         # Both clauses go through indexes (outbox(article_id, channel), articles(story_id)), so the
         # cost follows the pending rows and their stories, not the channel's whole history.
         return self.db.execute(
@@ -96,9 +99,9 @@ class DeliveryParts(StoreBase):
             "  EXISTS (SELECT 1 FROM outbox p WHERE p.article_id = o.article_id AND p.channel = o.channel"
             f"         AND p.id != o.id AND {taken})"
             "  OR (a.updated = 0 AND a.story_id IS NOT NULL AND ("
-            "   EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"   EXISTS (SELECT 1 FROM articles b {join} outbox p ON p.article_id = b.id AND p.channel = o.channel"
             f"           WHERE b.story_id = a.story_id AND b.id != a.id AND {taken} {related})"
-            "   OR EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"   OR EXISTS (SELECT 1 FROM articles b {join} outbox p ON p.article_id = b.id AND p.channel = o.channel"
             f"           WHERE b.id = a.story_id AND b.id != a.id AND {taken} {related})))))",
             [channel]).rowcount
 
