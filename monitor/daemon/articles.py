@@ -48,7 +48,15 @@ async def build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entr
     tasks = [asyncio.ensure_future(_build_article(deps, feed, e, parsed.title, keys.get(e.guid))) for e in entries]
     if not tasks:
         return [], [], set()
-    done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+    except asyncio.CancelledError:
+        # the feed job was cancelled (shutdown, its job deadline): its page fetches end with it,
+        # not later on a closed client
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     for t in pending:
         t.cancel()
     if pending:
