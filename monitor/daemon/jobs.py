@@ -15,8 +15,9 @@ returns at once, so APScheduler's executor never runs job code, never needs a th
 thread pool) and never sees a job's exception. Trigger settings, chosen on purpose
 (`TIMER_DEFAULTS`): `coalesce=True` (a loop that was busy, or a suspended machine, gets
 one late run, not a burst), `max_instances=1` (and the runner's one job per name on
-top), a misfire grace of one period for interval triggers (with coalescing, the late
-run is always within it) and none for date triggers (a one-off is never dropped).
+top), a misfire grace of one period but at least `MIN_GRACE_SECONDS` for interval and
+cron triggers (a loop busy for seconds still gets its one coalesced run) and none for
+date triggers (a one-off is never dropped).
 Errors of the timer itself are logged through APScheduler's events. `drain` shuts the
 timer down before waiting for jobs, so nothing fires during the grace.
 Must not know what a job does.
@@ -46,6 +47,10 @@ log = logging.getLogger("monitor.daemon.jobs")
 # the timer's settings for every trigger (see the module docstring); misfire_grace_time is
 # set per trigger: one period for `every` and `cron`, None (no limit) for `at`
 TIMER_DEFAULTS = {"coalesce": True, "max_instances": 1}
+# a run later than this is dropped (and logged): long enough that a loop busy for seconds on
+# a loaded machine still gets its one coalesced run, short enough that after a suspend of
+# hours a 1-second trigger does not fire for a moment that is long gone
+MIN_GRACE_SECONDS = 60
 
 T = TypeVar("T")
 
@@ -157,8 +162,8 @@ class JobRunner:
                       if event.exception is not None else None)
         elif event.code == EVENT_JOB_MISSED:
             log.warning("trigger %s missed its run at %s", event.job_id, event.scheduled_run_time)
-        else:
-            log.warning("trigger %s still running; this run was skipped", event.job_id)
+        else:      # the previous _fire has not run yet (the loop was busy): nothing is lost
+            log.info("trigger %s still pending; this run was merged into it", event.job_id)
 
     async def _fire(self, name: str, fn: Callable[[], Awaitable[Any]], deadline: float | None,
                     again: bool) -> None:
@@ -185,7 +190,7 @@ class JobRunner:
         """Start job `name` every `seconds` (the first after `first`); a run still going is not doubled."""
         start = datetime.now(timezone.utc) + timedelta(seconds=first)
         self._schedule(name, fn, IntervalTrigger(seconds=seconds, start_date=start), deadline=deadline,
-                       again=False, grace=max(1, math.ceil(seconds)), first=start)
+                       again=False, grace=max(MIN_GRACE_SECONDS, math.ceil(seconds)), first=start)
 
     def cron(self, name: str, fn: Callable[[], Awaitable[Any]], *, now: bool = False,
              deadline: float | None = None, **fields: Any) -> None:
