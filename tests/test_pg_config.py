@@ -63,6 +63,18 @@ def test_secrets_come_from_the_environment(monkeypatch):
     assert state_label(cfg) == "$MON_DB_URL"
 
 
+def test_commits_are_relaxed_like_sqlites_wal_unless_asked(pg_url):
+    from monitor.store.postgres import PgStore
+    cfg = config_mod.parse("state:\n  url: postgresql://h/d\n  synchronous_commit: true\n", "c.yaml")
+    assert cfg.postgres.synchronous_commit is True
+    assert config_mod.parse("state:\n  url: postgresql://h/d\n", "c.yaml").postgres.synchronous_commit is False
+    for durable, shown in ((False, "off"), (True, "on")):
+        store = PgStore(pg_url, synchronous_commit=durable)
+        with store.transaction():        # a pooled connection, as every unit of work gets
+            assert store.db.execute("SHOW synchronous_commit").fetchone()[0] == shown
+        store.close()
+
+
 def test_passwords_never_reach_messages():
     assert masked("postgresql://mon:s3cret@db:5432/mon") == "postgresql://mon:***@db:5432/mon"
     assert masked("postgresql://db/mon?password=s3cret&sslmode=require") == \

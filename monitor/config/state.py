@@ -18,7 +18,7 @@ from typing import Any
 from monitor.config.http import ENV_NAME
 from monitor.errors import StateError
 
-STATE_KEYS = {"path", "url", "url_env", "password_env", "pool_size", "digests_dir"}
+STATE_KEYS = {"path", "url", "url_env", "password_env", "pool_size", "synchronous_commit", "digests_dir"}
 SCHEMES = ("postgresql://", "postgres://")
 
 
@@ -28,6 +28,7 @@ class PostgresSettings:
     url_env: str = ""             # state.url_env: the variable holding the whole URL instead
     password_env: str = ""        # state.password_env: the variable holding the password
     pool_size: int = 4            # connections per process (statements borrow one while they run)
+    synchronous_commit: bool = False   # off: SQLite's WAL + synchronous=NORMAL durability (see docs)
     where: str = ""               # FILE:LINE of the url / url_env key, for messages
 
     def resolve(self) -> tuple[str, str | None]:
@@ -67,7 +68,7 @@ def parse_postgres(c: Any, state: dict) -> PostgresSettings | None:
         c.err(state[chosen[1]], f"state: give one of path (SQLite), url or url_env (PostgreSQL), not "
               f"{' and '.join(chosen)}", state, chosen[1])
         return None
-    for key in ("password_env", "pool_size"):
+    for key in ("password_env", "pool_size", "synchronous_commit"):
         if key in state and not ({"url", "url_env"} & set(state)):
             c.err(state[key], f"state.{key} is for PostgreSQL: it needs state.url or state.url_env", state, key)
     if not ({"url", "url_env"} & set(state)):
@@ -76,6 +77,7 @@ def parse_postgres(c: Any, state: dict) -> PostgresSettings | None:
     url_env = str(c.typed(state, "url_env", str, "") or "")
     password_env = str(c.typed(state, "password_env", str, "") or "")
     pool_size = c.typed(state, "pool_size", int, 4)
+    synchronous = bool(c.typed(state, "synchronous_commit", bool, False))
     if "url" in state and not url.startswith(SCHEMES):
         c.err(state["url"], f"state.url must be a PostgreSQL URL (postgresql://user@host:5432/dbname), got "
               f"{url!r}; for SQLite use state.path", state, "url")
@@ -88,5 +90,5 @@ def parse_postgres(c: Any, state: dict) -> PostgresSettings | None:
               state, "pool_size")
     key = "url" if "url" in state else "url_env"
     return PostgresSettings(url=url, url_env=url_env, password_env=password_env,
-                            pool_size=pool_size if isinstance(pool_size, int) else 4,
+                            pool_size=pool_size if isinstance(pool_size, int) else 4, synchronous_commit=synchronous,
                             where=c.where(state[key], state, key))

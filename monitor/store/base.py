@@ -290,6 +290,15 @@ class StoreBase:
         sets = ", ".join(f"{c} = ?" for c in values)
         return self.db.execute(f"UPDATE {table} SET {sets} WHERE {pk} = ?", [*values.values(), key]).rowcount
 
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows (PostgreSQL pipelines them: one round trip, not N)."""
+        if rows:
+            self.db.conn.executemany(sql, rows)
+
+    def _many_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[list[tuple]]:
+        """One statement with RETURNING for many parameter rows: each row's returned rows."""
+        return [self.db.execute(sql, list(r)).fetchall() for r in rows]
+
     def has_column(self, table: str, column: str) -> bool:
         """Whether a table has a column (an older schema may not yet)."""
         return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))

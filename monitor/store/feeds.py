@@ -52,7 +52,7 @@ class FeedQueries(StoreBase):
     def due_feeds(self, now: datetime, urls: Iterable[str] | None = None) -> list[dict]:
         """Active feeds whose next poll time has come (all configured feeds if urls given)."""
         rows = self._feed_rows("SELECT * FROM feeds WHERE state = 'active' AND (next_poll = '' OR next_poll <= ?) "
-                               "ORDER BY next_poll", [iso(now)])
+                               "ORDER BY next_poll, url", [iso(now)])   # ties by URL: the same order on both backends
         if urls is not None:
             wanted = set(urls)
             rows = [r for r in rows if r["url"] in wanted or r["moved_from"] in wanted]
@@ -68,7 +68,7 @@ class FeedQueries(StoreBase):
     def failing_feeds(self, since_before: datetime) -> list[dict]:
         """Active feeds failing without a success since before the given time."""
         return self.rows("SELECT * FROM feeds WHERE state = 'active' AND failing_since IS NOT NULL "
-                         "AND failing_since <= ? ORDER BY failing_since", [iso(since_before)])
+                         "AND failing_since <= ? ORDER BY failing_since, url", [iso(since_before)])
 
     def update_feed(self, url: str, **values: Any) -> None:
         self._update("feeds", "url", url, values)

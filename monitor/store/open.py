@@ -24,7 +24,8 @@ def _pg(cfg: Config, **kw: Any) -> Store:
     from monitor.store.postgres import PgStore
     assert cfg.postgres is not None
     url, password = cfg.postgres.resolve()
-    return PgStore(url, password=password, pool_size=cfg.postgres.pool_size, **kw)
+    return PgStore(url, password=password, pool_size=cfg.postgres.pool_size,
+                   synchronous_commit=cfg.postgres.synchronous_commit, **kw)
 
 
 def open_store(cfg: Config, *, migrate: bool = True) -> Store:
@@ -40,7 +41,8 @@ def existing_store(cfg: Config) -> Store:
     if cfg.postgres is not None:
         from monitor.store.postgres import PgStore
         url, password = cfg.postgres.resolve()
-        return PgStore.existing(url, password=password, pool_size=cfg.postgres.pool_size)
+        return PgStore.existing(url, password=password, pool_size=cfg.postgres.pool_size,
+                                synchronous_commit=cfg.postgres.synchronous_commit)
     from monitor.store.sqlite import Store
     return Store.existing(cfg.state_path)
 

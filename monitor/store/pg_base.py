@@ -34,7 +34,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 POOL_TIMEOUT_SECONDS = 30.0
 DEFAULT_POOL_SIZE = 4
 
-_pools: dict[tuple[str, str | None, int], ConnectionPool] = {}
+_pools: dict[tuple[str, str | None, int, bool], ConnectionPool] = {}
 _pools_lock = threading.Lock()
 
 
@@ -67,9 +67,16 @@ def _connect_kwargs(password: str | None) -> dict[str, Any]:
     return kw
 
 
-def pool_for(url: str, password: str | None, size: int) -> ConnectionPool:
+def _relaxed(conn: psycopg.Connection) -> None:
+    # A commit returns before its WAL record is flushed: a crash of the server (not of monitor) may
+    # lose the last fraction of a second of commits, never corrupt anything. The durability of the
+    # SQLite backend (WAL, synchronous=NORMAL); state.synchronous_commit: true restores the default.
+    conn.execute("SET synchronous_commit TO off")
+
+
+def pool_for(url: str, password: str | None, size: int, synchronous_commit: bool = False) -> ConnectionPool:
     """The process's pool for one database (opened once; connecting is checked first, with a clear error)."""
-    key = (url, password, size)
+    key = (url, password, size, synchronous_commit)
     with _pools_lock:
         pool = _pools.get(key)
         if pool is not None and not pool.closed:
@@ -79,7 +86,8 @@ def pool_for(url: str, password: str | None, size: int) -> ConnectionPool:
         except psycopg.Error as exc:
             raise pg_error(url, exc) from None
         pool = ConnectionPool(url, kwargs=_connect_kwargs(password), min_size=1, max_size=max(1, size),
-                              timeout=POOL_TIMEOUT_SECONDS, open=True, name=f"monitor:{masked(url)}")
+                              timeout=POOL_TIMEOUT_SECONDS, open=True, name=f"monitor:{masked(url)}",
+                              configure=None if synchronous_commit else _relaxed)
         _pools[key] = pool
         return pool
 
@@ -145,16 +153,17 @@ class PgBase(StoreBase):
     dialect: Dialect = POSTGRES
 
     def __init__(self, url: str, *, migrate: bool = True, create: bool = True, password: str | None = None,
-                 pool_size: int = DEFAULT_POOL_SIZE):
+                 pool_size: int = DEFAULT_POOL_SIZE, synchronous_commit: bool = False):
         self.url = url
         self.path = None  # type: ignore[assignment]   # no file: see `url`
         self._memory = False
         self._password = password
         self._pool_size = pool_size
+        self._synchronous = synchronous_commit
         self._tx_owner = None
         self._tx_depth = 0
         self._conn: psycopg.Connection | None = None
-        self._pool = pool_for(url, password, pool_size)
+        self._pool = pool_for(url, password, pool_size, synchronous_commit)
         self.db = PgDatabase(self)  # type: ignore[assignment]
         if migrate and create:
             self.migrate()
@@ -165,10 +174,11 @@ class PgBase(StoreBase):
 
     @classmethod
     def existing(cls, url: str, *, password: str | None = None,  # type: ignore[override]
-                 pool_size: int = DEFAULT_POOL_SIZE) -> Any:
+                 pool_size: int = DEFAULT_POOL_SIZE, synchronous_commit: bool = False) -> Any:
         """The database as it is, for read-only commands: never migrated; StateUnavailable when not at this
         monitor's schema version."""
-        store = cls(url, migrate=False, create=False, password=password, pool_size=pool_size)
+        store = cls(url, migrate=False, create=False, password=password, pool_size=pool_size,
+                    synchronous_commit=synchronous_commit)
         version, wanted = store.schema_version(), len(PG_MIGRATIONS)
         if version != wanted:
             store.close()
@@ -195,10 +205,42 @@ class PgBase(StoreBase):
         except PoolTimeout as exc:
             raise pg_error(self.url, exc) from None
 
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self._conn is not None:
+            if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+                raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                          "handle; each job uses its own (Store.session())")
+            with self._conn.cursor() as cur:
+                cur.executemany(to_postgres(sql), [list(r) for r in rows])
+            return
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(to_postgres(sql), [list(r) for r in rows])
+
+    def _many_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[list[tuple]]:
+        if not rows:
+            return []
+        if self._conn is None:              # outside a unit of work: as one, so the results stay together
+            with self.transaction():
+                return self._many_returning(sql, rows)
+        if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+            raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                      "handle; each job uses its own (Store.session())")
+        out: list[list[tuple]] = []
+        with self._conn.cursor() as cur:
+            cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
+            while True:
+                out.append(list(cur.fetchall()) if cur.description is not None else [])
+                if not cur.nextset():
+                    break
+        return out
+
     @contextmanager
     def session(self) -> Iterator[Any]:
         """A handle of its own for one job (it shares the pool: a connection only while it runs SQL)."""
-        other = type(self)(self.url, migrate=False, password=self._password, pool_size=self._pool_size)
+        other = type(self)(self.url, migrate=False, password=self._password, pool_size=self._pool_size,
+                           synchronous_commit=self._synchronous)
         try:
             yield other
         finally:

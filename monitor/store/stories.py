@@ -43,7 +43,8 @@ class StoryQueries(StoreBase):
 
     def story_signatures(self, since: datetime) -> list[dict]:
         """Signature rows published since a time, oldest first, for `StoryIndex.load`."""
-        return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published",
+        # ties by key: the index is rebuilt in the same order on both backends (no rowid on PostgreSQL)
+        return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published, article_url",
                          [iso(since)])
 
     def latest_story_published(self) -> datetime | None:
