@@ -226,3 +226,10 @@ def test_candidates_are_scored_at_once_exactly_as_one_by_one():
         one_by_one = [similarity(new, index.freq.weights(new), index.terms(s), index.freq)[0] for s in slots]
         assert np.allclose(index.scores(new, slots), one_by_one, rtol=1e-12, atol=1e-15)
         assert max(one_by_one) > 0
+
+
+def test_one_shared_word_is_never_an_event_even_in_a_fresh_window():
+    # just after the first start every term looks rare; a lone shared title word must not join
+    got = _story_keys(StoryIndex(), [("https://a.example/1", "Harbour\nthe tide came in early today."),
+                                     ("https://b.example/2", "Harbour\nboats left at dawn, said a skipper.")])
+    assert all(a.is_new_story for a in got)

@@ -34,6 +34,8 @@ DAMP_TERMS = 3.0            # a side with fewer terms than this scores proportio
 # magnitude, a sum: not years or small counts) or a quoted phrase; two events on one topic share
 # names and words. Without two shared distinctive figures or quotes a pair scores half ...
 STRONG_SHARED = 2
+# one shared term is never an event, however rare it looks (a fresh window's only title word)
+MIN_SHARED = 2
 WEAK_FACTOR = 0.5
 # ... and when both sides give distinctive figures but share none, they report another event
 # (another quake in the same region, another vote in the same parliament): 0.4 of that again
@@ -236,7 +238,7 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     `STRONG_SHARED` of the shared terms are figures or quotes.
     """
     shared = np.intersect1d(new, old, assume_unique=True)
-    if not len(shared):
+    if len(shared) < MIN_SHARED:
         return 0.0, shared
     w_shared = float(freq.weights(shared).sum())
     w_new = float(new_weights.sum())
@@ -342,5 +344,5 @@ class TermIndex:
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = np.sqrt(w_new * w_old)
             score = np.minimum(1.0, w_shared / denom) * damp
-        ok = (denom > 0) & np.isfinite(denom) & (w_shared > 0)
+        ok = (denom > 0) & np.isfinite(denom) & (np.bincount(owner, shared, minlength=k) >= MIN_SHARED)
         return np.where(ok, score, 0.0)
