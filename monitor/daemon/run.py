@@ -1,11 +1,12 @@
 """`monitor run`: the long-running service around the pipeline.
 
 Owns which jobs the daemon has and when they run, all through the one job runner
-(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (a job per
-channel, deliver/job.py: at once when a feed queued something, within a second of any new
-outbox row or due retry, every minute for schedules), the rules and
+(daemon/jobs.py) and its APScheduler timer: a poll job per due feed (daemon/scheduler.py,
+a date trigger at the next due time), deliveries (a job per channel, deliver/job.py: at
+once when a feed queued something, within a second of any new outbox row or due retry,
+on every minute for schedules, a cron trigger), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
-(retention, in a thread on its own connection). Also signal handling and graceful
+(retention, then incremental vacuum, in a thread on its own connections). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
 to finish and are then cancelled. Cancelling is safe because every feed is saved in its
 own transaction and deliveries are marked only after their channel confirms. With several
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
@@ -29,7 +31,7 @@ from pathlib import Path
 from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
-from monitor.daemon import notices, pipeline
+from monitor.daemon import looplag, notices, pipeline
 from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
@@ -42,7 +44,7 @@ from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import BASE_PRELOAD, FULL_PRELOAD, ExtractorPool
 from monitor.ingest.fetch import Fetcher
-from monitor.store import storyindex
+from monitor.store import storyindex, vacuum
 from monitor.store.open import open_store, state_label
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
@@ -52,6 +54,7 @@ log = logging.getLogger("monitor.daemon.run")
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
 HOUSEKEEPING_HOURS = 6
+VACUUM_HINT_PAGES = 25_000     # ~100 MB free inside a non-incremental database: worth `monitor vacuum`
 NOTICES_CHECK_SECONDS = 60
 
 
@@ -208,7 +211,7 @@ class Daemon:
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
-        self.scheduler.wake.set()
+        self.scheduler.poke()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
     async def reload_rules(self) -> None:
@@ -228,12 +231,21 @@ class Daemon:
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
-        """Retention in a thread, by the one worker holding the housekeeping lease."""
+        """Retention, then (state.vacuum) the freed space back to the file system; in a thread,
+        by the one worker holding the housekeeping lease."""
+        stop = self.runner.stop_flag.is_set
         with self.deps.store.session() as store:
             async with self.worker.singleton(store, "housekeeping") as mine:
-                if mine:
-                    self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config,
-                                                                  self.runner.stop_flag.is_set))
+                if not mine:
+                    return
+                self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, stop))
+                sqlite = getattr(self.deps.store, "dialect", "sqlite") == "sqlite"    # PostgreSQL: autovacuum
+                if self.deps.config.state_vacuum and sqlite and not stop():
+                    report = await self.runner.in_thread(vacuum.incremental, self.deps.config.state_path, stop)
+                    if report.mode == "none" and report.free_pages > VACUUM_HINT_PAGES:
+                        log.warning(report.line())
+                    elif report.freed_pages:
+                        log.info(report.line())
 
     def prune(self) -> None:
         """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
@@ -260,12 +272,14 @@ class Daemon:
                 raise StartupError(exc.messages) from None
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
+        runner.start("looplag", lambda: looplag.probe(runner.stopping))   # measures the loop's lag
         self.worker.start(self.deps.store)
         runner.every(self.deps.config.workers.heartbeat_seconds, "heartbeat", self.heartbeat,
                      first=self.deps.config.workers.heartbeat_seconds)
         report_rules(self.deps)
-        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
+        # on the minute for schedules; at start too: a delivery claimed before a crash is resumed at once
+        runner.cron("deliver:schedule", self.deliveries.schedule, second=0, now=True)
         runner.every(NOTICES_CHECK_SECONDS, "notices", self.channel_notices, first=NOTICES_CHECK_SECONDS)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
@@ -273,14 +287,16 @@ class Daemon:
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
         if self.deps.extractor is not None:
             await self.deps.extractor.start()      # workers up before the first poll needs them
-        feeds = asyncio.ensure_future(self.scheduler.run())
+        self.scheduler.start()
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  state_label(cfg))
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
-        log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
-        await feeds
-        await runner.drain(grace)
+        log.info("shutting down: waiting up to %.0fs for %d running job(s): %s", grace, len(runner.running),
+                 ", ".join(sorted(runner.running)) or "none")
+        began = time.monotonic()
+        cancelled = await runner.drain(grace)
+        log.info("jobs drained in %.1fs (%d cancelled)", time.monotonic() - began, cancelled)
         try:
             self.worker.stop(self.deps.store)      # leases back now, not when they run out
         except Exception:
