@@ -1,52 +1,54 @@
-"""Polling benchmark: monitor's fetcher against a plain sequential feedparser loop.
+"""Polling benchmark: the real command, `monitor poll --once --all`, beside rss2email in the same run.
 
-Starts the feed farm (1,000 feeds, 30 items each, 100 hosts, 150 ms latency), then
-measures the daemon's own poll cycle (`pipeline.poll_cycle`, feed content only, no
-extraction) cold and warm, then the bare fetcher: a cold cycle (every feed new: conditional-GET fetch, parse off the event loop,
-entries and validators saved to a throwaway SQLite store) and a warm cycle (the same
-feeds with their validators: every answer a 304), each with wall time, CPU time of this
-process and peak RSS. The baseline is `feedparser.parse(url)` one feed after another
-(with etag/modified on the warm pass), run over a sample and extrapolated, as printed.
+Starts the feed farm (default 1,000 feeds x 30 items on 100 hosts, 150 ms latency), writes
+a config that is the SHIPPED config/monitor.yaml with only what a farm run must change
+(the farm's feeds instead of the example ones, state in a temporary folder, the farm's
+loopback addresses allowed, `first_poll_alert_hours: all` so every item of the first poll
+is an article, full text off unless --full-text) and the shipped rules/ folder, then times
+each command as a whole process: wall clock from just before exec to its exit, start-up,
+config, rule compiling, worker pool and shutdown included.
 
-    .venv/bin/python bench/poll.py                        # the benchmark
-    .venv/bin/python bench/poll.py --sweep 25,50,100,200  # warm cycles at several pool sizes too
+- monitor cold: a fresh state folder, every item new; warm: the same state again, every
+  feed answers 304 (the farm does not publish between runs);
+- rss2email 3.14 (`r2e run --no-send`), installed from PyPI into a throwaway virtual
+  environment (default /tmp/bench-r2e-venv, reused when present), one feed after another
+  as it works; cold: a fresh data file, warm: the same data file again (its own
+  ETag/Last-Modified requests).
+
+CPU is user + system of the command and of the descendants it waited for (the kernel's
+accounting of a reaped child; a worker that exits after its parent is not counted);
+peak RSS is the largest single process of those. "cycle s" is the command's own report
+of its cycle (the summary line): the rest of the wall time is start-up and shutdown.
+
+    .venv/bin/python bench/poll.py                   # 1 monitor run of each kind, rss2email once each
+    .venv/bin/python bench/poll.py --repeat 3        # monitor 3 times each (median quoted), r2e once
+    .venv/bin/python bench/poll.py --no-r2e          # monitor only
+    .venv/bin/python bench/poll.py --full-text --feeds 300   # pages fetched and extracted too
+
+bench/poll_inprocess.py keeps the in-process figures (the fetcher and `poll_cycle` inside
+one Python process, without start-up).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import resource
+import json
+import os
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
+import urllib.request
 from pathlib import Path
 
-import feedparser
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from monitor.config.settings import FetchSettings  # noqa: E402
-from monitor.errors import FeedParseError, FetchError  # noqa: E402
-from monitor.extract.pool import ExtractorPool  # noqa: E402
-from monitor.ingest.feeds import parse_feed  # noqa: E402
-from monitor.ingest.fetch import Fetcher  # noqa: E402
-from monitor.store.sqlite import Store  # noqa: E402
-
 FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
-ALLOW = ("127.0.0.1/32", "127.0.1.0/24")
-
-
-def cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+ALLOW = ["127.0.0.1/32", "127.0.1.0/24"]
+R2E_VERSION = "3.14"
 
 
 def start_farm(args, ready: Path) -> tuple[subprocess.Popen, str]:
@@ -55,7 +57,7 @@ def start_farm(args, ready: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, str(FARM), "--feeds", str(args.feeds), "--items", str(args.items),
                              "--hosts", str(args.hosts), "--latency-ms", str(args.latency_ms), "--port", "0",
                              "--ready-file", str(ready)], stdout=subprocess.DEVNULL)
-    for _ in range(600):
+    for _ in range(1200):
         if ready.exists() and ready.read_text().strip():
             return proc, ready.read_text().strip()
         if proc.poll() is not None:
@@ -64,89 +66,116 @@ def start_farm(args, ready: Path) -> tuple[subprocess.Popen, str]:
     sys.exit("bench: feedfarm did not start")
 
 
-async def cycle(settings: FetchSettings, urls: list[str], store: Store | None,
-                validators: dict[str, tuple[str | None, str | None]], pool: ExtractorPool | None = None) -> dict:
-    """One poll cycle over every URL; fills `validators`; returns counts.
-
-    With a pool, feeds are parsed in its worker processes, as the daemon does."""
-    counts = {"200": 0, "304": 0, "failed": 0, "entries": 0}
-
-    async def one(fetcher: Fetcher, url: str) -> None:
-        etag, modified = validators.get(url, (None, None))
-        try:
-            r = await fetcher.fetch_feed(url, etag, modified)
-            if r.not_modified:
-                counts["304"] += 1
-                return
-            args = (r.body, r.url, r.content_type, settings.max_entries_per_feed)
-            parsed = await (pool.call(parse_feed, *args) if pool else asyncio.to_thread(parse_feed, *args))
-        except (FetchError, FeedParseError):
-            counts["failed"] += 1
-            return
-        counts["200"] += 1
-        counts["entries"] += len(parsed.entries)
-        validators[url] = (r.etag, r.last_modified)
-        if store is not None:
-            store.save_feed_items(url, parsed.entries, [], {"etag": r.etag, "last_modified": r.last_modified})
-
-    async with Fetcher(settings) as fetcher:
-        await asyncio.gather(*(one(fetcher, u) for u in urls))
-    return counts
+def monitor_config(urls: list[str], state: Path, full_text: bool) -> Path:
+    """The shipped config with the farm's feeds and a temporary state; everything else as shipped."""
+    cfg = yaml.safe_load((REPO / "config" / "monitor.yaml").read_text())
+    cfg["state"] = {**cfg.get("state", {}), "path": str(state / "monitor.db"), "digests_dir": str(state / "digests")}
+    cfg["rules"] = {**cfg.get("rules", {}), "path": str(REPO / "rules")}
+    cfg["fetch"] = {**cfg.get("fetch", {}), "allow_private": ALLOW, "first_poll_alert_hours": "all",
+                    "full_text": full_text}
+    cfg.pop("http", None)       # poll --once serves nothing; no port to collide with
+    cfg["feeds"] = [{"url": u} for u in urls]
+    path = state / "monitor.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
 
 
-def pipeline_config(urls: list[str], tmp: Path, concurrency: int):
-    """The daemon's own config for these feeds: state in `tmp`, no rules, feed content only."""
-    from monitor.config import settings as config
-    (tmp / "rules").mkdir(exist_ok=True)
-    feeds = "\n".join(f"  - url: {u}" for u in urls)
-    return config.parse(f"""
-state: {{path: {tmp}/pipeline.db}}
-rules: {{path: {tmp}/rules}}
-fetch: {{allow_private: {list(ALLOW)}, first_poll_alert_hours: all, full_text: false, concurrency: {concurrency}}}
-channels: [{{name: a, type: file}}]
-feeds:
-{feeds}
-""", "<bench>")
+def r2e_venv(where: Path) -> Path:
+    """rss2email from PyPI in its own virtual environment (created once, outside the repo)."""
+    r2e = where / "bin" / "r2e"
+    if not r2e.exists():
+        print(f"bench: installing rss2email {R2E_VERSION} into {where}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+        subprocess.run([str(where / "bin" / "pip"), "install", "-q", f"rss2email=={R2E_VERSION}"], check=True)
+    out = subprocess.run([str(r2e), "--version"], capture_output=True, text=True)
+    print(f"bench: {(out.stdout or out.stderr).strip()}", flush=True)
+    return r2e
 
 
-async def pipeline_cycles(cfg, rows: list) -> None:
-    """A cold then a warm cycle of the real poll pipeline (fetch, parse, dedupe, match, store).
-
-    The daemon's dependencies (worker pool, story index) are built once, as in `monitor run`;
-    only the cycles are measured.
-    """
-    from monitor.daemon import pipeline
-    from monitor.daemon import run as daemon
-    async with daemon.open_deps(cfg) as deps:
-        await deps.extractor.warm_up()
-        for label in ("pipeline cold", "pipeline warm"):
-            c0, t0 = cpu(), time.perf_counter()
-            d = (await pipeline.poll_cycle(deps, every_feed=True)).as_dict()
-            out = {"200": d["ok"], "304": d["not-modified"], "failed": d["failed"], "entries": d["new_entries"]}
-            rows.append((label, len(cfg.feeds), time.perf_counter() - t0, cpu() - c0, peak_rss_mb(), out))
+def r2e_config(urls: list[str], folder: Path, r2e: Path) -> tuple[Path, Path]:
+    cfg, data = folder / "r2e.cfg", folder / "r2e.json"
+    subprocess.run([str(r2e), "-c", str(cfg), "-d", str(data), "new", "bench@example.invalid"],
+                   check=True, capture_output=True)
+    with cfg.open("a") as f:
+        for i, u in enumerate(urls):
+            f.write(f"\n[feed.f{i:05d}]\nurl = {u}\n")
+    return cfg, data
 
 
-def measure(fn) -> tuple[dict, float, float, float]:
-    c0, t0 = cpu(), time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0, cpu() - c0, peak_rss_mb()
+def timed(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+    """Run one command as a whole process: wall clock from exec to exit, rusage of it and its reaped children."""
+    with log.open("w") as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss": ru.ru_maxrss / 1024, "rc": proc.returncode,
+            "log": log}
 
 
-def sequential(urls: list[str], validators: dict) -> dict:
-    counts = {"200": 0, "304": 0, "failed": 0, "entries": 0}
-    for u in urls:
-        etag, modified = validators.get(u, (None, None))
-        d = feedparser.parse(u, etag=etag, modified=modified)
-        status = d.get("status", 0)
-        if status == 304:
-            counts["304"] += 1
-        elif status == 200:
-            counts["200"] += 1
-            counts["entries"] += len(d.entries)
-            validators[u] = (d.get("etag"), d.get("modified"))
-        else:
-            counts["failed"] += 1
-    return counts
+def monitor_result(r: dict) -> str:
+    text = r["log"].read_text(errors="replace")
+    m = re.search(r"^poll: .*? in ([\d.]+)s$", text, re.M)
+    r["cycle"] = float(m.group(1)) if m else float("nan")
+    line = m.group(0) if m else f"no summary line (exit {r['rc']}): {text[-300:]!r}"
+    return line.removeprefix("poll: ")
+
+
+def r2e_result(r: dict, data: Path) -> str:
+    text = r["log"].read_text(errors="replace")
+    failed = {m.group(1) for m in re.finditer(r"\[ERROR\].*?: (f\d{5}) \(", text)}
+    seen = 0
+    try:
+        feeds = json.loads(data.read_text()).get("feeds", [])
+        seen = sum(len(f.get("seen", {})) for f in feeds)
+    except (OSError, ValueError):
+        pass
+    r["cycle"] = float("nan")
+    return f"exit {r['rc']}, {len(failed)} feeds with errors, {seen} entries seen in its data file"
+
+
+def run_monitor(args, urls: list[str], tmp: Path, rows: list) -> None:
+    exe = REPO / ".venv" / "bin" / "monitor"
+    for i in range(args.repeat):
+        state = tmp / f"monitor-{i}"
+        state.mkdir()
+        cfg = monitor_config(urls, state, args.full_text)
+        for kind in ("cold", "warm"):
+            r = timed([str(exe), "--config", str(cfg), "poll", "--once", "--all"], state / f"{kind}.log")
+            rows.append((f"monitor {kind}", r, monitor_result(r)))
+            print(f"  monitor {kind} #{i + 1}: {r['wall']:.2f} s  {rows[-1][2]}", flush=True)
+
+
+def run_r2e(args, urls: list[str], tmp: Path, rows: list) -> None:
+    r2e = r2e_venv(Path(args.r2e_venv))
+    folder = tmp / "r2e"
+    folder.mkdir()
+    cfg, data = r2e_config(urls, folder, r2e)
+    for kind in ("cold", "warm"):
+        r = timed([str(r2e), "-c", str(cfg), "-d", str(data), "run", "--no-send"], folder / f"{kind}.log")
+        rows.append((f"rss2email {kind}", r, r2e_result(r, data)))
+        print(f"  rss2email {kind}: {r['wall']:.2f} s  {rows[-1][2]}", flush=True)
+
+
+def report(args, rows: list) -> None:
+    print(f"\nfarm: {args.feeds} feeds x {args.items} items, {args.hosts} hosts, {args.latency_ms} ms latency, "
+          f"full text {'on' if args.full_text else 'off'}; whole processes, wall clock from exec to exit")
+    print(f"{'run':16} {'runs':>4} {'wall s (median)':>16} {'min-max':>14} {'cycle s':>8} {'cpu s':>7} "
+          f"{'peak RSS MB':>12}  result")
+    med: dict[str, float] = {}
+    for label in dict.fromkeys(r[0] for r in rows):
+        got = [r for r in rows if r[0] == label]
+        walls = [g[1]["wall"] for g in got]
+        med[label] = statistics.median(walls)
+        mid = sorted(got, key=lambda g: g[1]["wall"])[len(got) // 2][1]
+        print(f"{label:16} {len(got):4d} {med[label]:16.2f} {min(walls):6.2f}-{max(walls):<7.2f} "
+              f"{statistics.median(g[1]['cycle'] for g in got):8.2f} {mid['cpu']:7.2f} {mid['rss']:12.0f}  "
+              f"{got[-1][2]}")
+    for kind in ("cold", "warm"):
+        if f"rss2email {kind}" in med and f"monitor {kind}" in med:
+            print(f"ratio {kind}: rss2email / monitor = {med[f'rss2email {kind}'] / med[f'monitor {kind}']:.1f}x "
+                  f"(wall, medians)")
 
 
 def main() -> None:
@@ -155,63 +184,26 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=30)
     ap.add_argument("--hosts", type=int, default=100)
     ap.add_argument("--latency-ms", type=int, default=150)
-    ap.add_argument("--concurrency", type=int, default=FetchSettings().concurrency)
-    ap.add_argument("--sample", type=int, default=100, help="feeds in the sequential baseline (0: skip)")
-    ap.add_argument("--sweep", default="", help="comma-separated pool sizes for extra warm cycles")
+    ap.add_argument("--repeat", type=int, default=1, help="monitor cold+warm pairs, each on a fresh state")
+    ap.add_argument("--full-text", action="store_true", help="fetch and extract every article's page too")
+    ap.add_argument("--no-r2e", action="store_true", help="skip rss2email")
+    ap.add_argument("--r2e-venv", default="/tmp/bench-r2e-venv", help="where rss2email is installed (not the repo)")
     args = ap.parse_args()
-
+    if not (REPO / ".venv" / "bin" / "monitor").exists():
+        sys.exit("bench: run `make .venv/.installed` first (the bench runs .venv/bin/monitor)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-poll-"))
     proc, base = start_farm(args, tmp / "farm.url")
+    rows: list = []
     try:
-        import urllib.request
         urls = urllib.request.urlopen(base + "/feeds.txt").read().decode().split()
-        settings = FetchSettings(allow_private=ALLOW, concurrency=args.concurrency)
-        store = Store(tmp / "bench.db")
-        store.sync_feeds([_Feed(u) for u in urls])
-        validators: dict = {}
-        rows = []
-        cfg = pipeline_config(urls, tmp, args.concurrency)
-        asyncio.run(pipeline_cycles(cfg, rows))
-        pool = ExtractorPool()
-        asyncio.run(pool.warm_up())
-        cold, wall, cpu_s, rss = measure(lambda: asyncio.run(cycle(settings, urls, store, validators, pool)))
-        rows.append(("monitor cold", len(urls), wall, cpu_s, rss, cold))
-        pool.close()
-        warm, wall, cpu_s, rss = measure(lambda: asyncio.run(cycle(settings, urls, store, validators)))
-        rows.append(("monitor warm", len(urls), wall, cpu_s, rss, warm))
-        for size in [int(x) for x in args.sweep.split(",") if x.strip()]:
-            s = replace(settings, concurrency=size)
-            out, wall, cpu_s, rss = measure(lambda s=s: asyncio.run(cycle(s, urls, None, validators)))
-            rows.append((f"warm, pool {size}", len(urls), wall, cpu_s, rss, out))
-        if args.sample:
-            sample = urls[:: max(1, len(urls) // args.sample)][: args.sample]
-            seq_val: dict = {}
-            scale = len(urls) / len(sample)
-            for label in ("sequential cold", "sequential warm"):
-                out, wall, cpu_s, rss = measure(lambda: sequential(sample, seq_val))
-                rows.append((f"{label} (x{scale:g} of {len(sample)})", len(urls), wall * scale, cpu_s * scale,
-                             rss, out))
-        store.close()
+        run_monitor(args, urls, tmp, rows)
+        if not args.no_r2e:
+            run_r2e(args, urls, tmp, rows)
     finally:
         proc.terminate()
         proc.wait(10)
-    print(f"\nfarm: {args.feeds} feeds x {args.items} items, {args.hosts} hosts, {args.latency_ms} ms latency; "
-          f"per_host={settings.per_host}, concurrency (= pool size)={args.concurrency}")
-    print("(pipeline rows: monitor.daemon.pipeline.poll_cycle, the daemon's own cycle; cpu s counts this process only)")
-    print(f"{'run':38} {'feeds':>6} {'wall s':>8} {'cpu s':>7} {'peak RSS MB':>12}  result")
-    for label, n, wall, cpu_s, rss, out in rows:
-        print(f"{label:38} {n:6d} {wall:8.2f} {cpu_s:7.2f} {rss:12.0f}  {out}")
-    by = {r[0].split(" (")[0]: r for r in rows}
-    for kind in ("cold", "warm"):
-        seq = by.get(f"sequential {kind}")
-        if seq:
-            print(f"speed-up {kind}: fetcher {seq[2] / by[f'monitor {kind}'][2]:.0f}x, "
-                  f"pipeline {seq[2] / by[f'pipeline {kind}'][2]:.0f}x wall")
-
-
-class _Feed:
-    def __init__(self, url: str):
-        self.url, self.name, self.tags, self.interval_minutes, self.full_text = url, "", (), None, False
+    report(args, rows)
+    print(f"(logs in {tmp})")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from monitor.cli.main import cli
 from monitor.config import settings as config
+from monitor.config.workers import WorkerSettings
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -36,7 +37,7 @@ def test_every_command_is_in_the_readme_and_has_help():
 
 def test_every_setting_is_documented_in_the_shipped_config():
     text = (REPO / "config" / "monitor.yaml").read_text()
-    for cls in (config.FetchSettings, config.DigestSettings, config.DedupeSettings):
+    for cls in (config.FetchSettings, config.DigestSettings, config.DedupeSettings, WorkerSettings):
         for f in dataclasses.fields(cls):
             assert re.search(rf"^\s*#?\s*{f.name}:", text, re.M), f"config/monitor.yaml does not document {f.name}"
     for key in config.TOP_KEYS:

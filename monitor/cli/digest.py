@@ -14,9 +14,6 @@ import click
 
 from monitor import redact
 from monitor.cli.common import existing_store, load_config
-from monitor.deliver.delivery import preview, run_digests
-from monitor.deliver.digest import render_html, render_text
-from monitor.store.sqlite import Store
 
 
 @click.command("digest")
@@ -34,7 +31,10 @@ def digest_command(ctx: click.Context, mode: str, channel: str | None, html_path
         click.echo(f"unknown channel {channel!r} (configured: {', '.join(c.name for c in config.channels)})",
                    err=True)
         sys.exit(2)
-    store = Store(config.state_path) if mode == "send" else existing_store(config)
+    from monitor.deliver.delivery import preview, run_digests
+    from monitor.deliver.digest import render_html, render_text
+    from monitor.store.open import open_store
+    store = open_store(config) if mode == "send" else existing_store(config)
     try:
         if mode == "send":
             summary = asyncio.run(run_digests(store, config, force=True,

@@ -16,7 +16,6 @@ from pathlib import Path
 import click
 
 from monitor.errors import FetchError
-from monitor.extract.article import extract
 from monitor.models import Extracted
 
 
@@ -63,6 +62,7 @@ def extract_command(sources: tuple[str, ...], as_json: bool, page_url: str) -> N
     Local files (.html, .htm, .html.gz) are read directly; URLs are fetched.
     Exits 1 if any input could not be read.
     """
+    from monitor.extract.article import extract  # trafilatura: imported by the commands that extract
     failed = False
     for source in sources:
         try:

@@ -18,10 +18,14 @@ from monitor.cli.common import existing_store, load_config
 from monitor.config import settings as config_mod
 from monitor.config.edit import feeds_yaml, insert_feeds, remove_feed, write_validated
 from monitor.errors import ConfigError, FeedParseError
-from monitor.ingest.opml import export_opml, parse_opml
-from monitor.store.sqlite import Store
 
 LIST_COLUMNS = ("state", "last_status", "error_count", "last_success", "next_poll", "url", "last_error")
+
+
+def _state_exists(cfg: config_mod.Config) -> bool:
+    """Whether the state (SQLite file or PostgreSQL schema) holds a monitor database yet."""
+    from monitor.store.open import state_exists
+    return state_exists(cfg)
 
 
 @click.group("feeds")
@@ -38,6 +42,7 @@ def import_cmd(ctx: click.Context, opml_file: Path, write: bool) -> None:
 
     Feeds already in the config are skipped; OPML folders become tags.
     """
+    from monitor.ingest.opml import parse_opml
     try:
         found = parse_opml(opml_file.read_bytes())
     except FeedParseError as exc:
@@ -145,7 +150,7 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
         click.echo(f"{url} is not in {config_path}", err=True)
         sys.exit(1)
     write_config(config_path, updated)
-    if cfg.state_path.exists():         # no database yet: nothing to mark
+    if _state_exists(cfg):         # no database yet: nothing to mark
         store = existing_store(cfg)
         try:
             for a in aliases:
@@ -158,7 +163,7 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
 def _addresses(cfg: config_mod.Config, url: str) -> list[str]:
     """url, plus the feed's other address when the store knows it moved (old <-> new)."""
     out = [url]
-    if cfg.state_path.exists():
+    if _state_exists(cfg):
         store = existing_store(cfg)
         try:
             for row in store.feeds():
@@ -197,7 +202,8 @@ def resume_cmd(ctx: click.Context, url: str) -> None:
 
 def _set_state(ctx: click.Context, url: str, state: str) -> None:
     cfg = load_config(ctx)
-    store = Store(cfg.state_path)
+    from monitor.store.open import open_store
+    store = open_store(cfg)
     try:
         store.sync_feeds([f for f in cfg.feeds if f.enabled])
         if not store.set_feed_state(url, state):
@@ -212,6 +218,7 @@ def _set_state(ctx: click.Context, url: str, state: str) -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context) -> None:
     """Print the configured feeds as OPML 2.0."""
+    from monitor.ingest.opml import export_opml
     click.echo(export_opml(load_config(ctx).feeds), nl=False)
 
 
@@ -223,7 +230,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 
     config = load_config(ctx)
     rows: dict[str, dict] = {}
-    if config.state_path.exists():      # before the first start every feed is simply new
+    if _state_exists(config):      # before the first start every feed is simply new
         store = existing_store(config)
         try:
             rows = {r["url"]: r for r in store.feeds()}

@@ -21,7 +21,7 @@ from monitor.cli.feeds import feeds_group
 from monitor.cli.matches import matches_command
 from monitor.cli.progress import Progress
 from monitor.cli.rules import match_command, rules_group
-from monitor.cli.state import backup_command, migrate_command, restore_command
+from monitor.cli.state import backup_command, migrate_command, restore_command, vacuum_command
 from monitor.cli.stories import stories_command
 from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
@@ -38,7 +38,6 @@ class MonitorGroup(click.Group):
         import sqlite3
 
         from monitor.errors import StateError
-        from monitor.store.base import state_error
         try:
             return super().invoke(ctx)
         except StateError as exc:
@@ -50,7 +49,16 @@ class MonitorGroup(click.Group):
             if isinstance(exc, OSError) and not (state and exc.filename
                                                  and str(exc.filename).startswith(str(state))):
                 raise                   # not about the state database
+            from monitor.store.base import state_error
             click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
+            ctx.exit(2)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+                raise
+            from monitor.store.pg_base import pg_error  # a PostgreSQL state failing mid-command
+            cfg = (ctx.obj or {}).get("config")
+            url = cfg.postgres.url if cfg is not None and cfg.postgres is not None else "(PostgreSQL)"
+            click.echo(f"monitor: {pg_error(url or '(state.url_env)', exc)}", err=True)
             ctx.exit(2)
 
 
@@ -79,13 +87,18 @@ def _setup_logging(cfg: config_mod.Config, verbose: bool = False) -> None:
 
 @cli.command()
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.option("--worker-id", metavar="NAME", default=None,
+              help="This worker's name in `monitor status` and in the leases it holds (default: host:pid). "
+                   "Several workers share one PostgreSQL state: see docs/scaling.md.")
 @click.pass_context
-def run(ctx: click.Context, verbose: bool) -> None:
+def run(ctx: click.Context, verbose: bool, worker_id: str | None) -> None:
     """Run the daemon: poll feeds on schedule, deliver digests, reload edited rules.
 
-    Stops cleanly on SIGTERM or Ctrl-C. Example:
+    Stops cleanly on SIGTERM or Ctrl-C. Due feeds and deliveries are claimed with leases,
+    so several `monitor run` processes on one PostgreSQL database share the work
+    (docs/scaling.md). Example:
 
-        monitor --config config/monitor.yaml run
+        monitor --config config/monitor.yaml run --worker-id news-1
     """
     import asyncio
 
@@ -95,7 +108,7 @@ def run(ctx: click.Context, verbose: bool) -> None:
     cfg = load_config(ctx)
     _setup_logging(cfg, verbose)
     try:
-        asyncio.run(daemon.run(cfg))
+        asyncio.run(daemon.run(cfg, worker_id=worker_id.strip() if worker_id else None))
     except AlreadyRunning as exc:
         click.echo(f"monitor: {exc}", err=True)
         sys.exit(2)
@@ -210,6 +223,7 @@ cli.add_command(config_group)
 cli.add_command(migrate_command)
 cli.add_command(backup_command)
 cli.add_command(restore_command)
+cli.add_command(vacuum_command)
 cli.add_command(digest_command)
 cli.add_command(extract_command)
 cli.add_command(feeds_group)

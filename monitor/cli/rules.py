@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,8 +19,10 @@ from monitor.cli.common import DEFAULT_CONFIG
 from monitor.config import settings as config_mod
 from monitor.config import yamlsrc
 from monitor.errors import ConfigError, RuleError
-from monitor.match import RuleSet, load_rules
 from monitor.models import Article, Hit, Match, Why
+
+if TYPE_CHECKING:
+    from monitor.match import RuleSet
 
 CONTEXT = 40      # characters of context shown either side of a hit
 
@@ -49,6 +51,7 @@ def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
 
 
 def _load_or_exit(path: Path, code: int) -> RuleSet:
+    from monitor.match import load_rules  # the rule engine: imported by the commands that match
     try:
         return load_rules(path, max_alias_values=_alias_cap())
     except RuleError as exc:

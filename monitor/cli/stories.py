@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from monitor.cli.rules import read_document
-from monitor.stories.dedupe import site_of
-from monitor.stories.index import StoryIndex
+
+if TYPE_CHECKING:
+    from monitor.stories.index import StoryIndex
 
 # the files are treated as published in the order given, a minute apart, all seen as published
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -23,6 +25,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _index(ctx: click.Context) -> StoryIndex:
     from monitor.cli.common import optional_config
+    from monitor.stories.index import StoryIndex  # numpy, datasketch: loaded by this command only
     cfg = optional_config(ctx)
     if cfg is None:
         return StoryIndex()
@@ -33,6 +36,7 @@ def _index(ctx: click.Context) -> StoryIndex:
 
 def group_files(index: StoryIndex, paths: tuple[str, ...]) -> tuple[list[dict], list[str]]:
     """Stories in order of their first file, each with its paths and join decisions; and read errors."""
+    from monitor.stories.dedupe import site_of
     stories: dict[str, dict] = {}
     path_of: dict[str, str] = {}
     errors: list[str] = []

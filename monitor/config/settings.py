@@ -24,7 +24,9 @@ from monitor.config.channels import CHANNEL_TYPES, WEBHOOK_FORMATS, ChannelSetti
 from monitor.config.checker import Checker, bounded, did_you_mean
 from monitor.config.http import HttpSettings
 from monitor.config.http import check as check_http
+from monitor.config.state import STATE_KEYS, PostgresSettings, parse_postgres
 from monitor.config.values import SCHEDULE_RE
+from monitor.config.workers import WorkerSettings, check_workers
 from monitor.errors import ConfigError
 
 __all__ = ["SCHEDULE_RE", "CHANNEL_TYPES", "WEBHOOK_FORMATS", "ChannelSettings", "Config", "FetchSettings", "DigestSettings",
@@ -83,7 +85,7 @@ class DedupeSettings:
     story_threshold: float = bounded(0.4, gt=0, le=1)      # MinHash Jaccard at which two texts are one story
     story_window_hours: float = bounded(72.0, gt=0)        # copies further apart are separate stories
     date_skew_minutes: float = bounded(15.0, ge=0)         # a publisher's date later than first seen + this is not trusted
-    related_threshold: float = bounded(0.07, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
+    related_threshold: float = bounded(0.08, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
     update_threshold: float = bounded(0.8, gt=0, le=1)     # an edited entry below this is alerted again
 
 
@@ -107,6 +109,9 @@ class Config:
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
+    postgres: PostgresSettings | None = None     # state.url / url_env: PostgreSQL instead of SQLite at state_path
+    state_vacuum: bool = True                    # state.vacuum: return pruned space after retention (SQLite)
+    workers: WorkerSettings = field(default_factory=WorkerSettings)   # leases of claimed work
 
     def channel(self, name: str) -> ChannelSettings:
         for ch in self.channels:
@@ -254,7 +259,7 @@ def _string(c: Checker, d: dict, key: str) -> str | None:
 
 
 TOP_KEYS = {"state", "rules", "fetch", "digest", "dedupe", "feeds", "channels", "default_channels",
-            "retention_days", "logging", "http", "shutdown_grace_seconds"}
+            "retention_days", "logging", "http", "shutdown_grace_seconds", "workers"}
 
 
 def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
@@ -273,7 +278,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     c = Checker(file)
     if not c.keys(doc, TOP_KEYS, "config"):
         raise ConfigError(c.errors)
-    state = _mapping(c, doc, "state", {"path", "digests_dir"})
+    state = _mapping(c, doc, "state", STATE_KEYS | {"vacuum"})
+    state_vacuum = c.typed(state, "vacuum", bool, True)
+    postgres = parse_postgres(c, state)
     rules = _mapping(c, doc, "rules", {"path", "max_alias_values"})
     max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
     if max_alias_values < 0:
@@ -287,6 +294,8 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     dedupe = _section(c, doc.get("dedupe"), DedupeSettings, "dedupe")
     _check_fetch(c, doc.get("fetch"), fetch)
     _check_digest(c, doc.get("digest"), digest)
+    workers = _section(c, doc.get("workers"), WorkerSettings, "workers")
+    check_workers(c, doc.get("workers"), workers)
     grace = c.typed(doc, "shutdown_grace_seconds", (int, float), 20.0)
     if not 0 <= grace <= 3600:
         c.err(doc.get("shutdown_grace_seconds"), f"shutdown_grace_seconds must be between 0 and 3600, got {grace:g}",
@@ -298,6 +307,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         c.err(logging_.get("format"), f"logging.format must be text or json{did_you_mean(log_format, ['text', 'json'])}",
               logging_, "format")
     listen = http.get("listen")
+    if listen is not None and postgres is not None:
+        c.err(listen, "http.listen: the web interface reads a SQLite state only; with state.url (PostgreSQL) "
+              "leave http.listen unset (see docs/operations.md, \"Choosing the state backend\")", http, "listen")
     if listen is not None:
         try:
             values.parse_listen(str(listen))
@@ -327,8 +339,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         http_listen=str(listen) if listen else None, http=http_settings,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
-        shutdown_grace_seconds=float(grace),
-        rules_max_alias_values=max_alias_values,
+        shutdown_grace_seconds=float(grace), state_vacuum=state_vacuum,
+        rules_max_alias_values=max_alias_values, workers=workers,
+        postgres=postgres,
     )
 
 

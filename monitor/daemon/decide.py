@@ -27,9 +27,10 @@ async def analyse_batch(deps: Any, articles: list[Article], what: str) -> list[A
         return []
     rules = deps.rules.current if deps.rules is not None else None
     num_perm = deps.stories.num_perm if deps.stories is not None else NUM_PERM
+    related = deps.stories is not None and deps.stories.related_threshold > 0   # event terms in the pool too
     if deps.extractor is None or deps.analysis is None:
-        return [analyse(a, (rules, num_perm)) for a in articles]
-    context = await deps.analysis.context_for(rules, num_perm)
+        return [analyse(a, (rules, num_perm, related)) for a in articles]
+    context = await deps.analysis.context_for(rules, num_perm, related)
     limit = deps.config.fetch.match_seconds_per_article
     results = await deps.extractor.map_batch(analyse, articles, context, setup=load_state, timeout=limit,
                                              what=f"matching {what}")

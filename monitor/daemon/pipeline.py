@@ -1,8 +1,8 @@
 """The poll cycle: the one place that wires the stages to the store.
 
 For each due feed: fetch (conditional GET) -> parse -> keep unseen entries -> fetch and
-extract their pages -> canonical URL and story -> match the rules -> save entries,
-articles, matches, outbox rows and the feed's new state in one transaction.
+extract their pages (daemon/articles.py) -> canonical URL and story -> match the rules ->
+save entries, articles, matches, outbox rows and the feed's new state in one transaction.
 Errors are isolated per feed and recorded on the feed (error count, last error, next
 attempt). Must not render or send digests (delivery.py reads the outbox), and holds no
 state between cycles beyond what `Deps` carries.
@@ -16,20 +16,18 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor import metrics
 from monitor.config.settings import Config
 from monitor.daemon import moves
+from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
 from monitor.errors import FeedParseError, FetchError
-from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
-from monitor.extract.pool import WorkerFailed
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
-from monitor.ingest.feeds import parse_feed
 from monitor.ingest.fetch import Fetcher, FetchResult
-from monitor.models import Article, Entry, ParsedFeed
+from monitor.models import Article, Entry
 from monitor.store.sqlite import Store, iso, now_utc
 from monitor.stories import dedupe
 
@@ -48,6 +46,7 @@ class Deps:
     stories: Any = None             # monitor.stories.index.StoryIndex, or None
     analysis: Any = None            # monitor.daemon.analysis.RulesPublisher (with a pool), or None
     synced: Config | None = None    # the config whose feed list the store last took in
+    worker: Any = None              # monitor.daemon.workers.Worker: this process's claims and story catch-up
 
 
 @dataclass
@@ -107,6 +106,7 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
         deps.synced = deps.config
     configured = [f.url for f in deps.config.feeds if f.enabled]
     feeds = deps.store.due_feeds(datetime.max.replace(tzinfo=now.tzinfo) if every_feed else now, configured)
+    feeds = unleased(deps.store, feeds)      # a feed a running worker is polling now is left to it
     if progress is not None:        # `poll --once` on a terminal: total(n), then advance() per feed done
         progress.total(len(feeds))
 
@@ -177,8 +177,11 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
         base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
         deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
-    parsed = await _parse(deps, result)
+    parsed, keys = await parse(deps, result, url)
     new = deps.store.unseen(url, parsed.entries)
+    if new and log.isEnabledFor(logging.DEBUG):     # when the fetch saw new items (bench/alert.py reads it)
+        log.debug("feed fetched: %s: %d new of %d entries", url, len(new), len(parsed.entries),
+                  extra={"event": "feed_fetched", "feed": url, "new": len(new), "fetched": now.isoformat()})
     backlog: list[Entry] = []
     if backlog_mod.is_first_poll(feed):     # a new feed's old items are recorded as seen, not alerted
         new, backlog = backlog_mod.split_backlog(new, now, deps.config.fetch.first_poll_alert_hours)
@@ -186,12 +189,9 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
             log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
     republished = deps.store.republished(url, parsed.entries)
-    built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline)
-    articles = _unique(deps, [a for a in built if a is not None])
+    built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
+    articles = unique(deps, [a for a in built if a is not None])
     analyses = await analyse_batch(deps, articles, url)
-    # From here on nothing awaits: the batch is decided and saved as one unit. (Another feed
-    # carrying one of these articles may have saved it meanwhile; the store ignores the copy.)
-    items, assignments, unmatched = decide(deps, articles, analyses, now)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
     base.update(etag=result.etag, last_modified=result.last_modified, slow=None,
@@ -204,11 +204,11 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
                          f"{len(left)} of {len(new) + len(republished)} items left for the next poll")
         log.warning("feed slow: %s: %s", url, base["slow"], extra={"event": "feed_slow", "feed": url,
                                                                     "left": len(left)})
-    with deps.store.transaction():
-        deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
-        deps.store.save_story_signatures(assignments)
-        deps.store.mark_unmatched(unmatched)
-        updated = _apply_updates(deps, republished, rebuilt)
+    # From here on nothing awaits but a busy story lock (PostgreSQL: another worker is deciding):
+    # the batch is decided against the shared story index and saved as one unit. (Another feed
+    # or worker carrying one of these articles may have saved it meanwhile; the store ignores it.)
+    items, unmatched, updated = await _decide_and_save(deps, url, entries, articles, analyses, now, base,
+                                                       republished, rebuilt)
     metrics.stored(items)
     matched = [m for _, m in items if m]
     queued = sum(len(x.channels) for m in matched for x in m)
@@ -216,26 +216,31 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
                        queued, updated=updated, left=len(left), unmatched=len(unmatched))
 
 
-async def _build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entry],
-                       republished: list[tuple[Entry, dict]], deadline: float,
-                       ) -> tuple[list[Article | None], list[Article | None], set[str]]:
-    """Fetch and extract the new and re-published entries' pages until the feed's deadline.
+async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles: list[Article], analyses: list,
+                           now: datetime, base: dict, republished: list[tuple[Entry, dict]],
+                           rebuilt: list[Article | None]) -> tuple[list, dict[str, str], int]:
+    """Stories and channels decided against the shared story index, saved in one transaction.
 
-    Returns the articles of the new entries and of the re-published ones (None where a
-    page was not finished) and the GUIDs left unfinished at the deadline.
-    """
-    entries = [*new, *(e for e, _ in republished)]
-    tasks = [asyncio.ensure_future(_build_article(deps, feed, e, parsed.title)) for e in entries]
-    if not tasks:
-        return [], [], set()
-    done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
-    for t in pending:
-        t.cancel()
-    if pending:
-        await asyncio.wait(pending)
-    out = [t.result() if t in done else None for t in tasks]   # a bug in one page fails the feed, as before
-    left = {e.guid for e, t in zip(entries, tasks) if t not in done}
-    return out[:len(new)], out[len(new):], left
+    With new articles, the transaction first takes the story lock (PostgreSQL: held by
+    another worker deciding, the empty transaction ends and is retried a few ms later) and
+    catches the story index up with what other workers saved (daemon/workers.py)."""
+    worker = deps.worker
+    while True:
+        with deps.store.transaction():
+            if story_locked(deps.store, needed=bool(articles) and worker is not None):
+                if worker is not None and articles:
+                    worker.begin_stories(deps.store, deps.stories)      # what other workers saved since
+                items, assignments, unmatched = decide(deps, articles, analyses, now)
+                deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
+                deps.store.save_story_signatures(assignments)
+                last = saved_stories(worker, deps.store, assignments)
+                deps.store.mark_unmatched(unmatched)
+                updated = _apply_updates(deps, republished, rebuilt)
+                break
+        await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
+    if worker is not None:
+        worker.story_seq = max(worker.story_seq, last)
+    return items, unmatched, updated
 
 
 def _loop_time(deadline: float) -> float:
@@ -255,17 +260,6 @@ def _apply_updates(deps: Deps, republished: list[tuple[Entry, dict]], rebuilt: l
     return n
 
 
-async def _parse(deps: Deps, result: FetchResult) -> ParsedFeed:
-    """Parse in the worker pool when there is one (feedparser is the cold cycle's main CPU cost)."""
-    args = (result.body, result.url, result.content_type, deps.config.fetch.max_entries_per_feed)
-    if deps.extractor is None:
-        return await asyncio.to_thread(parse_feed, *args)
-    try:
-        return await deps.extractor.call(parse_feed, *args, what=result.url)
-    except WorkerFailed as exc:
-        raise FeedParseError(str(exc)) from None
-
-
 def _next_poll(deps: Deps, feed: dict, now: datetime, times: list[datetime], ttl: int | None,
                result: FetchResult) -> datetime:
     return polling.next_poll_after_success(now, times, deps.config.fetch, feed["interval_minutes"],
@@ -283,51 +277,3 @@ def _failed(deps: Deps, feed: dict, error: str, retry_after: float | None, statu
                 extra={"event": "feed_failed", "feed": feed["url"], "error": error, "failures": count,
                        "next_attempt": iso(nxt), "status": status})
     return FeedOutcome(feed["url"], "failed", error=error)
-
-
-async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str = "") -> Article | None:
-    """The entry plus its extracted page; falls back to the feed's own text, never loses it."""
-    full_text = bool(feed["full_text"]) and deps.config.fetch.full_text
-    extracted = None
-    if full_text and entry.url:
-        try:
-            page = await deps.fetcher.fetch_page(entry.url)
-            metrics.fetched("page", page.elapsed)
-            if page.status < 400 and "html" in (page.content_type or "html"):
-                # bytes, so extraction reads the page's own charset declaration
-                extracted = await _extract(deps, page.body, page.url)
-        except FetchError as exc:
-            log.info("page not fetched, using the feed's text: %s: %s", entry.url, exc)
-    text, source = article_text(extracted, entry.summary, entry.content)
-    page_canonical = extracted.canonical_url if extracted else None
-    cap = deps.config.fetch.max_article_chars        # one 6 MB item must not cost 6 MB a poll
-    return Article(
-        url=dedupe.item_url(entry.url or entry.guid, feed["url"], page_canonical),
-        feed_url=feed["url"], guid=entry.guid,
-        title=clip(entry.title or (extracted.title if extracted else "") or "(untitled)", MAX_TITLE_CHARS),
-        summary=clip(entry.summary, cap), text=clip(text, cap), author=entry.author or (extracted.author if extracted else ""),
-        published=entry.published or entry.updated,
-        language=(extracted.language if extracted else "") or "",
-        source=feed["name"] or feed_title or (extracted.sitename if extracted else "") or _host(feed["url"]),
-        feed_tags=tuple(feed["tags"]), text_source=source)
-
-
-async def _extract(deps: Deps, html: bytes, url: str):
-    if deps.extractor is not None:
-        return await deps.extractor.extract(html, url)
-    return await asyncio.to_thread(extract, html, url)
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or url
-
-
-def _unique(deps: Deps, articles: list[Article]) -> list[Article]:
-    """Drop articles whose canonical URL is already stored or repeats within this batch."""
-    known = deps.store.known_urls(a.url for a in articles)
-    out, seen = [], set(known)
-    for a in articles:
-        if a.url not in seen:
-            seen.add(a.url)
-            out.append(a)
-    return out

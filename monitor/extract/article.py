@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import trafilatura
-from lxml.html import HtmlElement
-
 from monitor.models import Extracted
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,10 @@ def extract(html: str | bytes, url: str = "") -> Extracted:
 
 
 def _extract(html: str | bytes, url: str) -> Extracted:
+    # imported here, not at the top: the daemon's main process and a worker that only parses
+    # feeds and matches never load trafilatura and lxml (about 40 MB and half a second each)
+    import trafilatura
+
     if isinstance(html, bytes):
         html = html.decode("utf-8", errors="replace")
     if not html or not html.strip() or _looks_binary(html):

@@ -28,6 +28,11 @@ from monitor.models import Extracted
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 20.0
+# What the forkserver imports for the workers: feed parsing and per-article analysis
+# always, trafilatura (extraction) when pages are extracted. `monitor run` and `poll`
+# leave trafilatura out when no feed has full text on (docs/reliability.md, footprint).
+BASE_PRELOAD = ("monitor.ingest.feeds", "monitor.daemon.analysis")
+FULL_PRELOAD = (*BASE_PRELOAD, "trafilatura", "monitor.extract.article")
 # The parent waits this much longer than the in-worker limit before it gives up on a
 # worker (stuck in C code, where the in-worker alarm cannot interrupt) and kills it.
 _HARD_TIMEOUT_GRACE = 5.0
@@ -50,7 +55,8 @@ class ExtractorPool:
     """
 
     def __init__(self, workers: int | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                 fn: Callable[[str, str], Extracted] = extract_mod.extract, mp_context: str = "forkserver"):
+                 fn: Callable[[str, str], Extracted] = extract_mod.extract, mp_context: str = "forkserver",
+                 preload: Sequence[str] = FULL_PRELOAD):
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.timeout = timeout
         self._fn = fn
@@ -58,8 +64,10 @@ class ExtractorPool:
         if mp_context == "forkserver":
             # Workers fork from a server that has imported trafilatura once: cheap starts. The
             # server watches this process and exits with it (monitor.extract.orphans).
+            # What the server imports is shared by every worker forked from it (copy-on-write):
+            # `preload` names what the workers will run, the rest each worker imports on first use.
             orphans.mark_owner()
-            self._ctx.set_forkserver_preload(["monitor.extract.orphans", "monitor.extract.article"])
+            self._ctx.set_forkserver_preload(["monitor.extract.orphans", *preload])
         self._io = ThreadPoolExecutor(max_workers=2 * self.workers + 2, thread_name_prefix="monitor-pool")
         self._lock = threading.Lock()
         self._idle: list[Worker] = []

@@ -180,3 +180,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE story_signatures ADD COLUMN terms BLOB
     """,
 ]
+
+# 10, 11: claimed work and the shared story index's order (issue 19, store/workers_schema.py),
+# the same scripts on every backend
+from monitor.store.workers_schema import WORKER_MIGRATIONS  # noqa: E402
+
+MIGRATIONS += WORKER_MIGRATIONS

@@ -51,7 +51,7 @@ DEFAULT_DATE_SKEW_MINUTES = 15.0
 # Rarity-weighted share of event terms (names, figures, quotes, title words) at or above which
 # an article that is no copy is related coverage of an earlier one's event (`stories.related`;
 # the trade-off measured on real coverage is in docs/dedupe.md). 0 switches the level off.
-DEFAULT_RELATED_THRESHOLD = 0.07
+DEFAULT_RELATED_THRESHOLD = 0.08
 COPY, RELATED, FIRST = "copy", "related", "first"
 
 
@@ -81,15 +81,21 @@ class TextSignature:
     fingerprint: str                # normalised exact text hash
     values: bytes                   # MinHash values (uint32)
     shingles: int                   # how many word shingles were hashed (short texts need more agreement)
+    terms: EventTerms | None = None  # the related level's event terms; None: not computed (assign does it)
 
 
-def text_signature(title: str, text: str, num_perm: int = NUM_PERM) -> TextSignature:
-    """Fingerprint and MinHash of an article's text (with its title when the text is short)."""
+def text_signature(title: str, text: str, num_perm: int = NUM_PERM, related: bool = True) -> TextSignature:
+    """Fingerprint and MinHash of an article's text (with its title when the text is short).
+
+    With `related`, also the event terms of the related level (`stories.related.event_terms`),
+    so a worker process does all the per-article hashing and the index only looks up.
+    """
     toks = words(text)                  # split once: fingerprint, length and shingles
     fingerprint = words_fingerprint(toks or words(title))
     shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
     values = signature_values(minhash(shingle_set, num_perm))
-    return TextSignature(fingerprint, values_bytes(values), len(shingle_set))
+    terms = event_terms(title, text) if related else None
+    return TextSignature(fingerprint, values_bytes(values), len(shingle_set), terms)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -243,10 +249,13 @@ class StoryIndex:
             seen = _utc(published) if published else (self._clock or datetime.now(UTC))
         seen = _utc(seen)
         when = self.window_time(published, seen)
-        sig = signature if signature is not None else text_signature(title, text, self.num_perm)
+        related = self.related_threshold > 0
+        sig = signature if signature is not None else text_signature(title, text, self.num_perm, related)
         fingerprint, values = sig.fingerprint, signature_values(sig.values)
         required = self.threshold if sig.shingles >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
-        terms = event_terms(title, text) if self.related_threshold > 0 else _EMPTY_TERMS
+        terms = _EMPTY_TERMS
+        if related:
+            terms = sig.terms if sig.terms is not None else event_terms(title, text)
         known = self._slot.get(article_key)
         story: str | None
         similar: tuple[str, ...]
@@ -272,18 +281,22 @@ class StoryIndex:
     def _match_related(self, key: str, terms: EventTerms,
                        when_us: int) -> tuple[str | None, tuple[str, ...], float]:
         """The story of the earlier article whose event terms this one shares most, if enough."""
-        # only a story's first article is a candidate: related coverage is compared with what
-        # the story is about, never chained from one rewrite to the next (A-B-C drifting apart);
-        # and only another site's: one outlet's articles share its boilerplate, not an event
+        # any article of the window is a candidate, whatever its level in its story: the outlets
+        # that report an event first are often the shortest (a flash, a foreign-language brief),
+        # and a rewrite shares more with another rewrite than with them (measured in
+        # docs/dedupe.md: head-only candidates grouped 13 points fewer same-event pairs at the
+        # same share of different-event pairs). Each join still needs its own evidence against
+        # one article, and stories are never merged. Only another site's articles are candidates:
+        # one outlet's articles share its boilerplate, not an event.
         site = site_of(key)
         if not site:                 # no http(s) host (a urn:, a javascript: link): no outlet to compare
             return None, (), 0.0
 
         def eligible(slots: np.ndarray) -> np.ndarray:
             near = np.abs(self._when[slots] - when_us) <= self._window_us
-            heads = [k != key and self._story[s] == k and bool(self._site[s]) and self._site[s] != site
-                     for s, k in ((s, self._key[s]) for s in slots.tolist())]
-            return near & np.array(heads, dtype=bool)
+            other = [self._key[s] != key and bool(self._site[s]) and self._site[s] != site
+                     for s in slots.tolist()]
+            return near & np.array(other, dtype=bool)
 
         found = self._related.best(terms.hashes, eligible)
         if found is None or found[0] < self.related_threshold:

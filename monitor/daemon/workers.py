@@ -1,0 +1,184 @@
+"""This process as one worker among several: its id, its claims, its heartbeat, its story catch-up.
+
+Owns the policy around store/leases.py and store/storyindex.py: how many hosts to claim
+(enough to keep `fetch.concurrency` busy at `fetch.per_host` each, twice over, so one
+worker never takes all hosts on a cold start and the others idle), which hosts it is
+polling (a host is given back when its last poll ends), the heartbeat that extends every
+lease it holds, singleton jobs by named lease, and keeping the in-memory story index a
+cache of the database's (catch up under the story lock before deciding, remember the
+last number after commit). The same code runs for the one SQLite daemon (where nobody
+else claims) and for each PostgreSQL worker. Must not poll or deliver.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from monitor.config.workers import WorkerSettings
+from monitor.store import leases, storyindex
+from monitor.store.base import iso
+
+log = logging.getLogger("monitor.daemon.workers")
+
+STORY_LOCK_RETRY_SECONDS = 0.005   # the story lock was busy: try again after this
+CLAIM_SECONDS = 0.1    # at most one claim per this (every finished poll wakes the scheduler)
+IDLE_CLAIM_SECONDS = 1.0   # with no host given back since the last claim, claim at most this often
+
+
+def default_worker_id() -> str:
+    """host:pid, unique per process on a machine and readable in `monitor status`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """One worker's claims: see the module docstring."""
+
+    def __init__(self, worker_id: str | None = None, settings: WorkerSettings | None = None, backend: str = "sqlite"):
+        self.id = worker_id or default_worker_id()
+        self.settings = settings or WorkerSettings()
+        self.backend = backend
+        self.hosts: Counter[str] = Counter()      # host -> this worker's polls running there
+        self.claimed: dict[str, str] = {}         # feed url -> its host, while its poll runs
+        self.unwanted: set[str] = set()           # feeds in the store but not in this config
+        self.polls = 0
+        self.story_seq = 0
+        self._claimed_at = float("-inf")
+        self._again = float("inf")
+        self._released = True             # a host was given back since the last claim
+        self._hosts_for: frozenset[str] = frozenset()   # the configured feeds whose hosts are filled in
+
+    # -- life -----------------------------------------------------------------------
+    def start(self, store: Any) -> None:
+        leases.register_worker(store, self.id, socket.gethostname(), os.getpid(), self.backend)
+        log.info("worker %s registered (%s, leases of %gs)", self.id, self.backend, self.settings.lease_seconds)
+
+    def beat(self, store: Any) -> None:
+        leases.heartbeat(store, self.id, self.settings.lease_seconds, self.polls)
+
+    def stop(self, store: Any) -> None:
+        leases.stop_worker(store, self.id)
+
+    # -- feeds ----------------------------------------------------------------------
+    def max_hosts(self, fetch: Any) -> int:
+        if self.settings.max_hosts:
+            return self.settings.max_hosts
+        return max(1, 2 * -(-fetch.concurrency // max(1, fetch.per_host)))
+
+    def claim(self, store: Any, now: datetime, configured: Iterable[str], fetch: Any) -> list[dict]:
+        """Lease the due feeds this worker will poll now (feeds of hosts it holds or takes).
+
+        At most one claim per CLAIM_SECONDS (a cold cycle finishes polls by the hundred a
+        second), and while no host was given back since the last one, at most one per
+        IDLE_CLAIM_SECONDS (what fell due meanwhile, or what another worker let go); a call
+        sooner returns nothing and `claim_again_in` says when to call again. Each claim costs
+        a few round trips to the database, so they are not spent on every finished poll."""
+        gap = CLAIM_SECONDS if self._released else IDLE_CLAIM_SECONDS
+        wait = self._claimed_at + gap - time.monotonic()
+        if wait > 0:
+            self._again = wait
+            return []
+        self._again = float("inf")
+        self._claimed_at = time.monotonic()
+        self._released = False
+        wanted = frozenset(configured)
+        if wanted != self._hosts_for:        # at start and after the config changed: new feeds' hosts
+            leases.fill_hosts(store)
+            self._hosts_for = wanted
+        more = self.max_hosts(fetch) - len(self.hosts)
+        rows = leases.claim_feeds(store, self.id, iso(now), self.settings.lease_seconds, more,
+                                  exclude=sorted(self.unwanted))
+        out = []
+        for row in rows:
+            if row["url"] not in wanted and row.get("moved_from") not in wanted:
+                self.unwanted.add(row["url"])          # removed from the config: never polled
+                leases.release_feed(store, self.id, row["url"])
+                continue
+            host = row.get("host") or leases.host_of(row["url"])
+            self.claimed[row["url"]] = host
+            self.hosts[host] += 1
+            out.append(row)
+        for host in {r.get("host") for r in rows} - set(self.hosts):
+            if host:
+                leases.release_host(store, self.id, host)
+        return out
+
+    def claim_again_in(self) -> float:
+        """Seconds until a claim that was put off may run (infinity when none was)."""
+        return max(0.0, self._again)
+
+    def done(self, store: Any, url: str) -> None:
+        """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back."""
+        host = self.claimed.pop(url, None)
+        self.polls += 1
+        try:
+            leases.release_feed(store, self.id, url)
+            if host is not None:
+                self.hosts[host] -= 1
+                if self.hosts[host] <= 0:
+                    del self.hosts[host]
+                    leases.release_host(store, self.id, host)
+                    self._released = True
+        except Exception:      # the lease then runs out on its own; never fail the scheduler over it
+            log.exception("releasing the lease of %s failed", url)
+
+    def forget(self, store: Any, url: str) -> None:
+        """A claimed feed whose job did not start (daemon stopping): give it back unpolled."""
+        self.polls -= 1
+        self.done(store, url)
+
+    # -- singleton jobs -------------------------------------------------------------
+    def lease(self, store: Any, name: str) -> bool:
+        return leases.try_lease(store, name, self.id, self.settings.lease_seconds)
+
+    def release(self, store: Any, name: str) -> None:
+        leases.release_lease(store, name, self.id)
+
+    @asynccontextmanager
+    async def singleton(self, store: Any, name: str) -> AsyncIterator[bool]:
+        """`async with worker.singleton(store, "housekeeping") as mine:` run only where `mine`."""
+        mine = self.lease(store, name)
+        try:
+            yield mine
+        finally:
+            if mine:
+                self.release(store, name)
+
+    # -- the shared story index -----------------------------------------------------
+    def begin_stories(self, store: Any, index: Any) -> int:
+        """Inside the feed's transaction, under the story lock: take in what others saved since."""
+        if index is None:
+            return 0
+        rows = storyindex.rows_after(store, self.story_seq)
+        if rows:
+            index.load(rows)
+            self.story_seq = max(self.story_seq, max(int(r["seq"]) for r in rows))
+        return len(rows)
+
+
+def unleased(store: Any, feeds: list[dict]) -> list[dict]:
+    """The feeds no worker holds a live lease on (`poll --once` beside running workers)."""
+    if not any(f.get("claimed_by") for f in feeds):
+        return feeds
+    now = leases.Sql(store).now()
+    return [f for f in feeds if not f.get("claimed_by") or (f.get("lease_until") or 0) < now]
+
+
+def story_locked(store: Any, needed: bool) -> bool:
+    """First thing in the feed's transaction: the story lock, held to commit (or not needed)."""
+    return not needed or storyindex.try_lock(store)
+
+
+def saved_stories(worker: Any, store: Any, assignments: list) -> int:
+    """Inside the transaction, after save_story_signatures: number the rows; returns the last number.
+
+    The caller sets `worker.story_seq` to it after commit (a rolled-back save must not move it)."""
+    return storyindex.number(store, [a.article_key for a in assignments]) if assignments else (
+        worker.story_seq if worker is not None else 0)

@@ -1,0 +1,233 @@
+"""Claimed work: workers, feed leases, per-host leases and named leases, on either backend.
+
+Owns the SQL of the `workers`, `leases` and `host_leases` tables and of `feeds.claimed_by` /
+`feeds.lease_until` / `feeds.host` (workers_schema.py). A worker claims due feeds host by
+host: it takes the lease of a host that has due feeds and that nobody else holds (on
+PostgreSQL with `SELECT ... FOR UPDATE SKIP LOCKED`, so two workers never wait on, nor
+take, the same host; on SQLite the write transaction serialises claims), then leases that
+host's due feeds. One worker per host at a time keeps `fetch.per_host` true across workers.
+A lease runs out at `lease_until` (seconds since the epoch, from the database's clock on
+PostgreSQL): a live worker extends its leases with each heartbeat, a dead one's run out and
+its hosts and feeds are claimed by the others. Named leases (`deliver:<channel>`,
+`housekeeping`) make one worker run a singleton job. Must not decide when to claim
+(daemon/workers.py) nor poll.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+DUE = "f.state = 'active' AND (f.next_poll = '' OR f.next_poll <= ?)"
+FREE = "(f.claimed_by IS NULL OR f.lease_until IS NULL OR f.lease_until < ?)"
+
+
+class Sql:
+    """The one place the two dialects differ for this module: locking and the clock.
+
+    `store.db.execute` takes `?` placeholders on both backends (the PostgreSQL store translates)."""
+
+    def __init__(self, store: Any):
+        self.store = store
+        self.pg = getattr(store, "dialect", "sqlite") == "postgresql"
+
+    def q(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.store.db.execute(sql, list(params))
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self.q(sql, params).fetchall())
+
+    def skip_locked(self) -> str:
+        return " FOR UPDATE SKIP LOCKED" if self.pg else ""
+
+    def now(self) -> float:
+        """Seconds since the epoch: the database's clock on PostgreSQL (one clock for all machines)."""
+        if self.pg:
+            return float(self.q("SELECT extract(epoch from clock_timestamp())").fetchone()[0])
+        return time.time()
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+# -- workers ---------------------------------------------------------------------------
+def register_worker(store: Any, worker_id: str, hostname: str, pid: int, backend: str) -> float:
+    """Record a worker as running (a restart under the same id takes its row over)."""
+    db = Sql(store)
+    with store.transaction():
+        now = db.now()
+        db.q("INSERT INTO workers (id, hostname, pid, started, heartbeat, state, backend, polls) "
+             "VALUES (?,?,?,?,?,'running',?,0) ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, "
+             "pid = excluded.pid, started = excluded.started, heartbeat = excluded.heartbeat, "
+             "state = 'running', backend = excluded.backend, polls = 0",
+             [worker_id, hostname, pid, now, now, backend])
+        # what an earlier process under this id held is not being worked on any more
+        _release_all(db, worker_id)
+    return now
+
+
+def heartbeat(store: Any, worker_id: str, lease_seconds: float, polls: int = 0) -> float:
+    """The worker is alive: its heartbeat now, every lease it holds extended by lease_seconds."""
+    db = Sql(store)
+    with store.transaction():
+        now = db.now()
+        until = now + lease_seconds
+        db.q("UPDATE workers SET heartbeat = ?, polls = ?, state = 'running' WHERE id = ?", [now, polls, worker_id])
+        db.q("UPDATE feeds SET lease_until = ? WHERE claimed_by = ? AND lease_until >= ?", [until, worker_id, now])
+        db.q("UPDATE host_leases SET lease_until = ? WHERE claimed_by = ? AND lease_until >= ?",
+             [until, worker_id, now])
+        db.q("UPDATE leases SET lease_until = ? WHERE claimed_by = ? AND lease_until >= ?", [until, worker_id, now])
+    return now
+
+
+def stop_worker(store: Any, worker_id: str) -> None:
+    """A clean stop: every lease given back at once (nobody waits for them to run out)."""
+    db = Sql(store)
+    with store.transaction():
+        _release_all(db, worker_id)
+        db.q("UPDATE workers SET state = 'stopped', heartbeat = ? WHERE id = ?", [db.now(), worker_id])
+
+
+def _release_all(db: Sql, worker_id: str) -> None:
+    db.q("UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", [worker_id])
+    db.q("UPDATE host_leases SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = ?", [worker_id])
+    db.q("UPDATE leases SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = ?", [worker_id])
+
+
+# -- feeds and hosts -------------------------------------------------------------------
+def host_of(url: str) -> str:
+    """The key of the per-host limit (ingest/fetch.py): the lower-cased host name."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def fill_hosts(store: Any) -> int:
+    """Give feeds without one their host (new, or moved), and every host its lease row."""
+    db = Sql(store)
+    rows = db.all("SELECT url FROM feeds WHERE host IS NULL")
+    if not rows:
+        return 0
+    with store.transaction():
+        for (url,) in rows:
+            db.q("UPDATE feeds SET host = ? WHERE url = ?", [host_of(url), url])
+        for host in {host_of(u) for (u,) in rows}:
+            db.q("INSERT INTO host_leases (host, claimed_by, lease_until) VALUES (?, NULL, 0) "
+                 "ON CONFLICT (host) DO NOTHING", [host])
+    return len(rows)
+
+
+def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, more_hosts: int,
+                exclude: Iterable[str] = (), limit: int | None = None) -> list[dict]:
+    """Lease due feeds: those of hosts this worker holds, and of up to `more_hosts` free hosts.
+
+    Returns the claimed feed rows (as `Store.feeds()` gives them), oldest due first (then by URL,
+    the same order on both backends). A feed
+    being polled (leased and not run out) is never returned, to this worker or another.
+    `now_iso` is the poll clock (next_poll is ISO text); leases use the database's clock.
+    """
+    db = Sql(store)
+    excluded = list(exclude)
+    not_excluded = f" AND f.url NOT IN ({marks(len(excluded))})" if excluded else ""
+    with store.transaction():
+        now = db.now()
+        until = now + lease_seconds
+        held = [h for (h,) in db.all("SELECT host FROM host_leases WHERE claimed_by = ? AND lease_until >= ?",
+                                     [worker_id, now])]
+        fresh: list[str] = []
+        if more_hosts > 0:
+            # hosts with a due, unleased feed, nobody's (or whose holder's lease ran out), oldest due first;
+            # SKIP LOCKED: a host another worker is claiming right now is passed over, not waited for
+            fresh = [h for (h,) in db.all(
+                "SELECT h.host FROM host_leases h WHERE (h.claimed_by IS NULL OR h.lease_until < ?) "
+                "AND EXISTS (SELECT 1 FROM feeds f WHERE f.host = h.host AND " + DUE + " AND " + FREE
+                + not_excluded + ") ORDER BY (SELECT min(f.next_poll) FROM feeds f WHERE f.host = h.host AND "
+                + DUE + "), h.host LIMIT ?" + db.skip_locked(),
+                [now, now_iso, now, *excluded, now_iso, more_hosts])]
+            if fresh:
+                db.q(f"UPDATE host_leases SET claimed_by = ?, lease_until = ? WHERE host IN ({marks(len(fresh))})",
+                     [worker_id, until, *fresh])
+        hosts = held + fresh
+        if not hosts:
+            return []
+        cap = f" LIMIT {int(limit)}" if limit else ""
+        urls = [u for (u,) in db.all(
+            f"SELECT f.url FROM feeds f WHERE f.host IN ({marks(len(hosts))}) AND " + DUE + " AND " + FREE
+            + not_excluded + " ORDER BY f.next_poll, f.url" + cap + db.skip_locked(),
+            [*hosts, now_iso, now, *excluded])]
+        if not urls:
+            return []
+        db.q(f"UPDATE feeds SET claimed_by = ?, lease_until = ? WHERE url IN ({marks(len(urls))})",
+             [worker_id, until, *urls])
+        return _feed_rows(db, urls)
+
+
+def _feed_rows(db: Sql, urls: list[str]) -> list[dict]:
+    cur = db.q(f"SELECT * FROM feeds WHERE url IN ({marks(len(urls))}) ORDER BY next_poll, url", urls)
+    cols = [c[0] for c in cur.description]
+    out = []
+    for r in cur.fetchall():
+        row = dict(zip(cols, r))
+        if isinstance(row.get("tags"), str):
+            row["tags"] = json.loads(row["tags"])
+        out.append(row)
+    return out
+
+
+def release_feed(store: Any, worker_id: str, url: str) -> None:
+    """The poll finished (its next_poll is saved): the feed's lease is given back."""
+    Sql(store).q("UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? "
+                 "AND (url = ? OR moved_from = ?)", [worker_id, url, url])
+
+
+def release_host(store: Any, worker_id: str, host: str) -> None:
+    """None of this worker's polls on the host is running: another worker may take it."""
+    Sql(store).q("UPDATE host_leases SET claimed_by = NULL, lease_until = 0 WHERE host = ? AND claimed_by = ?",
+                 [host, worker_id])
+
+
+# -- named leases ------------------------------------------------------------------------
+def try_lease(store: Any, name: str, worker_id: str, lease_seconds: float) -> bool:
+    """Take (or keep) the named lease if it is free, run out, or already this worker's."""
+    db = Sql(store)
+    with store.transaction():
+        now = db.now()
+        row = db.q("INSERT INTO leases (name, claimed_by, lease_until) VALUES (?, ?, ?) "
+                   "ON CONFLICT (name) DO UPDATE SET claimed_by = excluded.claimed_by, "
+                   "lease_until = excluded.lease_until WHERE leases.claimed_by IS NULL "
+                   "OR leases.lease_until < ? OR leases.claimed_by = ? RETURNING name",
+                   [name, worker_id, now + lease_seconds, now, worker_id]).fetchone()
+    return row is not None
+
+
+def release_lease(store: Any, name: str, worker_id: str) -> None:
+    Sql(store).q("UPDATE leases SET claimed_by = NULL, lease_until = 0 WHERE name = ? AND claimed_by = ?",
+                 [name, worker_id])
+
+
+def _held(db: Sql, table: str, worker_id: str, now: float) -> int:
+    return int(db.q(f"SELECT count(*) FROM {table} WHERE claimed_by = ? AND lease_until >= ?",
+                    [worker_id, now]).fetchone()[0])
+
+
+# -- reporting ---------------------------------------------------------------------------
+def workers_report(store: Any, lease_seconds: float = 60.0) -> list[dict]:
+    """Every known worker with its heartbeat's age and the leases it holds (for `monitor status`).
+
+    A running worker whose heartbeat is older than its lease counts as not alive; stopped
+    workers seen over a day ago are left out."""
+    db = Sql(store)
+    now = db.now()
+    out = []
+    for wid, hostname, pid, started, beat, state, backend, polls in db.all(
+            "SELECT id, hostname, pid, started, heartbeat, state, backend, polls FROM workers "
+            "WHERE state = 'running' OR heartbeat > ? ORDER BY id", [now - 86400]):
+        out.append({"id": wid, "hostname": hostname, "pid": pid, "state": state, "backend": backend,
+                    "alive": state == "running" and now - beat <= max(lease_seconds, 1.0),
+                    "started": started, "heartbeat_age_seconds": round(now - beat, 1), "polls": polls,
+                    "feeds_leased": _held(db, "feeds", wid, now), "hosts_leased": _held(db, "host_leases", wid, now),
+                    "leases": [n for (n,) in db.all("SELECT name FROM leases WHERE claimed_by = ? "
+                                                    "AND lease_until >= ? ORDER BY name", [wid, now])]})
+    return out

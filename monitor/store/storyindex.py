@@ -1,0 +1,67 @@
+"""The shared story index in the database: its order, its lock, what others saved since.
+
+Owns the SQL that makes `story_signatures` (the MinHash signature, its LSH band keys'
+source, and the related level's event-term hashes of every article in the story window)
+the one truth every worker groups against: each saved signature gets the next number
+(`seq`), a worker catches its in-memory index up with the rows numbered after the last
+one it knows, and the step "catch up, decide, save" runs under one story lock so two
+workers never decide against different windows. On PostgreSQL the lock is a transaction
+advisory lock (`pg_try_advisory_xact_lock`, first thing in the feed's transaction, held to
+its commit; when busy the caller ends the empty transaction and tries again after a few
+milliseconds, so its event loop never blocks on it); on SQLite the one daemon's write
+transaction is the lock. Must not decide stories (stories/index.py) nor hold the catch-up policy
+(daemon/workers.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from monitor.store.leases import Sql
+
+STORY_LOCK = 0x6D6F6E53      # "monS": the advisory lock key of the story index
+
+
+def max_seq(store: Any) -> int:
+    """The number of the latest saved signature (0 when none is numbered)."""
+    row = Sql(store).q("SELECT max(seq) FROM story_signatures").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def rows_after(store: Any, seq: int) -> list[dict]:
+    """Signature rows numbered after `seq`, in order: what other workers saved since."""
+    cur = Sql(store).q("SELECT * FROM story_signatures WHERE seq > ? ORDER BY seq", [seq])
+    cols = [c[0] for c in cur.description]
+    out = []
+    for r in cur.fetchall():
+        row = dict(zip(cols, r))
+        for k in ("minhash", "terms"):      # bytea comes back as memoryview on PostgreSQL
+            if isinstance(row.get(k), memoryview):
+                row[k] = bytes(row[k])
+        out.append(row)
+    return out
+
+
+def number(store: Any, article_urls: Iterable[str]) -> int:
+    """Give these just-saved signatures the next numbers (under the story lock); returns the last.
+
+    Two statements for a whole batch (one round trip each on PostgreSQL), not one per row."""
+    urls = list(dict.fromkeys(article_urls))
+    base = max_seq(store)
+    if not urls:
+        return base
+    cases = " ".join("WHEN ? THEN ?" for _ in urls)
+    params: list[Any] = [v for i, u in enumerate(urls, start=1) for v in (u, base + i)]
+    Sql(store).q(f"UPDATE story_signatures SET seq = CASE article_url {cases} END "
+                 f"WHERE article_url IN ({','.join('?' * len(urls))})", [*params, *urls])
+    return base + len(urls)
+
+
+def try_lock(store: Any) -> bool:
+    """Inside a transaction: take the story lock until its end if free (PostgreSQL); SQLite's
+    write transaction is exclusive already."""
+    db = Sql(store)
+    if not db.pg:
+        return True
+    return bool(db.q("SELECT pg_try_advisory_xact_lock(?)", [STORY_LOCK]).fetchone()[0])
