@@ -295,3 +295,27 @@ def test_a_batch_is_numbered_in_order_in_one_statement(handles):
         assert storyindex.number(a, [r.article_key for r in rows[:3]]) == 3
         assert storyindex.number(a, [r.article_key for r in rows[3:]]) == 5
     assert [r["article_url"] for r in storyindex.rows_after(a, 1)] == [r.article_key for r in rows[1:]]
+
+
+def test_status_lists_workers_on_postgresql(tmp_path):
+    """The same report through the PostgreSQL store (`state.url`), as `monitor status` reads it."""
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+    from monitor.store.postgres import PgStore
+    from tests.pgstate import PgSchema
+    schema = PgSchema()
+    try:
+        store = PgStore(schema.url)
+        try:
+            leases.register_worker(store, "pg-1", "box", 7, "postgresql")
+            leases.try_lease(store, "housekeeping", "pg-1", 60)
+        finally:
+            store.close()
+        cfg = tmp_path / "monitor.yaml"
+        cfg.write_text(f"state: {{url: '{schema.url}'}}\nchannels:\n  - {{name: desk, type: file}}\nfeeds: []\n")
+        out = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+        assert out.exit_code == 0, out.output
+        assert "worker pg-1: running" in out.output and "housekeeping" in out.output
+    finally:
+        schema.drop()
