@@ -44,7 +44,9 @@ def test_matching_a_text_file_loads_the_rule_engine_but_not_extraction_nor_the_n
         sorted(mods & set(HEAVY))
 
 
-def test_the_poll_pipeline_leaves_extraction_to_the_workers():
-    """The main process of `monitor run` / `poll` imports trafilatura only to extract inline (no pool)."""
+def test_the_poll_pipeline_leaves_parsing_extraction_and_signatures_to_the_workers():
+    """The main process of `monitor run` / `poll` imports trafilatura, feedparser and datasketch
+    (with scipy) only to do that work inline, without a pool."""
     mods = loaded_after("import monitor.daemon.run, monitor.daemon.pipeline")
-    assert "trafilatura" not in mods and "lxml" not in mods
+    assert not mods & {"trafilatura", "lxml", "feedparser", "datasketch", "scipy"}, \
+        sorted(mods & {"trafilatura", "lxml", "feedparser", "datasketch", "scipy"})
