@@ -115,12 +115,14 @@ def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
     checks the two agree), computed here with numpy so that the processes which only look up
     the index (the daemon's main process) never import datasketch and scipy."""
     best, choice = float("inf"), (1, 1)
-    below = np.linspace(0.0, threshold, 2001)
-    above = np.linspace(threshold, 1.0, 2001)
+    below = np.linspace(0.0, threshold, 1001)
+    above = np.linspace(threshold, 1.0, 1001)
+    rows = np.arange(1, num_perm + 1)[:, None]
+    below_r, above_r = below ** rows, above ** rows         # s^r for every r, once
     for b in range(1, num_perm + 1):
-        rows = np.arange(1, num_perm // b + 1)[:, None]
-        fp = _area(1 - (1 - below ** rows) ** b, below)
-        fn = _area((1 - above ** rows) ** b, above)
+        n = num_perm // b
+        fp = _area(1 - (1 - below_r[:n]) ** b, below)
+        fn = _area((1 - above_r[:n]) ** b, above)
         err = 0.5 * fp + 0.5 * fn
         i = int(np.argmin(err))
         if err[i] < best:
