@@ -34,6 +34,7 @@ from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
+from monitor.daemon.sessions import Sessions
 from monitor.daemon.startup import StartupError, preflight
 from monitor.daemon.storyload import OnDemandIndex
 from monitor.daemon.workers import Worker
@@ -69,6 +70,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     worker = Worker(worker_id, config.workers, backend=getattr(store, "dialect", "sqlite"))
     # the workers start (forkserver, imports) while the rules are published and the first fetches wait
     starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
+    sessions = Sessions(store)
     try:
         if publisher is not None and rules.current is not None:
             await asyncio.to_thread(publisher.publish, rules.current)
@@ -76,8 +78,10 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         stories = _story_index(config, store, worker)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=stories, analysis=publisher, worker=worker)
+                                extractor=extractor, stories=stories, analysis=publisher, worker=worker,
+                                sessions=sessions)
     finally:
+        sessions.close()
         if starting is not None:    # workers half-started must be known to the pool to be stopped
             await asyncio.gather(starting, return_exceptions=True)
         if extractor is not None:
