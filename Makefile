@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-deps test-slow demo lint bench clean
+.PHONY: run test test-deps pg-up test-slow demo lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,10 @@ run: $(STAMP)  ## start the daemon with config/monitor.yaml and rules/
 test-deps:  ## system packages the tests need (chromium); idempotent
 	scripts/install-test-deps.sh
 
-test: $(TESTSTAMP) test-deps  ## run the whole test suite
+pg-up:  ## the PostgreSQL the store tests use (127.0.0.1:5432), started if it is down; idempotent
+	scripts/start-postgres.sh
+
+test: $(TESTSTAMP) test-deps pg-up  ## run the whole test suite (SQLite and PostgreSQL)
 	$(BIN)/ruff check monitor tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
@@ -104,22 +106,25 @@ def pairwise(pred: dict[str, str], true: dict[str, int], keys: list[str]) -> tup
 
 
 def run_index(arts: list[dict], pages: dict, threshold: float, window: float,
-              related: float = 0.0) -> tuple[dict, list, StoryIndex, dict]:
+              related: float = 0.0) -> tuple[dict, list, StoryIndex, dict, list]:
     index = StoryIndex(threshold=threshold, window_hours=window, related_threshold=related)
     pred: dict[str, str] = {}
     level: dict[str, str] = {}
     assign_ms: list[float] = []
+    cpu_ms: list[float] = []            # CPU time of the process: what a loaded machine does not inflate
     for a in arts:
         text, title, _ = pages[a["url"]]
         body = strip_title_line(text, title)
         # the farm's titles end in the story id: a figure every copy shares, no real title has
         headline = re.sub(r"\s*\(\d+\)$", "", a["title"])
-        t0 = time.perf_counter()
-        got = index.assign(a["key"], headline, body, datetime.fromisoformat(a["published"]))
+        published = datetime.fromisoformat(a["published"])
+        c0, t0 = time.process_time(), time.perf_counter()
+        got = index.assign(a["key"], headline, body, published)
         assign_ms.append((time.perf_counter() - t0) * 1000)
+        cpu_ms.append((time.process_time() - c0) * 1000)
         pred[a["key"]] = got.story_key
         level[a["key"]] = got.level
-    return pred, assign_ms, index, level
+    return pred, assign_ms, index, level, cpu_ms
 
 
 def report(args, truth: list[dict], pages: dict, fetch_s: float) -> None:
@@ -138,11 +143,23 @@ def report(args, truth: list[dict], pages: dict, fetch_s: float) -> None:
         sig_ms.append((time.perf_counter() - t0) * 1000)
 
     t0 = time.perf_counter()
-    pred, copy_ms, _, _ = run_index(arts, pages, args.threshold, args.window)     # copies only
+    pred, copy_ms, _, _, copy_cpu = run_index(arts, pages, args.threshold, args.window)     # copies only
     copy_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    both, assign_ms, index, level = run_index(arts, pages, args.threshold, args.window, args.related_threshold)
+    both, assign_ms, index, level, both_cpu = run_index(arts, pages, args.threshold, args.window,
+                                                        args.related_threshold)
     total_s = time.perf_counter() - t0
+    # memory of the index holding every article (both levels), texts excluded: tracemalloc
+    # around a third run, after the timed ones (tracemalloc slows it, so it is not timed)
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    held_index = run_index(arts, pages, args.threshold, args.window, args.related_threshold)[2]
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    held_n = len(held_index)
+    del held_index
     true = {a["key"]: a["story"] for a in arts}
     keys = [a["key"] for a in arts]
     precision, recall, tp, true_pairs = pairwise(pred, true, keys)
@@ -185,10 +202,14 @@ def report(args, truth: list[dict], pages: dict, fetch_s: float) -> None:
         ("assign ms/article, copies only (mean, p95)", f"{statistics.mean(copy_ms):.3f}, {quantile(copy_ms, 0.95):.3f}"),
         ("assign ms/article, both levels (mean, p95)",
          f"{statistics.mean(assign_ms):.3f}, {quantile(assign_ms, 0.95):.3f}"),
+        ("assign CPU ms/article, copies only / both levels (mean)",
+         f"{statistics.mean(copy_cpu):.3f} / {statistics.mean(both_cpu):.3f}"),
         ("  of which LSH + exact + insert (copies only)", f"{statistics.mean(copy_ms) - statistics.mean(sig_ms):.3f}"),
         ("assign total s, copies only / both levels", f"{copy_s:.2f} / {total_s:.2f}"),
         ("fetch + extract s (not dedupe)", f"{fetch_s:.1f}"),
         ("index size at end", f"{len(index)}"),
+        ("index memory, both levels: bytes per article (incl. the fixed 4 MiB term-count table)",
+         f"{held / held_n:,.0f} ({(held - (4 << 20)) / held_n:,.0f} without the table), {held_n} articles"),
     ]
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  value")

@@ -21,8 +21,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from monitor.config import settings as config_mod
 from monitor.models import Article, Hit, Match
-from monitor.store.sqlite import Store
+from monitor.store.open import open_store
 from tests.farm import Farm
+from tests.pgstate import BACKENDS, PgSchema, StateTarget
 
 
 def free_port() -> int:
@@ -69,6 +70,30 @@ class SmtpServer:
         if self.controller:
             self.controller.stop()
             self.controller = None
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL schema of this test's own (dropped afterwards): its URL for state.url."""
+    schema = PgSchema()
+    yield schema.url
+    schema.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def state_target(backend, tmp_path):
+    """The test's state on each backend in turn: a SQLite file, or a PostgreSQL schema of its own."""
+    if backend == "sqlite":
+        yield StateTarget("sqlite", tmp_path / "m.db")
+        return
+    schema = PgSchema()
+    yield StateTarget("postgresql", tmp_path / "m.db", schema.url)
+    schema.drop()
 
 
 @pytest.fixture
@@ -141,13 +166,15 @@ class DeliveryEnv:
 
     FEED = "https://news.example/feed.xml"
 
-    def __init__(self, tmp_path, channels_yaml: str, digest_yaml: str = ""):
-        text = f"state:\n  path: {tmp_path}/state/m.db\n  digests_dir: {tmp_path}/digests\n"
+    def __init__(self, tmp_path, channels_yaml: str, digest_yaml: str = "", state: StateTarget | None = None):
+        state = state or StateTarget("sqlite", tmp_path / "state" / "m.db")
+        text = state.yaml(digests_dir=f"{tmp_path}/digests") if state.url else \
+            f"state:\n  path: {tmp_path}/state/m.db\n  digests_dir: {tmp_path}/digests\n"
         text += f"digest:\n  timezone: Europe/Tallinn\n{digest_yaml}"
         text += f"channels:\n{channels_yaml}"
         self.yaml = text
         self.config = config_mod.parse(text, "test.yaml", tmp_path)
-        self.store = Store(self.config.state_path)
+        self.store = open_store(self.config)
         self.store.sync_feeds([_Feed(self.FEED)])
         self.n = 0
 
@@ -173,11 +200,12 @@ class DeliveryEnv:
 
 
 @pytest.fixture
-def delivery_env(tmp_path):
+def delivery_env(tmp_path, state_target):
+    """On both backends in turn (SQLite file, PostgreSQL schema): the delivery path is the store's."""
     envs = []
 
     def make(channels_yaml: str, digest_yaml: str = "") -> DeliveryEnv:
-        env = DeliveryEnv(tmp_path, channels_yaml, digest_yaml)
+        env = DeliveryEnv(tmp_path, channels_yaml, digest_yaml, state_target)
         envs.append(env)
         return env
 

@@ -60,9 +60,11 @@ class Farm:
 
 
 def write_config(tmp: Path, feeds: list[str], *, rules: Path, fetch: str = "", digest: str = "",
-                 channels: str = "[{name: archive, type: file, schedule: hourly}]", extra: str = "") -> Path:
-    """A config at tmp/monitor.yaml: state under tmp, loopback 127.0.0.1 allowed (the farm's canary
-    127.0.0.2 stays blocked). `fetch` and `digest` are extra `key: value` pairs for those sections."""
+                 channels: str = "[{name: archive, type: file, schedule: hourly}]", extra: str = "",
+                 state_url: str | None = None) -> Path:
+    """A config at tmp/monitor.yaml: state under tmp (or in PostgreSQL at state_url), loopback 127.0.0.1
+    allowed (the farm's canary 127.0.0.2 stays blocked). `fetch` and `digest` are extra `key: value`
+    pairs for those sections."""
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "monitor.yaml"
     lines = "\n".join(f"  - url: {u}" for u in feeds)
@@ -70,7 +72,8 @@ def write_config(tmp: Path, feeds: list[str], *, rules: Path, fetch: str = "", d
     fetch_pairs = ", ".join(p for p in ('allow_private: ["127.0.0.1/32"]', fetch) if p)
     if "first_poll_alert_hours" not in fetch:
         fetch_pairs += ", first_poll_alert_hours: all"
-    cfg.write_text(f"""state: {{path: {tmp}/state/monitor.db, digests_dir: {tmp}/state/digests}}
+    where = f"url: '{state_url}'" if state_url else f"path: {tmp}/state/monitor.db"
+    cfg.write_text(f"""state: {{{where}, digests_dir: {tmp}/state/digests}}
 rules: {{path: {rules}}}
 fetch: {{{fetch_pairs}}}
 digest: {{{digest}}}

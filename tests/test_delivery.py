@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from monitor.cli.main import cli
 from monitor.deliver.delivery import preview, run_digests
-from monitor.store.sqlite import Store
+from monitor.store.open import open_store
 
 
 def utc(*args) -> datetime:
@@ -127,7 +127,7 @@ def test_restart_resumes_with_the_same_delivery_id(delivery_env, webhook_receive
     webhook_receiver.statuses.append(503)
     assert run(env, utc(2026, 3, 2, 10, 0))["retrying"] == 1
     env.store.close()
-    env.store = Store(env.config.state_path)                           # the daemon restarts
+    env.store = open_store(env.config)                                 # the daemon restarts
     assert run(env, utc(2026, 3, 2, 10, 5))["sent"] == 1
     first, second = webhook_receiver.requests
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]

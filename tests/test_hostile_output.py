@@ -187,8 +187,8 @@ def test_webhook_url_never_shown_by_send_status_or_logs(tmp_path, webhook_receiv
         assert "Zx9SecretWebhookToken42" not in everything and "B0BBB" not in everything, everything
     assert "HTTP 500" in sent.stderr and redact_url(url) in sent.stderr     # the warning, redacted
     # the stored error, which status shows, is redacted at the source
-    from monitor.store.sqlite import Store
-    store = Store(env.config.state_path)
+    from monitor.store.open import open_store
+    store = open_store(env.config)
     try:
         errors = [r["last_error"] for r in store.rows("SELECT last_error FROM deliveries")]
     finally:

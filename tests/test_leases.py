@@ -136,7 +136,10 @@ def test_feeds_not_in_the_config_are_left_alone(handles):
     worker = Worker("a")
     fetch = type("F", (), {"concurrency": 10, "per_host": 2})()
     assert [r["url"] for r in worker.claim(a, NOW, urls[:2], fetch)] == urls[:2]
-    assert worker.claim(a, NOW, urls[:2], fetch) == [] and worker.unwanted == {urls[2]}
+    assert worker.unwanted == {urls[2]}
+    assert worker.claim(a, NOW, urls, fetch) == [] and 0 < worker.claim_again_in() <= 1.0   # put off
+    time.sleep(1.05)                                   # no host given back: the next claim after 1 s
+    assert worker.claim(a, NOW, urls, fetch) == [] and worker.claim_again_in() == float("inf")
 
 
 def test_named_leases_are_exclusive_reentrant_and_run_out(handles):
@@ -211,6 +214,7 @@ def test_a_worker_groups_against_what_another_worker_saved(handles):
         first = ia.assign("http://one.example/a", "Quay to close", TEXT, NOW, NOW)
         _signature_row(a, first.article_key, first.story_key, first, first.published)
         last = storyindex.number(a, [first.article_key])
+        assert storyindex.number(a, []) == last
     wa.story_seq = last
     with b.transaction():                                   # worker b, which never saw it, catches up
         assert storyindex.try_lock(b)
@@ -279,3 +283,39 @@ def test_status_lists_workers_their_heartbeats_and_leases(tmp_path):
     doc = json_mod.loads(CliRunner().invoke(cli, ["--config", str(cfg), "status", "--json"]).output)
     w = {x["id"]: x for x in doc["workers"]}
     assert w["news-1"]["heartbeat_age_seconds"] >= 30 and not w["news-1"]["alive"] and w["news-2"]["state"] == "stopped"
+
+
+def test_a_batch_is_numbered_in_order_in_one_statement(handles):
+    a = handles()
+    idx = StoryIndex()
+    with a.transaction():
+        rows = [idx.assign(f"http://n{i}.example/a", f"Title {i}", f"{TEXT} {i} " * 2, NOW, NOW) for i in range(5)]
+        for r in rows:
+            _signature_row(a, r.article_key, r.story_key, r, r.published)
+        assert storyindex.number(a, [r.article_key for r in rows[:3]]) == 3
+        assert storyindex.number(a, [r.article_key for r in rows[3:]]) == 5
+    assert [r["article_url"] for r in storyindex.rows_after(a, 1)] == [r.article_key for r in rows[1:]]
+
+
+def test_status_lists_workers_on_postgresql(tmp_path):
+    """The same report through the PostgreSQL store (`state.url`), as `monitor status` reads it."""
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+    from monitor.store.postgres import PgStore
+    from tests.pgstate import PgSchema
+    schema = PgSchema()
+    try:
+        store = PgStore(schema.url)
+        try:
+            leases.register_worker(store, "pg-1", "box", 7, "postgresql")
+            leases.try_lease(store, "housekeeping", "pg-1", 60)
+        finally:
+            store.close()
+        cfg = tmp_path / "monitor.yaml"
+        cfg.write_text(f"state: {{url: '{schema.url}'}}\nchannels:\n  - {{name: desk, type: file}}\nfeeds: []\n")
+        out = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+        assert out.exit_code == 0, out.output
+        assert "worker pg-1: running" in out.output and "housekeeping" in out.output
+    finally:
+        schema.drop()

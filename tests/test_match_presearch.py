@@ -73,8 +73,7 @@ def test_common_words_no_longer_make_candidates(tmp_path):
     from monitor.match import load_rules
     rs = load_rules(_write(tmp_path, [{"query": "the AND Kallas"}, {"query": "the"}]))
     compiled = rs._compiled
-    the = compiled.key_ids[" the "]
-    assert compiled.rules_by_key[the] == (1,)              # r0 waits for its rarer key
+    assert compiled.by_key[" the "] == {1}              # r0 waits for its rarer key
     doc = Article(url="u", feed_url="f", guid="g", title="x", text="the cat and the dog")
     assert [m.rule for m in rs.match(doc)] == ["r1"]
     assert [m.rule for m in rs.match(Article(url="u", feed_url="f", guid="g", title="Kallas",

@@ -20,6 +20,7 @@ from monitor.daemon.run import Daemon, open_deps
 from monitor.deliver.delivery import run_digests
 from monitor.models import Article, Entry, Match
 from monitor.store.sqlite import Store, iso, now_utc
+from tests.pgstate import ago
 
 FEED = "https://news.example/feed.xml"
 OLD = 100                                       # days; retention_days is 90 below
@@ -27,13 +28,12 @@ OLD = 100                                       # days; retention_days is 90 bel
 
 def age(store: Store, days: int) -> None:
     """Move every timestamp of the matching rows `days` into the past."""
-    shift = f"-{days} days"
     for table, cols in {"articles": ["created"], "matches": ["created"], "outbox": ["created"],
                         "deliveries": ["created", "next_attempt", "sent_at"],
                         "entries": ["first_seen", "last_seen"], "story_signatures": ["published"]}.items():
         for col in cols:
-            store.db.execute(f"UPDATE {table} SET {col} = strftime('%Y-%m-%dT%H:%M:%S+00:00', {col}, ?) "
-                             f"WHERE {col} IS NOT NULL", [shift])
+            store.db.execute(f"UPDATE {table} SET {col} = {ago(store.dialect, col, days)} "
+                             f"WHERE {col} IS NOT NULL")
 
 
 def art(n: int) -> Article:
@@ -52,8 +52,9 @@ def count(store: Store, sql: str) -> int:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "m.db")
+def store(state_target):
+    """On both backends: the SQLite file and a PostgreSQL schema."""
+    s = state_target.open()
     s.db.execute("INSERT INTO feeds (url, added) VALUES (?, ?)", [FEED, iso(now_utc())])
     yield s
     s.close()

@@ -1,29 +1,36 @@
-"""store.py: migrations, WAL, atomic saves, outbox claims."""
+"""store/: migrations, WAL, atomic saves, outbox claims, on both backends (SQLite and PostgreSQL)."""
 
 import sqlite3
 
+import psycopg
+
 from monitor.config.settings import FeedSettings
 from monitor.models import Article, Entry, Hit, Match
-from monitor.store.sqlite import MIGRATIONS, Store, now_utc
+from monitor.store.pg_schema import PG_MIGRATIONS
+from monitor.store.sqlite import MIGRATIONS, now_utc
 
 
 def article(n: int, feed: str = "https://f/1") -> Article:
     return Article(url=f"https://a/{n}", feed_url=feed, guid=f"g{n}", title=f"T{n}", text="body")
 
 
-def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path):
-    store = Store(tmp_path / "m.db")
-    assert store.schema_version() == len(MIGRATIONS)
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"feeds", "entries", "articles", "matches", "outbox", "deliveries"} <= set(store.db.table_names())
+def test_fresh_database_is_migrated_and_in_wal_mode(state_target):
+    store = state_target.open()
+    wanted = len(PG_MIGRATIONS if store.dialect == "postgresql" else MIGRATIONS)
+    assert store.schema_version() == wanted
+    if store.dialect == "sqlite":
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"feeds", "entries", "articles", "matches", "outbox", "deliveries", "delivery_parts",
+            "story_signatures"} <= set(store.db.table_names())
     store.close()
-    again = Store(tmp_path / "m.db")  # reopening applies nothing twice
-    assert again.schema_version() == len(MIGRATIONS)
+    again = state_target.open()  # reopening applies nothing twice
+    assert again.schema_version() == wanted
     assert again.integrity_ok()
+    again.close()
 
 
-def test_save_is_one_transaction(tmp_path):
-    store = Store(tmp_path / "m.db")
+def test_save_is_one_transaction(state_target):
+    store = state_target.open()
     store.sync_feeds([FeedSettings(url="https://f/1", tags=("eu",))])
     entries = [Entry("https://f/1", "g1", "https://a/1"), Entry("https://f/1", "g2", "https://a/2")]
     match = Match("kallas", "high", "Kallas", ("actor",), (), (Hit("title", 0, 6, "Kallas"),))
@@ -38,22 +45,22 @@ def test_save_is_one_transaction(tmp_path):
     try:
         store.save_feed_items("https://f/1", [Entry("https://f/1", "g9", "u")],
                               [(article(9), [bad], ["c"])], {"no_such_column": 1})
-    except sqlite3.OperationalError:
+    except (sqlite3.OperationalError, psycopg.errors.UndefinedColumn):
         pass
     assert store.unseen("https://f/1", [Entry("https://f/1", "g9", "u")])
     assert store.counts()["articles"] == 1
 
 
-def test_same_canonical_url_is_stored_once(tmp_path):
-    store = Store(tmp_path / "m.db")
+def test_same_canonical_url_is_stored_once(state_target):
+    store = state_target.open()
     store.sync_feeds([FeedSettings(url="https://f/1"), FeedSettings(url="https://f/2")])
     store.save_feed_items("https://f/1", [], [(article(1), [], [])], {})
     ids = store.save_feed_items("https://f/2", [], [(article(1, "https://f/2"), [], [])], {})
     assert ids == [] and store.counts()["articles"] == 1
 
 
-def test_delivery_claims_rows_and_marks_after_success(tmp_path):
-    store = Store(tmp_path / "m.db")
+def test_delivery_claims_rows_and_marks_after_success(state_target):
+    store = state_target.open()
     store.sync_feeds([FeedSettings(url="https://f/1")])
     m = Match("safe", "normal", "SAFE")
     store.save_feed_items("https://f/1", [], [(article(1), [m], ["archive"]), (article(2), [m], ["archive"])], {})
@@ -69,8 +76,8 @@ def test_delivery_claims_rows_and_marks_after_success(tmp_path):
     assert store.due_deliveries(now_utc()) == []
 
 
-def test_moved_feed_keeps_its_entries(tmp_path):
-    store = Store(tmp_path / "m.db")
+def test_moved_feed_keeps_its_entries(state_target):
+    store = state_target.open()
     store.sync_feeds([FeedSettings(url="https://old/f")])
     store.save_feed_items("https://old/f", [Entry("https://old/f", "g1", "u")], [], {})
     store.move_feed("https://old/f", "https://new/f")
@@ -81,15 +88,15 @@ def test_moved_feed_keeps_its_entries(tmp_path):
     assert [f["url"] for f in store.feeds()] == ["https://new/f"]
 
 
-def test_meta_round_trip(tmp_path):
-    store = Store(tmp_path / "m.db")
+def test_meta_round_trip(state_target):
+    store = state_target.open()
     store.set_meta("rules", {"loaded": 3, "errors": []})
     assert store.get_meta("rules")[0] == {"loaded": 3, "errors": []}
 
 
-def test_entry_times_remember_the_feeds_own_stamps(tmp_path):
+def test_entry_times_remember_the_feeds_own_stamps(state_target):
     from datetime import UTC, datetime
-    store = Store(tmp_path / "m.db")
+    store = state_target.open()
     store.sync_feeds([FeedSettings(url="https://f/1")])
     t1, t2 = datetime(2026, 1, 1, 10, tzinfo=UTC), datetime(2026, 1, 1, 12, tzinfo=UTC)
     entries = [Entry("https://f/1", "g1", "u1", published=t1), Entry("https://f/1", "g2", "u2", updated=t2),

@@ -136,13 +136,27 @@ def test_one_outlets_articles_are_never_related_through_its_boilerplate():
     assert all(a.is_new_story for a in got)
 
 
-def test_related_coverage_joins_the_story_head_and_is_never_chained():
+def test_related_coverage_joins_the_story_of_whichever_article_it_shares_most_with():
+    # the flash came first and says little; the rewrite shares the event with the wire report,
+    # not with the flash: it joins the flash's story through the wire report
+    index = StoryIndex()
+    got = _story_keys(index, [("https://flash.example/peru", QUAKE_FLASH),
+                              ("https://wire.example/peru", QUAKE_WIRE),
+                              ("https://daily.example/peru", QUAKE_REWRITE)])
+    assert [a.level for a in got] == ["first", "related", "related"]
+    assert {a.story_key for a in got} == {"https://flash.example/peru"}
+    assert got[2].similar_to == ("https://wire.example/peru",)
+    # each join has its own evidence against the article it names
+    assert {"312", "Chachapoyas"} <= set(got[2].shared)
+
+
+def test_a_story_is_never_merged_and_each_join_names_one_article():
     index = StoryIndex()
     got = _story_keys(index, [("https://wire.example/peru", QUAKE_WIRE),
                               ("https://daily.example/peru", QUAKE_REWRITE),
                               ("https://diario.example/peru", QUAKE_SPANISH)])
     assert {a.story_key for a in got} == {"https://wire.example/peru"}
-    assert all(a.similar_to == ("https://wire.example/peru",) for a in got[1:])
+    assert all(len(a.similar_to) == 1 for a in got[1:])
 
 
 def test_related_threshold_zero_keeps_only_copies():
@@ -193,3 +207,29 @@ def test_related_threshold_is_validated_with_its_place_in_the_file():
         settings.parse("dedupe:\n  related_threshold: 1.5\n", "monitor.yaml")
     assert "monitor.yaml:2:" in str(err.value) and "related_threshold must be at most 1" in str(err.value)
     assert settings.parse("dedupe: {related_threshold: 0}\n", "monitor.yaml").dedupe.related_threshold == 0
+
+
+def test_candidates_are_scored_at_once_exactly_as_one_by_one():
+    import numpy as np
+
+    from monitor.stories.related import TermIndex, similarity
+    docs = [QUAKE_WIRE, QUAKE_REWRITE, QUAKE_SPANISH, QUAKE_FLASH, OLD_QUAKE, CABINET_A, CABINET_A2, CABINET_B,
+            SUMMIT_A, SUMMIT_A2, SUMMIT_B, BOILER]
+    index = TermIndex()
+    for slot, doc in enumerate(docs):
+        title, _, text = doc.partition("\n")
+        index.add(slot, event_terms(title, text).hashes)
+    slots = np.arange(len(docs))
+    for doc in docs:
+        title, _, text = doc.partition("\n")
+        new = event_terms(title, text).hashes
+        one_by_one = [similarity(new, index.freq.weights(new), index.terms(s), index.freq)[0] for s in slots]
+        assert np.allclose(index.scores(new, slots), one_by_one, rtol=1e-12, atol=1e-15)
+        assert max(one_by_one) > 0
+
+
+def test_one_shared_word_is_never_an_event_even_in_a_fresh_window():
+    # just after the first start every term looks rare; a lone shared title word must not join
+    got = _story_keys(StoryIndex(), [("https://a.example/1", "Harbour\nthe tide came in early today."),
+                                     ("https://b.example/2", "Harbour\nboats left at dawn, said a skipper.")])
+    assert all(a.is_new_story for a in got)

@@ -20,8 +20,9 @@ from monitor.store.sqlite import Store, TransactionConflict, iso, now_utc
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "m.db")
+def store(state_target):
+    """Each test below runs on both backends (SQLite file, PostgreSQL schema)."""
+    s = state_target.open()
     yield s
     s.close()
 
@@ -34,7 +35,8 @@ def add_feed(store: Store, url: str) -> None:
     store.db.execute("INSERT INTO feeds (url, added) VALUES (?, ?)", [url, iso(now_utc())])
 
 
-def test_a_connection_is_refused_to_other_threads(store):
+def test_a_connection_is_refused_to_other_threads(tmp_path):
+    store = Store(tmp_path / "m.db")            # SQLite binds a connection to its thread
     errors: list[BaseException] = []
 
     def other_job() -> None:
@@ -48,6 +50,30 @@ def test_a_connection_is_refused_to_other_threads(store):
     t.join()
     assert len(errors) == 1 and isinstance(errors[0], sqlite3.ProgrammingError)
     assert store.get_meta("x") is None
+    store.close()
+
+
+def test_postgres_refuses_another_thread_inside_an_open_unit_of_work(pg_url):
+    from monitor.store.postgres import PgStore
+    store = PgStore(pg_url)
+    errors: list[BaseException] = []
+
+    def other_job() -> None:
+        try:
+            store.set_meta("x", 1)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    with store.transaction():
+        add_feed(store, "https://a/feed")
+        t = threading.Thread(target=other_job)
+        t.start()
+        t.join()
+    assert len(errors) == 1 and isinstance(errors[0], TransactionConflict)
+    assert store.get_meta("x") is None and feeds(store) == ["https://a/feed"]
+    other_job()                                  # outside the unit of work it borrows its own connection
+    assert store.get_meta("x")[0] == 1
+    store.close()
 
 
 def test_a_transaction_cannot_be_joined_by_another_task(store):
@@ -92,9 +118,14 @@ def test_nested_transaction_of_one_job_is_a_savepoint(store):
 
 def test_sessions_are_separate_connections_that_see_committed_work(store):
     with store.session() as one, store.session() as two:
-        assert one.db.conn is not two.db.conn is not store.db.conn
+        assert one is not two is not store
+        if store.dialect == "sqlite":
+            assert one.db.conn is not two.db.conn is not store.db.conn
         with one.transaction():
             add_feed(one, "https://a/feed")
+            if store.dialect == "postgresql":
+                assert one.db.conn is not None and two.db.conn is None     # held only in the unit of work
+            assert feeds(two) == []              # not committed yet: invisible to the other session
         assert feeds(two) == ["https://a/feed"]
 
 

@@ -135,7 +135,7 @@ class Hook:
 
 
 def write_config(tmp: Path, name: str, state: State, feeds: list[str], hook: str, *, full_text: bool = False,
-                 lease: float = 6.0, fetch: str = "", extract_workers: int = 1) -> Path:
+                 lease: float = 6.0, fetch: str = "", extract_workers: int = 1, extra: str = "") -> Path:
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / f"{name}.yaml"
     feed_lines = "\n".join(f"  - url: {u}" for u in feeds)
@@ -149,6 +149,7 @@ channels:
 default_channels: [hook]
 workers: {{lease_seconds: {lease:g}, heartbeat_seconds: {max(0.5, lease / 6):g}}}
 shutdown_grace_seconds: 5
+{extra}
 feeds:
 {feed_lines}
 """)

@@ -38,9 +38,10 @@ def optional_config(ctx: click.Context) -> config_mod.Config | None:
 
 def existing_store(cfg: config_mod.Config):
     """The state database for a read-only command, never created nor migrated; exits 2 saying why not."""
-    from monitor.store.sqlite import StateUnavailable, Store
+    from monitor.store.open import existing_store as open_existing
+    from monitor.store.sqlite import StateUnavailable
     try:
-        return Store.existing(cfg.state_path)
+        return open_existing(cfg)
     except StateUnavailable as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

@@ -33,8 +33,8 @@ def digest_command(ctx: click.Context, mode: str, channel: str | None, html_path
         sys.exit(2)
     from monitor.deliver.delivery import preview, run_digests
     from monitor.deliver.digest import render_html, render_text
-    from monitor.store.sqlite import Store
-    store = Store(config.state_path) if mode == "send" else existing_store(config)
+    from monitor.store.open import open_store
+    store = open_store(config) if mode == "send" else existing_store(config)
     try:
         if mode == "send":
             summary = asyncio.run(run_digests(store, config, force=True,

@@ -22,6 +22,12 @@ from monitor.errors import ConfigError, FeedParseError
 LIST_COLUMNS = ("state", "last_status", "error_count", "last_success", "next_poll", "url", "last_error")
 
 
+def _state_exists(cfg: config_mod.Config) -> bool:
+    """Whether the state (SQLite file or PostgreSQL schema) holds a monitor database yet."""
+    from monitor.store.open import state_exists
+    return state_exists(cfg)
+
+
 @click.group("feeds")
 def feeds_group() -> None:
     """Import/export OPML and show feed health."""
@@ -144,7 +150,7 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
         click.echo(f"{url} is not in {config_path}", err=True)
         sys.exit(1)
     write_config(config_path, updated)
-    if cfg.state_path.exists():         # no database yet: nothing to mark
+    if _state_exists(cfg):         # no database yet: nothing to mark
         store = existing_store(cfg)
         try:
             for a in aliases:
@@ -157,7 +163,7 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
 def _addresses(cfg: config_mod.Config, url: str) -> list[str]:
     """url, plus the feed's other address when the store knows it moved (old <-> new)."""
     out = [url]
-    if cfg.state_path.exists():
+    if _state_exists(cfg):
         store = existing_store(cfg)
         try:
             for row in store.feeds():
@@ -196,8 +202,8 @@ def resume_cmd(ctx: click.Context, url: str) -> None:
 
 def _set_state(ctx: click.Context, url: str, state: str) -> None:
     cfg = load_config(ctx)
-    from monitor.store.sqlite import Store
-    store = Store(cfg.state_path)
+    from monitor.store.open import open_store
+    store = open_store(cfg)
     try:
         store.sync_feeds([f for f in cfg.feeds if f.enabled])
         if not store.set_feed_state(url, state):
@@ -224,7 +230,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 
     config = load_config(ctx)
     rows: dict[str, dict] = {}
-    if config.state_path.exists():      # before the first start every feed is simply new
+    if _state_exists(config):      # before the first start every feed is simply new
         store = existing_store(config)
         try:
             rows = {r["url"]: r for r in store.feeds()}

@@ -21,7 +21,7 @@ from monitor.cli.feeds import feeds_group
 from monitor.cli.matches import matches_command
 from monitor.cli.progress import Progress
 from monitor.cli.rules import match_command, rules_group
-from monitor.cli.state import backup_command, migrate_command, restore_command
+from monitor.cli.state import backup_command, migrate_command, restore_command, vacuum_command
 from monitor.cli.stories import stories_command
 from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
@@ -51,6 +51,14 @@ class MonitorGroup(click.Group):
                 raise                   # not about the state database
             from monitor.store.base import state_error
             click.echo(f"monitor: {state_error(state or Path('state database'), exc)}", err=True)
+            ctx.exit(2)
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("psycopg", "psycopg_pool")):
+                raise
+            from monitor.store.pg_base import pg_error  # a PostgreSQL state failing mid-command
+            cfg = (ctx.obj or {}).get("config")
+            url = cfg.postgres.url if cfg is not None and cfg.postgres is not None else "(PostgreSQL)"
+            click.echo(f"monitor: {pg_error(url or '(state.url_env)', exc)}", err=True)
             ctx.exit(2)
 
 
@@ -215,6 +223,7 @@ cli.add_command(config_group)
 cli.add_command(migrate_command)
 cli.add_command(backup_command)
 cli.add_command(restore_command)
+cli.add_command(vacuum_command)
 cli.add_command(digest_command)
 cli.add_command(extract_command)
 cli.add_command(feeds_group)

@@ -52,6 +52,11 @@ def matches_command(ctx: click.Context, rule: str, since: str, priority: str | N
 
     cfg = load_config(ctx)
     f = queries.MatchFilter(rule=rule, priority=priority or "", tag=tag, since=parse_since(since))
+    if cfg.postgres is not None:
+        click.echo("monitor matches reads a SQLite state only (it shares the web interface's queries); this "
+                   "config uses PostgreSQL (state.url): see docs/operations.md, \"Choosing the state backend\"",
+                   err=True)
+        sys.exit(2)
     if not cfg.state_path.exists():
         click.echo(f"{cfg.state_path}: no state database yet (run `monitor poll --once` first)", err=True)
         sys.exit(1)

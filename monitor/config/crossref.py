@@ -35,7 +35,7 @@ def rule_channel_errors(rules: Iterable[Any], cfg: Config) -> list[str]:
 
 
 def missing_env(cfg: Config) -> list[str]:
-    """Every `*_env` variable of an enabled channel that is unset or empty, as `FILE:LINE:COL: message`."""
+    """Every `*_env` variable of an enabled channel (and of state:) that is unset or empty, as `FILE:LINE:COL: message`."""
     out = []
     for ch in cfg.channels:
         for key in ENV_KEYS:
@@ -44,4 +44,6 @@ def missing_env(cfg: Config) -> list[str]:
                 where = ch.env_where.get(key) or ch.where or str(cfg.path)
                 out.append(f"{where}: channel {ch.name!r}: {key} names the environment variable {name}, "
                            "which is not set (or empty) in this environment")
+    if cfg.postgres is not None:
+        out += cfg.postgres.missing_env()
     return sort_messages(out)

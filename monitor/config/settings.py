@@ -24,6 +24,7 @@ from monitor.config.channels import CHANNEL_TYPES, WEBHOOK_FORMATS, ChannelSetti
 from monitor.config.checker import Checker, bounded, did_you_mean
 from monitor.config.http import HttpSettings
 from monitor.config.http import check as check_http
+from monitor.config.state import STATE_KEYS, PostgresSettings, parse_postgres
 from monitor.config.values import SCHEDULE_RE
 from monitor.config.workers import WorkerSettings, check_workers
 from monitor.errors import ConfigError
@@ -84,7 +85,7 @@ class DedupeSettings:
     story_threshold: float = bounded(0.4, gt=0, le=1)      # MinHash Jaccard at which two texts are one story
     story_window_hours: float = bounded(72.0, gt=0)        # copies further apart are separate stories
     date_skew_minutes: float = bounded(15.0, ge=0)         # a publisher's date later than first seen + this is not trusted
-    related_threshold: float = bounded(0.07, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
+    related_threshold: float = bounded(0.08, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
     update_threshold: float = bounded(0.8, gt=0, le=1)     # an edited entry below this is alerted again
 
 
@@ -108,6 +109,8 @@ class Config:
     legacy_state_path: Path | None = None        # where state.path pointed when paths followed the cwd
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
+    postgres: PostgresSettings | None = None     # state.url / url_env: PostgreSQL instead of SQLite at state_path
+    state_vacuum: bool = True                    # state.vacuum: return pruned space after retention (SQLite)
     workers: WorkerSettings = field(default_factory=WorkerSettings)   # leases of claimed work
 
     def channel(self, name: str) -> ChannelSettings:
@@ -275,7 +278,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     c = Checker(file)
     if not c.keys(doc, TOP_KEYS, "config"):
         raise ConfigError(c.errors)
-    state = _mapping(c, doc, "state", {"path", "digests_dir"})
+    state = _mapping(c, doc, "state", STATE_KEYS | {"vacuum"})
+    state_vacuum = c.typed(state, "vacuum", bool, True)
+    postgres = parse_postgres(c, state)
     rules = _mapping(c, doc, "rules", {"path", "max_alias_values"})
     max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
     if max_alias_values < 0:
@@ -302,6 +307,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         c.err(logging_.get("format"), f"logging.format must be text or json{did_you_mean(log_format, ['text', 'json'])}",
               logging_, "format")
     listen = http.get("listen")
+    if listen is not None and postgres is not None:
+        c.err(listen, "http.listen: the web interface reads a SQLite state only; with state.url (PostgreSQL) "
+              "leave http.listen unset (see docs/operations.md, \"Choosing the state backend\")", http, "listen")
     if listen is not None:
         try:
             values.parse_listen(str(listen))
@@ -331,8 +339,9 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         http_listen=str(listen) if listen else None, http=http_settings,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
-        shutdown_grace_seconds=float(grace),
+        shutdown_grace_seconds=float(grace), state_vacuum=state_vacuum,
         rules_max_alias_values=max_alias_values, workers=workers,
+        postgres=postgres,
     )
 
 

@@ -15,7 +15,6 @@ Must not touch the store or decide channels (pipeline.py does).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pickle
 import shutil
@@ -116,7 +115,10 @@ class RulesPublisher:
             return None, num_perm, related
         path = self.published(rules)
         if path is None:
-            path = await asyncio.to_thread(self.publish, rules)
+            # a daemon thread, not asyncio.to_thread: a pickling still going at shutdown
+            # (seconds for 20,000 rules) must not hold the process's exit
+            from monitor.daemon.jobs import in_daemon_thread
+            path = await in_daemon_thread(self.publish, rules)
         return path, num_perm, related
 
     def close(self) -> None:

@@ -1,11 +1,12 @@
 """`monitor run`: the long-running service around the pipeline.
 
 Owns which jobs the daemon has and when they run, all through the one job runner
-(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (a job per
-channel, deliver/job.py: at once when a feed queued something, within a second of any new
-outbox row or due retry, every minute for schedules), the rules and
+(daemon/jobs.py) and its APScheduler timer: a poll job per due feed (daemon/scheduler.py,
+a date trigger at the next due time), deliveries (a job per channel, deliver/job.py: at
+once when a feed queued something, within a second of any new outbox row or due retry,
+on every minute for schedules, a cron trigger), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
-(retention, in a thread on its own connection). Also signal handling and graceful
+(retention, then incremental vacuum, in a thread on its own connections). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
 to finish and are then cancelled. Cancelling is safe because every feed is saved in its
 own transaction and deliveries are marked only after their channel confirms. With several
@@ -20,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,7 +31,7 @@ from pathlib import Path
 from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
-from monitor.daemon import notices, pipeline
+from monitor.daemon import looplag, notices, pipeline
 from monitor.daemon.analysis import RulesPublisher
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
@@ -43,7 +45,8 @@ from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
 from monitor.extract.pool import BASE_PRELOAD, FULL_PRELOAD, ExtractorPool
 from monitor.ingest.fetch import Fetcher
-from monitor.store import storyindex
+from monitor.store import storyindex, vacuum
+from monitor.store.open import open_store, state_label
 from monitor.store.sqlite import Store, now_utc
 from monitor.stories.index import StoryIndex
 
@@ -52,6 +55,7 @@ log = logging.getLogger("monitor.daemon.run")
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
 HOUSEKEEPING_HOURS = 6
+VACUUM_HINT_PAGES = 25_000     # ~100 MB free inside a non-incremental database: worth `monitor vacuum`
 NOTICES_CHECK_SECONDS = 60
 
 
@@ -61,13 +65,13 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
     from monitor.match import RuleWatcher
 
-    store = Store(config.state_path)
+    store = open_store(config)
     rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
                         max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
     extractor = ExtractorPool(workers=config.fetch.extract_workers or None,
                               preload=pool_preload(config)) if use_pool else None
     publisher = RulesPublisher() if use_pool else None
-    worker = Worker(worker_id, config.workers, backend=getattr(store, "dialect", "sqlite"))
+    worker = Worker(worker_id, config.workers, backend=str(store.dialect))
     # the workers start (forkserver, imports) while the rules are published and the first fetches wait
     starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
     sessions = Sessions(store)
@@ -204,13 +208,14 @@ class Daemon:
             for msg in problems:
                 log.error("config: %s (keeping the running config)", msg)
             return
-        if fresh.state_path != self.deps.config.state_path:
-            log.warning("config: state.path changed; restart monitor to use %s", fresh.state_path)
-            fresh = replace(fresh, state_path=self.deps.config.state_path)
+        if fresh.state_path != self.deps.config.state_path or fresh.postgres != self.deps.config.postgres:
+            log.warning("config: the state (state.path / state.url) changed; restart monitor to use %s",
+                        state_label(fresh))
+            fresh = replace(fresh, state_path=self.deps.config.state_path, postgres=self.deps.config.postgres)
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
-        self.scheduler.wake.set()
+        self.scheduler.poke()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
     async def reload_rules(self) -> None:
@@ -230,12 +235,21 @@ class Daemon:
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
-        """Retention in a thread, by the one worker holding the housekeeping lease."""
+        """Retention, then (state.vacuum) the freed space back to the file system; in a thread,
+        by the one worker holding the housekeeping lease."""
+        stop = self.runner.stop_flag.is_set
         with self.deps.store.session() as store:
             async with self.worker.singleton(store, "housekeeping") as mine:
-                if mine:
-                    self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config,
-                                                                  self.runner.stop_flag.is_set))
+                if not mine:
+                    return
+                self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, stop))
+                sqlite = getattr(self.deps.store, "dialect", "sqlite") == "sqlite"    # PostgreSQL: autovacuum
+                if self.deps.config.state_vacuum and sqlite and not stop():
+                    report = await self.runner.in_thread(vacuum.incremental, self.deps.config.state_path, stop)
+                    if report.mode == "none" and report.free_pages > VACUUM_HINT_PAGES:
+                        log.warning(report.line())
+                    elif report.freed_pages:
+                        log.info(report.line())
 
     def prune(self) -> None:
         """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
@@ -262,12 +276,14 @@ class Daemon:
                 raise StartupError(exc.messages) from None
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
+        runner.start("looplag", lambda: looplag.probe(runner.stopping))   # measures the loop's lag
         self.worker.start(self.deps.store)
         runner.every(self.deps.config.workers.heartbeat_seconds, "heartbeat", self.heartbeat,
                      first=self.deps.config.workers.heartbeat_seconds)
         report_rules(self.deps)
-        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
+        # on the minute for schedules; at start too: a delivery claimed before a crash is resumed at once
+        runner.cron("deliver:schedule", self.deliveries.schedule, second=0, now=True)
         runner.every(NOTICES_CHECK_SECONDS, "notices", self.channel_notices, first=NOTICES_CHECK_SECONDS)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
@@ -275,14 +291,16 @@ class Daemon:
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
         if self.deps.extractor is not None:
             await self.deps.extractor.start()      # workers up before the first poll needs them
-        feeds = asyncio.ensure_future(self.scheduler.run())
+        self.scheduler.start()
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
-                 cfg.state_path)
+                 state_label(cfg))
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
-        log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
-        await feeds
-        await runner.drain(grace)
+        log.info("shutting down: waiting up to %.0fs for %d running job(s): %s", grace, len(runner.running),
+                 ", ".join(sorted(runner.running)) or "none")
+        began = time.monotonic()
+        cancelled = await runner.drain(grace)
+        log.info("jobs drained in %.1fs (%d cancelled)", time.monotonic() - began, cancelled)
         try:
             self.worker.stop(self.deps.store)      # leases back now, not when they run out
         except Exception:
@@ -296,7 +314,7 @@ class Daemon:
 def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
     """Retention, on a connection of its own (run in a thread): story signatures past the
     story window, then articles, deliveries and digest files past retention_days."""
-    store = Store(config.state_path, migrate=False)
+    store = open_store(config, migrate=False)
     try:
         store.prune_story_signatures(story_horizon(config, store))
         if stop() or config.retention_days is None:      # retention_days: forever
@@ -311,6 +329,7 @@ def prune_state(config: Config, stop: Callable[[], bool] = lambda: False) -> tup
 async def run(config: Config, worker_id: str | None = None) -> None:
     """The daemon until SIGTERM/SIGINT; StartupError or AlreadyRunning before anything starts."""
     preflight(config)
-    with StateLock(config.state_path):
+    # SQLite: one daemon per state (a lock file). PostgreSQL: workers are many by design (leases).
+    with StateLock(config.state_path) if config.postgres is None else nullcontext():
         async with open_deps(config, worker_id=worker_id) as deps:
             await Daemon(deps).run()

@@ -27,7 +27,7 @@ class StartupError(MonitorError):
 def legacy_state_problem(cfg: Config) -> str | None:
     """A database at the old cwd-relative place while the configured one is missing: refuse, say so."""
     old = cfg.legacy_state_path
-    if cfg.state_path.exists() or old is None or not old.exists():
+    if cfg.postgres is not None or cfg.state_path.exists() or old is None or not old.exists():
         return None
     return (f"no database at {cfg.state_path}, but there is one at {old}: relative paths in the config now "
             f"follow the config file's folder ({cfg.path.parent}), not the current directory. Move the "

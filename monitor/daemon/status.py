@@ -20,7 +20,8 @@ from monitor.config.settings import Config
 from monitor.daemon import lock
 from monitor.errors import RuleError
 from monitor.store.leases import workers_report
-from monitor.store.sqlite import StateUnavailable, Store, db_bytes, now_utc, parse_iso
+from monitor.store.open import existing_store, state_label
+from monitor.store.sqlite import StateUnavailable, Store, now_utc, parse_iso
 
 EMPTY_COUNTS = {"feeds": 0, "feeds_failing": 0, "articles": 0, "matches": 0, "outbox_pending": 0,
                 "deliveries_pending": 0, "deliveries_failed": 0}
@@ -52,6 +53,35 @@ def _rules_on_disk(rules_path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX
     return {"valid": True, "rules": len(rs.rules), "errors": []}
 
 
+def _newest_rule_file(rules_path: Path) -> float:
+    try:
+        files = [rules_path] if rules_path.is_file() else [*rules_path.rglob("*.yaml"), *rules_path.rglob("*.yml")]
+        return max((f.stat().st_mtime for f in files), default=0.0)
+    except OSError:
+        return float("inf")
+
+
+def _rules_as_the_daemon_saw_them(report: dict[str, Any], rules_path: Path, meta: tuple[Any, str] | None
+                                  ) -> dict[str, Any] | None:
+    """The running daemon's verdict on the rule files, when none changed since it gave it.
+
+    Compiling a big rule set takes this command as long as it takes the daemon (a minute for
+    20,000 rules on a busy machine); the daemon has already done it and recorded the outcome.
+    """
+    if not report["daemon"]["running"] or meta is None:
+        return None
+    state, updated = meta
+    try:
+        stamp = datetime.fromisoformat(updated).timestamp()
+    except (TypeError, ValueError):
+        return None
+    if _newest_rule_file(rules_path) >= stamp:
+        return None
+    errors = list(state.get("errors") or [])
+    return {"valid": not errors, "rules": 0 if errors else int(state.get("loaded") or 0), "errors": errors,
+            "checked_by": "daemon"}
+
+
 def max_silence_seconds(cfg: Config | None) -> float:
     """How old the daemon's heartbeat may be before it counts as stuck (as /healthz decides)."""
     return max(300.0, 5.0 * (cfg.fetch.check_interval_seconds if cfg else 60))
@@ -61,28 +91,38 @@ def collect(cfg: Config | Sources) -> dict[str, Any]:
     """The report; with no database (or one of another schema) it says so and reports the rest."""
     src = cfg if isinstance(cfg, Sources) else Sources.of(cfg)
     conf = src.config
-    pid = lock.holder(src.state_path)
+    pg = conf is not None and conf.postgres is not None
+    pid = None if pg else lock.holder(src.state_path)      # PostgreSQL: workers are many, no lock file
     report: dict[str, Any] = {
         "config": str(src.config_path), "config_valid": conf is not None, "config_errors": src.config_errors,
-        "state": str(src.state_path), "database": None, "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
+        "state": state_label(conf) if conf is not None else str(src.state_path), "database": None,
+        "backend": "postgresql" if pg else "sqlite", "db_bytes": 0, "counts": dict(EMPTY_COUNTS),
         "feeds": [], "feeds_configured": len(conf.feeds) if conf else None, "last_poll": None,
         "last_check": None, "heartbeat": None, "daemon": {"running": pid is not None, "pid": pid},
-        "rules_on_disk": _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
-                                         else yamlsrc.DEFAULT_MAX_ALIAS_VALUES), "rules_in_daemon": None,
+        "rules_on_disk": None, "rules_in_daemon": None,
         "channels": [], "failed_deliveries": [], "feed_moves_not_in_config": [], "workers": [],
     }
+    def disk() -> dict[str, Any]:
+        return _rules_on_disk(src.rules_path, src.config.rules_max_alias_values if src.config is not None
+                              else yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
     try:
-        store = Store.existing(src.state_path)
+        store = existing_store(conf) if conf is not None else Store.existing(src.state_path)
     except StateUnavailable as exc:
+        report["rules_on_disk"] = disk()
         report["database"] = str(exc)
         report["feeds"] = [_new_feed(f.url, f.name) for f in conf.feeds] if conf else []
         report["channels"] = [_channel(name, {}) for name in (c.name for c in conf.channels)] if conf else []
         return report
     try:
         _from_store(report, store, conf)
+        report["db_bytes"] = store.size_bytes()
+        if pg:      # no lock file names a pid: the daemon runs when a worker's heartbeat is alive
+            alive = [w for w in report["workers"] if w.get("alive")]
+            report["daemon"] = {"running": bool(alive), "pid": None, "workers_alive": len(alive)}
+        report["rules_on_disk"] = _rules_as_the_daemon_saw_them(report, src.rules_path, store.get_meta("rules"))
     finally:
         store.close()
-    report["db_bytes"] = db_bytes(src.state_path)
+    report["rules_on_disk"] = report["rules_on_disk"] or disk()
     beat = report["heartbeat"]
     if beat:
         beat["age_seconds"] = round((now_utc() - datetime.fromisoformat(beat["at"])).total_seconds(), 1)
@@ -139,7 +179,8 @@ def problems(report: dict[str, Any], *, max_silence: float, channel_grace_minute
         out.append(f"no daemon is running on {report['state']}")
     beat = report["heartbeat"]
     if daemon["running"] and beat and beat.get("age_seconds", 0) > max_silence:
-        out.append(f"the daemon (pid {daemon['pid']}) has not finished a poll cycle for "
+        who = f"pid {daemon['pid']}" if daemon["pid"] else "its workers"
+        out.append(f"the daemon ({who}) has not finished a poll cycle for "
                    f"{beat['age_seconds']:.0f}s (more than {max_silence:.0f}s)")
     now = now_utc()
     for ch in report["channels"]:
@@ -172,7 +213,10 @@ def _age(ts: str | None) -> str:
 def _daemon_line(r: dict[str, Any]) -> str:
     d, beat = r["daemon"], r["heartbeat"]
     if not d["running"]:
-        return "daemon: not running"
+        return "daemon: not running" + (" (no worker's heartbeat is alive)" if "workers_alive" in d else "")
+    if "workers_alive" in d:
+        return (f"daemon: {d['workers_alive']} worker(s) running on PostgreSQL, heartbeat "
+                f"{_age(beat['at']) if beat else 'none yet'}")
     return f"daemon: running (pid {d['pid']}), heartbeat {_age(beat['at']) if beat else 'none yet'}"
 
 

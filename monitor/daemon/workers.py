@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -28,6 +29,8 @@ from monitor.store.base import iso
 log = logging.getLogger("monitor.daemon.workers")
 
 STORY_LOCK_RETRY_SECONDS = 0.005   # the story lock was busy: try again after this
+CLAIM_SECONDS = 0.1    # at most one claim per this (every finished poll wakes the scheduler)
+IDLE_CLAIM_SECONDS = 1.0   # with no host given back since the last claim, claim at most this often
 
 
 def default_worker_id() -> str:
@@ -47,6 +50,10 @@ class Worker:
         self.unwanted: set[str] = set()           # feeds in the store but not in this config
         self.polls = 0
         self.story_seq = 0
+        self._claimed_at = float("-inf")
+        self._again = float("inf")
+        self._released = True             # a host was given back since the last claim
+        self._hosts_for: frozenset[str] = frozenset()   # the configured feeds whose hosts are filled in
 
     # -- life -----------------------------------------------------------------------
     def start(self, store: Any) -> None:
@@ -66,9 +73,25 @@ class Worker:
         return max(1, 2 * -(-fetch.concurrency // max(1, fetch.per_host)))
 
     def claim(self, store: Any, now: datetime, configured: Iterable[str], fetch: Any) -> list[dict]:
-        """Lease the due feeds this worker will poll now (feeds of hosts it holds or takes)."""
-        leases.fill_hosts(store)
-        wanted = set(configured)
+        """Lease the due feeds this worker will poll now (feeds of hosts it holds or takes).
+
+        At most one claim per CLAIM_SECONDS (a cold cycle finishes polls by the hundred a
+        second), and while no host was given back since the last one, at most one per
+        IDLE_CLAIM_SECONDS (what fell due meanwhile, or what another worker let go); a call
+        sooner returns nothing and `claim_again_in` says when to call again. Each claim costs
+        a few round trips to the database, so they are not spent on every finished poll."""
+        gap = CLAIM_SECONDS if self._released else IDLE_CLAIM_SECONDS
+        wait = self._claimed_at + gap - time.monotonic()
+        if wait > 0:
+            self._again = wait
+            return []
+        self._again = float("inf")
+        self._claimed_at = time.monotonic()
+        self._released = False
+        wanted = frozenset(configured)
+        if wanted != self._hosts_for:        # at start and after the config changed: new feeds' hosts
+            leases.fill_hosts(store)
+            self._hosts_for = wanted
         more = self.max_hosts(fetch) - len(self.hosts)
         rows = leases.claim_feeds(store, self.id, iso(now), self.settings.lease_seconds, more,
                                   exclude=sorted(self.unwanted))
@@ -87,6 +110,10 @@ class Worker:
                 leases.release_host(store, self.id, host)
         return out
 
+    def claim_again_in(self) -> float:
+        """Seconds until a claim that was put off may run (infinity when none was)."""
+        return max(0.0, self._again)
+
     def done(self, store: Any, url: str) -> None:
         """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back."""
         host = self.claimed.pop(url, None)
@@ -98,6 +125,7 @@ class Worker:
                 if self.hosts[host] <= 0:
                     del self.hosts[host]
                     leases.release_host(store, self.id, host)
+                    self._released = True
         except Exception:      # the lease then runs out on its own; never fail the scheduler over it
             log.exception("releasing the lease of %s failed", url)
 

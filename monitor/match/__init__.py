@@ -22,7 +22,7 @@ from typing import Any
 
 from monitor.config import yamlsrc
 from monitor.errors import RuleError
-from monitor.match.compile import compile_rules
+from monitor.match.compile import Index, compile_rules
 from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
 from monitor.match.incremental import LoadCache
 from monitor.match.rules import Rule, load_files, rule_files
@@ -35,12 +35,55 @@ class RuleSet:
     """A validated, compiled set of rules. Immutable after construction; safe to share."""
 
     def __init__(self, rules: tuple[Rule, ...], entities: dict[str, tuple[str, ...]] | None = None,
-                 files: tuple[Path, ...] = (), warnings: tuple[str, ...] = ()):
+                 files: tuple[Path, ...] = (), warnings: tuple[str, ...] = (), *,
+                 segments: list[tuple[Path, tuple[Rule, ...]]] | None = None, previous: RuleSet | None = None):
+        """`segments` (each file's rules, in order, adding up to `rules`) and `previous` (the
+        set this one replaces) let the index be updated for the changed files only."""
         self.rules = tuple(rules)
         self.entities = dict(entities or {})
         self.files = files
         self.warnings = tuple(warnings)     # FILE:LINE:COL: warning: ... (the set is still valid)
-        self._compiled = compile_rules(self.rules)
+        if segments is None or previous is None or previous._segments is None:
+            self._compiled = compile_rules(self.rules)
+            refs = list(range(len(self.rules)))
+            self._next_ref = len(self.rules)
+        else:
+            self._compiled, refs = self._update(previous, segments)
+        # file -> (its rules, their refs), for the next incremental update
+        self._segments: dict[Path, tuple[tuple[Rule, ...], tuple[int, ...]]] | None = None
+        if segments is not None:
+            self._segments, at = {}, 0
+            for path, found in segments:
+                self._segments[path] = (found, tuple(refs[at:at + len(found)]))
+                at += len(found)
+        self._rank = dict(zip(refs, range(len(refs))))     # ref -> position in rule order
+
+    def _update(self, previous: RuleSet, segments: list[tuple[Path, tuple[Rule, ...]]]) -> tuple[Index, list[int]]:
+        """The previous index, copied, with the rules of changed files removed and re-added."""
+        old = previous._segments or {}
+        index = previous._compiled.copy()
+        self._next_ref = previous._next_ref
+        refs: list[int] = []
+        kept: set[Path] = set()
+        for path, found in segments:
+            was = old.get(path)
+            if was is not None and len(was[0]) == len(found) and all(a is b for a, b in zip(was[0], found)):
+                refs.extend(was[1])
+                kept.add(path)
+                continue
+            if was is not None:
+                for ref in was[1]:
+                    index.remove(ref)
+                kept.add(path)
+            for rule in found:
+                index.add(self._next_ref, rule)
+                refs.append(self._next_ref)
+                self._next_ref += 1
+        for path, (_, gone) in old.items():
+            if path not in kept:
+                for ref in gone:
+                    index.remove(ref)
+        return index.finish(), refs
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -51,17 +94,16 @@ class RuleSet:
         fields = index_fields(doc)
         occ = scan(compiled, fields)
         candidates = set(compiled.always)
-        by_key = compiled.rules_by_key
-        for kid in occ:
-            candidates.update(by_key[kid])
+        by_key = compiled.by_key
+        for key in by_key.keys() & occ.keys():
+            candidates.update(by_key[key])
         plain = Context(compiled, occ, fields)
-        checks = compiled.checks
+        plans = compiled.plans
         out = []
-        for index in sorted(candidates):
-            need = checks.get(index)
-            if need is not None and not all(any(k in occ for k in clause) for clause in need):
+        for ref in sorted(candidates, key=self._rank.__getitem__):
+            rule, need, _ = plans[ref]
+            if need and not all(any(k in occ for k in clause) for clause in need):
                 continue        # a key the query cannot hold without is absent (presearch.py)
-            rule = self.rules[index]
             if applies(rule, doc):
                 m = evaluate(rule, compiled, occ, fields, plain)
                 if m is not None:
@@ -86,13 +128,18 @@ def load_rules(path: str | Path, cache: LoadCache | None = None, *,
     if not root.exists():
         raise RuleError([f"{root}:1:1: rules folder not found"])
     files = rule_files(root)
+    segments: list = []
     try:
-        rules, entities, errors, warnings = load_files(files, cache, max_alias_values)
+        rules, entities, errors, warnings = load_files(files, cache, max_alias_values, segments)
     except RecursionError:   # the YAML and query limits stop this first; never a traceback
         raise RuleError([f"{root}:1:1: the rules are nested too deeply to read"]) from None
     if errors:
         raise RuleError(errors)
-    return RuleSet(rules, entities, tuple(files), tuple(warnings))
+    previous = cache.previous if cache is not None else None
+    ruleset = RuleSet(rules, entities, tuple(files), tuple(warnings), segments=segments, previous=previous)
+    if cache is not None:
+        cache.previous = ruleset
+    return ruleset
 
 
 from monitor.match.reload import RuleWatcher  # noqa: E402  (reload needs load_rules above)

@@ -1,16 +1,29 @@
-"""Compiling a rule set into one Aho-Corasick automaton over normalised token sequences.
+"""The rule index: every leaf term of every rule, and the rules each term can fire (issue 21).
 
-Owns the shared index of every leaf term of every rule (query, exclude and ignore):
-one automaton, whose keys are the terms' normalised tokens between separators (a
-wildcard side has no separator: `defen*`, `*union`, `*verteidigung*`), and the
-map from each key to the rules anchored on it (presearch.py: the rarest keys a rule cannot
-match without), so an article is scanned once and only the rules whose anchors occur,
-and whose other required keys occur too, are evaluated. Must not evaluate queries.
+Owns finding, in one article, every occurrence of every term any rule uses (query,
+exclude and ignore), and which rules those occurrences make candidates. A term's *key*
+is its normalised tokens between separators (nodes.Term.key); a case-sensitive term
+(`{Kallas}`) also has its own *presearch key* (Term.pkey), whose occurrences are those of
+the plain key that pass the case check, computed once per article for every rule using it.
+
+Whole-word keys (no wildcard) are found by token: a dict from a key's first token to the
+keys starting with it, probed with the set of the article's tokens, so the cost follows
+the article's tokens, not the number of rules. Keys with a wildcard side (`defen*`,
+`*union`, `*verteidigung*`) are found by a small Aho-Corasick automaton over the field's
+joined tokens. Each rule is indexed under its anchors (presearch.py); its other required
+clauses are checked by presence before it is evaluated.
+
+The index is built incrementally and copied on write: `Index.copy()` is cheap (C-level
+dict copies), `add(ref, rule)` / `remove(ref)` change one rule, and `finish()` rebuilds
+only the wildcard automaton, only if its keys changed; a reload that edits one file
+therefore touches that file's rules only, and the RuleSet it replaces keeps its own
+index intact. Rules are referred to by stable integers (refs) that the caller assigns.
+Must not evaluate queries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
 import ahocorasick
 
@@ -23,50 +36,130 @@ def terms_of(node: object) -> list[p.Term]:
     return [t for t, _ in p.walk_terms(node) if isinstance(t, p.Term)] if node is not None else []
 
 
-@dataclass
-class Compiled:
-    automaton: ahocorasick.Automaton | None
-    key_ids: dict[str, int]               # automaton key -> key id
-    rules_by_key: list[tuple[int, ...]]   # key id -> indexes of rules anchored on it (presearch.py)
-    inner_keys: tuple[int, ...] = ()      # key ids of *infix* terms, which can match twice in one token
-    always: tuple[int, ...] = ()          # indexes of enabled rules without anchors: evaluated always
-    checks: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
-    # rule index -> its other required clauses (key ids, one of each must occur)
+def rule_terms(rule: Rule) -> list[p.Term]:
+    return [t for node in (rule.query_ast, rule.exclude_ast, rule.ignore_ast) for t in terms_of(node)]
 
 
-def compile_rules(rules: tuple[Rule, ...]) -> Compiled:
-    key_ids: dict[str, int] = {}
-    users: list[set[int]] = []
-    inner: list[int] = []
-    always: list[int] = []
-    checks: dict[int, tuple[tuple[int, ...], ...]] = {}
-    auto = ahocorasick.Automaton()
-    for index, rule in enumerate(rules):
+class Index:
+    """What scan() and RuleSet.match need; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, tuple[int, int, int]] = {}        # key -> (length, first, last token shift)
+        self.case: dict[str, tuple[tuple[str, p.Term], ...]] = {}   # plain key -> (pkey, a term) of its case forms
+        self.inner: frozenset[str] = frozenset()               # *infix* keys: deduplicated per token
+        self.refs: dict[str, int] = {}                         # key or pkey -> terms using it (for removal)
+        self.by_key: dict[str, frozenset[int]] = {}            # pkey -> refs of the rules anchored on it
+        self.always: frozenset[int] = frozenset()              # refs of rules without anchors
+        self.plans: dict[int, tuple[Rule, tuple[frozenset[str], ...], Any]] = {}  # ref -> (rule, other clauses, anchors)
+        self.automata: tuple[Any, ...] = ()                    # the base automaton, then the delta one
+        self.base: frozenset[str] = frozenset()                # keys of the base automaton
+        self._delta: frozenset[str] = frozenset()              # keys of the delta automaton
+
+    def copy(self) -> Index:
+        new = Index.__new__(Index)
+        new.__dict__.update(self.__dict__)
+        for name in ("keys", "case", "refs", "by_key", "plans"):
+            setattr(new, name, getattr(self, name).copy())
+        return new
+
+    # -- keys --------------------------------------------------------------------------
+    def _use(self, term: p.Term) -> None:
+        key, pkey = term.key, term.pkey
+        n = self.refs.get(key, 0)
+        self.refs[key] = n + 1
+        if not n:
+            shift = 1 if term.open_start else 0
+            self.keys[key] = (len(key), -shift, len(term.tokens) - 1 - shift)
+        if pkey != key:
+            m = self.refs.get(pkey, 0)
+            self.refs[pkey] = m + 1
+            if not m:
+                self.case[key] = (*self.case.get(key, ()), (pkey, term))
+
+    def _unuse(self, term: p.Term) -> None:
+        key, pkey = term.key, term.pkey
+        if pkey != key:
+            self.refs[pkey] -= 1
+            if not self.refs[pkey]:
+                del self.refs[pkey]
+                left = tuple(v for v in self.case[key] if v[0] != pkey)
+                if left:
+                    self.case[key] = left
+                else:
+                    del self.case[key]
+        self.refs[key] -= 1
+        if not self.refs[key]:
+            del self.refs[key]
+            del self.keys[key]      # the base automaton may still find it: nothing asks for it
+
+    # -- rules -------------------------------------------------------------------------
+    def add(self, ref: int, rule: Rule) -> None:
         if not rule.enabled:
-            continue
-        for node in (rule.query_ast, rule.exclude_ast, rule.ignore_ast):
-            for term in terms_of(node):
-                key = term.key
-                if key not in key_ids:
-                    kid = key_ids[key] = len(key_ids)
-                    users.append(set())
-                    # the value carries what the scan needs without a lookup per occurrence: the
-                    # key's length, and its first and last token relative to the separators
-                    # counted before its start (a key with an open start begins inside its
-                    # token, one separator later than a key that begins with a separator)
-                    shift = 1 if term.open_start else 0
-                    auto.add_word(key, (kid, len(key), -shift, len(term.tokens) - 1 - shift))
-                    if term.open_start and term.prefix:
-                        inner.append(kid)
+            return
+        for term in rule_terms(rule):
+            self._use(term)
         anchors, others = plan(rule.query_ast)
+        self.plans[ref] = (rule, others, anchors)
         if anchors is None:
-            always.append(index)
-            continue
+            self.always = self.always | {ref}
+            return
+        by_key = self.by_key
         for key in anchors:
-            users[key_ids[key]].add(index)
-        if others:
-            checks[index] = tuple(tuple(key_ids[k] for k in c) for c in others)
-    if key_ids:
-        auto.make_automaton()
-    return Compiled(auto if key_ids else None, key_ids, [tuple(sorted(u)) for u in users], tuple(inner),
-                    tuple(always), checks)
+            by_key[key] = by_key.get(key, frozenset()) | {ref}
+
+    def remove(self, ref: int) -> None:
+        entry = self.plans.pop(ref, None)
+        if entry is None:
+            return                          # a disabled rule was never indexed
+        rule, _, anchors = entry
+        for term in rule_terms(rule):
+            self._unuse(term)
+        if anchors is None:
+            self.always = self.always - {ref}
+            return
+        for key in anchors:
+            left = self.by_key[key] - {ref}
+            if left:
+                self.by_key[key] = left
+            else:
+                del self.by_key[key]
+
+    # -- automata ----------------------------------------------------------------------
+    def finish(self) -> Index:
+        """Build what changed: the delta automaton over the keys the base lacks, or the base
+        again over every key when the delta has grown past DELTA_SHARE of it (or when the
+        keys it still holds for nothing are as many)."""
+        keys = self.keys
+        delta = frozenset(k for k in keys if k not in self.base) if self.base else frozenset(keys)
+        stale = len(self.base) - (len(keys) - len(delta))
+        if not self.base or len(delta) + stale > max(DELTA_MIN, DELTA_SHARE * len(self.base)):
+            self.base, delta = frozenset(keys), frozenset()
+            self.automata = tuple(a for a in (_automaton(keys, self.base),) if a is not None)
+        elif delta != self._delta:
+            base = self.automata[:1] if self.base else ()
+            self.automata = base + tuple(a for a in (_automaton(keys, delta),) if a is not None)
+        self._delta = delta
+        self.inner = frozenset(k for k in keys if not k.startswith(" ") and not k.endswith(" "))
+        return self
+
+
+DELTA_MIN = 2_000         # keys the delta automaton may hold before the base is rebuilt...
+DELTA_SHARE = 0.05        # ...or this share of the base, whichever is larger
+
+
+def _automaton(keys: dict[str, tuple[int, int, int]], which: frozenset[str]) -> Any:
+    if not which:
+        return None
+    auto = ahocorasick.Automaton()
+    for key in which:
+        auto.add_word(key, (key, *keys[key]))
+    auto.make_automaton()
+    return auto
+
+
+def compile_rules(rules: tuple[Rule, ...]) -> Index:
+    """The index of rules, their refs being their positions."""
+    index = Index()
+    for i, rule in enumerate(rules):
+        index.add(i, rule)
+    return index.finish()

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from monitor.match import parse as p
-from monitor.match.compile import Compiled
+from monitor.match.compile import Index
 from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
 from monitor.match.text import SEP, FieldIndex
@@ -34,32 +34,53 @@ def index_fields(doc: Any) -> list[FieldIndex]:
     return [FieldIndex(getattr(doc, f, "") or "") for f in FIELDS]
 
 
-def scan(compiled: Compiled, fields: list[FieldIndex]) -> dict[int, list[Occ]]:
-    """Every occurrence of every key, by key id, from one automaton pass per field."""
-    occ: dict[int, list[Occ]] = {}
-    if compiled.automaton is None:
-        return occ
-    for fi, fx in enumerate(fields):
-        joined = fx.joined
-        found = sorted((end - klen + 1, kid, first, last)
-                       for end, (kid, klen, first, last) in compiled.automaton.iter(joined))
-        k = prev = 0
-        for start, kid, first, last in found:
-            # a key starts at the separator before its first token (or, with an open start,
-            # inside that token): count separators to get its index
-            k += joined.count(SEP, prev, start)
-            prev = start
-            occ.setdefault(kid, []).append((fi, k + first, k + last))
-    for kid in compiled.inner_keys:
-        if kid in occ:      # *infix* can occur twice in one token: one occurrence per token
-            occ[kid] = sorted(set(occ[kid]))
+def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
+    """Every occurrence of every key, by presearch key (compile.py), in field and token order."""
+    occ: dict[str, list[Occ]] = {}
+    for auto in index.automata:            # the base automaton, then the small delta one
+        for fi, fx in enumerate(fields):
+            joined = fx.joined
+            found = sorted((end - klen + 1, key, first, last)
+                           for end, (key, klen, first, last) in auto.iter(joined))
+            k = prev = 0
+            for start, key, first, last in found:
+                # a key starts at the separator before its first token (or, with an open start,
+                # inside that token): count separators to get its index
+                k += joined.count(SEP, prev, start)
+                prev = start
+                occ.setdefault(key, []).append((fi, k + first, k + last))
+    for key in index.inner:
+        if key in occ:      # *infix* can occur twice in one token: one occurrence per token
+            occ[key] = sorted(set(occ[key]))
+    if index.case:
+        _case_forms(index, fields, occ)
     return occ
+
+
+def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]]) -> None:
+    """The occurrences of each case-sensitive form, from those of its plain key."""
+    for key in index.case.keys() & occ.keys():
+        plain = occ[key]
+        for pkey, term in index.case[key]:
+            found = [o for o in plain if case_ok(term, fields[o[0]], o)]
+            if found:
+                occ[pkey] = found
+
+
+def case_ok(term: p.Term, fx: FieldIndex, o: Occ) -> bool:
+    assert term.case is not None   # only case-sensitive terms are checked here
+    if term.prefix or term.open_start:
+        got, want = fx.case_token(o[1]), term.case[0]
+        if term.prefix and term.open_start:
+            return want in got
+        return got.startswith(want) if term.prefix else got.endswith(want)
+    return all(fx.case_token(o[1] + i) == c for i, c in enumerate(term.case))
 
 
 class Context:
     """Occurrences of terms in one article for one rule, with its ignore mask applied."""
 
-    def __init__(self, compiled: Compiled, occ: dict[int, list[Occ]], fields: list[FieldIndex],
+    def __init__(self, compiled: Index, occ: dict[str, list[Occ]], fields: list[FieldIndex],
                  mask: set[tuple[int, int]] | None = None):
         self.compiled, self.occ, self.fields, self.mask = compiled, occ, fields, mask
         self.cache: dict[p.Term, list[Occ]] = {}
@@ -69,9 +90,7 @@ class Context:
     def of(self, term: p.Term) -> list[Occ]:
         found = self.cache.get(term)
         if found is None:
-            found = self.occ.get(self.compiled.key_ids[term.key], [])
-            if term.case is not None:
-                found = [o for o in found if self._case_ok(term, o)]
+            found = self.occ.get(term.pkey, [])     # case forms are checked by scan()
             if self.mask:
                 mask = self.mask
                 found = [o for o in found if not any((o[0], t) in mask for t in range(o[1], o[2] + 1))]
@@ -102,16 +121,6 @@ class Context:
         if o[0] == 0:
             return 0                  # the title is one sentence and one paragraph
         return self.fields[o[0]].unit_of(unit, o[1], o[2])
-
-    def _case_ok(self, term: p.Term, o: Occ) -> bool:
-        fx = self.fields[o[0]]
-        assert term.case is not None   # only case-sensitive terms are checked here
-        if term.prefix or term.open_start:
-            got, want = fx.case_token(o[1]), term.case[0]
-            if term.prefix and term.open_start:
-                return want in got
-            return got.startswith(want) if term.prefix else got.endswith(want)
-        return all(fx.case_token(o[1] + i) == c for i, c in enumerate(term.case))
 
 
 def holds(node: Any, ctx: Context, allowed: Limits = ALL) -> bool:
@@ -202,7 +211,7 @@ def mask_of(rule: Rule, ctx: Context) -> set[tuple[int, int]]:
     return mask
 
 
-def evaluate(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: list[FieldIndex],
+def evaluate(rule: Rule, compiled: Index, occ: dict[str, list[Occ]], fields: list[FieldIndex],
              plain: Context) -> Match | None:
     """The match of one rule on one scanned article, or None."""
     ctx = plain
@@ -233,7 +242,7 @@ def _match(rule: Rule, ctx: Context, spans: set[Occ]) -> Match:
                  channels=rule.channels, hits=found, why=why, hit_count=len(spans))
 
 
-def verdict(rule: Rule, compiled: Compiled, occ: dict[int, list[Occ]], fields: list[FieldIndex],
+def verdict(rule: Rule, compiled: Index, occ: dict[str, list[Occ]], fields: list[FieldIndex],
             plain: Context, doc: Any) -> tuple[Match | None, str]:
     """Like evaluate, for people: the match or None, and why (for `rules test --verbose`)."""
     if not rule.enabled:

@@ -7,7 +7,11 @@ every entity it refers to are unchanged. Editing one file therefore re-reads tha
 and rebuilds its rules and the rules in other files that use an entity it defines;
 everything else is reused. Every cross-file check (duplicate ids and entities, unknown
 entities) still runs over the whole set on every load, so the result is the same as a
-fresh load. The automaton is still compiled over the whole set (compile.py).
+fresh load. On top of that, a file whose raw rules are unchanged and whose entities have
+the same aliases hands back its whole block of rules at once, and each entity's parsed
+aliases are kept while its alias list is unchanged, so an edit costs that file's rules
+plus a few operations per other file; the index is then updated for the changed files
+only (compile.py, RuleSet) from the previous RuleSet's, which the cache keeps.
 
 Must not decide validity: rules.py does, and only rules built without errors are kept.
 """
@@ -27,6 +31,10 @@ _ENTITY_REF = re.compile(r"@([a-z0-9_-]+)")
 class LoadCache:
     def __init__(self) -> None:
         self.docs: dict[Path, tuple[tuple[int, int], Any]] = {}
+        self.entities: dict[str, tuple[Any, list, tuple[str, ...]]] = {}   # name -> (aliases, ASTs, warnings)
+        self.blocks: dict[Path, tuple[Any, tuple, tuple, tuple[str, ...]]] = {}
+        # file -> (its raw rule list, its rules, (entity, aliases) they refer to, warnings)
+        self.previous: Any = None       # the RuleSet built last, whose index the next one copies
         self.rules: dict[int, tuple[Any, Any, tuple, tuple[str, ...]]] = {}
         self._next_rules: dict[int, tuple[Any, Any, tuple, tuple[str, ...]]] = {}
         self.reads = 0          # YAML files parsed (for tests and the reload benchmark)
@@ -39,7 +47,42 @@ class LoadCache:
     def finish(self, paths: list[Path]) -> None:
         keep = set(paths)
         self.docs = {p: v for p, v in self.docs.items() if p in keep}
+        self.blocks = {p: v for p, v in self.blocks.items() if p in keep}
         self.rules = self._next_rules
+
+    # -- entities and whole files ---------------------------------------------------------
+    def entity(self, name: str, aliases: list) -> tuple[list, tuple[str, ...]] | None:
+        """The parsed aliases of an entity whose alias list is the one parsed last time."""
+        cached = self.entities.get(name)
+        if cached is None or not _same(cached[0], aliases):
+            return None
+        return cached[1], cached[2]
+
+    def keep_entity(self, name: str, aliases: list, asts: list, warnings: tuple[str, ...]) -> None:
+        self.entities[name] = (aliases, asts, warnings)
+
+    def block(self, path: Path, raws: list, entity_src: dict) -> tuple[tuple, tuple[str, ...]] | None:
+        """A file's rules, with their warnings, when its raw rules are the very list built last
+        time and every entity they refer to has the same aliases (no per-rule work)."""
+        cached = self.blocks.get(path)
+        if cached is None or cached[0] is not raws:
+            return None
+        for name, aliases in cached[2]:
+            now = entity_src.get(name)
+            if now is None or not _same(aliases, now[1]):
+                return None
+        for raw in raws:        # carry the per-rule entries, for when the block breaks later
+            entry = self.rules.get(id(raw))
+            if entry is not None:
+                self._next_rules[id(raw)] = entry
+        return cached[1], cached[3]
+
+    def keep_block(self, path: Path, raws: list, rules: tuple, entity_src: dict,
+                   warnings: tuple[str, ...]) -> None:
+        names = sorted({n for raw in raws if hasattr(raw, "get") for key in ("query", "exclude", "ignore")
+                        for n in _ENTITY_REF.findall(str(raw.get(key) or ""))})
+        refs = tuple((n, entity_src[n][1]) for n in names if n in entity_src)
+        self.blocks[path] = (raws, rules, refs, warnings)
 
     def doc(self, path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> Any:
         st = os.stat(path)
@@ -70,3 +113,7 @@ class LoadCache:
     def keep(self, raw: Any, rule: Any, entity_src: dict, warnings: tuple[str, ...]) -> None:
         self.built += 1
         self._next_rules[id(raw)] = (raw, rule, self.signature(raw, entity_src), warnings)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is b or a == b

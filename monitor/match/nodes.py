@@ -14,6 +14,7 @@ from functools import cached_property
 from monitor.match.text import SEP
 
 Span = tuple[int, int]
+CASE_MARK = "\x00"    # joins a key and its case tokens into a presearch key (never in a key)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ class Term:
         """The automaton key: normalised tokens between separators (a wildcard side stays open)."""
         body = SEP.join(self.tokens)
         return ("" if self.open_start else SEP) + body + ("" if self.prefix else SEP)
+
+    @cached_property
+    def pkey(self) -> str:
+        """The presearch key: the key, plus the exact-case tokens of a `{...}` term (compile.py
+        finds such a key where the plain key occurs with that case)."""
+        return self.key if self.case is None else self.key + CASE_MARK + CASE_MARK.join(self.case)
 
     @property
     def span(self) -> Span:

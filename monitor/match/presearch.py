@@ -1,8 +1,8 @@
 """The presearcher: which rules an article's terms can possibly fire (issue 21).
 
 Owns the necessary conditions of a query, computed once per rule at compile time:
-`requirements(node)` is a list of clauses, each a set of automaton keys of which at least
-one must occur in the article (in any field, ignoring case, masks, scopes and positions)
+`requirements(node)` is a list of clauses, each a set of presearch keys (Term.pkey) of which
+at least one must occur in the article (in any field, ignoring masks, scopes and positions)
 for the query to hold. A Term requires its key; AND requires what each operand requires;
 OR requires, per branch, its rarest clause, joined into one clause; NEAR requires both
 sides, NOT NEAR its left side, a scope its child; NOT requires nothing.
@@ -22,13 +22,17 @@ from __future__ import annotations
 from typing import Any
 
 from monitor.match import parse as p
+from monitor.match.nodes import CASE_MARK
 from monitor.match.text import SEP
 
 Clause = frozenset[str]
 
 
 def key_cost(key: str) -> float:
-    """An estimate of how often a key occurs: lower is rarer."""
+    """An estimate of how often a key occurs: lower is rarer (a case-sensitive form, rarer
+    still than its plain key)."""
+    if CASE_MARK in key:
+        return key_cost(key.split(CASE_MARK, 1)[0]) / 4
     words = key.split(SEP)
     letters = sum(len(w) for w in words)
     cost = 1.0 / (1 + letters) ** 2 / 8 ** (len([w for w in words if w]) - 1)
@@ -46,7 +50,7 @@ def clause_cost(clause: Clause) -> float:
 def requirements(node: Any) -> list[Clause]:
     """Clauses that must each be satisfied (one of their keys occurs) for node to hold."""
     if isinstance(node, p.Term):
-        return [frozenset((node.key,))]
+        return [frozenset((node.pkey,))]
     if isinstance(node, p.And):
         return [c for child in node.children for c in requirements(child)]
     if isinstance(node, p.Or):

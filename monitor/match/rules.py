@@ -92,6 +92,7 @@ class _Loader:
         self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
         self.entities: dict[str, list[Any]] = {}                  # name -> alias ASTs
         self.raw_rules: list[Any] = []
+        self.file_raws: list[tuple[Path, list[Any]]] = []    # each file's list of raw rules
         self.warnings: list[str] = []
 
     def err(self, where: str, message: str) -> None:
@@ -123,6 +124,7 @@ class _Loader:
             self.err(yamlsrc.where(rules, doc.where_key("rules")), "'rules' must be a list of rules")
             return
         self.raw_rules.extend(rules)
+        self.file_raws.append((path, rules))
 
     def read_entities(self, ents: Any, doc: Any) -> None:
         if ents is None:
@@ -148,6 +150,12 @@ class _Loader:
 
     def parse_entities(self) -> None:
         for name, (_, aliases) in self.entity_src.items():
+            reused = self.cache.entity(name, aliases) if self.cache is not None else None
+            if reused is not None:      # the very alias list parsed last time (incremental.py)
+                self.entities[name], warnings = reused
+                self.warnings.extend(warnings)
+                continue
+            errors, warned = len(self.errors), len(self.warnings)
             asts = []
             for alias in aliases:
                 ast = self.parse_query(alias, f"entity {name!r} alias")
@@ -162,6 +170,8 @@ class _Loader:
                 else:
                     asts.append(ast)
             self.entities[name] = asts
+            if self.cache is not None and len(self.errors) == errors:
+                self.cache.keep_entity(name, aliases, asts, tuple(self.warnings[warned:]))
 
     def parse_query(self, value: Any, what: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (str, int)):
@@ -344,23 +354,49 @@ def _op_offset(query: str, op: str) -> int:
     return m.start() if m else 0
 
 
+def _build_all(loader: _Loader, cache: LoadCache | None, segments: list | None) -> list[Rule]:
+    """Every rule in file order. A file whose raw rules and referenced entities are the very
+    ones of the last load gives its rules back as a block (incremental.py); when ids repeat
+    anywhere, everything is built one by one so that each duplicate is reported where it is."""
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    errors, warned_all = len(loader.errors), len(loader.warnings)
+    for path, raws in loader.file_raws:
+        block = cache.block(path, raws, loader.entity_src) if cache is not None else None
+        if block is not None:
+            found, warnings = block
+            loader.warnings.extend(warnings)
+        else:
+            warned = len(loader.warnings)
+            found = tuple(r for r in (_build_rule(raw, loader, seen) for raw in raws) if r is not None)
+            if cache is not None and not loader.errors:
+                cache.keep_block(path, raws, found, loader.entity_src, tuple(loader.warnings[warned:]))
+        rules.extend(found)
+        if segments is not None:
+            segments.append((path, found))
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        del loader.errors[errors:], loader.warnings[warned_all:]
+        seen.clear()
+        for raw in loader.raw_rules:    # only to report the duplicates, with their places
+            _build_rule(raw, loader, seen)
+    return rules
+
+
 def load_files(paths: list[Path], cache: LoadCache | None = None,
                max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES,
+               segments: list | None = None,
                ) -> tuple[tuple[Rule, ...], dict[str, tuple[str, ...]], list[str], list[str]]:
     """Rules, entity aliases (as written), every error and every warning, from the given files
-    (reusing what `cache` kept from the previous load of the same folder)."""
+    (reusing what `cache` kept from the previous load of the same folder). `segments`, when
+    given, receives (file, that file's rules) in file order, for the incremental index."""
     loader = _Loader(cache, max_alias_values)
     if cache is not None:
         cache.start()
     for path in paths:
         loader.read(path)
     loader.parse_entities()
-    seen: dict[str, str] = {}
-    rules = []
-    for raw in loader.raw_rules:
-        rule = _build_rule(raw, loader, seen)
-        if rule is not None:
-            rules.append(rule)
+    rules = _build_all(loader, cache, segments)
     entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
     if cache is not None:
         cache.finish(paths)

@@ -78,7 +78,15 @@ FOLD = _FoldTable(keep_case=False)
 CASE = _FoldTable(keep_case=True)
 _ASCII_FOLD = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else SEP) for i in range(128)})
 _ASCII_CASE = str.maketrans({chr(i): (chr(i) if chr(i).isalnum() else SEP) for i in range(128)})
-_NON_ASCII_CHAR = re.compile(r"[^\x00-\x7f]")
+
+
+_ASCII_RUN = re.compile("[\x00-\x7f]+")
+
+
+def _non_ascii(text: str) -> set[str]:
+    """The distinct non-ASCII characters of a text (runs of ASCII removed in C first: news
+    text is nearly all ASCII, so this is much quicker than finding each other character)."""
+    return set(_ASCII_RUN.sub("", text))
 
 
 def fold(text: str, keep_case: bool = False) -> str:
@@ -95,7 +103,7 @@ def _fold(text: str, keep_case: bool) -> tuple[str, str]:
     resized = ""
     if not text.isascii():
         table = CASE if keep_case else FOLD
-        for c in set(_NON_ASCII_CHAR.findall(text)):
+        for c in _non_ascii(text):
             folded = table[ord(c)]
             text = text.replace(c, folded)
             if len(folded) != 1:
@@ -151,7 +159,7 @@ class FieldIndex:
     Original offsets and case forms are computed lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units", "_case")
 
     def __init__(self, text: str):
         self.text = text
@@ -161,6 +169,7 @@ class FieldIndex:
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
         self._units: dict[str, list[int]] = {}
+        self._case: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -224,6 +233,28 @@ class FieldIndex:
 
     def case_token(self, k: int) -> str:
         """Token k with its original case (diacritics removed), for `{...}` terms."""
+        if self._case is None:
+            self._case = _case_aligned(self.text, len(self._tokens))
+        if self._case:
+            return self._case[k]
         s, e = self.span(k, k)
-        toks = case_tokens(self.text[s:e])
+        piece = self.text[s:e]
+        if piece.isascii() and piece.isalnum():
+            return piece        # what case_tokens gives for plain ASCII letters and digits, faster
+        toks = case_tokens(piece)
         return toks[0] if len(toks) == 1 else ""
+
+
+def _case_aligned(text: str, count: int) -> list[str]:
+    """The field's tokens with their case kept, when they line up one to one with the folded
+    tokens ([] when they might not). They do when every character folds, with and without
+    case, to the same length with separators in the same places: then the case token k
+    covers exactly the characters of token k, which is what case_token computes from the
+    token's own span. Plain ASCII always lines up."""
+    if not text.isascii():
+        for c in _non_ascii(text):
+            a, b = FOLD[ord(c)], CASE[ord(c)]
+            if len(a) != len(b) or (SEP in a or SEP in b) and (len(a) > 1 or a != b):
+                return []
+    toks = _fold(text, True)[0].split()
+    return toks if len(toks) == count else []

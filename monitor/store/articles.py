@@ -66,21 +66,27 @@ class ArticleQueries(StoreBase):
         now = iso(now_utc())
         ids: list[int] = []
         with self.transaction():
-            for e in entries:
-                self.db.execute(
-                    "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp) VALUES (?,?,?,?,?,?) "
-                    "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
-                    "stamp = excluded.stamp",
-                    [feed_url, e.guid, e.url, now, now, entry_stamp(e)])
-            for article, matches, default_channels in articles:
-                art_id = self._insert_article(article, now)
-                if art_id is None:
-                    continue
-                ids.append(art_id)
-                self.db.execute("UPDATE entries SET article_id = ? WHERE feed_url = ? AND guid = ?",
-                                [art_id, feed_url, article.guid])
+            self._many(
+                "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
+                "stamp = excluded.stamp",
+                [[feed_url, e.guid, e.url, now, now, entry_stamp(e)] for e in entries])
+            # batched: one pipelined round trip per kind of row on PostgreSQL, not one per row
+            new = [(art_id, item) for art_id, item in zip(self._insert_articles([a for a, _, _ in articles], now),
+                                                           articles) if art_id is not None]
+            ids = [art_id for art_id, _ in new]
+            self._many("UPDATE entries SET article_id = ? WHERE feed_url = ? AND guid = ?",
+                       [[art_id, feed_url, article.guid] for art_id, (article, _, _) in new])
+            match_rows: list[list[Any]] = []
+            outbox_rows: list[list[Any]] = []
+            for art_id, (_, matches, default_channels) in new:
                 for m in matches:
-                    self._insert_match(art_id, m, m.channels or tuple(default_channels), now)
+                    match_rows.append(self._match_row(art_id, m, now))
+                    outbox_rows += [[art_id, m.rule, ch, m.priority, now]
+                                    for ch in m.channels or tuple(default_channels)]
+            self._many("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)", match_rows)
+            self._many("INSERT OR IGNORE INTO outbox (article_id, rule, channel, priority, created) "
+                       "VALUES (?,?,?,?,?)", outbox_rows)
             if feed_values:
                 self._update("feeds", "url", feed_url, feed_values)
         return ids
@@ -90,23 +96,21 @@ class ArticleQueries(StoreBase):
         for url, reason in reasons.items():
             self.db.execute("UPDATE articles SET unmatched = ? WHERE url = ?", [reason, url])
 
-    def _insert_article(self, a: Article, now: str) -> int | None:
-        cur = self.db.execute(
+    def _insert_articles(self, arts: Sequence[Article], now: str) -> list[int | None]:
+        """Each new article's id, or None where its URL is stored already (that insert is ignored)."""
+        results = self._many_returning(
             "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
-            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
-             a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now])
-        return cur.lastrowid if cur.rowcount else None
+            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            [[a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
+              a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now] for a in arts])
+        return [rows[0][0] if rows else None for rows in results]
 
-    def _insert_match(self, art_id: int, m: Match, channels: Sequence[str], now: str) -> None:
+    @staticmethod
+    def _match_row(art_id: int, m: Match, now: str) -> list[Any]:
         decisive = m.decisive_hits()    # the hits of the query's satisfied clauses (`why`)
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text}
                 | ({"decisive": True} if h in decisive else {}) for h in m.hits]
-        self.db.execute("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)",
-                        [art_id, m.rule, m.priority, m.title, json.dumps(list(m.tags)), json.dumps(hits), now])
-        for ch in channels:
-            self.db.execute("INSERT OR IGNORE INTO outbox (article_id, rule, channel, priority, created) "
-                            "VALUES (?,?,?,?,?)", [art_id, m.rule, ch, m.priority, now])
+        return [art_id, m.rule, m.priority, m.title, json.dumps(list(m.tags)), json.dumps(hits), now]
 
     def articles(self, since: datetime | None = None, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM articles" + (" WHERE created >= ?" if since else "") + " ORDER BY id"

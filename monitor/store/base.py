@@ -25,6 +25,7 @@ import sqlite_utils
 
 from monitor.errors import StateError
 from monitor.models import Entry
+from monitor.store.dialect import SQLITE, Dialect
 from monitor.store.schema import MIGRATIONS, statements
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -93,7 +94,13 @@ def _unit_of_work() -> tuple[int, asyncio.Task | None]:
 
 
 class StoreBase:
-    """A handle on one connection; `Store` (sqlite.py) adds the queries."""
+    """A handle on one connection; `Store` (sqlite.py) adds the queries.
+
+    This class is the SQLite backend; `PgBase` (pg_base.py) overrides the connection,
+    migration and unit-of-work hooks for PostgreSQL, and the queries ask `dialect`.
+    """
+
+    dialect: Dialect = SQLITE
 
     def __init__(self, path: str | Path, *, migrate: bool = True, create: bool = True):
         """Open the database; create=False never makes a file (nor migrates): see `existing`."""
@@ -110,6 +117,9 @@ class StoreBase:
                                    uri=not create and not self._memory)
             self.db = sqlite_utils.Database(conn)
             if create:
+                # a new file gets incremental vacuum (store/vacuum.py); on an existing one this
+                # only takes effect at a full VACUUM (`monitor vacuum`)
+                self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
@@ -169,6 +179,15 @@ class StoreBase:
     def close(self) -> None:
         self.db.conn.close()
 
+    @property
+    def label(self) -> str:
+        """The state as messages name it (the file here; a masked URL on PostgreSQL)."""
+        return str(self.path)
+
+    def size_bytes(self) -> int:
+        """The state's size on disk (the file and its write-ahead log)."""
+        return 0 if self._memory else db_bytes(self.path)
+
     # -- schema ------------------------------------------------------------------
     def schema_version(self) -> int:
         if "schema_version" not in self.db.table_names():
@@ -194,12 +213,11 @@ class StoreBase:
     # -- units of work -------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of work: BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error.
+        """One atomic unit of work: BEGIN IMMEDIATE ... COMMIT (PostgreSQL: BEGIN ... COMMIT), ROLLBACK on error.
 
         Nested inside the same job it is a savepoint (its own rollback, committed with the
         outer unit). Entered by another job while one is open, it raises TransactionConflict.
         """
-        conn = self.db.conn
         me = _unit_of_work()
         if self._tx_owner is not None:
             if self._tx_owner != me:
@@ -207,24 +225,39 @@ class StoreBase:
                                           "each job uses its own connection (Store.session())")
             yield from self._savepoint()
             return
-        if conn.in_transaction:
+        if self._tx_open():
             raise TransactionConflict("a transaction opened outside Store.transaction() is in progress")
-        conn.execute("BEGIN IMMEDIATE")
+        self._tx_begin()
         self._tx_owner = me
         try:
             yield
         except BaseException:
             self._tx_owner = None
-            conn.execute("ROLLBACK")
+            self._tx_finish(commit=False)
             raise
+        try:
+            self._tx_finish(commit=True)
+        finally:
+            self._tx_owner = None
+
+    # The backend's side of a unit of work (store/pg_base.py overrides these four).
+    def _tx_open(self) -> bool:
+        return self.db.conn.in_transaction
+
+    def _tx_begin(self) -> None:
+        self.db.conn.execute("BEGIN IMMEDIATE")
+
+    def _tx_finish(self, commit: bool) -> None:
+        conn = self.db.conn
+        if not commit:
+            conn.execute("ROLLBACK")
+            return
         try:
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        finally:
-            self._tx_owner = None
 
     def _savepoint(self) -> Iterator[None]:
         self._tx_depth += 1
@@ -243,15 +276,32 @@ class StoreBase:
 
     # sqlite-utils' insert/update helpers commit on their own (`with conn:`), which would end
     # an open transaction early; inside transactions we write with these two instead.
-    def _insert(self, table: str, values: dict[str, Any]) -> None:
+    def _insert(self, table: str, values: dict[str, Any], *, ignore: bool = False) -> int:
+        """One row; with ignore, a row that would break a unique key is skipped. Returns rows written."""
         cols = ", ".join(values)
-        self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(values))})",
-                        list(values.values()))
+        verb = "INSERT OR IGNORE" if ignore else "INSERT"
+        return self.db.execute(f"{verb} INTO {table} ({cols}) VALUES ({', '.join('?' * len(values))})",
+                               list(values.values())).rowcount
 
-    def _update(self, table: str, pk: str, key: Any, values: dict[str, Any]) -> None:
-        if values:
-            sets = ", ".join(f"{c} = ?" for c in values)
-            self.db.execute(f"UPDATE {table} SET {sets} WHERE {pk} = ?", [*values.values(), key])
+    def _update(self, table: str, pk: str, key: Any, values: dict[str, Any]) -> int:
+        """Set columns of the row whose `pk` is `key`; returns how many rows changed."""
+        if not values:
+            return 0
+        sets = ", ".join(f"{c} = ?" for c in values)
+        return self.db.execute(f"UPDATE {table} SET {sets} WHERE {pk} = ?", [*values.values(), key]).rowcount
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many parameter rows (PostgreSQL pipelines them: one round trip, not N)."""
+        if rows:
+            self.db.conn.executemany(sql, rows)
+
+    def _many_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[list[tuple]]:
+        """One statement with RETURNING for many parameter rows: each row's returned rows."""
+        return [self.db.execute(sql, list(r)).fetchall() for r in rows]
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether a table has a column (an older schema may not yet)."""
+        return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
 
     def rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         cur = self.db.execute(sql, params)

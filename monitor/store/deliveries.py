@@ -59,9 +59,12 @@ class DeliveryQueries(StoreBase):
             self._insert("deliveries", {"id": delivery_id, "channel": channel, "created": now_s,
                                         "next_attempt": now_s, "items": len(outbox_ids),
                                         "kind": kind, "more": more})
-            claimed = sum(self.db.execute(
-                "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
-                [delivery_id, i]).rowcount for i in outbox_ids)
+            claimed = 0
+            for k in range(0, len(outbox_ids), 500):       # one statement per 500 rows, not one per row
+                chunk = list(outbox_ids[k:k + 500])
+                claimed += self.db.execute(
+                    f"UPDATE outbox SET delivery_id = ? WHERE id IN ({','.join('?' * len(chunk))}) "
+                    "AND delivery_id IS NULL", [delivery_id, *chunk]).rowcount
             # the lasting history: kept when an update re-queues the row (mark_article_updated)
             self.db.execute("INSERT OR IGNORE INTO delivery_log SELECT delivery_id, id, article_id, rule, channel "
                             "FROM outbox WHERE delivery_id = ?", [delivery_id])
@@ -142,20 +145,26 @@ class DeliveryQueries(StoreBase):
                                      "GROUP BY channel").fetchall():
             row(ch)["outbox_pending"] = n
         for r in self.rows(
-                "SELECT channel, sum(status = 'pending' AND attempts > 0) AS retrying, "
+                "SELECT channel, count(CASE WHEN status = 'pending' AND attempts > 0 THEN 1 END) AS retrying, "
                 "min(CASE WHEN status = 'pending' AND attempts > 0 THEN created END) AS retrying_since, "
                 "min(CASE WHEN status = 'pending' THEN next_attempt END) AS next_attempt, "
-                "sum(status = 'failed') AS failed, max(sent_at) AS last_sent FROM deliveries GROUP BY channel"):
+                "count(CASE WHEN status = 'failed' THEN 1 END) AS failed, max(sent_at) AS last_sent "
+                "FROM deliveries GROUP BY channel"):
             row(r.pop("channel")).update(r)
-        # SQLite: with max() the bare columns come from the row holding the maximum
-        for ch, status, _ in self.db.execute("SELECT channel, status, max(created) FROM deliveries "
-                                             "WHERE status IN ('sent', 'failed') GROUP BY channel").fetchall():
+        # the latest finished delivery's outcome, and the latest error of one not sent (window
+        # functions: the same SQL in both dialects; ties broken by id so both pick the same row)
+        for ch, status in self.db.execute(self._latest_per_channel("status", "status IN ('sent', 'failed')")):
             row(ch)["last_outcome"] = status
-        for ch, err, _ in self.db.execute("SELECT channel, last_error, max(created) FROM deliveries "
-                                          "WHERE status != 'sent' AND last_error IS NOT NULL "
-                                          "GROUP BY channel").fetchall():
+        for ch, err in self.db.execute(self._latest_per_channel(
+                "last_error", "status != 'sent' AND last_error IS NOT NULL")):
             row(ch)["last_error"] = err
         return out
+
+    @staticmethod
+    def _latest_per_channel(column: str, where: str) -> str:
+        return (f"SELECT channel, {column} FROM (SELECT channel, {column}, row_number() OVER "
+                f"(PARTITION BY channel ORDER BY created DESC, id DESC) AS n FROM deliveries WHERE {where}) "
+                "latest WHERE n = 1")
 
     def failed_deliveries(self, limit: int = 20) -> list[dict]:
         return self.rows("SELECT * FROM deliveries WHERE status = 'failed' ORDER BY created DESC LIMIT ?",

@@ -32,7 +32,8 @@ class FeedQueries(StoreBase):
                     self.db.execute("UPDATE feeds SET state = 'active' WHERE url = ? AND state = 'removed'",
                                     [existing[0]])
                 else:
-                    self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values})
+                    # ignore: another worker on the same PostgreSQL may have added it meanwhile
+                    self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values}, ignore=True)
 
     def _feed_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         """Feed rows with their tags decoded from JSON."""
@@ -51,7 +52,7 @@ class FeedQueries(StoreBase):
     def due_feeds(self, now: datetime, urls: Iterable[str] | None = None) -> list[dict]:
         """Active feeds whose next poll time has come (all configured feeds if urls given)."""
         rows = self._feed_rows("SELECT * FROM feeds WHERE state = 'active' AND (next_poll = '' OR next_poll <= ?) "
-                               "ORDER BY next_poll", [iso(now)])
+                               "ORDER BY next_poll, url", [iso(now)])   # ties by URL: the same order on both backends
         if urls is not None:
             wanted = set(urls)
             rows = [r for r in rows if r["url"] in wanted or r["moved_from"] in wanted]
@@ -62,13 +63,12 @@ class FeedQueries(StoreBase):
         values: dict[str, Any] = {"state": state}
         if state == "active":
             values.update(next_poll="", error_count=0, failing_since=None)
-        self._update("feeds", "url", url, values)
-        return self.db.execute("SELECT changes()").fetchone()[0] > 0
+        return self._update("feeds", "url", url, values) > 0
 
     def failing_feeds(self, since_before: datetime) -> list[dict]:
         """Active feeds failing without a success since before the given time."""
         return self.rows("SELECT * FROM feeds WHERE state = 'active' AND failing_since IS NOT NULL "
-                         "AND failing_since <= ? ORDER BY failing_since", [iso(since_before)])
+                         "AND failing_since <= ? ORDER BY failing_since, url", [iso(since_before)])
 
     def update_feed(self, url: str, **values: Any) -> None:
         self._update("feeds", "url", url, values)
@@ -80,4 +80,7 @@ class FeedQueries(StoreBase):
                 self.db.execute("UPDATE feeds SET state = 'moved' WHERE url = ?", [old])
                 return
             self.db.execute("UPDATE feeds SET url = ?, moved_from = ? WHERE url = ?", [new, old, old])
-            self.db.execute("UPDATE OR IGNORE entries SET feed_url = ? WHERE feed_url = ?", [new, old])
+            # entries the new URL already has stay as they are (UPDATE OR IGNORE, in both dialects)
+            self.db.execute("UPDATE entries SET feed_url = ? WHERE feed_url = ? AND NOT EXISTS "
+                            "(SELECT 1 FROM entries n WHERE n.feed_url = ? AND n.guid = entries.guid)",
+                            [new, old, new])

@@ -37,7 +37,7 @@ class HousekeepingQueries(StoreBase):
 
     def last_busy_cycle(self, kind: str) -> dict | None:
         """The latest cycle that did work (polled at least one feed), not the latest idle check."""
-        rows = self.rows("SELECT * FROM cycles WHERE kind = ? AND json_extract(summary, '$.feeds') > 0 "
+        rows = self.rows(f"SELECT * FROM cycles WHERE kind = ? AND {self.dialect.json_number('summary', 'feeds')} > 0 "
                          "ORDER BY id DESC LIMIT 1", [kind])
         return rows[0] if rows else None
 
@@ -84,12 +84,15 @@ class HousekeepingQueries(StoreBase):
         for ids in _batches(old, batch):
             n += self._prune_articles(ids, cutoff)
         done = [r[0] for r in self.db.execute(
-            "SELECT rowid FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])]
-        self._delete_rowids("deliveries", done, batch, "status != 'pending'")
+            "SELECT id FROM deliveries WHERE status != 'pending' AND created < ?", [cutoff])]
+        for ids in _batches(done, batch):
+            with self.transaction():
+                self.db.execute(f"DELETE FROM deliveries WHERE id IN ({','.join('?' * len(ids))}) "
+                                "AND status != 'pending'", list(ids))
         with self.transaction():
             self.db.execute("DELETE FROM delivery_log WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
             self.db.execute("DELETE FROM delivery_parts WHERE delivery_id NOT IN (SELECT id FROM deliveries)")
-        self._delete_rowids("entries", self._stale_entries(cutoff), batch)
+        self._prune_entries(cutoff, batch)
         return n
 
     def _prune_articles(self, ids: Sequence[int], cutoff: str) -> int:
@@ -108,25 +111,24 @@ class HousekeepingQueries(StoreBase):
             self.db.execute(f"DELETE FROM feedback WHERE article_id IN ({marks})", still)
             return self.db.execute(f"DELETE FROM articles WHERE id IN ({marks})", still).rowcount
 
-    def _stale_entries(self, cutoff: str) -> list[int]:
-        """Entries past retention that are not in their feed's latest fetch.
+    def _prune_entries(self, cutoff: str, batch: int) -> int:
+        """Forget entries past retention that are not in their feed's latest fetch.
 
         An entry of a feed's latest fetch is still in the feed, however old: a feed that
         answers 304 for months never refreshes last_seen, and forgetting it would re-alert.
-        The latest fetch is the feed's greatest last_seen, computed once per feed.
+        The latest fetch is the feed's greatest last_seen, computed once per feed. Entries
+        are deleted by their key (feed, GUID), the bound re-checked in the delete, so one a
+        poll has just seen again stays.
         """
         latest = self.db.execute("SELECT feed_url, max(last_seen) FROM entries GROUP BY feed_url").fetchall()
-        out: list[int] = []
-        for feed_url, newest in latest:
-            out += [r[0] for r in self.db.execute(
-                "SELECT rowid FROM entries WHERE feed_url = ? AND last_seen < ?",
-                [feed_url, min(cutoff, newest)])]
-        return out
-
-    def _delete_rowids(self, table: str, rowids: Sequence[int], batch: int, still: str = "1") -> int:
         n = 0
-        for ids in _batches(rowids, batch):
-            with self.transaction():
-                n += self.db.execute(f"DELETE FROM {table} WHERE rowid IN ({','.join('?' * len(ids))}) "
-                                     f"AND {still}", list(ids)).rowcount
+        for feed_url, newest in latest:
+            bound = min(cutoff, newest)
+            guids = [r[0] for r in self.db.execute(
+                "SELECT guid FROM entries WHERE feed_url = ? AND last_seen < ?", [feed_url, bound])]
+            for part in _batches(guids, batch):
+                with self.transaction():
+                    n += self.db.execute(f"DELETE FROM entries WHERE feed_url = ? AND guid IN "
+                                         f"({','.join('?' * len(part))}) AND last_seen < ?",
+                                         [feed_url, *part, bound]).rowcount
         return n

@@ -123,7 +123,8 @@ def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, 
                 exclude: Iterable[str] = (), limit: int | None = None) -> list[dict]:
     """Lease due feeds: those of hosts this worker holds, and of up to `more_hosts` free hosts.
 
-    Returns the claimed feed rows (as `Store.feeds()` gives them), oldest due first. A feed
+    Returns the claimed feed rows (as `Store.feeds()` gives them), oldest due first (then by URL,
+    the same order on both backends). A feed
     being polled (leased and not run out) is never returned, to this worker or another.
     `now_iso` is the poll clock (next_poll is ISO text); leases use the database's clock.
     """
@@ -143,7 +144,7 @@ def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, 
                 "SELECT h.host FROM host_leases h WHERE (h.claimed_by IS NULL OR h.lease_until < ?) "
                 "AND EXISTS (SELECT 1 FROM feeds f WHERE f.host = h.host AND " + DUE + " AND " + FREE
                 + not_excluded + ") ORDER BY (SELECT min(f.next_poll) FROM feeds f WHERE f.host = h.host AND "
-                + DUE + ") LIMIT ?" + db.skip_locked(),
+                + DUE + "), h.host LIMIT ?" + db.skip_locked(),
                 [now, now_iso, now, *excluded, now_iso, more_hosts])]
             if fresh:
                 db.q(f"UPDATE host_leases SET claimed_by = ?, lease_until = ? WHERE host IN ({marks(len(fresh))})",
@@ -154,7 +155,7 @@ def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, 
         cap = f" LIMIT {int(limit)}" if limit else ""
         urls = [u for (u,) in db.all(
             f"SELECT f.url FROM feeds f WHERE f.host IN ({marks(len(hosts))}) AND " + DUE + " AND " + FREE
-            + not_excluded + " ORDER BY f.next_poll" + cap + db.skip_locked(),
+            + not_excluded + " ORDER BY f.next_poll, f.url" + cap + db.skip_locked(),
             [*hosts, now_iso, now, *excluded])]
         if not urls:
             return []
@@ -164,7 +165,7 @@ def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, 
 
 
 def _feed_rows(db: Sql, urls: list[str]) -> list[dict]:
-    cur = db.q(f"SELECT * FROM feeds WHERE url IN ({marks(len(urls))}) ORDER BY next_poll", urls)
+    cur = db.q(f"SELECT * FROM feeds WHERE url IN ({marks(len(urls))}) ORDER BY next_poll, url", urls)
     cols = [c[0] for c in cur.description]
     out = []
     for r in cur.fetchall():

@@ -38,19 +38,18 @@ class DeliveryParts(StoreBase):
         """Keep the messages decided at a delivery's first attempt; returns how many rows of the
         delivery no part carries (released back to the outbox, so nothing is silently dropped)."""
         with self.transaction():
+            # PostgreSQL: two first attempts of one delivery queue here, the second then sees the parts
+            self.db.execute("SELECT id FROM deliveries WHERE id = ?" + self.dialect.for_update, [delivery_id])
             if self.db.execute("SELECT 1 FROM delivery_parts WHERE delivery_id = ?", [delivery_id]).fetchone():
                 return 0                                  # decided already (a concurrent first attempt)
-            carried: set[int] = set()
-            for n, p in enumerate(parts, 1):
-                carried.update(p.outbox_ids)
-                self.db.execute("INSERT INTO delivery_parts (delivery_id, part, parts, key, outbox_ids, payload, "
-                                "label, items) VALUES (?,?,?,?,?,?,?,?)",
-                                [delivery_id, n, len(parts), p.key, json.dumps(list(p.outbox_ids)), p.payload,
-                                 p.label, p.items])
+            carried: set[int] = {i for p in parts for i in p.outbox_ids}
+            self._many("INSERT INTO delivery_parts (delivery_id, part, parts, key, outbox_ids, payload, label, items) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
+                       [[delivery_id, n, len(parts), p.key, json.dumps(list(p.outbox_ids)), p.payload, p.label, p.items]
+                        for n, p in enumerate(parts, 1)])
             claimed = [r[0] for r in self.db.execute("SELECT id FROM outbox WHERE delivery_id = ?", [delivery_id])]
             loose = [i for i in claimed if i not in carried]
-            for i in loose:
-                self.db.execute("UPDATE outbox SET delivery_id = NULL WHERE id = ?", [i])
+            self._many("UPDATE outbox SET delivery_id = NULL WHERE id = ?", [[i] for i in loose])
             if loose:
                 self.db.execute("UPDATE deliveries SET items = items - ? WHERE id = ?", [len(loose), delivery_id])
         return len(loose)
@@ -62,9 +61,10 @@ class DeliveryParts(StoreBase):
                                   [delivery_id, part]).fetchone()
             self.db.execute("UPDATE delivery_parts SET status = 'sent', sent_at = ?, payload = NULL "
                             "WHERE delivery_id = ? AND part = ?", [iso(when), delivery_id, part])
-            for i in json.loads(row[0]) if row else []:
-                self.db.execute("UPDATE outbox SET status = 'sent' WHERE id = ? AND delivery_id = ?",
-                                [i, delivery_id])
+            ids = json.loads(row[0]) if row else []
+            for chunk in (ids[k:k + 500] for k in range(0, len(ids), 500)):    # one statement per 500 rows
+                self.db.execute(f"UPDATE outbox SET status = 'sent' WHERE delivery_id = ? AND id IN "
+                                f"({','.join('?' * len(chunk))})", [delivery_id, *chunk])
 
     def pending_deliveries(self, channel: str) -> list[dict]:
         """Deliveries of a channel not yet sent or given up (being tried, or waiting to be retried)."""
@@ -73,7 +73,7 @@ class DeliveryParts(StoreBase):
 
     def _has_story_levels(self) -> bool:
         """Whether articles record how they joined their story (the stories issue's levels)."""
-        return any(r[1] == "story_level" for r in self.db.execute("PRAGMA table_info(articles)"))
+        return self.has_column("articles", "story_level")
 
     def settle_duplicates(self, channel: str) -> int:
         """Mark pending rows that would deliver an article twice on a channel as 'duplicate'.
@@ -87,6 +87,7 @@ class DeliveryParts(StoreBase):
         related = ("AND COALESCE(a.story_level, '') != 'related' AND COALESCE(b.story_level, '') != 'related'"
                    if self._has_story_levels() else "")
         taken = "(p.status = 'sent' OR (p.status = 'pending' AND p.delivery_id IS NOT NULL))"
+        join = self.dialect.ordered_join
         # Both clauses go through indexes (outbox(article_id, channel), articles(story_id)), so the
         # cost follows the pending rows and their stories, not the channel's whole history.
         return self.db.execute(
@@ -96,9 +97,9 @@ class DeliveryParts(StoreBase):
             "  EXISTS (SELECT 1 FROM outbox p WHERE p.article_id = o.article_id AND p.channel = o.channel"
             f"         AND p.id != o.id AND {taken})"
             "  OR (a.updated = 0 AND a.story_id IS NOT NULL AND ("
-            "   EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"   EXISTS (SELECT 1 FROM articles b {join} outbox p ON p.article_id = b.id AND p.channel = o.channel"
             f"           WHERE b.story_id = a.story_id AND b.id != a.id AND {taken} {related})"
-            "   OR EXISTS (SELECT 1 FROM articles b CROSS JOIN outbox p ON p.article_id = b.id AND p.channel = o.channel"
+            f"   OR EXISTS (SELECT 1 FROM articles b {join} outbox p ON p.article_id = b.id AND p.channel = o.channel"
             f"           WHERE b.id = a.story_id AND b.id != a.id AND {taken} {related})))))",
             [channel]).rowcount
 

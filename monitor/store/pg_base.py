@@ -1,0 +1,240 @@
+"""The PostgreSQL backend's connection layer: a psycopg 3 pool, migrating, units of work.
+
+`PgBase` overrides `StoreBase`'s connection hooks, so the shared query modules run
+unchanged on PostgreSQL: `self.db` is a `PgDatabase`, whose `execute` takes the queries'
+SQLite spelling (`dialect.to_postgres`) and returns a fully read `Result`. A handle
+holds no connection between statements: each statement outside a unit of work borrows
+one from the process's pool for its duration (autocommit), and `transaction()` holds one
+from BEGIN to COMMIT. So a daemon with thousands of feed jobs, each with its own handle
+(`session()`), uses no more connections than statements run at once (`state.pool_size`).
+Units of work keep SQLite's discipline: one per job, savepoints when nested in the same
+job, `TransactionConflict` from another job (a statement from another job while one is
+open raises it too, rather than riding along). Migrations run under an advisory lock,
+so workers starting together migrate once. The pools, masked errors and `Result` are
+pg_pool.py's. Must not hold queries about the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from monitor.errors import StateError
+from monitor.store.base import StateUnavailable, StoreBase, TransactionConflict, _unit_of_work, iso, now_utc
+from monitor.store.dialect import POSTGRES, Dialect, to_postgres
+from monitor.store.pg_pool import DEFAULT_POOL_SIZE, Result, close_pools, masked, pg_error, pool_for
+from monitor.store.pg_schema import PG_MIGRATIONS, pg_statements
+
+__all__ = ["DEFAULT_POOL_SIZE", "PgBase", "PgDatabase", "Result", "close_pools", "masked", "pg_error", "pool_for"]
+
+class PgDatabase:
+    """`store.db` on PostgreSQL: `execute` in the queries' shared spelling, and `table_names`."""
+
+    def __init__(self, store: PgBase):
+        self._store = store
+
+    @property
+    def conn(self) -> psycopg.Connection | None:
+        """The connection of the open unit of work, if any (between statements there is none)."""
+        return self._store._conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
+        return self._store._run(to_postgres(sql), list(params))
+
+    def table_names(self) -> list[str]:
+        return [r[0] for r in self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "ORDER BY table_name")]
+
+
+class PgBase(StoreBase):
+    """A handle on a PostgreSQL state: the pool's connections, borrowed per statement or unit of work."""
+
+    dialect: Dialect = POSTGRES
+
+    def __init__(self, url: str, *, migrate: bool = True, create: bool = True, password: str | None = None,
+                 pool_size: int = DEFAULT_POOL_SIZE, synchronous_commit: bool = False):
+        self.url = url
+        self.path = None  # type: ignore[assignment]   # no file: see `url`
+        self._memory = False
+        self._password = password
+        self._pool_size = pool_size
+        self._synchronous = synchronous_commit
+        self._tx_owner = None
+        self._tx_depth = 0
+        self._conn: psycopg.Connection | None = None
+        self._pool = pool_for(url, password, pool_size, synchronous_commit)
+        self.db = PgDatabase(self)  # type: ignore[assignment]
+        if migrate and create:
+            self.migrate()
+
+    @property
+    def label(self) -> str:
+        return masked(self.url)
+
+    @classmethod
+    def existing(cls, url: str, *, password: str | None = None,  # type: ignore[override]
+                 pool_size: int = DEFAULT_POOL_SIZE, synchronous_commit: bool = False) -> Any:
+        """The database as it is, for read-only commands: never migrated; StateUnavailable when not at this
+        monitor's schema version."""
+        store = cls(url, migrate=False, create=False, password=password, pool_size=pool_size,
+                    synchronous_commit=synchronous_commit)
+        version, wanted = store.schema_version(), len(PG_MIGRATIONS)
+        if version != wanted:
+            store.close()
+            if version == 0:
+                raise StateUnavailable(f"no monitor schema in {masked(url)} yet (`monitor migrate` or "
+                                       "`monitor run` creates it)")
+            if version < wanted:
+                raise StateUnavailable(f"the database at {masked(url)} has schema version {version}, this "
+                                       f"monitor needs {wanted}: upgrade it with `monitor migrate`")
+            raise StateUnavailable(f"the database at {masked(url)} has schema version {version}, newer than "
+                                   f"this monitor knows ({wanted}): run the newer monitor")
+        return store
+
+    # -- connections ------------------------------------------------------------
+    def _run(self, sql: str, params: list[Any]) -> Result:
+        if self._conn is not None:
+            if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+                raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                          "handle; each job uses its own (Store.session())")
+            return Result(self._conn.execute(sql, params))
+        try:
+            with self._pool.connection() as conn:
+                return Result(conn.execute(sql, params))
+        except PoolTimeout as exc:
+            raise pg_error(self.url, exc) from None
+
+    def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self._conn is not None:
+            if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+                raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                          "handle; each job uses its own (Store.session())")
+            with self._conn.cursor() as cur:
+                cur.executemany(to_postgres(sql), [list(r) for r in rows])
+            return
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(to_postgres(sql), [list(r) for r in rows])
+
+    def _many_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[list[tuple]]:
+        if not rows:
+            return []
+        if self._conn is None:              # outside a unit of work: as one, so the results stay together
+            with self.transaction():
+                return self._many_returning(sql, rows)
+        if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+            raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                      "handle; each job uses its own (Store.session())")
+        out: list[list[tuple]] = []
+        with self._conn.cursor() as cur:
+            cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
+            while True:
+                out.append(list(cur.fetchall()) if cur.description is not None else [])
+                if not cur.nextset():
+                    break
+        return out
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A handle of its own for one job (it shares the pool: a connection only while it runs SQL)."""
+        other = type(self)(self.url, migrate=False, password=self._password, pool_size=self._pool_size,
+                           synchronous_commit=self._synchronous)
+        try:
+            yield other
+        finally:
+            other.close()
+
+    def close(self) -> None:
+        if self._conn is not None:          # a unit of work left open by a crash in its job
+            conn, self._conn = self._conn, None
+            try:
+                conn.rollback()
+            finally:
+                self._pool.putconn(conn)
+
+    def size_bytes(self) -> int:
+        row = self.db.execute("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                              "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                              "WHERE n.nspname = current_schema() AND c.relkind = 'r'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- schema -----------------------------------------------------------------
+    def schema_version(self) -> int:
+        row = self.db.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return 0
+        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0) if row else 0
+
+    def migrate(self) -> int:
+        """Apply every PostgreSQL migration newer than the database, under an advisory lock."""
+        try:
+            with self._pool.connection() as conn:
+                schema = conn.execute("SELECT current_schema()").fetchone()
+                if not schema or schema[0] is None:
+                    raise StateError(f"state database {self.label}: its search_path names no existing schema; "
+                                     "create the schema first (CREATE SCHEMA ...)")
+                conn.execute("SELECT pg_advisory_lock(hashtext('monitor-migrate:' || current_schema()))")
+                try:
+                    self._migrate_on(conn)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext('monitor-migrate:' || current_schema()))")
+        except psycopg.OperationalError as exc:
+            raise pg_error(self.url, exc) from None
+        return len(PG_MIGRATIONS)
+
+    @staticmethod
+    def _migrate_on(conn: psycopg.Connection) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied TEXT)")
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0] or 0) if row else 0
+        for version, script in enumerate(PG_MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            with conn.transaction():
+                for statement in pg_statements(script):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version VALUES (%s, %s)", [version, iso(now_utc())])
+
+    def has_column(self, table: str, column: str) -> bool:
+        return self.db.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+                               "AND table_name = ? AND column_name = ?", [table, column]).fetchone() is not None
+
+    def integrity_ok(self) -> bool:
+        """PostgreSQL keeps its own integrity; this checks that the schema answers."""
+        return self.schema_version() == len(PG_MIGRATIONS)
+
+    # -- units of work ------------------------------------------------------------
+    def _tx_open(self) -> bool:
+        return self._conn is not None
+
+    def _tx_begin(self) -> None:
+        try:
+            conn = self._pool.getconn()
+        except PoolTimeout as exc:
+            raise pg_error(self.url, exc) from None
+        try:
+            conn.execute("BEGIN")
+        except BaseException:
+            self._pool.putconn(conn)
+            raise
+        self._conn = conn
+
+    def _tx_finish(self, commit: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute("COMMIT" if commit else "ROLLBACK")
+        except BaseException:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.closed:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._pool.putconn(conn)
