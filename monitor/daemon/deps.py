@@ -35,8 +35,13 @@ log = logging.getLogger("monitor.daemon.run")
 
 @asynccontextmanager
 async def open_deps(config: Config, rules_dir: Path | None = None,
-                    use_pool: bool = True, worker_id: str | None = None) -> AsyncIterator[pipeline.Deps]:
-    """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
+                    use_pool: bool = True, worker_id: str | None = None,
+                    prestart: bool = True) -> AsyncIterator[pipeline.Deps]:
+    """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories.
+
+    `prestart`: start the pool's workers now (the daemon); without it (`poll --once`) they start
+    with the first feed that has something to parse, while the other fetches are in flight,
+    so a cycle of 304s never starts them."""
     from monitor.match import RuleWatcher
 
     store = open_store(config)
@@ -47,7 +52,7 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     publisher = RulesPublisher() if use_pool else None
     worker = Worker(worker_id, config.workers, backend=str(store.dialect))
     # the workers start (forkserver, imports) while the rules are published and the first fetches wait
-    starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
+    starting = asyncio.ensure_future(extractor.start()) if extractor is not None and prestart else None
     # feed jobs hand their SQLite connection on (daemon/sessions.py); other backends open their own
     sessions = Sessions(store) if str(store.dialect) == "sqlite" else None
     try:
