@@ -140,7 +140,7 @@ def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | Non
     _setup_logging(cfg, verbose)
 
     async def go() -> pipeline.CycleSummary:
-        async with daemon.open_deps(cfg, rules_dir) as deps:
+        async with daemon.open_deps(cfg, rules_dir, prestart=False) as deps:
             if deps.rules.current is None and deps.rules.errors:
                 for msg in deps.rules.errors:
                     click.echo(msg, err=True)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.ingest.feeds import parse_feed
 from monitor.models import Article, Match, ParsedFeed
 from monitor.stories.dedupe import item_url
 from monitor.stories.index import TextSignature, text_signature
@@ -44,6 +43,7 @@ def parse_and_key(body: bytes, url: str, content_type: str, max_entries: int,
                   feed_url: str) -> tuple[ParsedFeed, dict[str, str]]:
     """In a worker: the parsed feed and each entry's article key (its canonical URL, held to
     the feed's site: `dedupe.item_url` without a page), by GUID."""
+    from monitor.ingest.feeds import parse_feed  # feedparser: in the workers, not the main process
     parsed = parse_feed(body, url, content_type, max_entries)
     return parsed, {e.guid: item_url(e.url or e.guid, feed_url) for e in parsed.entries}
 

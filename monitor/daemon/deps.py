@@ -20,6 +20,7 @@ from monitor.config.crossref import rule_channel_errors
 from monitor.config.settings import Config
 from monitor.daemon import pipeline
 from monitor.daemon.analysis import RulesPublisher
+from monitor.daemon.sessions import Sessions
 from monitor.daemon.storyload import OnDemandIndex
 from monitor.daemon.workers import Worker
 from monitor.extract.pool import BASE_PRELOAD, FULL_PRELOAD, ExtractorPool
@@ -34,8 +35,13 @@ log = logging.getLogger("monitor.daemon.run")
 
 @asynccontextmanager
 async def open_deps(config: Config, rules_dir: Path | None = None,
-                    use_pool: bool = True, worker_id: str | None = None) -> AsyncIterator[pipeline.Deps]:
-    """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
+                    use_pool: bool = True, worker_id: str | None = None,
+                    prestart: bool = True) -> AsyncIterator[pipeline.Deps]:
+    """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories.
+
+    `prestart`: start the pool's workers now (the daemon); without it (`poll --once`) they start
+    with the first feed that has something to parse, while the other fetches are in flight,
+    so a cycle of 304s never starts them."""
     from monitor.match import RuleWatcher
 
     store = open_store(config)
@@ -46,7 +52,9 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
     publisher = RulesPublisher() if use_pool else None
     worker = Worker(worker_id, config.workers, backend=str(store.dialect))
     # the workers start (forkserver, imports) while the rules are published and the first fetches wait
-    starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
+    starting = asyncio.ensure_future(extractor.start()) if extractor is not None and prestart else None
+    # feed jobs hand their SQLite connection on (daemon/sessions.py); other backends open their own
+    sessions = Sessions(store) if str(store.dialect) == "sqlite" else None
     try:
         if publisher is not None and rules.current is not None:
             await asyncio.to_thread(publisher.publish, rules.current)
@@ -54,8 +62,11 @@ async def open_deps(config: Config, rules_dir: Path | None = None,
         stories = _story_index(config, store, worker)
         async with Fetcher(config.fetch) as fetcher:
             yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=stories, analysis=publisher, worker=worker)
+                                extractor=extractor, stories=stories, analysis=publisher, worker=worker,
+                                sessions=sessions)
     finally:
+        if sessions is not None:
+            sessions.close()
         if starting is not None:    # workers half-started must be known to the pool to be stopped
             await asyncio.gather(starting, return_exceptions=True)
         if extractor is not None:

@@ -46,6 +46,7 @@ class Deps:
     stories: Any = None             # monitor.stories.index.StoryIndex, or None
     analysis: Any = None            # monitor.daemon.analysis.RulesPublisher (with a pool), or None
     synced: Config | None = None    # the config whose feed list the store last took in
+    sessions: Any = None            # monitor.daemon.sessions.Sessions: feed jobs' connections, reused
     worker: Any = None              # monitor.daemon.workers.Worker: this process's claims and story catch-up
 
 
@@ -122,8 +123,8 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
 
 
 async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
-    """One feed's poll as a job: its own short-lived store connection, its own deadline."""
-    with deps.store.session() as store:
+    """One feed's poll as a job: a store connection of its own while it runs, its own deadline."""
+    with (deps.sessions.session() if deps.sessions is not None else deps.store.session()) as store:
         return await poll_feed(replace(deps, store=store), feed)
 
 
