@@ -59,9 +59,12 @@ class DeliveryQueries(StoreBase):
             self._insert("deliveries", {"id": delivery_id, "channel": channel, "created": now_s,
                                         "next_attempt": now_s, "items": len(outbox_ids),
                                         "kind": kind, "more": more})
-            claimed = sum(self.db.execute(
-                "UPDATE outbox SET delivery_id = ? WHERE id = ? AND delivery_id IS NULL",
-                [delivery_id, i]).rowcount for i in outbox_ids)
+            claimed = 0
+            for k in range(0, len(outbox_ids), 500):       # one statement per 500 rows, not one per row
+                chunk = list(outbox_ids[k:k + 500])
+                claimed += self.db.execute(
+                    f"UPDATE outbox SET delivery_id = ? WHERE id IN ({','.join('?' * len(chunk))}) "
+                    "AND delivery_id IS NULL", [delivery_id, *chunk]).rowcount
             # the lasting history: kept when an update re-queues the row (mark_article_updated)
             self.db.execute("INSERT OR IGNORE INTO delivery_log SELECT delivery_id, id, article_id, rule, channel "
                             "FROM outbox WHERE delivery_id = ?", [delivery_id])

@@ -42,17 +42,14 @@ class DeliveryParts(StoreBase):
             self.db.execute("SELECT id FROM deliveries WHERE id = ?" + self.dialect.for_update, [delivery_id])
             if self.db.execute("SELECT 1 FROM delivery_parts WHERE delivery_id = ?", [delivery_id]).fetchone():
                 return 0                                  # decided already (a concurrent first attempt)
-            carried: set[int] = set()
-            for n, p in enumerate(parts, 1):
-                carried.update(p.outbox_ids)
-                self.db.execute("INSERT INTO delivery_parts (delivery_id, part, parts, key, outbox_ids, payload, "
-                                "label, items) VALUES (?,?,?,?,?,?,?,?)",
-                                [delivery_id, n, len(parts), p.key, json.dumps(list(p.outbox_ids)), p.payload,
-                                 p.label, p.items])
+            carried: set[int] = {i for p in parts for i in p.outbox_ids}
+            self._many("INSERT INTO delivery_parts (delivery_id, part, parts, key, outbox_ids, payload, label, items) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
+                       [[delivery_id, n, len(parts), p.key, json.dumps(list(p.outbox_ids)), p.payload, p.label, p.items]
+                        for n, p in enumerate(parts, 1)])
             claimed = [r[0] for r in self.db.execute("SELECT id FROM outbox WHERE delivery_id = ?", [delivery_id])]
             loose = [i for i in claimed if i not in carried]
-            for i in loose:
-                self.db.execute("UPDATE outbox SET delivery_id = NULL WHERE id = ?", [i])
+            self._many("UPDATE outbox SET delivery_id = NULL WHERE id = ?", [[i] for i in loose])
             if loose:
                 self.db.execute("UPDATE deliveries SET items = items - ? WHERE id = ?", [len(loose), delivery_id])
         return len(loose)
@@ -64,9 +61,10 @@ class DeliveryParts(StoreBase):
                                   [delivery_id, part]).fetchone()
             self.db.execute("UPDATE delivery_parts SET status = 'sent', sent_at = ?, payload = NULL "
                             "WHERE delivery_id = ? AND part = ?", [iso(when), delivery_id, part])
-            for i in json.loads(row[0]) if row else []:
-                self.db.execute("UPDATE outbox SET status = 'sent' WHERE id = ? AND delivery_id = ?",
-                                [i, delivery_id])
+            ids = json.loads(row[0]) if row else []
+            for chunk in (ids[k:k + 500] for k in range(0, len(ids), 500)):    # one statement per 500 rows
+                self.db.execute(f"UPDATE outbox SET status = 'sent' WHERE delivery_id = ? AND id IN "
+                                f"({','.join('?' * len(chunk))})", [delivery_id, *chunk])
 
     def pending_deliveries(self, channel: str) -> list[dict]:
         """Deliveries of a channel not yet sent or given up (being tried, or waiting to be retried)."""
