@@ -208,7 +208,9 @@ def main() -> None:
     if delays:
         print(f"time from the fetch that saw the item to the webhook: p50 {rank(delays, 50):.2f} s, "
               f"p95 {rank(delays, 95):.2f} s, max {max(delays):.2f} s (n={len(delays)}; nearest-rank percentiles)")
-    print("(a later copy of a story already alerted on the channel is stored but not alerted again, by design)")
+        print("each, seconds:", " ".join(f"{d:.2f}" for d in sorted(delays)))
+    print("(a later copy of a story already alerted on the channel, or related coverage of it, is stored and\n"
+          " queued for the channel's next digest, not alerted again: by design, docs/delivery.md)")
     print(f"(daemon log: {log})")
 
 

@@ -19,6 +19,8 @@ CPU is user + system of the command and of the descendants it waited for (the ke
 accounting of a reaped child; a worker that exits after its parent is not counted);
 peak RSS is the largest single process of those. "cycle s" is the command's own report
 of its cycle (the summary line): the rest of the wall time is start-up and shutdown.
+"articles/s" is the articles the command stored over its whole wall time (with --full-text:
+pages fetched and extracted, counted from the command's own start).
 
     .venv/bin/python bench/poll.py                   # 1 monitor run of each kind, rss2email once each
     .venv/bin/python bench/poll.py --repeat 3        # monitor 3 times each (median quoted), r2e once
@@ -118,6 +120,8 @@ def monitor_result(r: dict) -> str:
     text = r["log"].read_text(errors="replace")
     m = re.search(r"^poll: .*? in ([\d.]+)s$", text, re.M)
     r["cycle"] = float(m.group(1)) if m else float("nan")
+    n = re.search(r" (\d+) articles,", m.group(0)) if m else None
+    r["articles"] = int(n.group(1)) if n else 0
     line = m.group(0) if m else f"no summary line (exit {r['rc']}): {text[-300:]!r}"
     return line.removeprefix("poll: ")
 
@@ -132,6 +136,7 @@ def r2e_result(r: dict, data: Path) -> str:
     except (OSError, ValueError):
         pass
     r["cycle"] = float("nan")
+    r["articles"] = 0
     return f"exit {r['rc']}, {len(failed)} feeds with errors, {seen} entries seen in its data file"
 
 
@@ -162,7 +167,7 @@ def report(args, rows: list) -> None:
     print(f"\nfarm: {args.feeds} feeds x {args.items} items, {args.hosts} hosts, {args.latency_ms} ms latency, "
           f"full text {'on' if args.full_text else 'off'}; whole processes, wall clock from exec to exit")
     print(f"{'run':16} {'runs':>4} {'wall s (median)':>16} {'min-max':>14} {'cycle s':>8} {'cpu s':>7} "
-          f"{'peak RSS MB':>12}  result")
+          f"{'peak RSS MB':>12} {'articles/s':>10}  result")
     med: dict[str, float] = {}
     for label in dict.fromkeys(r[0] for r in rows):
         got = [r for r in rows if r[0] == label]
@@ -170,7 +175,8 @@ def report(args, rows: list) -> None:
         med[label] = statistics.median(walls)
         mid = sorted(got, key=lambda g: g[1]["wall"])[len(got) // 2][1]
         print(f"{label:16} {len(got):4d} {med[label]:16.2f} {min(walls):6.2f}-{max(walls):<7.2f} "
-              f"{statistics.median(g[1]['cycle'] for g in got):8.2f} {mid['cpu']:7.2f} {mid['rss']:12.0f}  "
+              f"{statistics.median(g[1]['cycle'] for g in got):8.2f} {mid['cpu']:7.2f} {mid['rss']:12.0f} "
+              f"{mid['articles'] / mid['wall']:10.1f}  "
               f"{got[-1][2]}")
     for kind in ("cold", "warm"):
         if f"rss2email {kind}" in med and f"monitor {kind}" in med:

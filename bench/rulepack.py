@@ -24,6 +24,7 @@ and the exit status is 2. Real texts are not expected at 1.0: the exit status is
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -154,7 +155,9 @@ def load_real(folder: Path = REALSET) -> tuple[list[dict], list[str]]:
             problems.append(f"missing text {path.name} ({case['url']}; query: {case['query']!r})")
             continue
         case = dict(case)
-        case["doc"] = txt_article(path.read_text(encoding="utf-8"), case["url"], case["id"])
+        content = path.read_text(encoding="utf-8")
+        case["exact"] = hashlib.sha256(content.strip().encode()).hexdigest() == case.get("sha256")
+        case["doc"] = txt_article(content, case["url"], case["id"])
         found.append(case)
     return found, problems
 
@@ -181,8 +184,10 @@ def score_real(ruleset, cases: list[dict], rules: list[str]) -> list[Score]:
     return scores
 
 
-def main_real(ruleset, rules_dir: Path, folder: Path, split: str, show_misses: bool) -> int:
+def main_real(ruleset, rules_dir: Path, folder: Path, split: str, show_misses: bool, exact: bool = False) -> int:
     cases, problems = load_real(folder)
+    if exact:  # only the texts that are byte-for-byte the stored excerpt (sha256 of the manifest)
+        cases = [c for c in cases if c["exact"]]
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -212,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=["tune", "held", "all"], default="all",
                     help="with --real: which half to score (default: both, then all)")
     ap.add_argument("--misses", action="store_true", help="with --real: list every miss and false alarm")
+    ap.add_argument("--exact", action="store_true",
+                    help="with --real: score only the texts whose checksum is the manifest's (a rebuilt "
+                         "text may be an approximate selection of the excerpt, see bench/realset/README.md)")
     args = ap.parse_args(argv)
 
     from monitor.errors import RuleError
@@ -222,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(exc.messages), file=sys.stderr)
         return 2
     if args.real is not None:
-        return main_real(ruleset, args.rules, args.real, args.split, args.misses)
+        return main_real(ruleset, args.rules, args.real, args.split, args.misses, args.exact)
     examples = load_examples(args.examples)
     scores = score(ruleset, examples)
     print(table(scores))

@@ -72,3 +72,12 @@ def delivered(channel: str, outcome: str) -> None:
 def cycle(seconds: float, feeds: int) -> None:
     if feeds:
         CYCLE_SECONDS.observe(seconds)
+
+
+LOOP_LAG = Histogram("monitor_event_loop_lag_seconds",
+                     "How late the daemon's event loop ran a 0.25 s timer (time the loop was blocked)",
+                     registry=REGISTRY, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+
+
+def loop_lag(seconds: float) -> None:
+    LOOP_LAG.observe(max(0.0, seconds))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from monitor.store.sqlite import Store, iso, now_utc
+from monitor.store.sqlite import Store, db_bytes, iso, now_utc
 
 REPO = Path(__file__).resolve().parents[1]
 GRACE = 5
@@ -162,6 +163,7 @@ def test_witness_feed_stays_on_time_while_others_misbehave(tmp_path):
     big_rules(big)
     db = tmp_path / "state" / "monitor.db"
     old_entries(db)
+    filled = db_bytes(db)
     cfg = tmp_path / "monitor.yaml"
     cfg.write_text(f"""state: {{path: {db}, digests_dir: {tmp_path}/state/digests}}
 rules: {{path: {rules}}}
@@ -226,5 +228,16 @@ feeds:
     finally:
         store.close()
     assert len(hostile) == 1                                          # stored, never lost
-    assert stopped_in <= GRACE + 5, f"SIGTERM took {stopped_in:.1f}s (grace {GRACE}s)"
+    # housekeeping gave the pruned space back (incremental vacuum) while the witness kept polling
+    assert db_bytes(db) < filled * 0.7, (filled, db_bytes(db))
+    assert "vacuum:" in err and "pages returned" in err, err[-3000:]
+    # the 20,000-rule reload (compiled and pickled for the workers in a thread) happened, and the
+    # daemon's own probe saw no block of the loop as long as the witness's 10 s tolerance
+    # (measured on a loaded 2-core machine: blocks of 1-2.4 s while the set compiles; see
+    # docs/reliability.md, still open)
+    assert "rules reloaded: " in err, err[-3000:]
+    blocked = [float(x) for x in re.findall(r"event loop blocked for ([0-9.]+)s", err)]
+    print(f"event loop blocks seen by the probe: {blocked}")
+    assert not blocked or max(blocked) < 10, f"event loop blocked: {blocked}"
+    assert stopped_in <= GRACE + 5, f"SIGTERM took {stopped_in:.1f}s (grace {GRACE}s); log: {err[-3000:]}"
     assert proc.returncode == 0 and "stopped cleanly" in err, err[-2000:]

@@ -44,7 +44,43 @@ def test_matching_a_text_file_loads_the_rule_engine_but_not_extraction_nor_the_n
         sorted(mods & set(HEAVY))
 
 
-def test_the_poll_pipeline_leaves_extraction_to_the_workers():
-    """The main process of `monitor run` / `poll` imports trafilatura only to extract inline (no pool)."""
+def test_the_poll_pipeline_leaves_parsing_extraction_and_signatures_to_the_workers():
+    """The main process of `monitor run` / `poll` imports trafilatura, feedparser and datasketch
+    (with scipy) only to do that work inline, without a pool."""
     mods = loaded_after("import monitor.daemon.run, monitor.daemon.pipeline")
-    assert "trafilatura" not in mods and "lxml" not in mods
+    assert not mods & {"trafilatura", "lxml", "feedparser", "datasketch", "scipy"}, \
+        sorted(mods & {"trafilatura", "lxml", "feedparser", "datasketch", "scipy"})
+
+
+
+def loaded_in_worker(names: list[str]) -> list[str]:
+    """Run in a pool worker: which of these modules it has imported."""
+    return [n for n in names if n in sys.modules]
+
+
+WORKER_PROBE = """
+import asyncio, json, sys
+from monitor.extract import pool as pool_mod
+from monitor.ingest.feeds import parse_feed
+from tests.test_lazy_imports import loaded_in_worker
+rss = (b"<rss version='2.0'><channel><title>t</title><item><title>a</title>"
+       b"<link>https://a.example/1</link></item></channel></rss>")
+async def probe():
+    with pool_mod.ExtractorPool(workers=1, preload=getattr(pool_mod, sys.argv[1])) as pool:
+        parsed = await pool.call(parse_feed, rss, "https://a.example/feed", "application/rss+xml", 10)
+        assert parsed.entries
+        return await pool.call(loaded_in_worker, ["trafilatura", "lxml.html", "feedparser"])
+print(json.dumps(asyncio.run(probe())))
+"""
+
+
+def worker_modules(preload: str) -> list[str]:
+    # a fresh interpreter each: the forkserver, and what it preloads, is one per process
+    out = subprocess.run([sys.executable, "-c", WORKER_PROBE, preload], capture_output=True, text=True,
+                         cwd=REPO, check=True, timeout=120)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_workers_that_only_parse_and_match_never_import_trafilatura():
+    assert worker_modules("BASE_PRELOAD") == ["feedparser"]
+    assert worker_modules("FULL_PRELOAD") == ["trafilatura", "lxml.html", "feedparser"]

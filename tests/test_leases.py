@@ -295,3 +295,76 @@ def test_a_batch_is_numbered_in_order_in_one_statement(handles):
         assert storyindex.number(a, [r.article_key for r in rows[:3]]) == 3
         assert storyindex.number(a, [r.article_key for r in rows[3:]]) == 5
     assert [r["article_url"] for r in storyindex.rows_after(a, 1)] == [r.article_key for r in rows[1:]]
+
+
+def test_status_lists_workers_on_postgresql(tmp_path):
+    """The same report through the PostgreSQL store (`state.url`), as `monitor status` reads it."""
+    from click.testing import CliRunner
+
+    from monitor.cli.main import cli
+    from monitor.store.postgres import PgStore
+    from tests.pgstate import PgSchema
+    schema = PgSchema()
+    try:
+        store = PgStore(schema.url)
+        try:
+            leases.register_worker(store, "pg-1", "box", 7, "postgresql")
+            leases.try_lease(store, "housekeeping", "pg-1", 60)
+        finally:
+            store.close()
+        cfg = tmp_path / "monitor.yaml"
+        cfg.write_text(f"state: {{url: '{schema.url}'}}\nchannels:\n  - {{name: desk, type: file}}\nfeeds: []\n")
+        out = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+        assert out.exit_code == 0, out.output
+        assert "worker pg-1: running" in out.output and "housekeeping" in out.output
+    finally:
+        schema.drop()
+
+
+def test_a_killed_workers_leases_are_freed_when_this_machine_starts_a_new_one(handles):
+    """A daemon SIGKILLed and restarted gets a new id (host:pid): it must not wait a whole
+    lease for the feeds its dead predecessor had claimed. Only workers of this machine whose
+    process is gone are freed; a live one keeps its leases."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from monitor.config.workers import WorkerSettings
+
+    h = handles()
+    add_feeds(h, hosts=2, per_host=2)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                   # a pid that no longer exists
+    host = socket.gethostname()
+    leases.register_worker(h, "dead", host, gone.pid, "sqlite")
+    leases.register_worker(h, "alive", host, os.getpid(), "sqlite")
+    held_by_dead = claim(h, "dead", more_hosts=1, lease=600)
+    held_by_alive = claim(h, "alive", more_hosts=1, lease=600)
+    assert len(held_by_dead) == 2 and len(held_by_alive) == 2
+    assert claim(h, "new") == []                  # everything leased, for ten minutes
+
+    Worker("new", WorkerSettings()).start(h)
+    assert sorted(claim(h, "new")) == sorted(held_by_dead)      # the dead one's, not the live one's
+    states = dict(h.db.execute("SELECT id, state FROM workers").fetchall())
+    assert states["dead"] == "dead" and states["alive"] == "running" and states["new"] == "running"
+
+
+def test_poll_once_after_a_killed_daemon_polls_the_feeds_it_had_claimed(handles):
+    """`poll --once` beside running workers leaves their feeds alone, but not a dead one's."""
+    import socket
+    import subprocess
+    import sys
+
+    from monitor.daemon.workers import unleased
+
+    h = handles()
+    add_feeds(h, hosts=1, per_host=3)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    leases.register_worker(h, "killed", socket.gethostname(), gone.pid, "sqlite")
+    held = claim(h, "killed", lease=600)
+    assert len(held) == 3
+    feeds = [dict(zip(("url", "claimed_by", "lease_until"), r)) for r in
+             h.db.execute("SELECT url, claimed_by, lease_until FROM feeds").fetchall()]
+    assert sorted(f["url"] for f in unleased(h, feeds)) == sorted(held)

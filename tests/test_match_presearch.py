@@ -78,3 +78,16 @@ def test_common_words_no_longer_make_candidates(tmp_path):
     assert [m.rule for m in rs.match(doc)] == ["r1"]
     assert [m.rule for m in rs.match(Article(url="u", feed_url="f", guid="g", title="Kallas",
                                              text="the cat"))] == ["r0", "r1"]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(rules=st.lists(rule_st, min_size=50, max_size=120), texts=st.lists(text_st, min_size=2, max_size=4))
+def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, rules, texts):
+    """Presearch, case forms and the index against the slow reference, on large random sets."""
+    from monitor.match import load_rules
+    from tests.test_match_reference import fast, reference
+    rs = load_rules(_write(tmp_path, rules))
+    for i, text in enumerate(texts):
+        doc = Article(url="u", feed_url="f", guid=str(i), title=texts[i - 1], text=text)
+        assert fast(rs, doc) == reference(rs, doc)

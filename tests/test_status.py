@@ -166,3 +166,28 @@ def test_backup_is_consistent_and_restore_puts_it_back(tmp_path, live):
     (tmp_path / "junk.db").write_text("not sqlite")
     bad = run(cfg, "restore", str(tmp_path / "junk.db"))
     assert bad.exit_code == 1 and "not a monitor database" in bad.output
+
+
+def test_a_running_daemons_verdict_on_unchanged_rule_files_is_reused(tmp_path):
+    """`monitor status` does not compile a rule set the running daemon has already judged (a
+    minute for 20,000 rules); a file changed since is compiled again, here."""
+    import os
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "one.yaml").write_text("rules:\n  - id: one\n    query: Kallas\n")
+    past = now_utc().timestamp() - 3600
+    os.utime(rules / "one.yaml", (past, past))
+    cfg = tmp_path / "monitor.yaml"
+    cfg.write_text(f"state: {{path: state/monitor.db}}\nrules: {{path: {rules}}}\n")
+    db = tmp_path / "state" / "monitor.db"
+    store = Store(db)
+    store.set_meta("rules", {"loaded": 20000, "errors": []})    # as the daemon reported it
+    store.close()
+    with StateLock(db):
+        reused = json.loads(run(cfg, "status", "--json").output)["rules_on_disk"]
+        (rules / "one.yaml").write_text("rules:\n  - id: one\n    query: '(Kallas'\n")    # edited since
+        fresh = json.loads(run(cfg, "status", "--json").output)["rules_on_disk"]
+    stopped = json.loads(run(cfg, "status", "--json").output)["rules_on_disk"]
+    assert reused == {"valid": True, "rules": 20000, "errors": [], "checked_by": "daemon"}
+    assert fresh["valid"] is False and "checked_by" not in fresh and fresh["errors"]
+    assert stopped["valid"] is False and "checked_by" not in stopped     # no daemon: always compiled here

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
 
+from monitor.stories import dedupe as _dedupe
 from monitor.stories.buckets import Buckets as _Buckets
 from monitor.stories.dedupe import (
-    _SCHEME,
     NUM_PERM,
     SEED,
     minhash,
@@ -30,7 +30,9 @@ from monitor.stories.dedupe import (
     values_bytes,
     words,
 )
-from monitor.stories.index import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex
+from monitor.stories.index import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex, lsh_bands
+
+_SCHEME = _dedupe._datasketch()[1]       # the hashing scheme argument datasketch needs for stored values
 
 T0 = datetime(2026, 1, 28, 9, 0, tzinfo=UTC)
 
@@ -221,3 +223,11 @@ def test_evicted_slots_are_reused():
     assert len(index) == 11                               # this hour and the ten before
     assert index._sigs.shape[0] <= 64                     # the arrays did not grow with the stream
     assert len(index._key) <= 64
+
+
+@pytest.mark.parametrize("num_perm", [64, 128, 256])
+def test_the_index_chooses_the_bands_and_rows_datasketch_chooses(num_perm):
+    """lsh_bands (numpy, so the main process never imports scipy) agrees with MinHashLSH."""
+    for threshold in (0.05, 0.07, 0.1, 0.2, 0.3, 0.33, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        assert lsh_bands(threshold, num_perm) == (lsh.b, lsh.r), threshold

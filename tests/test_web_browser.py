@@ -173,6 +173,45 @@ def test_rule_tester_backtests_a_new_query(page: Page, site):
     expect(page.locator("section.errors")).to_contain_text("<draft>:")
 
 
+def _oracle(site, query: str) -> int:
+    """How many stored articles the rule language itself matches (no index, no page)."""
+    rules = site["state"].parent / "oracle-live.yaml"
+    rules.write_text("rules:\n  - id: q\n    query: '" + query.replace("'", "''") + "'\n")
+    oracle = load_rules(rules)
+    store = Store(site["state"])
+    try:
+        return sum(1 for r in store.rows("SELECT * FROM articles") if oracle.match(as_article(r)))
+    finally:
+        store.close()
+
+
+def test_rule_tester_reruns_as_the_analyst_types(page: Page, site):
+    page.goto(site["base"] + "/tester?query=Quillmoor&days=30")
+    expect(page.locator("#progress")).to_contain_text("article(s) scanned")
+    quill = _oracle(site, "Quillmoor")
+    assert page.locator("ol.results li.result").count() == quill > 0
+    page.evaluate("window.__same_page = 1")              # gone if the page were loaded again
+    query = page.locator("textarea[name=query]")
+    query.fill("")
+    query.press_sequentially('"Alder Crest"', delay=40)  # typed, never submitted
+    alder = _oracle(site, '"Alder Crest"')
+    assert alder > 0 and alder != quill
+    expect(page.locator("#progress")).to_contain_text(f"{alder} match(es) among", timeout=20_000)
+    expect(page.locator("#progress")).to_contain_text("article(s) scanned in")
+    expect(page.locator("ol.results li.result")).to_have_count(alder)
+    expect(page.locator("pre.yaml")).to_contain_text("Alder Crest")
+    assert page.evaluate("window.__same_page") == 1, "the page was reloaded instead of updated"
+    assert "Alder" in page.url                          # the address follows, so it can be shared
+    # the hidden fields of "Try it on a text" follow the draft too
+    hidden = page.locator("form[action='/tester/check'] input[name=query]")
+    assert hidden.get_attribute("value") == '"Alder Crest"'
+    # an invalid draft is reported as it is typed
+    query.press_sequentially(" NEAR/", delay=40)
+    expect(page.locator("section.errors")).to_contain_text("<draft>:", timeout=20_000)
+    expect(page.locator("ol.results")).to_have_count(0)
+    assert page.evaluate("window.__same_page") == 1
+
+
 def _rows(page: Page, base: str, table: str) -> int:
     page.goto(base + "/channels")
     return page.locator(f"#deliveries-{table} tbody tr").count()

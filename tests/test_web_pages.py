@@ -94,12 +94,15 @@ def test_hostile_titles_stay_inert_everywhere(env):
     art = env.add(HOSTILE, f"Body {HOSTILE} Kaja Kallas", source='<b onmouseover="x()">Evil</b>')
     client = env.client()
     for path in ("/", f"/articles/{art}", f"/stories/{art}", "/rules", "/tester?query=Kallas",
-                 "/search?q=Kallas", "/?rule=<script>"):
+                 "/tester/live?query=Kallas", "/search?q=Kallas", "/?rule=<script>"):
         r = client.get(path)
         assert r.status_code == 200, path
         body = r.text
         assert "<script>alert" not in body and "<img src=x" not in body and "<b onmouseover" not in body, path
-        assert "<script" not in body, f"{path} has a script element"
+        # the one script there is: the tester's own file, never inline
+        scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", body, re.S)
+        assert all(attrs.strip() == 'src="/static/tester.js" defer' and not inner for attrs, inner in scripts), path
+        assert body.count("<script") == len(scripts), f"{path} has a script element"
         assert r.headers["content-security-policy"] == CSP
         assert "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get(f"/articles/{art}").text
@@ -110,6 +113,49 @@ def test_hostile_titles_stay_inert_everywhere(env):
     assert "\x07" not in atom.text and "\x1b" not in atom.text
     feed = json.loads(client.get("/rules/kallas.json").text)
     assert feed["items"][0]["title"].startswith("<script>")
+
+
+def test_the_live_tester_streams_the_lower_half_alone(env):
+    env.add("Kaja Kallas visits Kyiv", "The EU top diplomat Kaja Kallas met ministers.", source="Alpha")
+    env.add("Greenland talks resume", "Talks on Greenland resumed.", source="Beta")
+    client = env.client()
+    full = client.get("/tester?query=Kallas").text
+    assert '<script src="/static/tester.js" defer></script>' in full and 'data-live="/tester/live"' in full
+    live = client.get("/tester/live?query=Kallas&days=30")
+    assert live.status_code == 200 and live.headers["cache-control"] == "no-store"
+    body = live.text
+    assert "<html" not in body and "<form method=\"get\" action=\"/tester\"" not in body   # the fragment only
+    assert body.count('<li class="result') == 1 and "<mark>Kallas</mark>" in body
+    assert re.search(r"1 match\(es\) among \d+ article\(s\) scanned in", body)
+    assert 'name="query" value="Kallas"' in body             # the check and save forms carry the draft
+    bad = client.get("/tester/live?query=(Kallas").text
+    assert 'class="errors"' in bad and "&lt;draft&gt;:" in bad and '<li class="result' not in bad
+    assert client.get("/tester/live").text.strip() == ""      # nothing typed: nothing shown
+    js = client.get("/static/tester.js")
+    assert js.status_code == 200 and "AbortController" in js.text and "data-live" in js.text
+
+
+def test_feeds_page_counts_each_feeds_articles_of_the_last_week(env):
+    from monitor.config.settings import FeedSettings
+    env.store.sync_feeds([FeedSettings("https://feed.example/rss", name="Alpha wire"),
+                          FeedSettings("https://other.example/rss", name="Beta <b>daily</b>"),
+                          FeedSettings("https://idle.example/rss", name="Idle")])
+    for i in range(14):
+        env.add(f"Story {i}", "Text.", feed="https://feed.example/rss")
+    for i in range(7):
+        env.add(f"Other {i}", "Text.", feed="https://other.example/rss")
+    old = env.add("Old story", "Text.", feed="https://other.example/rss")
+    env.store.db.execute("UPDATE articles SET created = '2020-01-01T00:00:00+00:00' WHERE id = ?", [old])
+    env.store.db.execute("UPDATE feeds SET error_count = 2, last_error = 'HTTP 503', "
+                         "failing_since = '2026-11-30T08:15:00+00:00' WHERE url = 'https://idle.example/rss'")
+    page = env.client().get("/feeds").text
+    rows = re.findall(r"<tr class=\"[^\"]*\">(.*?)</tr>", page, re.S)
+    by_name = {re.search(r"<td>([^<]*)", r).group(1): r for r in rows}
+    assert list(by_name)[0] == "Idle"                                   # failing feeds first
+    assert by_name["Alpha wire"].rstrip().endswith("<td>2.0</td>")      # 14 articles / 7 days
+    assert by_name["Beta &lt;b&gt;daily&lt;/b&gt;"].rstrip().endswith("<td>1.0</td>")   # the old one not counted
+    assert "HTTP 503" in by_name["Idle"] and "since 2026-11-30 08:15 UTC" in by_name["Idle"]
+    assert by_name["Idle"].rstrip().endswith("<td>0.0</td>")
 
 
 def test_feeds_out_are_valid_and_list_the_rules_matches(env):

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/realset/collect.py add < entries.jsonl
     .venv/bin/python bench/realset/collect.py check
+    .venv/bin/python bench/realset/collect.py rebuild [ANSWERS_DIR]
 
 `add` reads JSON lines with `url`, `query` (the search tool query that found the page),
 `lang` (ISO 639-1), `labels` (rule ids that should fire, a list or a space-separated
@@ -13,6 +14,13 @@ committed) and appends the case to manifest.jsonl with its split.
 The id is derived from the URL and the text (sha1), and the split is derived from the id
 alone (`tune` or `held`), once, when the case is added: it never changes afterwards and no
 case is ever moved between halves. `check` reports which texts are missing or changed.
+
+`rebuild` writes texts/ again from saved search answers (texts/_answers/*.txt, ignored by
+git like the texts; see README.md "Rebuilding texts/"): for each case it takes the answer
+excerpt whose address is the case's url and finds, by a bounded search, the order-keeping
+selection of its sentences or lines whose checksum is the manifest's `sha256`. Cases with
+no exact selection are reported (and written only with --approx, as the selection closest
+in length, to be read before it is kept).
 This module owns the manifest format; it must not score rules (bench/rulepack.py does).
 """
 
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -38,7 +47,8 @@ def split_of(cid: str) -> str:
     return "tune" if int(cid[0], 16) % 2 == 0 else "held"
 
 
-def read_manifest(path: Path = MANIFEST) -> list[dict]:
+def read_manifest(path: Path | None = None) -> list[dict]:
+    path = path or MANIFEST
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -91,7 +101,177 @@ def check() -> int:
     return 1 if bad else 0
 
 
+SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’»)\]]*(\s+)")
+
+
+def units_of(excerpt: str) -> list[tuple[str, str]]:
+    """(unit, whitespace before it) for each sentence of each line of an excerpt, in order."""
+    out: list[tuple[str, str]] = []
+    gap = ""
+    for line in re.split(r"(\n\s*)", excerpt.strip()):
+        if not line.strip():
+            gap += line
+            continue
+        pos = 0
+        lead = gap
+        for m in SENTENCE_END.finditer(line):
+            out.append((line[pos:m.start(1)].strip(), lead))
+            lead, pos = m.group(1), m.end(1)
+        if line[pos:].strip():
+            out.append((line[pos:].strip(), lead))
+        gap = ""
+    return out
+
+
+CLAUSE_END = re.compile(r"[,;:–—]")
+CUT_MARKS = ("", ".", "…", "...", " …", " ...")
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class _Selection:
+    """The bounded search of one excerpt's order-keeping selections for one checksum."""
+
+    def __init__(self, units: list[tuple[str, str]], blank: bool, sha: str, chars: int, budget: int):
+        self.units, self.blank, self.sha, self.chars, self.budget = units, blank, sha, chars, budget
+        self.steps = 0
+
+    def seps(self, i: int, last: int) -> list[str]:
+        """A line break, a blank line (where the excerpt has them), the original whitespace of
+        adjacent units, a space between units of one line."""
+        seps = {"\n"} | ({"\n\n"} if self.blank else set())
+        if i == last + 1:
+            seps.add(self.units[i][1])
+        if "\n" not in "".join(self.units[j][1] for j in range(last + 1, i + 1)):
+            seps.add(" ")
+        return sorted(seps)
+
+    def done(self, parts: list[str], length: int, last: int, tail: tuple[int, str] | None) -> str | None:
+        endings = [("", "")] if tail is None else [(sep, tail[1]) for sep in self.seps(tail[0], last)]
+        for sep, end in endings:
+            if length + len(sep) + len(end) == self.chars:
+                text = "".join(parts) + sep + end
+                if _sha(text) == self.sha:
+                    return text
+        return None
+
+    def walk(self, start: int, stop: int, parts: list[str], length: int, last: int,
+             tail: tuple[int, str] | None = None) -> str | None:
+        self.steps += 1
+        if self.steps > self.budget:
+            return None
+        found = self.done(parts, length, last, tail) if parts else None
+        room = self.chars - (len(tail[1]) + 1 if tail else 0)
+        for i in range(start, stop):
+            if found is not None:
+                break
+            for sep in self.seps(i, last) if parts else [""]:
+                grown = length + len(sep) + len(self.units[i][0])
+                if found is None and grown <= room:
+                    found = self.walk(i + 1, stop, parts + [sep, self.units[i][0]], grown, i, tail)
+        return found
+
+    def with_cut_tail(self) -> str | None:
+        """Selections whose last unit is cut short at a clause boundary."""
+        for j, (unit, _) in enumerate(self.units):
+            for cut in CLAUSE_END.finditer(unit):
+                for mark in CUT_MARKS:
+                    short = unit[:cut.start()] + mark
+                    if len(short) == self.chars and _sha(short) == self.sha:
+                        return short
+                    self.steps = 0
+                    found = self.walk(0, j, [], 0, -2, (j, short)) if len(short) < self.chars else None
+                    if found is not None:
+                        return found
+        return None
+
+
+def find_selection(excerpt: str, sha: str, chars: int, budget: int = 200_000) -> tuple[str | None, str | None]:
+    """(exact text, closest candidate): order-keeping selections of the excerpt's units.
+
+    Units are joined by a line break, a blank line (where the excerpt has them), their
+    original whitespace (adjacent units) or a space (units of one line). A second pass lets
+    the last unit be cut short at a clause boundary (a comma, a dash), with or without a
+    closing mark. The search only walks selections whose length can still reach `chars`.
+    """
+    whole = re.sub(r"^date \d{4}-\d{2}(-\d{2})? ", "", excerpt.strip())  # page furniture
+    for text in (excerpt.strip(), whole):
+        if _sha(text) == sha:
+            return text, text
+    units = units_of(whole)
+    search = _Selection(units, "\n\n" in whole, sha, chars, budget)
+    found = search.walk(0, len(units), [], 0, -2) or search.with_cut_tail()
+    if found is not None:
+        return found, found
+    # no exact selection: the run of consecutive units closest in length (read it before keeping it)
+    n = len(units)
+    runs = ["\n".join(u for u, _ in units[i:k]) for i in range(n) for k in range(i + 1, n + 1)]
+    return None, min(runs, key=lambda r: abs(len(r) - chars), default=None)
+
+
+def read_answers(folder: Path) -> dict[tuple[str, str], list[str]]:
+    """(query, url) -> excerpts from saved answers: `#query: Q`, then `=== URL` blocks.
+
+    A page can come back twice in one answer (two passages of it): both are kept."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(folder.glob("*.txt")):
+        query, url, lines = "", None, []
+        for line in path.read_text(encoding="utf-8").splitlines() + ["=== "]:
+            if line.startswith("#query: ") and url is None:
+                query = line[len("#query: "):].strip()
+            elif line.startswith("=== "):
+                if url:
+                    out.setdefault((query, url), []).append("\n".join(lines).strip())
+                url, lines = line[4:].strip(), []
+            elif url is not None:
+                lines.append(line)
+    return out
+
+
+def rebuild(folder: Path, approx: bool, verbose: bool) -> int:
+    answers = read_answers(folder)
+    TEXTS.mkdir(exist_ok=True)
+    counts = {"exact": 0, "approximate": 0, "missing": 0, "kept": 0}
+    for case in read_manifest():
+        path = TEXTS / f"{case['id']}.txt"
+        if path.exists() and hashlib.sha256(path.read_text(encoding="utf-8").strip().encode()).hexdigest() == case["sha256"]:
+            counts["exact"] += 1
+            continue
+        excerpts = answers.get((case["query"], case["url"]))
+        if not excerpts:
+            counts["missing"] += 1
+            if verbose:
+                print(f"missing: {case['id']} {case['url']} (no saved answer)")
+            continue
+        exact, closest = None, None
+        for excerpt in excerpts:
+            exact, near = find_selection(excerpt, case["sha256"], case["chars"])
+            if closest is None or (near and abs(len(near) - case["chars"]) < abs(len(closest) - case["chars"])):
+                closest = near
+            if exact is not None:
+                break
+        if exact is not None:
+            path.write_text(exact + "\n", encoding="utf-8")
+            counts["exact"] += 1
+        elif path.exists():
+            counts["kept"] += 1
+            print(f"kept: {case['id']} (an approximate text already there)")
+        else:
+            counts["approximate"] += 1
+            print(f"approximate: {case['id']} {case['chars']} chars wanted, "
+                  f"closest {len(closest or '')}: {case['url']}")
+            if approx and closest:
+                path.write_text(closest + "\n", encoding="utf-8")
+    print(" ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["rebuild"]:
+        rest = [a for a in argv[1:] if not a.startswith("--")]
+        return rebuild(Path(rest[0]) if rest else TEXTS / "_answers", "--approx" in argv, "--verbose" in argv)
     if argv[:1] == ["add"]:
         return add(sys.stdin.read().splitlines())
     if argv[:1] == ["check"]:

@@ -21,7 +21,7 @@ from monitor.cli.feeds import feeds_group
 from monitor.cli.matches import matches_command
 from monitor.cli.progress import Progress
 from monitor.cli.rules import match_command, rules_group
-from monitor.cli.state import backup_command, migrate_command, restore_command
+from monitor.cli.state import backup_command, migrate_command, restore_command, vacuum_command
 from monitor.cli.stories import stories_command
 from monitor.cli.terminal import guard_streams
 from monitor.config import settings as config_mod
@@ -140,7 +140,7 @@ def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | Non
     _setup_logging(cfg, verbose)
 
     async def go() -> pipeline.CycleSummary:
-        async with daemon.open_deps(cfg, rules_dir) as deps:
+        async with daemon.open_deps(cfg, rules_dir, prestart=False) as deps:
             if deps.rules.current is None and deps.rules.errors:
                 for msg in deps.rules.errors:
                     click.echo(msg, err=True)
@@ -223,6 +223,7 @@ cli.add_command(config_group)
 cli.add_command(migrate_command)
 cli.add_command(backup_command)
 cli.add_command(restore_command)
+cli.add_command(vacuum_command)
 cli.add_command(digest_command)
 cli.add_command(extract_command)
 cli.add_command(feeds_group)

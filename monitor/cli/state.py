@@ -1,9 +1,10 @@
-"""`monitor migrate`, `monitor backup FILE`, `monitor restore FILE`: the state database's upkeep.
+"""`monitor migrate`, `backup FILE`, `restore FILE`, `vacuum`: the state database's upkeep.
 
 Owns these commands' options, messages and exit codes; the work is in store.sqlite and
-store.pg_base (migrations), store.backup (SQLite's backup API) and, for `migrate --to`,
-cli/transfer.py. Restoring refuses while a daemon holds the state's lock; backup and
-restore are SQLite's (PostgreSQL has pg_dump). Must not hold business logic.
+store.pg_base (migrations), store.backup (SQLite's backup API), store.vacuum and, for
+`migrate --to`, cli/transfer.py. Restoring and the full vacuum refuse while a daemon
+holds the state's lock; backup, restore and vacuum are SQLite's (PostgreSQL has pg_dump
+and autovacuum). Must not hold business logic.
 """
 
 from __future__ import annotations
@@ -135,3 +136,37 @@ def restore_command(ctx: click.Context, source: Path) -> None:
         click.echo(f"not restored: {exc}", err=True)
         sys.exit(1)
     click.echo(f"restored {source} to {cfg.state_path}" + (f"; the previous database is kept as {kept}" if kept else ""))
+
+
+@click.command("vacuum")
+@click.pass_context
+def vacuum_command(ctx: click.Context) -> None:
+    """Compact the state database once and switch it to incremental vacuum (the daemon must be stopped).
+
+    A database made by an older monitor keeps the space retention frees inside the file;
+    this rewrites it once (a full VACUUM: as long as copying the file, with room for a
+    second copy), after which the daemon's housekeeping returns freed space by itself
+    (`state.vacuum`). Databases made since are incremental from the start. Example:
+
+        monitor vacuum
+    """
+    from monitor.daemon.lock import AlreadyRunning, StateLock
+    from monitor.store.vacuum import convert
+    cfg = load_config(ctx)
+    if cfg.postgres is not None:
+        click.echo("monitor vacuum is for a SQLite state; PostgreSQL reclaims space itself (autovacuum)", err=True)
+        sys.exit(2)
+    if not cfg.state_path.exists():
+        click.echo(f"no state database at {cfg.state_path}", err=True)
+        sys.exit(1)
+    try:
+        with StateLock(cfg.state_path):
+            report = convert(cfg.state_path)
+    except AlreadyRunning as exc:
+        click.echo(f"not vacuumed: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # sqlite3.Error, OSError: the file is left as it was
+        click.echo(f"not vacuumed: {cfg.state_path}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{cfg.state_path}: {report.bytes_before / 1e6:.1f} MB -> {report.bytes_after / 1e6:.1f} MB, "
+               f"auto_vacuum {report.mode}")

@@ -110,6 +110,7 @@ class Config:
     rules_max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES   # rules.max_alias_values
     shutdown_grace_seconds: float = 20.0         # on SIGTERM, how long running jobs may finish
     postgres: PostgresSettings | None = None     # state.url / url_env: PostgreSQL instead of SQLite at state_path
+    state_vacuum: bool = True                    # state.vacuum: return pruned space after retention (SQLite)
     workers: WorkerSettings = field(default_factory=WorkerSettings)   # leases of claimed work
 
     def channel(self, name: str) -> ChannelSettings:
@@ -277,7 +278,8 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
     c = Checker(file)
     if not c.keys(doc, TOP_KEYS, "config"):
         raise ConfigError(c.errors)
-    state = _mapping(c, doc, "state", STATE_KEYS)
+    state = _mapping(c, doc, "state", STATE_KEYS | {"vacuum"})
+    state_vacuum = c.typed(state, "vacuum", bool, True)
     postgres = parse_postgres(c, state)
     rules = _mapping(c, doc, "rules", {"path", "max_alias_values"})
     max_alias_values = c.typed(rules, "max_alias_values", int, yamlsrc.DEFAULT_MAX_ALIAS_VALUES)
@@ -337,7 +339,7 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         http_listen=str(listen) if listen else None, http=http_settings,
         disabled_channels=tuple(ch.name for ch in defined if not ch.enabled),
         legacy_state_path=legacy if legacy is not None and legacy != state_path else None,
-        shutdown_grace_seconds=float(grace),
+        shutdown_grace_seconds=float(grace), state_vacuum=state_vacuum,
         rules_max_alias_values=max_alias_values, workers=workers,
         postgres=postgres,
     )

@@ -15,7 +15,6 @@ Must not touch the store or decide channels (pipeline.py does).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pickle
 import shutil
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.ingest.feeds import parse_feed
 from monitor.models import Article, Match, ParsedFeed
 from monitor.stories.dedupe import item_url
 from monitor.stories.index import TextSignature, text_signature
@@ -45,6 +43,7 @@ def parse_and_key(body: bytes, url: str, content_type: str, max_entries: int,
                   feed_url: str) -> tuple[ParsedFeed, dict[str, str]]:
     """In a worker: the parsed feed and each entry's article key (its canonical URL, held to
     the feed's site: `dedupe.item_url` without a page), by GUID."""
+    from monitor.ingest.feeds import parse_feed  # feedparser: in the workers, not the main process
     parsed = parse_feed(body, url, content_type, max_entries)
     return parsed, {e.guid: item_url(e.url or e.guid, feed_url) for e in parsed.entries}
 
@@ -116,7 +115,10 @@ class RulesPublisher:
             return None, num_perm, related
         path = self.published(rules)
         if path is None:
-            path = await asyncio.to_thread(self.publish, rules)
+            # a daemon thread, not asyncio.to_thread: a pickling still going at shutdown
+            # (seconds for 20,000 rules) must not hold the process's exit
+            from monitor.daemon.jobs import in_daemon_thread
+            path = await in_daemon_thread(self.publish, rules)
         return path, num_perm, related
 
     def close(self) -> None:

@@ -1,8 +1,8 @@
 """The poll cycle: the one place that wires the stages to the store.
 
 For each due feed: fetch (conditional GET) -> parse -> keep unseen entries -> fetch and
-extract their pages -> canonical URL and story -> match the rules -> save entries,
-articles, matches, outbox rows and the feed's new state in one transaction.
+extract their pages (daemon/articles.py) -> canonical URL and story -> match the rules ->
+save entries, articles, matches, outbox rows and the feed's new state in one transaction.
 Errors are isolated per feed and recorded on the feed (error count, last error, next
 attempt). Must not render or send digests (delivery.py reads the outbox), and holds no
 state between cycles beyond what `Deps` carries.
@@ -16,21 +16,18 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from monitor import metrics
 from monitor.config.settings import Config
 from monitor.daemon import moves
-from monitor.daemon.analysis import parse_and_key
+from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
 from monitor.errors import FeedParseError, FetchError
-from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
-from monitor.extract.pool import WorkerFailed
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
 from monitor.ingest.fetch import Fetcher, FetchResult
-from monitor.models import Article, Entry, Extracted, ParsedFeed
+from monitor.models import Article, Entry
 from monitor.store.sqlite import Store, iso, now_utc
 from monitor.stories import dedupe
 
@@ -49,6 +46,7 @@ class Deps:
     stories: Any = None             # monitor.stories.index.StoryIndex, or None
     analysis: Any = None            # monitor.daemon.analysis.RulesPublisher (with a pool), or None
     synced: Config | None = None    # the config whose feed list the store last took in
+    sessions: Any = None            # monitor.daemon.sessions.Sessions: feed jobs' connections, reused
     worker: Any = None              # monitor.daemon.workers.Worker: this process's claims and story catch-up
 
 
@@ -125,8 +123,8 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
 
 
 async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
-    """One feed's poll as a job: its own short-lived store connection, its own deadline."""
-    with deps.store.session() as store:
+    """One feed's poll as a job: a store connection of its own while it runs, its own deadline."""
+    with (deps.sessions.session() if deps.sessions is not None else deps.store.session()) as store:
         return await poll_feed(replace(deps, store=store), feed)
 
 
@@ -180,7 +178,7 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
         base["next_poll"] = iso(_next_poll(deps, feed, now, known_times, None, result))
         deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
-    parsed, keys = await _parse(deps, result, url)
+    parsed, keys = await parse(deps, result, url)
     new = deps.store.unseen(url, parsed.entries)
     if new and log.isEnabledFor(logging.DEBUG):     # when the fetch saw new items (bench/alert.py reads it)
         log.debug("feed fetched: %s: %d new of %d entries", url, len(new), len(parsed.entries),
@@ -192,8 +190,8 @@ async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
             log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
     republished = deps.store.republished(url, parsed.entries)
-    built, rebuilt, left = await _build_until(deps, feed, parsed, new, republished, deadline, keys)
-    articles = _unique(deps, [a for a in built if a is not None])
+    built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
+    articles = unique(deps, [a for a in built if a is not None])
     analyses = await analyse_batch(deps, articles, url)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
@@ -246,34 +244,6 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
     return items, unmatched, updated
 
 
-async def _build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entry],
-                       republished: list[tuple[Entry, dict]], deadline: float, keys: dict[str, str] | None = None,
-                       ) -> tuple[list[Article | None], list[Article | None], set[str]]:
-    """Fetch and extract the new and re-published entries' pages until the feed's deadline.
-
-    Returns the articles of the new entries and of the re-published ones (None where a
-    page was not finished) and the GUIDs left unfinished at the deadline. `keys` are the
-    entries' article keys (canonical URLs) computed with the parse, by GUID.
-    """
-    entries = [*new, *(e for e, _ in republished)]
-    keys = keys or {}
-    if not (feed["full_text"] and deps.config.fetch.full_text):     # feed content only: nothing to wait for
-        built: list[Article | None] = [_article(deps, feed, e, parsed.title, None, keys.get(e.guid))
-                                       for e in entries]
-        return built[:len(new)], built[len(new):], set()
-    tasks = [asyncio.ensure_future(_build_article(deps, feed, e, parsed.title, keys.get(e.guid))) for e in entries]
-    if not tasks:
-        return [], [], set()
-    done, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
-    for t in pending:
-        t.cancel()
-    if pending:
-        await asyncio.wait(pending)
-    out = [t.result() if t in done else None for t in tasks]   # a bug in one page fails the feed, as before
-    left = {e.guid for e, t in zip(entries, tasks) if t not in done}
-    return out[:len(new)], out[len(new):], left
-
-
 def _loop_time(deadline: float) -> float:
     """A time.monotonic() deadline on the running loop's clock."""
     return asyncio.get_running_loop().time() + (deadline - time.monotonic())
@@ -289,18 +259,6 @@ def _apply_updates(deps: Deps, republished: list[tuple[Entry, dict]], rebuilt: l
         deps.store.mark_article_updated(stored["url"], fresh.text, dedupe.text_fingerprint(fresh.title, fresh.text))
         n += 1
     return n
-
-
-async def _parse(deps: Deps, result: FetchResult, feed_url: str) -> tuple[ParsedFeed, dict[str, str]]:
-    """Parse, and key each entry (its canonical URL), in the worker pool when there is one
-    (feedparser is the cold cycle's main CPU cost; the keys are pure per-entry work too)."""
-    args = (result.body, result.url, result.content_type, deps.config.fetch.max_entries_per_feed, feed_url)
-    if deps.extractor is None:
-        return await asyncio.to_thread(parse_and_key, *args)
-    try:
-        return await deps.extractor.call(parse_and_key, *args, what=result.url)
-    except WorkerFailed as exc:
-        raise FeedParseError(str(exc)) from None
 
 
 def _next_poll(deps: Deps, feed: dict, now: datetime, times: list[datetime], ttl: int | None,
@@ -320,59 +278,3 @@ def _failed(deps: Deps, feed: dict, error: str, retry_after: float | None, statu
                 extra={"event": "feed_failed", "feed": feed["url"], "error": error, "failures": count,
                        "next_attempt": iso(nxt), "status": status})
     return FeedOutcome(feed["url"], "failed", error=error)
-
-
-async def _build_article(deps: Deps, feed: dict, entry: Entry, feed_title: str = "",
-                         key: str | None = None) -> Article | None:
-    """The entry plus its extracted page; falls back to the feed's own text, never loses it."""
-    full_text = bool(feed["full_text"]) and deps.config.fetch.full_text
-    extracted = None
-    if full_text and entry.url:
-        try:
-            page = await deps.fetcher.fetch_page(entry.url)
-            metrics.fetched("page", page.elapsed)
-            if page.status < 400 and "html" in (page.content_type or "html"):
-                # bytes, so extraction reads the page's own charset declaration
-                extracted = await _extract(deps, page.body, page.url)
-        except FetchError as exc:
-            log.info("page not fetched, using the feed's text: %s: %s", entry.url, exc)
-    return _article(deps, feed, entry, feed_title, extracted, key)
-
-
-def _article(deps: Deps, feed: dict, entry: Entry, feed_title: str, extracted: Extracted | None,
-             key: str | None) -> Article:
-    """The Article of an entry and its extracted page (or None); `key`: its key without a page."""
-    text, source = article_text(extracted, entry.summary, entry.content)
-    page_canonical = extracted.canonical_url if extracted else None
-    cap = deps.config.fetch.max_article_chars        # one 6 MB item must not cost 6 MB a poll
-    return Article(
-        url=key if key is not None and not page_canonical
-        else dedupe.item_url(entry.url or entry.guid, feed["url"], page_canonical),
-        feed_url=feed["url"], guid=entry.guid,
-        title=clip(entry.title or (extracted.title if extracted else "") or "(untitled)", MAX_TITLE_CHARS),
-        summary=clip(entry.summary, cap), text=clip(text, cap), author=entry.author or (extracted.author if extracted else ""),
-        published=entry.published or entry.updated,
-        language=(extracted.language if extracted else "") or "",
-        source=feed["name"] or feed_title or (extracted.sitename if extracted else "") or _host(feed["url"]),
-        feed_tags=tuple(feed["tags"]), text_source=source)
-
-
-async def _extract(deps: Deps, html: bytes, url: str):
-    if deps.extractor is not None:
-        return await deps.extractor.extract(html, url)
-    return await asyncio.to_thread(extract, html, url)
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).hostname or url
-
-
-def _unique(deps: Deps, articles: list[Article]) -> list[Article]:
-    """Drop articles whose canonical URL is already stored or repeats within this batch."""
-    known = deps.store.known_urls(a.url for a in articles)
-    out, seen = [], set(known)
-    for a in articles:
-        if a.url not in seen:
-            seen.add(a.url)
-            out.append(a)
-    return out

@@ -1,11 +1,12 @@
 """`monitor run`: the long-running service around the pipeline.
 
 Owns which jobs the daemon has and when they run, all through the one job runner
-(daemon/jobs.py): a poll job per due feed (daemon/scheduler.py), deliveries (a job per
-channel, deliver/job.py: at once when a feed queued something, within a second of any new
-outbox row or due retry, every minute for schedules), the rules and
+(daemon/jobs.py) and its APScheduler timer: a poll job per due feed (daemon/scheduler.py,
+a date trigger at the next due time), deliveries (a job per channel, deliver/job.py: at
+once when a feed queued something, within a second of any new outbox row or due retry,
+on every minute for schedules, a cron trigger), the rules and
 config reloads (compiled in a thread, swapped in on the loop) and housekeeping
-(retention, in a thread on its own connection). Also signal handling and graceful
+(retention, then incremental vacuum, in a thread on its own connections). Also signal handling and graceful
 shutdown: on SIGTERM/SIGINT no new job starts, running jobs get `shutdown_grace_seconds`
 to finish and are then cancelled. Cancelling is safe because every feed is saved in its
 own transaction and deliveries are marked only after their channel confirms. With several
@@ -20,117 +21,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import replace
-from datetime import datetime, timedelta
-from pathlib import Path
 
 from monitor.config import settings as config_mod
 from monitor.config.crossref import missing_env, rule_channel_errors
 from monitor.config.settings import Config
-from monitor.daemon import notices, pipeline
-from monitor.daemon.analysis import RulesPublisher
+from monitor.daemon import looplag, notices, pipeline
+from monitor.daemon.deps import open_deps, pool_preload, report_rules, rule_check, story_horizon
 from monitor.daemon.jobs import JobRunner
 from monitor.daemon.lock import StateLock
 from monitor.daemon.scheduler import FeedScheduler
 from monitor.daemon.startup import StartupError, preflight
-from monitor.daemon.storyload import OnDemandIndex
 from monitor.daemon.workers import Worker
 from monitor.deliver.channels import file as file_channel
 from monitor.deliver.job import WATCH_SECONDS, Deliveries
 from monitor.errors import ConfigError
-from monitor.extract.pool import BASE_PRELOAD, FULL_PRELOAD, ExtractorPool
-from monitor.ingest.fetch import Fetcher
-from monitor.store import storyindex
+from monitor.store import vacuum
 from monitor.store.open import open_store, state_label
-from monitor.store.sqlite import Store, now_utc
-from monitor.stories.index import StoryIndex
+from monitor.store.sqlite import now_utc
+
+__all__ = ["Daemon", "open_deps", "pool_preload", "prune_state", "report_rules", "rule_check", "run",
+           "story_horizon"]
 
 log = logging.getLogger("monitor.daemon.run")
 
 RULES_CHECK_SECONDS = 5
 CONFIG_CHECK_SECONDS = 10
 HOUSEKEEPING_HOURS = 6
+VACUUM_HINT_PAGES = 25_000     # ~100 MB free inside a non-incremental database: worth `monitor vacuum`
 NOTICES_CHECK_SECONDS = 60
-
-
-@asynccontextmanager
-async def open_deps(config: Config, rules_dir: Path | None = None,
-                    use_pool: bool = True, worker_id: str | None = None) -> AsyncIterator[pipeline.Deps]:
-    """Build the per-process dependencies once: store, HTTP client, rules, extractor pool, stories."""
-    from monitor.match import RuleWatcher
-
-    store = open_store(config)
-    rules = RuleWatcher(rules_dir or config.rules_path, check=rule_check(config),
-                        max_alias_values=config.rules_max_alias_values, settle_seconds=1.0)
-    extractor = ExtractorPool(workers=config.fetch.extract_workers or None,
-                              preload=pool_preload(config)) if use_pool else None
-    publisher = RulesPublisher() if use_pool else None
-    worker = Worker(worker_id, config.workers, backend=str(store.dialect))
-    # the workers start (forkserver, imports) while the rules are published and the first fetches wait
-    starting = asyncio.ensure_future(extractor.start()) if extractor is not None else None
-    try:
-        if publisher is not None and rules.current is not None:
-            await asyncio.to_thread(publisher.publish, rules.current)
-        worker.story_seq = storyindex.max_seq(store)      # rows saved later are caught up
-        stories = _story_index(config, store, worker)
-        async with Fetcher(config.fetch) as fetcher:
-            yield pipeline.Deps(config=config, store=store, fetcher=fetcher, rules=rules,
-                                extractor=extractor, stories=stories, analysis=publisher, worker=worker)
-    finally:
-        if starting is not None:    # workers half-started must be known to the pool to be stopped
-            await asyncio.gather(starting, return_exceptions=True)
-        if extractor is not None:
-            extractor.close()
-        if publisher is not None:
-            publisher.close()
-        store.close()
-
-
-def pool_preload(config: Config) -> tuple[str, ...]:
-    """What the workers' forkserver imports: trafilatura only when some feed extracts pages."""
-    full_text = config.fetch.full_text and any(f.full_text for f in config.feeds if f.enabled)
-    return FULL_PRELOAD if full_text else BASE_PRELOAD
-
-
-def rule_check(config: Config):
-    """The check a rule set must pass against this config: it routes only to defined channels."""
-    return lambda ruleset: rule_channel_errors(ruleset.rules, config)
-
-
-def _story_index(config: Config, store: Store, worker: Worker | None = None) -> OnDemandIndex:
-    """The story index over the dedupe window, rebuilt from the stored signatures on first use."""
-    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
-                       date_skew_minutes=config.dedupe.date_skew_minutes,
-                       related_threshold=config.dedupe.related_threshold)
-
-    def load(ix: StoryIndex) -> int:
-        if worker is not None:      # rows saved after the load are caught up (daemon/workers.py)
-            worker.story_seq = max(worker.story_seq, storyindex.max_seq(store))
-        return ix.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
-    return OnDemandIndex(index, load)
-
-
-def story_horizon(config: Config, store: Store) -> datetime:
-    """Where the story window starts: a window before the latest stored publication time (as
-    StoryIndex evicts), never after now. Reloading and pruning by this, not by the wall clock,
-    lets a restart rebuild the index the previous process had, also for articles dated days ago."""
-    latest = store.latest_story_published()
-    now = now_utc()
-    return (min(latest, now) if latest else now) - timedelta(hours=config.dedupe.story_window_hours)
-
-
-def report_rules(deps: pipeline.Deps) -> None:
-    """Write the rules' state where `monitor status` can read it, and log errors once per change."""
-    watcher = deps.rules
-    current = watcher.current
-    state = {"loaded": len(current.rules) if current else 0, "errors": list(watcher.errors)}
-    previous = deps.store.get_meta("rules")
-    if previous is None or previous[0] != state:
-        for msg in watcher.errors:
-            log.error("rules: %s (keeping the last valid rule set)", msg)
-        deps.store.set_meta("rules", state)
 
 
 class Daemon:
@@ -208,7 +130,7 @@ class Daemon:
         self.deps.config = fresh
         self.deps.rules.check = rule_check(fresh)
         self.deps.rules.recheck()
-        self.scheduler.wake.set()
+        self.scheduler.poke()
         log.info("config reloaded: %d feeds, %d channels", len(fresh.feeds), len(fresh.channels))
 
     async def reload_rules(self) -> None:
@@ -228,12 +150,21 @@ class Daemon:
 
     # -- housekeeping ------------------------------------------------------------------
     async def housekeeping(self) -> None:
-        """Retention in a thread, by the one worker holding the housekeeping lease."""
+        """Retention, then (state.vacuum) the freed space back to the file system; in a thread,
+        by the one worker holding the housekeeping lease."""
+        stop = self.runner.stop_flag.is_set
         with self.deps.store.session() as store:
             async with self.worker.singleton(store, "housekeeping") as mine:
-                if mine:
-                    self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config,
-                                                                  self.runner.stop_flag.is_set))
+                if not mine:
+                    return
+                self._log_pruned(*await self.runner.in_thread(prune_state, self.deps.config, stop))
+                sqlite = getattr(self.deps.store, "dialect", "sqlite") == "sqlite"    # PostgreSQL: autovacuum
+                if self.deps.config.state_vacuum and sqlite and not stop():
+                    report = await self.runner.in_thread(vacuum.incremental, self.deps.config.state_path, stop)
+                    if report.mode == "none" and report.free_pages > VACUUM_HINT_PAGES:
+                        log.warning(report.line())
+                    elif report.freed_pages:
+                        log.info(report.line())
 
     def prune(self) -> None:
         """Retention right here (tests, bench); the daemon runs it as the housekeeping job."""
@@ -260,12 +191,14 @@ class Daemon:
                 raise StartupError(exc.messages) from None
             log.info("web interface on http://%s (also /healthz, /metrics)", cfg.http_listen)
         runner = self.runner
+        runner.start("looplag", lambda: looplag.probe(runner.stopping))   # measures the loop's lag
         self.worker.start(self.deps.store)
         runner.every(self.deps.config.workers.heartbeat_seconds, "heartbeat", self.heartbeat,
                      first=self.deps.config.workers.heartbeat_seconds)
         report_rules(self.deps)
-        # At start too: a delivery claimed before a crash is resumed at once, not a minute later.
         runner.every(WATCH_SECONDS, "deliver:watch", self.deliveries.watch)
+        # on the minute for schedules; at start too: a delivery claimed before a crash is resumed at once
+        runner.cron("deliver:schedule", self.deliveries.schedule, second=0, now=True)
         runner.every(NOTICES_CHECK_SECONDS, "notices", self.channel_notices, first=NOTICES_CHECK_SECONDS)
         runner.every(RULES_CHECK_SECONDS, "rules", self.reload_rules, first=RULES_CHECK_SECONDS)
         await self.reload_config()
@@ -273,14 +206,16 @@ class Daemon:
         runner.every(HOUSEKEEPING_HOURS * 3600, "housekeeping", self.housekeeping)
         if self.deps.extractor is not None:
             await self.deps.extractor.start()      # workers up before the first poll needs them
-        feeds = asyncio.ensure_future(self.scheduler.run())
+        self.scheduler.start()
         log.info("monitor running: %d feeds, %d channels, state %s", len(cfg.feeds), len(cfg.channels),
                  state_label(cfg))
         await self.stopping.wait()
         grace = self.deps.config.shutdown_grace_seconds
-        log.info("shutting down: waiting up to %.0fs for %d running job(s)", grace, len(runner.running))
-        await feeds
-        await runner.drain(grace)
+        log.info("shutting down: waiting up to %.0fs for %d running job(s): %s", grace, len(runner.running),
+                 ", ".join(sorted(runner.running)) or "none")
+        began = time.monotonic()
+        cancelled = await runner.drain(grace)
+        log.info("jobs drained in %.1fs (%d cancelled)", time.monotonic() - began, cancelled)
         try:
             self.worker.stop(self.deps.store)      # leases back now, not when they run out
         except Exception:

@@ -9,7 +9,10 @@ when the last of them has finished; a feed falling due after that starts the nex
 An idle check records an empty cycle, as `poll --once` with nothing due does.
 Due feeds are claimed, not only read: `daemon/workers.Worker.claim` leases them (and their
 hosts) in the store, so several workers on one PostgreSQL database never poll a feed twice,
-and the one SQLite daemon runs the same code. Must not poll a feed itself (pipeline.poll_feed does).
+and the one SQLite daemon runs the same code. The check itself is the job `feeds:check`, on
+a date trigger of the runner's timer (APScheduler) set for when the next feed is due (at
+most `MAX_SLEEP_SECONDS` ahead); `poke()` (a poll ended, the config changed) moves it to now.
+Must not poll a feed itself (pipeline.poll_feed does).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class FeedScheduler:
         self.runner = runner
         self.on_feed_done = on_feed_done
         self.cycle: Cycle | None = None
-        self.wake = asyncio.Event()
+        self._poked = False
         self._last_record = float("-inf")
 
     def _open_cycle(self) -> Cycle:
@@ -106,7 +109,7 @@ class FeedScheduler:
             self.worker.done(self.deps.store, url)      # after its save: the lease goes back
             if cycle.running == 0 and not self.runner.stopping.is_set():
                 self._record(cycle)
-            self.wake.set()       # its next poll time changed
+            self.poke()       # its next poll time changed
         return done
 
     def _record(self, cycle: Cycle) -> None:
@@ -130,19 +133,22 @@ class FeedScheduler:
             return limit
         return max(0.2, min(limit, (nxt - now + timedelta(milliseconds=50)).total_seconds()))
 
-    async def run(self) -> None:
-        """Check, sleep until the next feed is due (or a job finished, or the config changed), repeat."""
-        while not self.runner.stopping.is_set():
-            try:
-                delay = self.check()
-            except Exception:
-                log.exception("feed scheduler check failed; retrying")
-                delay = MAX_SLEEP_SECONDS
-            self.wake.clear()
-            stop = asyncio.ensure_future(self.runner.stopping.wait())
-            woke = asyncio.ensure_future(self.wake.wait())
-            try:
-                await asyncio.wait({stop, woke}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-                woke.cancel()
+    def start(self) -> None:
+        """The first check now; each check sets the timer for the next."""
+        self.poke()
+
+    def poke(self) -> None:
+        """Check now (a poll ended, the config changed), whatever the timer said."""
+        self._poked = True
+        self.runner.at(0, "feeds:check", self._tick)
+
+    async def _tick(self) -> None:
+        """The `feeds:check` job: start what is due, set the timer for the next due feed."""
+        self._poked = False
+        try:
+            delay = self.check()
+        except Exception:
+            log.exception("feed scheduler check failed; retrying")
+            delay = MAX_SLEEP_SECONDS
+        if not self.runner.stopping.is_set():
+            self.runner.at(0 if self._poked else delay, "feeds:check", self._tick)

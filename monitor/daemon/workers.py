@@ -38,6 +38,27 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _alive(pid: int) -> bool:
+    """Does a process with this pid exist on this machine (signal 0 checks, sends nothing)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:       # it exists, under another user
+        return True
+    return True
+
+
+def free_dead_workers(store: Any, but: str | None = None) -> list[str]:
+    """Free the leases of this machine's workers whose process is gone (SIGKILL, a crash):
+    a restarted daemon, or `poll --once` after one, need not wait a whole lease for them."""
+    gone = [i for i, pid in leases.workers_on(store, socket.gethostname()) if i != but and not _alive(pid)]
+    if gone:
+        log.warning("workers %s of this machine are gone (killed?): their leases are free now", ", ".join(gone))
+        leases.release_dead(store, gone)
+    return gone
+
+
 class Worker:
     """One worker's claims: see the module docstring."""
 
@@ -57,6 +78,7 @@ class Worker:
 
     # -- life -----------------------------------------------------------------------
     def start(self, store: Any) -> None:
+        free_dead_workers(store, but=self.id)
         leases.register_worker(store, self.id, socket.gethostname(), os.getpid(), self.backend)
         log.info("worker %s registered (%s, leases of %gs)", self.id, self.backend, self.settings.lease_seconds)
 
@@ -167,8 +189,10 @@ def unleased(store: Any, feeds: list[dict]) -> list[dict]:
     """The feeds no worker holds a live lease on (`poll --once` beside running workers)."""
     if not any(f.get("claimed_by") for f in feeds):
         return feeds
+    gone = set(free_dead_workers(store))
     now = leases.Sql(store).now()
-    return [f for f in feeds if not f.get("claimed_by") or (f.get("lease_until") or 0) < now]
+    return [f for f in feeds if not f.get("claimed_by") or f["claimed_by"] in gone
+            or (f.get("lease_until") or 0) < now]
 
 
 def story_locked(store: Any, needed: bool) -> bool:

@@ -3,7 +3,8 @@
 Owns when a channel runs: at once when woken (`wake()`, called when a feed's poll queued
 something), within a second of a new unclaimed outbox row or a retry falling due (`watch`,
 a cheap look on a short-lived connection, so an alert goes out seconds after the commit
-that queued it whoever wrote it), and every minute for schedules. Each channel is its own
+that queued it whoever wrote it), and on every minute for schedules (`schedule`, which
+the daemon puts on a cron trigger). Each channel is its own
 job `deliver:<name>` in the daemon's JobRunner, on its own store connection: a channel
 waiting for a Retry-After, pacing a long digest or talking to a slow receiver never delays
 another channel, nor polling; a channel woken while its job runs goes once more after it.
@@ -17,7 +18,6 @@ Must not decide what to send (delivery.py) nor own the runner (daemon/jobs.py).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +29,6 @@ from monitor.store.sqlite import now_utc
 log = logging.getLogger(__name__)
 
 WATCH_SECONDS = 1.0         # how often to look for new outbox rows and due retries
-SCHEDULE_SECONDS = 60.0     # how often every channel is run for its schedule
 
 
 class Deliveries:
@@ -39,7 +38,6 @@ class Deliveries:
         self.worker = worker              # daemon/workers.Worker: the channel's lease; None runs unclaimed
         self.again: set[str] = set()
         self.marks: dict[str, int] = {}
-        self.last_full = 0.0
 
     def wake(self, names: set[str] | None = None) -> None:
         """Run these channels (default: all) now, each in its own job."""
@@ -48,8 +46,12 @@ class Deliveries:
             if started is None and self.runner.is_running(f"deliver:{name}"):
                 self.again.add(name)          # busy: once more when it is done
 
+    async def schedule(self) -> None:
+        """On the minute: every channel runs for its schedule (digest times, quiet hours ending)."""
+        self.wake()
+
     async def watch(self) -> None:
-        """The periodic look: new outbox rows, due retries, and every minute the schedules."""
+        """The periodic look: new outbox rows and due retries."""
         store = open_store(self.config(), migrate=False)
         try:
             marks = store.outbox_marks()
@@ -58,10 +60,7 @@ class Deliveries:
             store.close()
         fresh = {ch for ch, n in marks.items() if n > self.marks.get(ch, 0)}
         self.marks = marks
-        if time.monotonic() - self.last_full >= SCHEDULE_SECONDS:
-            self.last_full = time.monotonic()
-            self.wake()
-        elif fresh or due:
+        if fresh or due:
             self.wake((fresh | due) & {ch.name for ch in self.config().channels})
 
     async def _channel(self, name: str) -> None:

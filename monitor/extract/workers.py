@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor
 from multiprocessing.connection import Connection
@@ -61,8 +62,11 @@ def worker_main(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # the daemon's shutdown closes the pool in order
     signal.signal(signal.SIGALRM, _on_alarm)
     # The language model loads on the first page that needs it: a worker that has to start
-    # after a crash should be back in a fraction of a second.
-    extract_mod.warm_up(language=False)
+    # after a crash should be back in a fraction of a second. trafilatura's own lazy state is
+    # warmed only where the forkserver loaded it (pages are extracted): a worker that only
+    # parses feeds and matches never imports it (extract.pool, preload).
+    if "trafilatura" in sys.modules:
+        extract_mod.warm_up(language=False)
     while True:
         try:
             message = conn.recv()

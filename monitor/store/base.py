@@ -117,6 +117,9 @@ class StoreBase:
                                    uri=not create and not self._memory)
             self.db = sqlite_utils.Database(conn)
             if create:
+                # a new file gets incremental vacuum (store/vacuum.py); on an existing one this
+                # only takes effect at a full VACUUM (`monitor vacuum`)
+                self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")

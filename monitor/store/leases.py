@@ -92,6 +92,26 @@ def stop_worker(store: Any, worker_id: str) -> None:
         db.q("UPDATE workers SET state = 'stopped', heartbeat = ? WHERE id = ?", [db.now(), worker_id])
 
 
+def workers_on(store: Any, hostname: str) -> list[tuple[str, int]]:
+    """(id, pid) of every worker recorded as running on this machine."""
+    return [(str(i), int(p)) for i, p in Sql(store).all(
+        "SELECT id, pid FROM workers WHERE hostname = ? AND state = 'running'", [hostname])]
+
+
+def release_dead(store: Any, worker_ids: Iterable[str]) -> None:
+    """Workers known to be gone (their process no longer exists): their leases free now, not
+    when they run out, and their rows marked `dead`. A daemon killed with SIGKILL and
+    restarted under a new pid must not wait a whole lease for its own feeds."""
+    ids = list(worker_ids)
+    if not ids:
+        return
+    db = Sql(store)
+    with store.transaction():
+        for worker_id in ids:
+            _release_all(db, worker_id)
+            db.q("UPDATE workers SET state = 'dead' WHERE id = ? AND state = 'running'", [worker_id])
+
+
 def _release_all(db: Sql, worker_id: str) -> None:
     db.q("UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?", [worker_id])
     db.q("UPDATE host_leases SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = ?", [worker_id])

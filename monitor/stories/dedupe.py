@@ -13,18 +13,28 @@ import inspect
 import re
 import unicodedata
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 from courlan import normalize_url, scrub_url
-from datasketch import MinHash
 from tld import get_fld
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 SHINGLE_WORDS = 4           # word 4-grams: one shared phrase is not a shared story
 NUM_PERM = 128
 SEED = 1                    # stored signatures are only comparable with the same seed and num_perm
-# datasketch 2 must be told the hashing scheme when given stored values; 1.x has no such argument
-_SCHEME = {"scheme": "affine32"} if "scheme" in inspect.signature(MinHash).parameters else {}
+
+
+@lru_cache(maxsize=1)
+def _datasketch() -> tuple[Any, dict[str, str]]:
+    """datasketch's MinHash, imported where signatures are made (the workers), not by every
+    process that keys URLs: datasketch imports scipy (about 55 MB and half a second)."""
+    from datasketch import MinHash
+    # datasketch 2 must be told the hashing scheme when given stored values; 1.x has no such argument
+    return MinHash, ({"scheme": "affine32"} if "scheme" in inspect.signature(MinHash).parameters else {})
 
 # courlan strips the well-known trackers (utm_*, fbclid, gclid, mc_*, igshid, ref...);
 # these are the ones it misses that we have seen on news sites.
@@ -189,7 +199,8 @@ _PERMUTATIONS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     # drawing the permutations costs more than hashing a whole article: do it once
     if num_perm not in _PERMUTATIONS:
-        _PERMUTATIONS[num_perm] = MinHash(num_perm=num_perm, seed=SEED, **_SCHEME).permutations
+        minhash_cls, scheme = _datasketch()
+        _PERMUTATIONS[num_perm] = minhash_cls(num_perm=num_perm, seed=SEED, **scheme).permutations
     return _PERMUTATIONS[num_perm]
 
 
@@ -205,14 +216,15 @@ def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
     pass here instead of one Python call each, a third of the cost of an article's signature.
     """
     perms = _permutations(num_perm)
+    MinHash, scheme = _datasketch()  # noqa: N806
     if not shingle_set:
-        return MinHash(num_perm=num_perm, seed=SEED, permutations=perms, **_SCHEME)
+        return MinHash(num_perm=num_perm, seed=SEED, permutations=perms, **scheme)
     sha1 = hashlib.sha1
     prefixes = b"".join([sha1(s.encode()).digest()[:4] for s in shingle_set])
-    m = MinHash(num_perm=num_perm, seed=SEED, permutations=perms, hashfunc=_prehashed, **_SCHEME)
+    m = MinHash(num_perm=num_perm, seed=SEED, permutations=perms, hashfunc=_prehashed, **scheme)
     m.update_batch(np.frombuffer(prefixes, dtype="<u4").tolist())
     # the caller gets a MinHash that hashes further updates as datasketch does by default
-    return MinHash(seed=SEED, hashvalues=m.hashvalues, permutations=perms, **_SCHEME)
+    return MinHash(seed=SEED, hashvalues=m.hashvalues, permutations=perms, **scheme)
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:
@@ -227,7 +239,8 @@ def signature_bytes(m: MinHash) -> bytes:
 
 def signature_from_bytes(blob: bytes) -> MinHash:
     values = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
-    return MinHash(seed=SEED, hashvalues=values, permutations=_permutations(len(values)), **_SCHEME)
+    minhash_cls, scheme = _datasketch()
+    return minhash_cls(seed=SEED, hashvalues=values, permutations=_permutations(len(values)), **scheme)
 
 
 def signature_values(sig: bytes | MinHash) -> np.ndarray:
@@ -237,7 +250,7 @@ def signature_values(sig: bytes | MinHash) -> np.ndarray:
     datasketch's hash values are 32-bit (the affine32 scheme, and the legacy one masks
     to 32 bits), stored as uint64 only for the store's format.
     """
-    values = sig.hashvalues if isinstance(sig, MinHash) else np.frombuffer(sig, dtype="<u8")
+    values = np.frombuffer(sig, dtype="<u8") if isinstance(sig, (bytes, bytearray, memoryview)) else sig.hashvalues
     if values.dtype != np.uint32:
         if len(values) and int(values.max()) > 0xFFFFFFFF:
             raise ValueError("signature values wider than 32 bits")

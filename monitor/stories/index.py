@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 from monitor.stories.buckets import Buckets
 from monitor.stories.dedupe import (
@@ -32,6 +32,9 @@ from monitor.stories.dedupe import (
     words_fingerprint,
 )
 from monitor.stories.related import EventTerms, TermIndex, event_terms
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 # Below this many words the text (a feed summary, a stub) says too little on its own,
 # so the title is hashed with it.
@@ -104,6 +107,34 @@ _NO_TERMS = np.empty(0, dtype=np.uint64)
 _EMPTY_TERMS = EventTerms(_NO_TERMS, {})
 
 
+@lru_cache(maxsize=16)
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """The LSH bands and rows (b, r, b * r <= num_perm) that minimise the false-positive area
+    below the threshold plus the false-negative area above it, equally weighted, of the
+    curve 1 - (1 - s^r)^b: the choice of datasketch's MinHashLSH (tests/test_stories_lean.py
+    checks the two agree), computed here with numpy so that the processes which only look up
+    the index (the daemon's main process) never import datasketch and scipy."""
+    best, choice = float("inf"), (1, 1)
+    below = np.linspace(0.0, threshold, 1001)
+    above = np.linspace(threshold, 1.0, 1001)
+    rows = np.arange(1, num_perm + 1)[:, None]
+    below_r, above_r = below ** rows, above ** rows         # s^r for every r, once
+    for b in range(1, num_perm + 1):
+        n = num_perm // b
+        fp = _area(1 - (1 - below_r[:n]) ** b, below)
+        fn = _area((1 - above_r[:n]) ** b, above)
+        err = 0.5 * fp + 0.5 * fn
+        i = int(np.argmin(err))
+        if err[i] < best:
+            best, choice = float(err[i]), (b, i + 1)
+    return choice
+
+
+def _area(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The trapezoid rule along the last axis."""
+    return ((y[..., 1:] + y[..., :-1]) * 0.5 * np.diff(x)).sum(axis=-1)
+
+
 def _utc(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
@@ -149,9 +180,8 @@ class StoryIndex:
         self.related_threshold = related_threshold
         self._related = TermIndex()
         self._window_us = _micros(_EPOCH + self.window)
-        # the bands and rows datasketch chooses for this threshold (32 x 4 for 0.4 at 128)
-        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._buckets = Buckets(lsh.b, lsh.r)
+        # the bands and rows datasketch's MinHashLSH chooses for this threshold (32 x 4 for 0.4 at 128)
+        self._buckets = Buckets(*lsh_bands(threshold, num_perm))
         # one slot per indexed article: its hash values (uint32, as datasketch's affine32
         # scheme makes them), publication time and keys; freed slots are reused
         self._slot: dict[str, int] = {}

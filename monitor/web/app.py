@@ -55,8 +55,11 @@ def _when(value: Any) -> str:
     """An ISO time as 'YYYY-MM-DD HH:MM UTC'."""
     if not value:
         return ""
+    text = str(value)
+    if len(text) == 25 and text.endswith("+00:00") and text[10] == "T":     # as the store writes times
+        return f"{text[:10]} {text[11:16]} UTC"
     try:
-        t = datetime.fromisoformat(str(value)).astimezone(UTC)
+        t = datetime.fromisoformat(text).astimezone(UTC)
     except ValueError:
         return str(value)
     return t.strftime("%Y-%m-%d %H:%M UTC")

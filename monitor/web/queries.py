@@ -203,12 +203,15 @@ def rule_feed(conn: sqlite3.Connection, rule: str, limit: int = 50) -> list[dict
 
 def feeds(conn: sqlite3.Connection, days: int = 7) -> list[dict]:
     """Every feed with its health and how many articles it brought per day lately."""
-    out = rows(conn, "SELECT * FROM feeds ORDER BY (error_count > 0) DESC, name, url")
-    since = days_ago(days)
+    out = rows(conn, "SELECT url, name, tags, state, last_success, error_count, failing_since, last_error, "
+                     "next_poll FROM feeds ORDER BY (error_count > 0) DESC, name, url")
+    # one pass over the covering index articles_feed(feed_url, created): a skip-scan that reads
+    # only the window's entries of each feed (200 separate counts cost 200 statements)
+    counts = dict(conn.execute("SELECT feed_url, count(*) FROM articles WHERE created >= ? GROUP BY feed_url",
+                               [days_ago(days)]).fetchall())
     for f in out:
         f["tags"] = json.loads(f["tags"] or "[]")
-        n = conn.execute("SELECT count(*) FROM articles WHERE feed_url = ? AND created >= ?", [f["url"], since])
-        f["per_day"] = round(n.fetchone()[0] / days, 1)
+        f["per_day"] = round(counts.get(f["url"], 0) / days, 1)
     return out
 
 

@@ -1,7 +1,8 @@
 """The rule tester: a draft query or an edited rule, its backtest, a pasted text or URL, saving.
 
 Owns /tester (GET: the form, and with a query the draft's errors, YAML and a backtest
-streamed as it runs), /tester/check (POST: the draft on pasted text or on a page
+streamed as it runs), /tester/live (the same lower half alone, which static/tester.js
+requests as the analyst types and puts in place chunk by chunk), /tester/check (POST: the draft on pasted text or on a page
 fetched through the daemon's guarded client) and /tester/save (POST: write the rule
 file when `http.rules_writable`, else show the YAML to paste). The logic is in
 tester.py. Must not hold SQL.
@@ -54,15 +55,24 @@ def _with_segments(row: dict) -> dict:
 
 
 async def tester_page(request: Request) -> Response:
+    return await _tester(request, "tester.html")
+
+
+async def live_page(request: Request) -> Response:
+    """The tester's lower half alone, streamed: what static/tester.js puts in place as the analyst types."""
+    return await _tester(request, "_tester_body.html")
+
+
+async def _tester(request: Request, template: str) -> Response:
     q = request.query_params
     cfg = request.app.state.config
     days = _days(q.get("days", ""), cfg.http.backtest_days)
     if not q.get("query") and not q.get("rule"):
-        return render(request, "tester.html", draft=None, days=days, results=None, progress=None, rejected=[],
+        return render(request, template, draft=None, days=days, results=None, progress=None, rejected=[],
                       yaml_text="", check=None, writable=cfg.http.rules_writable, saved="")
     draft, _, _ = await _draft(request, q)
     if draft.ruleset is None:
-        return render(request, "tester.html", draft=draft, days=days, results=None, progress=None, rejected=[],
+        return render(request, template, draft=draft, days=days, results=None, progress=None, rejected=[],
                       yaml_text=tester.rule_yaml(draft.fields), check=None, writable=cfg.http.rules_writable,
                       saved="")
     ruleset, rule_id = draft.ruleset, draft.rule_id
@@ -76,7 +86,7 @@ async def tester_page(request: Request) -> Response:
     since = queries.days_ago(days)
     results = (_with_segments(r) for r in from_store(cfg.state_path, lambda conn: tester.backtest(
         conn, ruleset, rule_id, since, cfg.http.backtest_seconds, rejected, progress=progress)))
-    return stream(request, "tester.html", draft=draft, days=days, results=results, progress=progress,
+    return stream(request, template, draft=draft, days=days, results=results, progress=progress,
                   rejected=rejected_rows, yaml_text=tester.rule_yaml(draft.fields), check=None,
                   writable=cfg.http.rules_writable, saved="", budget=cfg.http.backtest_seconds)
 
@@ -136,6 +146,7 @@ async def save_page(request: Request) -> Response:
 
 routes = [
     Route("/tester", tester_page),
+    Route("/tester/live", live_page),
     Route("/tester/check", check_page, methods=["POST"]),
     Route("/tester/save", save_page, methods=["POST"]),
 ]

@@ -98,6 +98,27 @@ CASES = [
      "After the call he briefed Macron, Merz, Meloni and Stubb, the White House said about the Gaza talks."),
     ("Zelenskyy only in a list", "zelenskyy", False, "",
      "Leaders at the funeral included Macron, Zelenskyy, Meloni and Lula."),
+    # a roll where each name carries its role: the neighbours sit further than NOT NEAR/2
+    ("Merz inside a roll of leaders with their roles", "merz", False, "",
+     "After the talks the president called Macron, German Chancellor Merz, Polish Prime "
+     "Minister Tusk and the NATO secretary general to brief them on the ceasefire plan."),
+    ("Merz in a roll, but named again: his story", "merz", True, "",
+     "He called Macron, German Chancellor Merz, Polish Prime Minister Tusk and others. "
+     "Merz later told the Bundestag that Germany would send more air defence."),
+    ("Merz meets one leader: not a roll", "merz", True, "",
+     "Chancellor Merz met Giorgia Meloni in Rome to talk about defence spending."),
+    ("Zelenskyy inside a roll of leaders with their roles", "zelenskyy", False, "",
+     "The summit photo shows French President Macron, Ukrainian President Zelenskyy, Italian "
+     "Prime Minister Meloni and others on the steps of the palace in Tirana."),
+    ("Zelenskyy's request a few words from Merz: not a roll", "zelenskyy", True, "",
+     "Bei dem Treffen bat Selenskyj um weitere Marschflugkörper, doch Merz legte sich nicht fest."),
+    ("Starmer in a funeral attendee roll", "starmer", False, "",
+     "Hundreds of mourners filled the cathedral for the state funeral. Among the guests "
+     "photographed in the nave were Labour leader Sir Keir Starmer, Mayor Sadiq Khan and the "
+     "former prime minister David Cameron."),
+    ("Starmer at a funeral, named twice: his story", "starmer", True, "",
+     "Keir Starmer attended the funeral with Sadiq Khan. Starmer later told reporters that "
+     "the government would fund a memorial."),
     ("Orbán as an aside, no Hungary in the sentence", "orban", False,
      "Estonia's Kallas takes over EU foreign policy",
      "She has clashed with Berlin over Russia and wants more sanctions. " * 6

@@ -105,3 +105,47 @@ def test_real_scores_each_half_and_lists_misses(bench, tmp_path, capsys):
     assert "safe" in tune and "1.00    1.00" in tune          # a1 found, b1 quiet
     assert "0.00    0.00" in held                              # c1 missed, d1 a false alarm
     assert "missed [held c1" in held and "fired [held d1" in held
+
+
+def load_collect():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("collect", REPO / "bench" / "realset" / "collect.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rebuild_finds_the_stored_selection_of_sentences(tmp_path):
+    collect = load_collect()
+    excerpt = ("A headline about the plan\nFirst sentence of the lead, with a clause. "
+               "Second sentence that was left out. Third sentence, kept.\n\nA closing line.")
+    for stored in ("A headline about the plan\nFirst sentence of the lead, with a clause.\nThird sentence, kept.",
+                   "A headline about the plan\nFirst sentence of the lead.",     # cut at the comma
+                   "First sentence of the lead, with a clause. Third sentence, kept."):
+        sha = collect.hashlib.sha256(stored.encode()).hexdigest()
+        exact, _ = collect.find_selection(excerpt, sha, len(stored))
+        assert exact == stored
+    exact, closest = collect.find_selection(excerpt, "0" * 64, 40)
+    assert exact is None and closest and closest in excerpt.replace("\n\n", "\n")
+
+
+def test_rebuild_reads_saved_answers_and_writes_only_exact_texts(tmp_path, monkeypatch):
+    collect = load_collect()
+    stored = "Kaja Kallas said so.\nShe said it twice."
+    excerpt = "Kaja Kallas said so. Another sentence.\nShe said it twice."
+    case = {"id": "abc123", "url": "https://example.org/a", "query": "q", "lang": "en", "labels": ["kallas"],
+            "reason": "r", "split": "tune", "sha256": collect.hashlib.sha256(stored.encode()).hexdigest(),
+            "chars": len(stored)}
+    other = dict(case, id="def456", url="https://example.org/b", sha256="0" * 64, chars=10)
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text(json.dumps(case) + "\n" + json.dumps(other) + "\n", encoding="utf-8")
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "Q.txt").write_text(f"#query: q\n=== https://example.org/a\n{excerpt}\n"
+                                   f"=== https://example.org/b\nNothing here matches.\n", encoding="utf-8")
+    monkeypatch.setattr(collect, "MANIFEST", manifest)
+    monkeypatch.setattr(collect, "TEXTS", tmp_path / "texts")
+    assert collect.rebuild(answers, approx=False, verbose=False) == 0
+    assert (tmp_path / "texts" / "abc123.txt").read_text(encoding="utf-8") == stored + "\n"
+    assert not (tmp_path / "texts" / "def456.txt").exists()

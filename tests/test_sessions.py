@@ -1,0 +1,53 @@
+"""Feed jobs' store connections are reused, never shared while in use (daemon/sessions.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from monitor.daemon.sessions import Sessions
+from monitor.store.sqlite import Store
+
+
+def test_a_finished_jobs_connection_serves_the_next_job_and_two_running_jobs_have_their_own(tmp_path):
+    store = Store(tmp_path / "m.db")
+    sessions = Sessions(store, keep=2)
+    with sessions.session() as a:
+        with sessions.session() as b:
+            assert a is not b and a is not store and b is not store
+            assert a.db.conn is not b.db.conn
+    with sessions.session() as c:
+        assert c in (a, b)              # reused, not opened again
+        c.db.execute("SELECT 1").fetchone()
+    sessions.close()
+    with pytest.raises(sqlite3.ProgrammingError):      # closed with the pool
+        c.db.execute("SELECT 1")
+    store.close()
+
+
+def test_a_job_that_raised_or_left_a_transaction_open_does_not_hand_on_its_connection(tmp_path):
+    store = Store(tmp_path / "m.db")
+    sessions = Sessions(store)
+    with pytest.raises(RuntimeError), sessions.session() as a:
+        raise RuntimeError("the job failed")
+    with sessions.session() as b:
+        assert b is not a
+        b.db.execute("BEGIN")           # left open (a bug elsewhere): not handed on
+    with sessions.session() as c:
+        assert c is not b
+    with pytest.raises(sqlite3.ProgrammingError):
+        a.db.execute("SELECT 1")        # closed, not kept
+    sessions.close()
+    store.close()
+
+
+def test_the_daemon_writes_the_same_rows_through_reused_connections(tmp_path):
+    store = Store(tmp_path / "m.db")
+    sessions = Sessions(store)
+    for i in range(5):
+        with sessions.session() as s, s.transaction():
+            s.set_meta(f"k{i}", {"i": i})
+    sessions.close()
+    assert [store.get_meta(f"k{i}")[0] for i in range(5)] == [{"i": i} for i in range(5)]
+    store.close()
