@@ -1,6 +1,6 @@
 """Scaling benchmark: feeds per minute through 1, 2 and 4 PostgreSQL workers against one SQLite daemon.
 
-Starts the feed farm (default 3,000 feeds on 300 hosts, 300 ms mean time to first byte,
+Starts the feed farm (default 3,000 feeds on 250 hosts (the farm allows at most 250; the issue asks 300), 300 ms mean time to first byte,
 5 items each), then for each setup a fresh state (an SQLite file, or a PostgreSQL
 database of its own) and N `monitor run --worker-id wN` processes, each with
 `fetch.concurrency: 50` (per worker) and `fetch.per_host: 2`, feed content only. It
@@ -81,7 +81,7 @@ def run_setup(farm: Farm, urls: list[str], kind: str, workers: int, *, full_text
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--feeds", type=int, default=3000)
-    ap.add_argument("--hosts", type=int, default=300)
+    ap.add_argument("--hosts", type=int, default=250)
     ap.add_argument("--items", type=int, default=5)
     ap.add_argument("--latency-ms", type=int, default=300)
     ap.add_argument("--concurrency", type=int, default=50, help="fetch.concurrency of each worker")
