@@ -38,7 +38,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
 TOPICS = ("marker-alpha", "marker-beta", "marker-gamma")
 RULE = """rules:
   - id: planted
@@ -75,18 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-
-def start_farm(args, ready: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(FARM), "--feeds", str(args.feeds), "--items", str(args.items),
-                             "--hosts", str(args.hosts), "--latency-ms", str(args.latency_ms), "--port", "0",
-                             "--ready-file", str(ready)], stdout=subprocess.DEVNULL)
-    for _ in range(1200):
-        if ready.exists() and ready.read_text().strip():
-            return proc, ready.read_text().strip()
-        if proc.poll() is not None:
-            sys.exit("bench: feedfarm exited")
-        time.sleep(0.05)
-    sys.exit("bench: feedfarm did not start")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from farmproc import start_farm  # noqa: E402
 
 
 def write_config(tmp: Path, urls: list[str], hook: str) -> Path:

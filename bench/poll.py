@@ -48,24 +48,11 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
 ALLOW = ["127.0.0.1/32", "127.0.1.0/24"]
 R2E_VERSION = "3.14"
 
-
-def start_farm(args, ready: Path) -> tuple[subprocess.Popen, str]:
-    if not FARM.is_file():
-        sys.exit(f"bench: shared material missing: {FARM}")
-    proc = subprocess.Popen([sys.executable, str(FARM), "--feeds", str(args.feeds), "--items", str(args.items),
-                             "--hosts", str(args.hosts), "--latency-ms", str(args.latency_ms), "--port", "0",
-                             "--ready-file", str(ready)], stdout=subprocess.DEVNULL)
-    for _ in range(1200):
-        if ready.exists() and ready.read_text().strip():
-            return proc, ready.read_text().strip()
-        if proc.poll() is not None:
-            sys.exit("bench: feedfarm exited")
-        time.sleep(0.05)
-    sys.exit("bench: feedfarm did not start")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from farmproc import start_farm  # noqa: E402
 
 
 def monitor_config(urls: list[str], state: Path, full_text: bool) -> Path:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,8 +35,10 @@ from monitor.ingest.feeds import parse_feed  # noqa: E402
 from monitor.ingest.fetch import Fetcher  # noqa: E402
 from monitor.store.sqlite import Store  # noqa: E402
 
-FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
 ALLOW = ("127.0.0.1/32", "127.0.1.0/24")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from farmproc import start_farm  # noqa: E402
 
 
 def cpu() -> float:
@@ -47,21 +48,6 @@ def cpu() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def start_farm(args, ready: Path) -> tuple[subprocess.Popen, str]:
-    if not FARM.is_file():
-        sys.exit(f"bench: shared material missing: {FARM}")
-    proc = subprocess.Popen([sys.executable, str(FARM), "--feeds", str(args.feeds), "--items", str(args.items),
-                             "--hosts", str(args.hosts), "--latency-ms", str(args.latency_ms), "--port", "0",
-                             "--ready-file", str(ready)], stdout=subprocess.DEVNULL)
-    for _ in range(600):
-        if ready.exists() and ready.read_text().strip():
-            return proc, ready.read_text().strip()
-        if proc.poll() is not None:
-            sys.exit("bench: feedfarm exited")
-        time.sleep(0.05)
-    sys.exit("bench: feedfarm did not start")
 
 
 async def cycle(settings: FetchSettings, urls: list[str], store: Store | None,
