@@ -22,7 +22,7 @@ from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
-from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
@@ -227,14 +227,12 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
     catches the story index up with what other workers saved (daemon/workers.py)."""
     worker = deps.worker
     while True:
-        with deps.store.transaction():
-            if story_locked(deps.store, needed=bool(articles) and worker is not None):
-                if worker is not None and articles:
-                    worker.begin_stories(deps.store, deps.stories)      # what other workers saved since
+        with deps.store.transaction(flat=True):     # nested units join it: no savepoint round trips
+            # the story lock and what other workers saved since (one round trip); False: it is busy
+            if worker is None or not articles or worker.begin_stories(deps.store, deps.stories):
                 items, assignments, unmatched = decide(deps, articles, analyses, now)
                 deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
-                deps.store.save_story_signatures(assignments)
-                last = saved_stories(worker, deps.store, assignments)
+                last = save_stories(worker, deps.store, assignments)
                 deps.store.mark_unmatched(unmatched)
                 updated = _apply_updates(deps, republished, rebuilt)
                 break

@@ -40,6 +40,15 @@ class Sql:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return list(self.q(sql, params).fetchall())
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows: the store's batch (one pipelined round trip on PostgreSQL)."""
+        batch = getattr(self.store, "_many", None)
+        if batch is not None:
+            batch(sql, rows)
+            return
+        for r in rows:
+            self.q(sql, r)
+
     def skip_locked(self) -> str:
         return " FOR UPDATE SKIP LOCKED" if self.pg else ""
 
@@ -131,11 +140,9 @@ def fill_hosts(store: Any) -> int:
     if not rows:
         return 0
     with store.transaction():
-        for (url,) in rows:
-            db.q("UPDATE feeds SET host = ? WHERE url = ?", [host_of(url), url])
-        for host in {host_of(u) for (u,) in rows}:
-            db.q("INSERT INTO host_leases (host, claimed_by, lease_until) VALUES (?, NULL, 0) "
-                 "ON CONFLICT (host) DO NOTHING", [host])
+        db.many("UPDATE feeds SET host = ? WHERE url = ?", [[host_of(url), url] for (url,) in rows])
+        db.many("INSERT INTO host_leases (host, claimed_by, lease_until) VALUES (?, NULL, 0) "
+                "ON CONFLICT (host) DO NOTHING", [[h] for h in sorted({host_of(u) for (u,) in rows})])
     return len(rows)
 
 
@@ -200,6 +207,20 @@ def release_feed(store: Any, worker_id: str, url: str) -> None:
     """The poll finished (its next_poll is saved): the feed's lease is given back."""
     Sql(store).q("UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? "
                  "AND (url = ? OR moved_from = ?)", [worker_id, url, url])
+
+
+def release_polled(store: Any, worker_id: str, urls: Sequence[str], hosts: Sequence[str]) -> None:
+    """Give back, in a statement or two, the leases of feeds whose polls ended and of hosts with
+    none of this worker's polls left (a feed that moved is released by its old URL too)."""
+    db = Sql(store)
+    urls = list(dict.fromkeys(urls))
+    for chunk in (urls[k:k + 500] for k in range(0, len(urls), 500)):
+        db.q(f"UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? "
+             f"AND (url IN ({marks(len(chunk))}) OR moved_from IN ({marks(len(chunk))}))",
+             [worker_id, *chunk, *chunk])
+    for chunk in (list(hosts)[k:k + 500] for k in range(0, len(hosts), 500)):
+        db.q(f"UPDATE host_leases SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = ? "
+             f"AND host IN ({marks(len(chunk))})", [worker_id, *chunk])
 
 
 def release_host(store: Any, worker_id: str, host: str) -> None:
