@@ -64,9 +64,28 @@ def children_cpu(pid: int) -> float:
     return total
 
 
-def snapshot(drill: Drill, files: dict[str, Path]) -> dict[str, dict]:
-    """Each worker's counts and CPU now (main process, and its children)."""
-    out = {}
+def server_cpu(marker: str) -> float:
+    """CPU seconds of the live processes whose command line holds `marker` (the PostgreSQL
+    backends serving the drill's database show its name in their title)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if marker.encode() not in f.read():
+                    continue
+            total += _stat(int(entry))[1]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def snapshot(drill: Drill, files: dict[str, Path], farm: Farm) -> dict[str, dict]:
+    """Each worker's counts and CPU now (main process, and its children); the database's and farm's."""
+    out: dict[str, dict] = {"": {"counts": {}, "cpu": 0.0, "children_cpu": 0.0,
+                                 "server": server_cpu(drill.state.db) if drill.state.kind == "postgresql" else 0.0,
+                                 "farm": _stat(farm.proc.pid)[1] + children_cpu(farm.proc.pid) if farm.proc else 0.0}}
     for name, proc in drill.procs.items():
         path = files[name].with_name(files[name].name.replace("{pid}", str(proc.pid)))
         for _ in range(600):            # its first dump: the signal handler is in place
@@ -88,7 +107,11 @@ def snapshot(drill: Drill, files: dict[str, Path]) -> dict[str, dict]:
 def report(label: str, feeds: int, before: dict[str, dict], after: dict[str, dict], top: int) -> None:
     counts: Counter[str] = Counter()
     cpu = pool = 0.0
+    server = after[""]["server"] - before[""]["server"]
+    farm = after[""]["farm"] - before[""]["farm"]
     for name, a in after.items():
+        if not name:
+            continue
         b = before.get(name, {"counts": {}, "cpu": 0.0, "children_cpu": 0.0})
         counts.update({k: v - b["counts"].get(k, 0) for k, v in a["counts"].items()})
         cpu += a["cpu"] - b["cpu"]
@@ -97,7 +120,9 @@ def report(label: str, feeds: int, before: dict[str, dict], after: dict[str, dic
     total = sum(counts.values())
     print(f"{label}: {total / feeds:.1f} statements per feed ({total} for {feeds} feeds); "
           f"CPU per feed {cpu / feeds * 1000:.1f} ms main, {(cpu + pool) / feeds * 1000:.1f} ms with the pool "
-          f"({cpu:.1f} s + {pool:.1f} s over {len(after)} worker(s))", flush=True)
+          f"({cpu:.1f} s + {pool:.1f} s over {len(after) - 1} worker(s)); PostgreSQL backends "
+          f"{server / feeds * 1000:.1f} ms, farm {farm / feeds * 1000:.1f} ms; all "
+          f"{(cpu + pool + server + farm) / feeds * 1000:.1f} ms per feed", flush=True)
     for k, v in counts.most_common(top):
         print(f"  {v / feeds:6.2f}  {k}")
 
@@ -116,16 +141,16 @@ def run(farm: Farm, urls: list[str], kind: str, workers: int, concurrency: int, 
                 os.environ["MONITOR_COUNT_FILE"] = str(files[name])
                 drill.start(name)
             os.environ.pop("MONITOR_COUNT_FILE")
-            start = snapshot(drill, files)
+            start = snapshot(drill, files, farm)
             cold = timed_cycle(drill, len(urls), 600)
             drill.wait_done(timeout=600)
-            after_cold = snapshot(drill, files)
+            after_cold = snapshot(drill, files, farm)
             print(f"== {kind} x{workers}: cold {cold:.1f}s", flush=True)
             report("cold (with its deliveries)", len(urls), start, after_cold, top)
             drill.all_due()
             warm = timed_cycle(drill, len(urls), 600)
             time.sleep(1.0)
-            after_warm = snapshot(drill, files)
+            after_warm = snapshot(drill, files, farm)
             print(f"== {kind} x{workers}: warm {warm:.1f}s", flush=True)
             report("warm", len(urls), after_cold, after_warm, top)
         finally:

@@ -32,7 +32,11 @@ if _FILE:
         text = re.sub(r"(WHEN (%s|\?) THEN (%s|\?) ?)+", "WHEN ... ", text)
         return text[:160]
 
+    _LITERAL = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
+
     def _count(kind: str, sql: object) -> None:
+        if kind == "sqlite":              # the trace shows the SQL with its values bound: one kind per text
+            sql = _LITERAL.sub("?", str(sql))
         with _lock:
             _counts[f"{kind} {_key(sql)}"] += 1
 
