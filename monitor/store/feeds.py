@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from monitor.store.base import StoreBase, iso, now_utc
+from monitor.store.retry import retried
 
 
 class FeedQueries(StoreBase):
     """The feeds table."""
 
+    @retried
     def sync_feeds(self, feeds: Iterable[Any]) -> None:
         """Make the feeds table hold the configured feeds (keeping their history).
 
@@ -83,6 +85,7 @@ class FeedQueries(StoreBase):
     def update_feed(self, url: str, **values: Any) -> None:
         self._update("feeds", "url", url, values)
 
+    @retried
     def move_feed(self, old: str, new: str) -> None:
         """A permanent redirect: the feed lives at `new` from now on; its entries follow it."""
         with self.transaction():

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.store.retry import retried
+
 DUE = "f.state = 'active' AND (f.next_poll = '' OR f.next_poll <= ?)"
 FREE = "(f.claimed_by IS NULL OR f.lease_until IS NULL OR f.lease_until < ?)"
 
@@ -64,6 +66,7 @@ def marks(n: int) -> str:
 
 
 # -- workers ---------------------------------------------------------------------------
+@retried
 def register_worker(store: Any, worker_id: str, hostname: str, pid: int, backend: str) -> float:
     """Record a worker as running (a restart under the same id takes its row over)."""
     db = Sql(store)
@@ -79,6 +82,7 @@ def register_worker(store: Any, worker_id: str, hostname: str, pid: int, backend
     return now
 
 
+@retried
 def heartbeat(store: Any, worker_id: str, lease_seconds: float, polls: int = 0) -> float:
     """The worker is alive: its heartbeat now, every lease it holds extended by lease_seconds."""
     db = Sql(store)
@@ -93,6 +97,7 @@ def heartbeat(store: Any, worker_id: str, lease_seconds: float, polls: int = 0) 
     return now
 
 
+@retried
 def stop_worker(store: Any, worker_id: str) -> None:
     """A clean stop: every lease given back at once (nobody waits for them to run out)."""
     db = Sql(store)
@@ -107,6 +112,7 @@ def workers_on(store: Any, hostname: str) -> list[tuple[str, int]]:
         "SELECT id, pid FROM workers WHERE hostname = ? AND state = 'running'", [hostname])]
 
 
+@retried
 def release_dead(store: Any, worker_ids: Iterable[str]) -> None:
     """Workers known to be gone (their process no longer exists): their leases free now, not
     when they run out, and their rows marked `dead`. A daemon killed with SIGKILL and
@@ -133,6 +139,7 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+@retried
 def fill_hosts(store: Any) -> int:
     """Give feeds without one their host (new, or moved), and every host its lease row."""
     db = Sql(store)
@@ -146,6 +153,7 @@ def fill_hosts(store: Any) -> int:
     return len(rows)
 
 
+@retried
 def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, more_hosts: int,
                 exclude: Iterable[str] = (), limit: int | None = None) -> list[dict]:
     """Lease due feeds: those of hosts this worker holds, and of up to `more_hosts` free hosts.
@@ -209,6 +217,7 @@ def release_feed(store: Any, worker_id: str, url: str) -> None:
                  "AND (url = ? OR moved_from = ?)", [worker_id, url, url])
 
 
+@retried
 def release_polled(store: Any, worker_id: str, urls: Sequence[str], hosts: Sequence[str]) -> None:
     """Give back, in a statement or two, the leases of feeds whose polls ended and of hosts with
     none of this worker's polls left (a feed that moved is released by its old URL too)."""
@@ -230,6 +239,7 @@ def release_host(store: Any, worker_id: str, host: str) -> None:
 
 
 # -- named leases ------------------------------------------------------------------------
+@retried
 def try_lease(store: Any, name: str, worker_id: str, lease_seconds: float) -> bool:
     """Take (or keep) the named lease if it is free, run out, or already this worker's."""
     db = Sql(store)
