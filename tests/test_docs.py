@@ -47,3 +47,14 @@ def test_every_setting_is_documented_in_the_shipped_config():
         assert re.search(rf"^\s*#?\s*(- )?{key}:", text, re.M), f"config/monitor.yaml does not document {key}"
     for key in config.TOP_KEYS:
         assert re.search(rf"^#?\s*{key}:", text, re.M), f"config/monitor.yaml does not document {key}"
+
+
+def test_help_examples_are_printed_as_written():
+    """Click rewraps paragraphs: a block of two or more example commands needs a \\b line."""
+    runner = CliRunner()
+    for name, cmd in all_commands(cli):
+        printed = {line.split("#")[0].strip() for line in runner.invoke(cli, [*name.split(), "--help"]).output.splitlines()}
+        for line in (cmd.help or "").splitlines():
+            example = line.split("#")[0].strip()
+            if example.startswith("monitor "):
+                assert example in printed, f"`monitor {name} --help` rewraps its example: {example}"
