@@ -58,3 +58,12 @@ def test_help_examples_are_printed_as_written():
             example = line.split("#")[0].strip()
             if example.startswith("monitor "):
                 assert example in printed, f"`monitor {name} --help` rewraps its example: {example}"
+
+
+def test_every_module_is_in_the_architecture_doc():
+    """docs/architecture.md stays true: each module of the package is named there."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    for path in sorted((REPO / "monitor").rglob("*.py")):
+        if path.name != "__init__.py":
+            assert re.search(rf"\b{re.escape(path.stem)}\b", text), \
+                f"docs/architecture.md does not name {path.relative_to(REPO)}"
