@@ -55,8 +55,7 @@ def test_feed_days_equals_a_recount_after_inserts_updates_and_prune(env):
     assert len({r[1] for r in counters}) == 1          # the emptied day's rows are gone, not left at 0
 
 
-def test_feeds_page_reads_the_counters(tmp_path):
-    env = WebEnv(tmp_path)
+def test_feeds_page_reads_the_counters(env):
     for i in range(14):
         env.add(f"Item {i}", feed="https://busy.example/rss")
     env.add("Lone item", feed="https://quiet.example/rss")

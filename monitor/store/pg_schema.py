@@ -186,3 +186,8 @@ PG_MIGRATIONS += [
         FOR EACH ROW EXECUTE FUNCTION monitor_search_dirty()
     """),
 ]
+
+PG_MIGRATIONS += [
+    # 5 (web): the languages the matches page offers, read by a skip-scan of this index
+    "CREATE INDEX articles_language ON articles(language)",
+]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.web.db import one, rows
+from monitor.web.db import is_postgres, one, rows
 
 STORY = "COALESCE(a.story_id, a.id)"
 ACTIVE_MUTE = "SELECT 1 FROM mutes mu WHERE mu.until > ? AND mu.kind = ? AND mu.key = ?"
@@ -209,7 +209,7 @@ def feeds(conn: sqlite3.Connection, days: int = 7) -> list[dict]:
                      "next_poll FROM feeds ORDER BY (error_count > 0) DESC, name, url")
     # the per-day counters (feed_days, kept by triggers on articles): the last `days` UTC days,
     # today included, a few hundred narrow rows whatever the number of articles
-    counts = dict(conn.execute("SELECT feed_url, sum(articles) FROM feed_days WHERE day > ? GROUP BY feed_url",
+    counts = dict(conn.execute("SELECT feed_url, CAST(sum(articles) AS INTEGER) FROM feed_days WHERE day > ? GROUP BY feed_url",
                                [days_ago(days)[:10]]).fetchall())
     for f in out:
         f["tags"] = json.loads(f["tags"] or "[]")
@@ -243,6 +243,11 @@ def facets(conn: sqlite3.Connection) -> dict[str, list[str]]:
     tags: set[str] = set()
     for (t,) in conn.execute("SELECT tags FROM feeds"):
         tags.update(json.loads(t or "[]"))
-    langs = [r[0] for r in conn.execute("SELECT DISTINCT language FROM article_facets WHERE language != '' "
-                                        "ORDER BY language LIMIT 200")]
+    if is_postgres(conn):   # a skip-scan of articles_language, one index probe per language
+        sql = ("WITH RECURSIVE l(language) AS (SELECT min(language) FROM articles WHERE language > '' "
+               "UNION ALL SELECT (SELECT min(language) FROM articles WHERE language > l.language) FROM l "
+               "WHERE l.language IS NOT NULL) SELECT language FROM l WHERE language IS NOT NULL LIMIT 200")
+    else:
+        sql = "SELECT DISTINCT language FROM article_facets WHERE language != '' ORDER BY language LIMIT 200"
+    langs = [r[0] for r in conn.execute(sql)]
     return {"tags": sorted(tags), "languages": langs}
