@@ -41,7 +41,9 @@ class MatchFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         sql, params = ["1 = 1"], []
-        for column, value in (("m.rule", self.rule), ("m.priority", self.priority), ("f.language", self.language)):
+        # `f.language || ''`: the language is checked on rows found by story or by match time, never
+        # looked up in article_facets_language (that would read every article in the language)
+        for column, value in (("m.rule", self.rule), ("m.priority", self.priority), ("f.language || ''", self.language)):
             if value:
                 sql.append(f"{column} = ?")
                 params.append(value)
@@ -205,10 +207,10 @@ def feeds(conn: sqlite3.Connection, days: int = 7) -> list[dict]:
     """Every feed with its health and how many articles it brought per day lately."""
     out = rows(conn, "SELECT url, name, tags, state, last_success, error_count, failing_since, last_error, "
                      "next_poll FROM feeds ORDER BY (error_count > 0) DESC, name, url")
-    # one pass over the covering index articles_feed(feed_url, created): a skip-scan that reads
-    # only the window's entries of each feed (200 separate counts cost 200 statements)
-    counts = dict(conn.execute("SELECT feed_url, count(*) FROM articles WHERE created >= ? GROUP BY feed_url",
-                               [days_ago(days)]).fetchall())
+    # the per-day counters (feed_days, kept by triggers on articles): the last `days` UTC days,
+    # today included, a few hundred narrow rows whatever the number of articles
+    counts = dict(conn.execute("SELECT feed_url, sum(articles) FROM feed_days WHERE day > ? GROUP BY feed_url",
+                               [days_ago(days)[:10]]).fetchall())
     for f in out:
         f["tags"] = json.loads(f["tags"] or "[]")
         f["per_day"] = round(counts.get(f["url"], 0) / days, 1)
