@@ -19,14 +19,37 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, overload
 
 from monitor.errors import StateError
 from monitor.models import Entry
 from monitor.store.dialect import SQLITE, Dialect
 from monitor.store.schema import MIGRATIONS, statements
+
+
+def _import_sqlite_utils() -> Any:
+    """sqlite-utils, imported without numpy unless numpy is loaded already.
+
+    sqlite-utils imports numpy when it is installed, only to map numpy column types on insert
+    (monitor never inserts numpy values): about 70 ms of every command's start-up, `status`
+    included. Hidden for that one import, numpy stays importable for whoever needs it later.
+    """
+    import sys
+    if "numpy" in sys.modules:
+        import sqlite_utils
+        return sqlite_utils
+    sys.modules["numpy"] = None  # type: ignore[assignment]   # makes `import numpy` raise ImportError
+    try:
+        import sqlite_utils
+    finally:
+        del sys.modules["numpy"]
+    return sqlite_utils
+
+
+if TYPE_CHECKING:
+    import sqlite_utils
+else:
+    sqlite_utils = _import_sqlite_utils()
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
