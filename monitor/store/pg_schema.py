@@ -191,3 +191,9 @@ PG_MIGRATIONS += [
     # 5 (web): the languages the matches page offers, read by a skip-scan of this index
     "CREATE INDEX articles_language ON articles(language)",
 ]
+
+PG_MIGRATIONS += [
+    # 6 (web): article_facets' columns in an index of their own, so the matches page's walk
+    # (each match's story, language and tags) is an index-only lookup, not a read of the wide row
+    "CREATE INDEX articles_facets ON articles(id) INCLUDE (story_id, language, feed_tags)",
+]

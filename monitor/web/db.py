@@ -6,10 +6,9 @@ SQLite file (a `Path`: `reading` opens it read-only, `writing` takes the write l
 BEGIN IMMEDIATE) or a PostgreSQL state (`PgTarget`: a connection borrowed from the web
 interface's own small pool, in a READ ONLY transaction or a read-write one), so no page
 shares the daemon's connections or blocks an event loop. On PostgreSQL the connection is
-a `PgConn`: `execute` takes the queries' SQLite spelling (monitor.store.dialect), reads a
-SELECT through a server-side cursor (a page that stops early, or a backtest, never loads
-a whole result), and gives rows that answer by position and by name as sqlite3.Row
-does. Must not hold SQL of its own beyond PRAGMAs and session settings.
+a `PgConn`: `execute` takes the queries' SQLite spelling (monitor.store.dialect), `stream`
+reads a SELECT through a server-side cursor (a search or a backtest never loads a whole
+result), and rows answer by position and by name as sqlite3.Row does. Must not hold SQL of its own beyond PRAGMAs and session settings.
 """
 
 from __future__ import annotations
@@ -113,19 +112,30 @@ class PgConn:
         self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
+        """A statement whose rows come back at once (the pages' bounded queries: planned for all rows)."""
         from monitor.store.dialect import to_postgres
-        text = to_postgres(sql)
-        if text.lstrip()[:6].upper() in ("SELECT", "WITH R"):
-            cur = self.conn.cursor(name=f"web{next(self._names)}")      # server-side: read as needed
-            cur.itersize = FETCH_ROWS
-        else:
-            cur = self.conn.cursor()
-        cur.execute(text, list(params))
+        cur = self.conn.cursor()
+        cur.execute(to_postgres(sql), list(params))
+        return PgCursor(cur)
+
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
+        """A SELECT read through a server-side cursor, FETCH_ROWS at a time (search, the backtest:
+        unbounded results read only as far as the time budget goes)."""
+        from monitor.store.dialect import to_postgres
+        cur = self.conn.cursor(name=f"web{next(self._names)}")
+        cur.itersize = FETCH_ROWS
+        cur.execute(to_postgres(sql), list(params))
         return PgCursor(cur)
 
 
 _pools: dict[PgTarget, Any] = {}
 _pools_lock = threading.Lock()
+
+
+def _configure(conn: Any) -> None:
+    # a page's queries are a few index lookups: starting parallel workers costs more than they
+    # save, and takes cores from the daemon's jobs
+    conn.execute("SET max_parallel_workers_per_gather = 0")
 
 
 def _pool(target: PgTarget) -> Any:
@@ -137,7 +147,8 @@ def _pool(target: PgTarget) -> Any:
         pool = _pools.get(target)
         if pool is None or pool.closed:
             pool = ConnectionPool(target.url, kwargs=_connect_kwargs(target.password), min_size=0,
-                                  max_size=PG_POOL_SIZE, timeout=30.0, open=True, name="monitor-web")
+                                  max_size=PG_POOL_SIZE, timeout=30.0, open=True, name="monitor-web",
+                                  configure=_configure)
             _pools[target] = pool
         return pool
 

@@ -72,9 +72,14 @@ def last_indexed(conn: Any) -> int:
     return int(json.loads(r[0])) if r else 0
 
 
-def _put(conn: Any, article_id: int, toks: list[str]) -> None:
-    conn.execute("INSERT INTO search_docs VALUES (?, array_to_tsvector(?::text[])) ON CONFLICT (article_id) "
-                 "DO UPDATE SET body = excluded.body", [article_id, toks])
+PUT = ("INSERT INTO search_docs VALUES (%s, array_to_tsvector(%s::text[])) ON CONFLICT (article_id) "
+       "DO UPDATE SET body = excluded.body")
+
+
+def _put(conn: Any, docs: list[tuple[int, list[str]]]) -> None:
+    """Index rows for these articles, in one pipelined batch."""
+    with conn.conn.cursor() as cur:
+        cur.executemany(PUT, docs)
 
 
 def catch_up(target: PgTarget, budget_seconds: float = 2.0) -> int:
@@ -93,8 +98,7 @@ def catch_up(target: PgTarget, budget_seconds: float = 2.0) -> int:
         if not fresh and not edited:
             break
         with writing(target) as conn:
-            for art_id, toks in fresh + edited:
-                _put(conn, art_id, toks)
+            _put(conn, fresh + edited)
             if fresh:
                 conn.execute("INSERT INTO meta VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
                              "value = excluded.value, updated = excluded.updated",
@@ -113,20 +117,22 @@ def candidates(conn: Any, query_ast: Any, since: str, batch: int = 200) -> Itera
     candidates; the others pass through the tsvector index when the query gives a prefilter.
     """
     last = last_indexed(conn)
-    cur = conn.execute(f"SELECT {COLS} FROM articles a WHERE (a.id > ? OR a.id IN (SELECT article_id FROM "
-                       "search_dirty)) AND a.created >= ? ORDER BY a.id DESC", [last, since])
     seen: set[int] = set()
-    while found := cur.fetchmany(batch):
-        for r in found:
-            seen.add(r["id"])
-            yield dict(r)
-    cur.close()
+    for sql in (f"SELECT {COLS} FROM articles a WHERE a.id > ? AND a.created >= ? ORDER BY a.id DESC",
+                f"SELECT {COLS} FROM search_dirty d JOIN articles a ON a.id = d.article_id "
+                "WHERE a.id <= ? AND a.created >= ? ORDER BY a.id DESC"):
+        cur = conn.stream(sql, [last, since])
+        while found := cur.fetchmany(batch):
+            for r in found:
+                seen.add(r["id"])
+                yield dict(r)
+        cur.close()
     expr = ts_query(query_ast)
     if expr is None:
-        cur = conn.execute(f"SELECT {COLS} FROM articles a WHERE a.id <= ? AND a.created >= ? ORDER BY a.id DESC",
-                           [last, since])
+        cur = conn.stream(f"SELECT {COLS} FROM articles a WHERE a.id <= ? AND a.created >= ? ORDER BY a.id DESC",
+                          [last, since])
     else:
-        cur = conn.execute(f"SELECT {COLS} FROM search_docs s JOIN articles a ON a.id = s.article_id "
+        cur = conn.stream(f"SELECT {COLS} FROM search_docs s JOIN articles a ON a.id = s.article_id "
                            "WHERE s.body @@ ?::tsquery AND a.id <= ? AND a.created >= ? ORDER BY a.id DESC",
                            [expr, last, since])
     while found := cur.fetchmany(batch):

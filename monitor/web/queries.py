@@ -117,20 +117,24 @@ def _page_of_stories(conn: sqlite3.Connection, where: str, params: list[Any], li
     whole period) on the narrow article_facets rows, and stops as soon as the page and
     one more story are known: a story first appears at its latest match.
     """
-    cur = conn.execute("SELECT f.story, m.created FROM matches m JOIN article_facets f ON f.id = m.article_id "
-                       f"WHERE {where} ORDER BY m.created DESC", params)
     last: dict[int, str] = {}
     wanted = offset + limit + 1
+    # in batches with a LIMIT (so PostgreSQL plans the same walk down the index SQLite takes,
+    # not a join of the whole period), in the index's own total order (so OFFSET is stable)
+    step, skip = max(100, 2 * wanted), 0
     while len(last) < wanted:
-        batch = cur.fetchmany(500)
-        if not batch:
-            break
+        batch = conn.execute("SELECT f.story, m.created FROM matches m JOIN article_facets f ON f.id = m.article_id "
+                             f"WHERE {where} ORDER BY m.created DESC, m.rule DESC, m.priority DESC, "
+                             "m.article_id DESC LIMIT ? OFFSET ?", [*params, step, skip]).fetchall()
         for story_id, created in batch:
             if story_id not in last:
                 last[story_id] = created
                 if len(last) >= wanted:
                     break
-    cur.close()
+        if len(batch) < step:
+            break
+        skip += step
+        step *= 2
     order = list(last)
     page = [{"story": sid, "last_match": last[sid]} for sid in order[offset:offset + limit]]
     return page, len(order) > offset + limit
@@ -197,7 +201,7 @@ def rule_feed(conn: sqlite3.Connection, rule: str, limit: int = 50) -> list[dict
     """A rule's latest matched articles, for its Atom and JSON feeds."""
     out = rows(conn, "SELECT a.id, a.url, a.title, a.summary, a.text, a.source, a.published, m.created AS matched, "
                      "m.hits FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.rule = ? "
-                     "ORDER BY m.created DESC LIMIT ?", [rule, limit])
+                     "ORDER BY m.created DESC, m.priority DESC, m.article_id DESC LIMIT ?", [rule, limit])
     for r in out:
         r["hits"] = json.loads(r["hits"] or "[]")
     return out
