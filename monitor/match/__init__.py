@@ -99,10 +99,11 @@ class RuleSet:
             candidates.update(by_key[key])
         plain = Context(compiled, occ, fields)
         plans = compiled.plans
+        present = set(occ)
         out = []
         for ref in sorted(candidates, key=self._rank.__getitem__):
             rule, need, _ = plans[ref]
-            if need and not all(any(k in occ for k in clause) for clause in need):
+            if need and any(clause.isdisjoint(present) for clause in need):
                 continue        # a key the query cannot hold without is absent (presearch.py)
             if applies(rule, doc):
                 m = evaluate(rule, compiled, occ, fields, plain)
