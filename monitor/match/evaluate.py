@@ -18,7 +18,7 @@ from monitor.match import parse as p
 from monitor.match.compile import Index
 from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
-from monitor.match.text import SEP, FieldIndex
+from monitor.match.text import FieldIndex
 from monitor.models import Hit, Match, Why
 
 FIELDS = p.FIELDS
