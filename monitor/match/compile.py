@@ -81,7 +81,7 @@ class Index:
         """A plain key's case forms, and the same split for scan(): forms of one whole token
         by their case token, and the others."""
         self.case[key] = forms
-        single = {t.case[0]: pk for pk, t in forms if _one_token(t)}
+        single = {(t.case or ('',))[0]: pk for pk, t in forms if _one_token(t)}
         self.case_split[key] = (single, tuple((pk, t) for pk, t in forms if not _one_token(t)))
 
     def _unuse(self, term: p.Term) -> None:
