@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as _field  # a node has a member called `field`
-from functools import cached_property
 
 from monitor.match.text import SEP
 
@@ -32,17 +31,21 @@ class Term:
     offset: int = 0
     open_start: bool = False
 
-    @cached_property
-    def key(self) -> str:
-        """The automaton key: normalised tokens between separators (a wildcard side stays open)."""
+    def __post_init__(self) -> None:
+        # computed once here (every term is indexed): `key`, `pkey` and the hash
         body = SEP.join(self.tokens)
-        return ("" if self.open_start else SEP) + body + ("" if self.prefix else SEP)
+        key = ("" if self.open_start else SEP) + body + ("" if self.prefix else SEP)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "pkey", key if self.case is None else key + CASE_MARK + CASE_MARK.join(self.case))
+        object.__setattr__(self, "_hash", hash((self.tokens, self.prefix, self.case, self.source, self.offset,
+                                                self.open_start)))
 
-    @cached_property
-    def pkey(self) -> str:
-        """The presearch key: the key, plus the exact-case tokens of a `{...}` term (compile.py
-        finds such a key where the plain key occurs with that case)."""
-        return self.key if self.case is None else self.key + CASE_MARK + CASE_MARK.join(self.case)
+    # `key`: the automaton key, normalised tokens between separators (a wildcard side stays open).
+    # `pkey`: the presearch key, the key plus the exact-case tokens of a `{...}` term (compile.py
+    # finds such a key where the plain key occurs with that case).
+    key: str = _field(init=False, repr=False, compare=False)
+    pkey: str = _field(init=False, repr=False, compare=False)
+    _hash: int = _field(init=False, repr=False, compare=False)
 
     @property
     def span(self) -> Span:
@@ -50,10 +53,6 @@ class Term:
 
     def __hash__(self) -> int:      # computed once: terms key every per-article cache
         return self._hash
-
-    @cached_property
-    def _hash(self) -> int:
-        return hash((self.tokens, self.prefix, self.case, self.source, self.offset, self.open_start))
 
 
 @dataclass(frozen=True)

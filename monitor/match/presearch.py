@@ -32,7 +32,19 @@ Clause = frozenset[str]
 
 def key_cost(key: str) -> float:
     """An estimate of how often a key occurs: lower is rarer (a case-sensitive form, rarer
-    still than its plain key)."""
+    still than its plain key). Remembered per key (compile time is mostly repeated keys)."""
+    cost = _COSTS.get(key)
+    if cost is None:
+        if len(_COSTS) > 1 << 20:
+            _COSTS.clear()
+        cost = _COSTS[key] = _key_cost(key)
+    return cost
+
+
+_COSTS: dict[str, float] = {}
+
+
+def _key_cost(key: str) -> float:
     if CASE_MARK in key:
         return key_cost(key.split(CASE_MARK, 1)[0]) / 4
     words = key.split(SEP)
@@ -46,7 +58,10 @@ def key_cost(key: str) -> float:
 
 
 def clause_cost(clause: Clause) -> float:
-    return sum(key_cost(k) for k in clause)
+    if len(clause) == 1:
+        for k in clause:
+            return key_cost(k)
+    return sum(map(key_cost, clause))
 
 
 def requirements(node: Any) -> list[Clause]:
