@@ -83,7 +83,7 @@ class LoadCache:
         raws = doc.get("rules") if isinstance(doc, dict) else None
         if not isinstance(raws, list):
             return []
-        stamp = self.docs[path][0] if path in self.docs else None
+        stamp = self.docs[path][0] if path in self.docs else (-1, -1)
         self.docs[path] = (stamp, doc)          # the next load sees these very raws
         cached = self.blocks.get(path)
         if cached is not None and isinstance(cached[0], _Thin) and len(cached[1]) == len(raws):
