@@ -13,8 +13,8 @@ aliases are kept while its alias list is unchanged, so an edit costs that file's
 plus a few operations per other file; the index is then updated for the changed files
 only (compile.py, RuleSet) from the previous RuleSet's, which the cache keeps.
 
-After a valid load the raw rules of every file are dropped from its kept document (they
-were most of the process's memory: 0.4 GB at 100,000 rules); the file's block keeps its
+Once all the rules of a file are built, its raw rules are dropped from its kept document
+(they were most of the process's memory: 0.4 GB at 100,000 rules); the file's block keeps its
 rules and, per rule, the entities it refers to and its warnings. When a block breaks
 because an entity it uses changed, the unchanged file is read again (`reread`) and only
 its rules that refer to a changed entity are rebuilt.
@@ -51,25 +51,11 @@ class LoadCache:
         self._next_rules = {}
         self.reads = self.built = 0
 
-    def finish(self, paths: list[Path], ok: bool = True) -> None:
-        """After a load: forget removed files; after a valid one, drop the raw rules of every
-        file (their blocks keep the rules; reread() gets them back when a block breaks)."""
+    def finish(self, paths: list[Path]) -> None:
         keep = set(paths)
         self.docs = {p: v for p, v in self.docs.items() if p in keep}
         self.blocks = {p: v for p, v in self.blocks.items() if p in keep}
         self.rules = self._next_rules
-        if not ok:
-            return
-        for path, (raws, rules, refs, warnings, names) in list(self.blocks.items()):
-            if isinstance(raws, _Thin) or path not in self.docs or self.docs[path][1].get("rules") is not raws:
-                continue
-            per_rule = tuple((n, self.rules[id(raw)][3] if id(raw) in self.rules else ())
-                             for n, raw in zip(names, raws))
-            thin = _Thin()
-            self.docs[path][1]["rules"] = thin
-            self.blocks[path] = (thin, rules, refs, warnings, per_rule)
-        self.rules = {}
-        self._next_rules = {}
 
     @staticmethod
     def thin(raws: Any) -> bool:
@@ -128,7 +114,17 @@ class LoadCache:
                         if hasattr(raw, "get") else frozenset() for raw in raws)
         names = sorted(frozenset().union(*per_raw))
         refs = tuple((n, entity_src[n][1]) for n in names if n in entity_src)
-        self.blocks[path] = (raws, rules, refs, warnings, per_raw)
+        kept = self.docs.get(path)
+        if kept is None or kept[1].get("rules") is not raws or len(rules) != len(raws):
+            self.blocks[path] = (raws, rules, refs, warnings, per_raw)
+            return
+        # every rule of the file was built: keep them, drop their raw YAML (freed as the load
+        # goes, so the next files' rules reuse the memory)
+        per_rule = tuple((n, self._next_rules.pop(id(raw))[3] if id(raw) in self._next_rules else ())
+                         for n, raw in zip(per_raw, raws))
+        thin = _Thin()
+        kept[1]["rules"] = thin
+        self.blocks[path] = (thin, rules, refs, warnings, per_rule)
 
     def doc(self, path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> Any:
         st = os.stat(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as _field  # a node has a member called `field`
+from sys import intern
 
 from monitor.match.text import SEP
 
@@ -16,7 +17,7 @@ Span = tuple[int, int]
 CASE_MARK = "\x00"    # joins a key and its case tokens into a presearch key (never in a key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     """A word, phrase or wildcard; `case` holds the exact-case tokens of a `{...}` term.
 
@@ -34,9 +35,10 @@ class Term:
     def __post_init__(self) -> None:
         # computed once here (every term is indexed): `key`, `pkey` and the hash
         body = SEP.join(self.tokens)
-        key = ("" if self.open_start else SEP) + body + ("" if self.prefix else SEP)
+        key = intern(("" if self.open_start else SEP) + body + ("" if self.prefix else SEP))
         object.__setattr__(self, "key", key)
-        object.__setattr__(self, "pkey", key if self.case is None else key + CASE_MARK + CASE_MARK.join(self.case))
+        object.__setattr__(self, "pkey", key if self.case is None else
+                           intern(key + CASE_MARK + CASE_MARK.join(self.case)))
         object.__setattr__(self, "_hash", hash((self.tokens, self.prefix, self.case, self.source, self.offset,
                                                 self.open_start)))
 
@@ -55,7 +57,7 @@ class Term:
         return self._hash
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entity:
     name: str
     offset: int = 0
@@ -65,20 +67,20 @@ class Entity:
         return (self.offset, self.offset + 1 + len(self.name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not:
     child: object
     offset: int = 0
     span: Span = _field(default=(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class And:
     children: tuple
     span: Span = _field(default=(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Or:
     """An OR; `entity` names the @entity this OR of aliases was resolved from (else "")."""
 
@@ -87,7 +89,7 @@ class Or:
     entity: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Near:
     """A NEAR/n (unit ""), NEAR/s or NEAR/p (unit "s"/"p"); ordered for ONEAR/n."""
 
@@ -104,7 +106,7 @@ class Near:
         return ("ONEAR/" if self.ordered else "NEAR/") + (self.unit or str(self.distance))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotNear:
     """A NOT NEAR/n (unit ""), NOT NEAR/s or NOT NEAR/p: an occurrence of left with no right in range."""
 
@@ -120,7 +122,7 @@ class NotNear:
         return "NOT NEAR/" + (self.unit or str(self.distance))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scope:
     field: str
     child: object

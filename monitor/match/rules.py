@@ -28,7 +28,7 @@ ENTITY_RE = re.compile(r"[a-z0-9_-]+$")
 LANG_RE = re.compile(r"[a-z]{2}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One watch rule as written, plus its parsed and entity-resolved query trees."""
 
@@ -402,7 +402,7 @@ def load_files(paths: list[Path], cache: LoadCache | None = None,
     rules = _build_all(loader, cache, segments)
     entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
     if cache is not None:
-        cache.finish(paths, ok=not loader.errors)
+        cache.finish(paths)
     return (tuple(rules), entities, sorted(loader.errors, key=_location_key),
             sorted(set(loader.warnings), key=_location_key))
 
