@@ -30,7 +30,7 @@ from typing import Any
 from monitor.config import yamlsrc
 from monitor.errors import RuleError
 from monitor.match.compile import Index, compile_rules
-from monitor.match.evaluate import Context, applies, evaluate, index_fields, scan, verdict
+from monitor.match.evaluate import Context, applies, doc_language, evaluate, index_fields, scan, verdict
 from monitor.match.incremental import LoadCache
 from monitor.match.rules import Rule, load_files, rule_files
 from monitor.models import Match
@@ -117,12 +117,13 @@ class RuleSet:
         plans = compiled.plans
         present = set(occ)
         rank = self._rank
+        lang = doc_language(doc)
         out = []
         for ref in candidates:
             rule, need, _ = plans[ref]
             if need and any(clause.isdisjoint(present) for clause in need):
                 continue        # a key the query cannot hold without is absent (presearch.py)
-            if applies(rule, doc):
+            if applies(rule, doc, lang):
                 m = evaluate(rule, compiled, occ, fields, plain)
                 if m is not None:
                     out.append((rank[ref], m))
