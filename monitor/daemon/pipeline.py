@@ -22,12 +22,13 @@ from monitor.config.settings import Config
 from monitor.daemon import moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
-from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
 from monitor.ingest.fetch import Fetcher, FetchResult
 from monitor.models import Article, Entry
+from monitor.store import retry
 from monitor.store.sqlite import Store, iso, now_utc
 from monitor.stories import dedupe
 
@@ -251,21 +252,31 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
 
     With new articles, the transaction first takes the story lock (PostgreSQL: held by
     another worker deciding, the empty transaction ends and is retried a few ms later) and
-    catches the story index up with what other workers saved (daemon/workers.py)."""
+    catches the story index up with what other workers saved (daemon/workers.py). A deadlock
+    or serialization failure (PostgreSQL rolled the unit back) runs it again from the start
+    (store/retry.py), after the story cache dropped what the failed attempt decided."""
     worker = deps.worker
-    while True:
-        with deps.store.transaction():
-            if story_locked(deps.store, needed=bool(articles) and worker is not None):
-                if worker is not None and articles:
-                    worker.begin_stories(deps.store, deps.stories)      # what other workers saved since
-                items, assignments, unmatched = decide(deps, articles, analyses, now)
-                deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
-                deps.store.save_story_signatures(assignments)
-                last = saved_stories(worker, deps.store, assignments)
-                deps.store.mark_unmatched(unmatched)
-                updated = _apply_updates(deps, republished, rebuilt)
-                break
-        await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
+
+    async def attempt() -> tuple[list, dict[str, str], int, int]:
+        while True:
+            with deps.store.transaction(flat=True):     # nested units join it: no savepoint round trips
+                # the story lock and what other workers saved since (one round trip); False: it is busy
+                if worker is None or not articles or worker.begin_stories(deps.store, deps.stories):
+                    items, assignments, unmatched = decide(deps, articles, analyses, now)
+                    deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
+                    last = save_stories(worker, deps.store, assignments)
+                    deps.store.mark_unmatched(unmatched)
+                    return items, unmatched, _apply_updates(deps, republished, rebuilt), last
+            await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
+
+    def forget_decisions() -> None:
+        # the index is a cache of the database's: what the rolled-back attempt assigned is not there
+        reset = getattr(deps.stories, "reset", None)
+        if articles and reset is not None:
+            reset()
+
+    items, unmatched, updated, last = await retry.run_async(attempt, what=f"saving {url}",
+                                                            before_retry=forget_decisions)
     if worker is not None:
         worker.story_seq = max(worker.story_seq, last)
     return items, unmatched, updated
