@@ -19,7 +19,7 @@ from typing import Any
 
 from monitor import metrics
 from monitor.config.settings import Config
-from monitor.daemon import moves
+from monitor.daemon import memory, moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
@@ -120,6 +120,8 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
     outcomes = await asyncio.gather(*(job(f) for f in feeds))
     summary = CycleSummary(list(outcomes), time.monotonic() - started)
     deps.store.record_cycle("poll", now, summary.as_dict())
+    if feeds:
+        memory.release_freed_memory()      # what the cycle's burst freed goes back to the system
     return summary
 
 
