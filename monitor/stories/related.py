@@ -82,6 +82,7 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=1 << 14)
 def _number(token: str) -> str | None:
     """A number as written in any of our languages: "1,500" and "1.500" -> 1500, "3,5" -> 3.5; else None."""
     if not any(c.isdigit() for c in token):
@@ -138,25 +139,22 @@ def _quote_terms(lead: str) -> list[tuple[str, str]]:
 _UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
 _CAP_TOKEN = re.compile(r"(?<!\w)[" + _UPPER + r"]\w*(?:[.,]\d+)*%?")
 _NUMBER_TOKEN = re.compile(r"(?<![\w.,])\d\w*(?:[.,]\d+)*%?")
-_BOUNDARY = re.compile(r"[.!?:;]\s|\n|[.!?:;]$")
 
 
-def _starts_sentence(lead: str, start: int) -> bool:
-    """No word before `start` in its sentence (sentences end at .!?:; and a space, or a line break)."""
-    j = start
-    while j > 0 and not (lead[j - 1].isalnum() or lead[j - 1] == "_"):
-        j -= 1
-    return j == 0 or _BOUNDARY.search(lead, j, start) is not None
+# where a sentence's first word starts: after the text's start, a line break, or .!?:; and a
+# space, past any quotes, dashes and spaces
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*")
 
 
 def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
     """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
+    starts = {m.end() for m in _SENTENCE_START.finditer(lead)}
     caps: list[str] = []
     inside: set[str] = set()
     for m in _CAP_TOKEN.finditer(lead):
         word = m.group()
         caps.append(word)
-        if len(word) > 1 and word not in inside and not _starts_sentence(lead, m.start()):
+        if len(word) > 1 and m.start() not in starts:
             inside.add(word)
     return caps, _NUMBER_TOKEN.findall(lead), inside
 
