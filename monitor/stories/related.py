@@ -150,7 +150,8 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*")
 
 def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
     """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
-    starts = {m.end() for m in _SENTENCE_START.finditer(lead)} | _german_nouns(lead)
+    starts = {m.end() for m in _SENTENCE_START.finditer(lead)}
+    starts |= _german_nouns(lead, starts)
     caps: list[str] = []
     inside: set[str] = set()
     for m in _CAP_TOKEN.finditer(lead):
@@ -173,11 +174,13 @@ _PERCENT = re.compile(r"(?:p(?<!\w.)(?:er\s?cent|ercent|rozent|our\s?cent|or\s?c
 _BEFORE = re.compile(r"(\w+(?:[.,]\d+)?)\s*$")
 # German writes every noun capitalised: there, a capitalised word right after an article, a
 # preposition or a number is a noun ("die Verteidigungsausgaben", "auf Einigung"), not a name
-# (the article written in lower case: "in Den Haag" keeps "Haag")
+# (a capitalised article only at a sentence's start: "in Den Haag" keeps "Haag")
 _GERMAN = tuple(f" {w} " for w in "der die das und nicht mit den dem des ist sich auf für wird werden eine".split())
 _GERMAN_NOUN = re.compile(
-    r"(?<!\w)(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines|im|am|vom|zum|zur|beim|ins|"
-    r"für|mit|von|auf|aus|bei|nach|vor|über|unter|gegen|ohne|um|durch|kein|keine|keinen|\d+)\s+(?=[A-ZÄÖÜ])")
+    r"(?<!\w)(?:(der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines|im|am|vom|zum|zur|beim|ins|"
+    r"für|mit|von|auf|aus|bei|nach|vor|über|unter|gegen|ohne|um|durch|kein|keine|keinen|\d+)|"
+    r"(?:Der|Die|Das|Den|Dem|Des|Ein|Eine|Einen|Einem|Einer|Eines|Im|Am|Vom|Zum|Zur|Beim|Für|Mit|Von|Auf|Aus|Bei))"
+    r"\s+(?=[A-ZÄÖÜ])")
 
 
 def _percentages(lead: str) -> list[str]:
@@ -195,11 +198,12 @@ def _percentages(lead: str) -> list[str]:
     return out
 
 
-def _german_nouns(lead: str) -> set[int]:
-    """Where nouns start in a German lead (empty for other languages)."""
+def _german_nouns(lead: str, starts: set[int]) -> set[int]:
+    """Where nouns start in a German lead (empty for other languages); `starts`, where sentences
+    start: a capitalised article counts there only ("Die Staaten", not "in Den Haag")."""
     if sum(map(lead.count, _GERMAN)) < 4:
         return set()
-    return {m.end() for m in _GERMAN_NOUN.finditer(lead)}
+    return {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
 
 
 def event_terms(title: str, text: str) -> EventTerms:
