@@ -91,7 +91,12 @@ class FeedScheduler:
         idle_for = time.monotonic() - self._last_record
         if cycle.running == 0 and not cycle.recorded and idle_for >= deps.config.fetch.check_interval_seconds:
             self._record(cycle)           # nothing was due: an empty cycle, once per check interval
-        return min(self._seconds_to_next_due(now), self.worker.claim_again_in())
+        again = self.worker.claim_again_in()
+        if again < float("inf"):
+            # the claim was put off: nothing can be claimed sooner, so the next due time (a round
+            # trip per finished poll in a cold cycle) is not asked for
+            return again
+        return self._seconds_to_next_due(now)
 
     def _poll_job(self, feed: dict, cycle: Cycle):
         async def job() -> None:

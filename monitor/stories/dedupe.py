@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
-from courlan import normalize_url, scrub_url
 from tld import get_fld
 
 if TYPE_CHECKING:
@@ -75,6 +74,10 @@ def _valid_http(url: str) -> bool:
 
 
 def _normalise(url: str) -> str:
+    # imported here: courlan (and urllib3 under it) costs ~0.1 s of CPU to import, and the main
+    # process of a poll never canonicalises (its workers do, with the parse: analysis.parse_and_key)
+    from courlan import normalize_url, scrub_url
+
     url = normalize_url(scrub_url(url.strip()), strict=False)
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
