@@ -208,20 +208,28 @@ def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
     return spans
 
 
-def applies(rule: Rule, doc: Any) -> bool:
-    """The enabled, language and feed filters."""
+def applies(rule: Rule, doc: Any, lang: str | None = None) -> bool:
+    """The enabled, language and feed filters (`lang`: doc_language(doc), when known)."""
     if not rule.enabled:
         return False
-    lang = (getattr(doc, "language", "") or "").lower().split("-")[0].split("_")[0]
-    if rule.languages and lang and lang not in rule.languages:
-        return False
-    if rule.feeds:
-        tags = getattr(doc, "feed_tags", ()) or ()
-        if isinstance(tags, str):
-            tags = json.loads(tags) if tags.startswith("[") else [tags]
-        if not set(rule.feeds) & set(tags):
+    if rule.languages:
+        lang = doc_language(doc) if lang is None else lang
+        if lang and lang not in rule.languages:
             return False
+    if rule.feeds and not set(rule.feeds) & doc_feed_tags(doc):
+        return False
     return True
+
+
+def doc_language(doc: Any) -> str:
+    return (getattr(doc, "language", "") or "").lower().split("-")[0].split("_")[0]
+
+
+def doc_feed_tags(doc: Any) -> set[str]:
+    tags = getattr(doc, "feed_tags", ()) or ()
+    if isinstance(tags, str):
+        tags = json.loads(tags) if tags.startswith("[") else [tags]
+    return set(tags)
 
 
 def mask_of(rule: Rule, ctx: Context) -> set[tuple[int, int]]:
