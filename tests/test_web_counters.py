@@ -80,6 +80,7 @@ SQLITE_PLANS = {
     "SELECT a.id FROM article_facets f JOIN articles a ON a.id = f.id WHERE f.story IN (?, ?)":
         ("article_facets_story",),
     "SELECT feed_url, sum(articles) FROM feed_days WHERE day > ? GROUP BY feed_url": ("feed_days",),
+    "SELECT 1 FROM article_facets WHERE language = ? LIMIT 1": ("article_facets_language",),
     "SELECT d.id FROM delivery_log l JOIN deliveries d ON d.id = l.delivery_id WHERE l.article_id IN (?)":
         ("delivery_log_article",),
     "SELECT a.id FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.rule = ? "

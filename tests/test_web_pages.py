@@ -40,6 +40,7 @@ def test_matches_page_groups_by_story_and_filters(env):
     assert "talks resume" in only and "Kyiv" not in only
     assert "talks resume" not in client.get("/?tag=eu").text
     assert "talks resume" in client.get("/?lang=da").text
+    assert '<li class="story' not in client.get("/?lang=xx").text           # a language no article has
     assert "talks resume" not in client.get("/?priority=high").text
     today = datetime.now(UTC).date().isoformat()
     assert "Kyiv" in client.get(f"/?since={today}&until={today}").text

@@ -116,6 +116,14 @@ def _unit_of_work() -> tuple[int, asyncio.Task | None]:
     return threading.get_ident(), task
 
 
+def _has_content(path: Path) -> bool:
+    """Whether the database file exists with pages in it (a new or empty file gets the file-level pragmas)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 class StoreBase:
     """A handle on one connection; `Store` (sqlite.py) adds the queries.
 
@@ -134,17 +142,21 @@ class StoreBase:
         self._tx_flat = False
         conn: sqlite3.Connection | None = None
         try:
+            fresh = create and (self._memory or not _has_content(self.path))
             if create and not self._memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             target = str(path) if create or self._memory else f"{self.path.resolve().as_uri()}?mode=rw"
             conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                    uri=not create and not self._memory)
             self.db = sqlite_utils.Database(conn)
-            if create:
-                # a new file gets incremental vacuum (store/vacuum.py); on an existing one this
-                # only takes effect at a full VACUUM (`monitor vacuum`)
+            if fresh:
+                # a new file gets incremental vacuum (store/vacuum.py) and WAL, both kept in the
+                # file; on an existing one auto_vacuum would only take effect at a full VACUUM
+                # (`monitor vacuum`), and setting it waits for the write lock: a session opened
+                # while another connection writes sat in the busy timeout (a warm cycle 5x slower)
                 self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                self.db.execute("PRAGMA journal_mode=WAL")
+            if fresh or (create and migrate):
+                self.db.execute("PRAGMA journal_mode=WAL")   # kept in the file: once per process
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             if migrate and create:

@@ -65,6 +65,9 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
     Each story has `articles`: its matched copies (newest match first), each with its rules.
     """
     where, params = f.where()
+    if f.language and conn.execute("SELECT 1 FROM article_facets WHERE language = ? LIMIT 1",
+                                   [f.language]).fetchone() is None:
+        return [], False        # no article in that language: no walk through every match to find none
     heads, more = _page_of_stories(conn, where, params, limit, offset)
     if not heads:
         return [], False
