@@ -6,14 +6,11 @@ the way the poll cycle does (Store.save_feed_items). Nothing here reaches the in
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -24,6 +21,7 @@ from monitor.models import Article, Hit, Match
 from monitor.store.open import open_store
 from tests.farm import Farm
 from tests.pgstate import BACKENDS, PgSchema, StateTarget
+from tests.receivers import WebhookReceiver
 
 
 def free_port() -> int:
@@ -102,47 +100,6 @@ def smtp_server():
     server.start()
     yield server
     server.stop()
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-
-class WebhookReceiver:
-    """Records every POST; answers with the queued status codes, then 200."""
-
-    def __init__(self):
-        self.requests: list[Received] = []
-        self.statuses: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -8,6 +8,9 @@ from click.testing import CliRunner
 
 from monitor.cli.main import cli
 from monitor.config import settings as config
+from monitor.config.channels import BASE_KEYS, CHANNEL_KEYS
+from monitor.config.http import HttpSettings
+from monitor.config.state import STATE_KEYS
 from monitor.config.workers import WorkerSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,8 +40,30 @@ def test_every_command_is_in_the_readme_and_has_help():
 
 def test_every_setting_is_documented_in_the_shipped_config():
     text = (REPO / "config" / "monitor.yaml").read_text()
-    for cls in (config.FetchSettings, config.DigestSettings, config.DedupeSettings, WorkerSettings):
-        for f in dataclasses.fields(cls):
-            assert re.search(rf"^\s*#?\s*{f.name}:", text, re.M), f"config/monitor.yaml does not document {f.name}"
+    keys = {f.name for cls in (config.FetchSettings, config.DigestSettings, config.DedupeSettings, WorkerSettings,
+                               HttpSettings, config.FeedSettings) for f in dataclasses.fields(cls)}
+    keys |= STATE_KEYS | BASE_KEYS | set().union(*CHANNEL_KEYS.values())
+    for key in sorted(keys):
+        assert re.search(rf"^\s*#?\s*(- )?{key}:", text, re.M), f"config/monitor.yaml does not document {key}"
     for key in config.TOP_KEYS:
         assert re.search(rf"^#?\s*{key}:", text, re.M), f"config/monitor.yaml does not document {key}"
+
+
+def test_help_examples_are_printed_as_written():
+    """Click rewraps paragraphs: a block of two or more example commands needs a \\b line."""
+    runner = CliRunner()
+    for name, cmd in all_commands(cli):
+        printed = {line.split("#")[0].strip() for line in runner.invoke(cli, [*name.split(), "--help"]).output.splitlines()}
+        for line in (cmd.help or "").splitlines():
+            example = line.split("#")[0].strip()
+            if example.startswith("monitor "):
+                assert example in printed, f"`monitor {name} --help` rewraps its example: {example}"
+
+
+def test_every_module_is_in_the_architecture_doc():
+    """docs/architecture.md stays true: each module of the package is named there."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    for path in sorted((REPO / "monitor").rglob("*.py")):
+        if path.name != "__init__.py":
+            assert re.search(rf"\b{re.escape(path.stem)}\b", text), \
+                f"docs/architecture.md does not name {path.relative_to(REPO)}"

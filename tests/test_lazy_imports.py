@@ -44,6 +44,60 @@ def test_matching_a_text_file_loads_the_rule_engine_but_not_extraction_nor_the_n
         sorted(mods & set(HEAVY))
 
 
+def _status_config(tmp_path: Path) -> Path:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text("rules:\n  - id: r\n    query: kallas\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(f"state:\n  path: {tmp_path}/m.db\nrules:\n  path: {tmp_path}/rules\n"
+                                     "feeds: []\n", encoding="utf-8")
+    return tmp_path / "m.yaml"
+
+
+def test_status_reads_the_state_without_numpy(tmp_path):
+    """sqlite-utils would import numpy, only for numpy column types monitor never writes."""
+    cfg = _status_config(tmp_path)
+    mods = loaded_after("import sys\nfrom monitor.cli.main import cli\n"
+                        f"try:\n    cli(['--config', {str(cfg)!r}, 'status'], prog_name='monitor')\n"
+                        "except SystemExit:\n    pass")
+    assert "monitor.store.sqlite" in mods and "monitor.match.rules" in mods   # it did read both
+    assert "numpy" not in mods
+
+
+def test_status_checks_the_rules_without_compiling_them(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import monitor.match as match_mod
+    from monitor.cli.main import cli
+    cfg = _status_config(tmp_path)
+    built = []
+    monkeypatch.setattr(match_mod.RuleSet, "__init__", lambda self, *a, **k: built.append(1))
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+    assert "rules: 1 valid on disk" in result.output and built == []
+    (tmp_path / "rules" / "r.yaml").write_text("rules:\n  - id: r\n    query: kallas AND\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "status"])
+    assert "r.yaml:3" in result.output and built == []
+
+
+def test_numpy_stays_importable_after_the_store(tmp_path):
+    mods = loaded_after("import monitor.store.sqlite\nimport numpy\nassert numpy.zeros(2).sum() == 0")
+    assert "numpy" in mods
+
+
+def test_rules_check_validates_without_compiling(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import monitor.match as match_mod
+    from monitor.cli.main import cli
+    (tmp_path / "r.yaml").write_text("rules:\n  - id: r\n    query: kallas AND\n", encoding="utf-8")
+    built = []
+    monkeypatch.setattr(match_mod.RuleSet, "__init__", lambda self, *a, **k: built.append(1))
+    bad = CliRunner().invoke(cli, ["rules", "check", "--rules", str(tmp_path)])
+    assert bad.exit_code == 1 and "r.yaml:3" in bad.output     # the error, with its place
+    (tmp_path / "r.yaml").write_text("rules:\n  - id: r\n    query: kallas\n", encoding="utf-8")
+    good = CliRunner().invoke(cli, ["rules", "check", "--rules", str(tmp_path)])
+    assert good.exit_code == 0 and "1 rules" in good.output
+    assert built == []
+
+
 def test_the_poll_pipeline_leaves_parsing_extraction_and_signatures_to_the_workers():
     """The main process of `monitor run` / `poll` imports trafilatura, feedparser and datasketch
     (with scipy) only to do that work inline, without a pool."""

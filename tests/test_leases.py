@@ -125,9 +125,16 @@ def test_a_finished_poll_gives_its_feed_and_then_its_host_back(handles):
     assert claim(b, "b") == []                       # urls[1] still polling: the host stays a's
     a.db.execute("UPDATE feeds SET next_poll = ? WHERE url = ?", [iso(NOW + timedelta(hours=1)), urls[1]])
     worker.done(a, urls[1])
-    assert worker.hosts == {} and claim(b, "b") == []      # host free, but nothing is due any more
+    assert worker.hosts == {}
+    held = "SELECT (SELECT count(*) FROM feeds WHERE claimed_by = 'a'), " \
+           "(SELECT count(*) FROM host_leases WHERE claimed_by = 'a')"
+    assert tuple(a.db.execute(held).fetchone()) == (2, 1)    # given back with the next claim, in one go
+    worker.give_back(a)
+    assert tuple(a.db.execute(held).fetchone()) == (0, 0)
+    assert claim(b, "b") == []                               # host free, but nothing is due any more
     a.db.execute("UPDATE feeds SET next_poll = '' WHERE url = ?", [urls[1]])
     assert claim(b, "b") == [urls[1]]
+    worker.give_back(a)                                      # nothing left to give back: no statement
 
 
 def test_feeds_not_in_the_config_are_left_alone(handles):
@@ -217,13 +224,13 @@ def test_a_worker_groups_against_what_another_worker_saved(handles):
         assert storyindex.number(a, []) == last
     wa.story_seq = last
     with b.transaction():                                   # worker b, which never saw it, catches up
-        assert storyindex.try_lock(b)
-        assert wb.begin_stories(b, ib) == 1
+        assert wb.begin_stories(b, ib)                      # the lock and the rows, in one statement
+        assert len(ib) == 1 and "http://one.example/a" in ib
         copy = ib.assign("http://two.example/b", "Quay to close", TEXT + " Updated.", NOW, NOW)
     assert copy.story_key == "http://one.example/a" and copy.level == "copy"
     assert wb.story_seq == last == storyindex.max_seq(b) == 1
     with b.transaction():
-        assert wb.begin_stories(b, ib) == 0                 # nothing new since
+        assert wb.begin_stories(b, ib) and len(ib) == 2     # nothing new since (b's own copy is in its index)
 
 
 def test_the_story_lock_is_held_to_commit_on_postgresql():

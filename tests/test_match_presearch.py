@@ -53,7 +53,12 @@ def _keys(query: str) -> list[set[str]]:
     ("kallas AND estonia", [{"kallas"}, {"estonia"}]),
     ("kallas OR rutte", [{"kallas", "rutte"}]),
     ("kallas AND NOT opera", [{"kallas"}]),
-    ("(kallas AND eu) OR rutte", [{"kallas", "rutte"}]),          # each branch's rarest clause
+    ("(kallas AND eu) OR rutte", [{"kallas", "rutte"}, {"eu", "rutte"}]),   # distributed
+    ("(kallas AND eu) OR (rutte AND nato) OR x", [{"kallas", "rutte", "x"}, {"kallas", "nato", "x"},
+                                                 {"eu", "rutte", "x"}, {"eu", "nato", "x"}]),
+    ("(a AND b) OR (a AND c)", [{"a"}, {"b", "c"}]),             # {a} implies {a, c} and {a, b}
+    # beyond MAX_OR_CLAUSES (2 x 2 x 2 x 2 = 16): each branch's rarest clause, as one
+    ("(a1 AND bb1) OR (a2 AND bb2) OR (a3 AND bb3) OR (a4 AND bb4)", [{"bb1", "bb2", "bb3", "bb4"}]),
     ('"kaja kallas" NEAR/5 (eu OR nato)', [{"kaja kallas"}, {"eu", "nato"}]),
     ("kallas NOT NEAR/3 siim", [{"kallas"}]),                      # B is not required
     ("title:(kallas OR rutte) AND lead:eu", [{"kallas", "rutte"}, {"eu"}]),

@@ -61,6 +61,7 @@ def test_reload_rereads_only_the_edited_file_and_the_rules_using_its_entities(tm
     w = RuleWatcher(tmp_path)
     assert w.cache.reads == 7 and w.cache.built == 102
     assert _same(w.current, load_rules(tmp_path))
+    assert all(doc.get("rules", []) == [] for _, doc in w.cache.docs.values())   # the raw rules are dropped
 
     _write(tmp_path / "b3.yaml", (tmp_path / "b3.yaml").read_text().replace("w3x7", "changed"), 1)
     assert w.refresh() is True
@@ -72,7 +73,9 @@ def test_reload_rereads_only_the_edited_file_and_the_rules_using_its_entities(tm
     _write(tmp_path / "a_entities.yaml",
            "entities:\n  kallas: ['\"Kaja Kallas\"', 'Каллас']\n  rutte: ['\"Mark Rutte\"']\n", 2)
     assert w.refresh() is True
-    assert (w.cache.reads, w.cache.built) == (1, 1)           # only the rule using @kallas is rebuilt
+    # the entities file and the file using them are read (the cache keeps rules, not their
+    # YAML), and only the rule using @kallas is rebuilt
+    assert (w.cache.reads, w.cache.built) == (2, 1)
     assert _same(w.current, load_rules(tmp_path))
 
     _write(tmp_path / "b1.yaml", "rules:\n  - id: uses-rutte\n    query: x\n", 3)   # a duplicate id

@@ -37,20 +37,36 @@ def served(tmp_path):
     server.stop()
 
 
-def test_unhealthy_until_a_cycle_finished_then_healthy(served):
-    port, env = served
+@pytest.fixture
+def served_both(tmp_path, state_target):
+    """The server on each backend (SQLite file, PostgreSQL schema), as `monitor run` starts it."""
+    env = WebEnv(tmp_path, state=state_target.yaml())
+    server = web.start(env.config, listen="127.0.0.1:0", index=True)
+    yield server.port, env
+    server.stop()
+    env.store.close()
+
+
+def test_unhealthy_until_a_cycle_finished_then_healthy(served_both):
+    port, env = served_both
     status, body = get(port, "/healthz")
     assert status == 503 and "no poll cycle" in body
     env.store.set_meta("heartbeat", {"pid": 1})
     assert get(port, "/healthz") == (200, "ok\n")
 
 
-def test_metrics_and_unknown_paths(served):
-    port, env = served
+def test_metrics_and_unknown_paths(served_both):
+    port, env = served_both
     env.add("Kaja Kallas in Tallinn", "The EU top diplomat spoke.")
     status, body = get(port, "/metrics")
     assert status == 200 and "monitor_outbox_pending 1.0" in body and "monitor_db_bytes" in body
     assert get(port, "/nope")[0] == 404
+    status, page = get(port, "/")
+    assert status == 200 and "<mark>Kaja Kallas</mark> in Tallinn" in page
+    deadline = time.monotonic() + 20          # the indexer thread reaches the new article
+    while "1 result(s)" not in (found := get(port, "/search?q=tallinn")[1]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "1 result(s)" in found
 
 
 def test_idle_connections_do_not_block_healthz(served):

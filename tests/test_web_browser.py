@@ -57,7 +57,7 @@ def _wait(predicate, what: str, timeout: float = 90) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install-test-deps.sh"
-    from tests.conftest import WebhookReceiver
+    from tests.receivers import WebhookReceiver
     tmp = tmp_path_factory.mktemp("browser")
     receiver = WebhookReceiver()
     receiver.statuses = [500] * 100_000     # down until test_retry_of_a_failed_delivery brings it back

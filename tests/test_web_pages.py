@@ -1,4 +1,7 @@
-"""The web pages as an analyst and an attacker see them (Starlette's test client on the real app and store)."""
+"""The web pages as an analyst and an attacker see them (Starlette's test client on the real app and store).
+
+Every test runs on both backends (`state_target`: a SQLite file, a PostgreSQL schema of its own).
+"""
 
 import json
 import re
@@ -16,8 +19,8 @@ HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> Kaja Kallas &
 
 
 @pytest.fixture
-def env(tmp_path):
-    e = WebEnv(tmp_path)
+def env(tmp_path, state_target):
+    e = WebEnv(tmp_path, state=state_target.yaml())
     yield e
     e.store.close()
 
@@ -37,6 +40,7 @@ def test_matches_page_groups_by_story_and_filters(env):
     assert "talks resume" in only and "Kyiv" not in only
     assert "talks resume" not in client.get("/?tag=eu").text
     assert "talks resume" in client.get("/?lang=da").text
+    assert '<li class="story' not in client.get("/?lang=xx").text           # a language no article has
     assert "talks resume" not in client.get("/?priority=high").text
     today = datetime.now(UTC).date().isoformat()
     assert "Kyiv" in client.get(f"/?since={today}&until={today}").text

@@ -1,8 +1,9 @@
-"""Search and the rule tester: the FTS5 prefilter never drops a true match; drafts validate like `rules check`.
+"""Search and the rule tester: the prefilter never drops a true match; drafts validate like `rules check`.
 
 The corpus is the extraction benchmark's 181 real article texts (../shared/corpora), stored
-as articles; every query's search result is compared with evaluating the rule on every
-stored article, which is what the prefilter must never change.
+as articles, on each backend in turn (SQLite's FTS5 index, PostgreSQL's tsvector index);
+every query's search result is compared with evaluating the rule on every stored
+article, which is what the prefilter must never change.
 """
 
 import json
@@ -14,8 +15,10 @@ import pytest
 
 from monitor.match import parse as p
 from monitor.match.text import normalise
-from monitor.web import actions, search, tester
-from monitor.web.db import reading, writing
+from monitor.store.base import iso, now_utc
+from monitor.web import actions, pgsearch, search, tester
+from monitor.web.db import reading, target_of, writing
+from tests.pgstate import BACKENDS, PgSchema, StateTarget
 from tests.webenv import WebEnv, csrf_of
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "extraction-benchmark" / "ground-truth.json"
@@ -24,9 +27,12 @@ FOLDING = [("Straße in Köln", "strasse"), ("Grønland og Ærø", "gronland"), 
            ("Ｆｕｌｌｗｉｄｔｈ NATO", "fullwidth"), ("İstanbul summit", "istanbul")]
 
 
-@pytest.fixture(scope="module")
-def corpus_env(tmp_path_factory):
-    env = WebEnv(tmp_path_factory.mktemp("search"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def corpus_env(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("search")
+    schema = PgSchema() if request.param == "postgresql" else None
+    target = StateTarget(request.param, tmp / "m.db", schema.url if schema else None)
+    env = WebEnv(tmp, state=target.yaml())
     docs = json.loads(CORPUS.read_text())
     for key, doc in sorted(docs.items()):
         body = doc["articleBody"]
@@ -34,13 +40,15 @@ def corpus_env(tmp_path_factory):
     for title, _ in FOLDING:
         env.add(title, f"{title}. More text follows here.")
     half = env.store.rows("SELECT max(id) AS m FROM articles")[0]["m"] // 2
-    search.catch_up(env.config.state_path, budget_seconds=60)
+    search.catch_up(target_of(env.config), budget_seconds=60)
     # the index must follow edits and not return what it no longer holds
     env.store.db.execute("UPDATE articles SET text = text || ' zebracorn' WHERE id = ?", [half])
     env.store.db.execute("DELETE FROM articles WHERE id = ?", [half + 1])
-    search.catch_up(env.config.state_path, budget_seconds=60)
+    search.catch_up(target_of(env.config), budget_seconds=60)
     yield env
     env.store.close()
+    if schema:
+        schema.drop()
 
 
 def _queries(env) -> list[str]:
@@ -60,7 +68,7 @@ def _queries(env) -> list[str]:
 def _search(env, query: str) -> set[int]:
     draft = tester.build({"id": "search", "query": query}, {})
     assert draft.ruleset is not None, draft.errors
-    with reading(env.config.state_path) as conn:
+    with reading(target_of(env.config)) as conn:
         return {r["id"] for r in tester.backtest(conn, draft.ruleset, "search", "1970", 60, {}, limit=10**6)}
 
 
@@ -105,7 +113,22 @@ def test_the_prefilter_is_used_and_narrows(corpus_env):
     assert search.fts_query(p.parse("nato OR NOT eu")) is None
     assert search.fts_query(p.parse("nato AND NOT eu")) == '("nato")'
     word = normalise("Stadia")[0]
-    with reading(corpus_env.config.state_path) as conn:
+    if corpus_env.store.dialect == "postgresql":
+        assert pgsearch.ts_query(p.parse('"Alder Crest" OR (kallas NEAR/5 euro*)')) == \
+            "(('alder' & 'crest') | ('kallas' & 'euro':*))"
+        assert pgsearch.ts_query(p.parse("nato OR NOT eu")) is None
+        assert pgsearch.ts_query(p.parse("O'Neill")) in ("('o' & 'neill')", "'o' & 'neill'")
+        with reading(target_of(corpus_env.config)) as conn:
+            hits = conn.execute("SELECT count(*) FROM search_docs WHERE body @@ ?::tsquery",
+                                [pgsearch.lexeme(word)]).fetchone()[0]
+            conn.execute("SET LOCAL enable_seqscan = off")     # a small table: show the GIN index serves it
+            conn.execute("SET LOCAL enable_indexscan = off")
+            plan = " ".join(r[0] for r in conn.execute(
+                "EXPLAIN SELECT a.id FROM search_docs s JOIN articles a ON a.id = s.article_id "
+                "WHERE s.body @@ ?::tsquery", ["'x'"]))
+        assert 0 < hits < 20 and "search_docs_body" in plan, plan
+        return
+    with reading(target_of(corpus_env.config)) as conn:
         hits = conn.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [f'"{word}"']).fetchone()[0]
         plan = " ".join(r[3] for r in conn.execute(
             "EXPLAIN QUERY PLAN SELECT a.id FROM articles_fts f JOIN fts_docs d ON d.doc = f.rowid "
@@ -117,11 +140,11 @@ def test_backtest_has_a_time_budget_and_counts(corpus_env):
     draft = tester.build({"id": "d", "query": "the"}, {})
     assert draft.ruleset is not None, draft.errors
     progress = tester.Progress()
-    with reading(corpus_env.config.state_path) as conn:
+    with reading(target_of(corpus_env.config)) as conn:
         found = list(tester.backtest(conn, draft.ruleset, "d", "1970", 0.0, {}, progress=progress))
     assert progress.stopped == "time budget" and progress.scanned >= 1 and len(found) <= 1
     progress = tester.Progress()
-    with reading(corpus_env.config.state_path) as conn:
+    with reading(target_of(corpus_env.config)) as conn:
         found = list(tester.backtest(conn, draft.ruleset, "d", "1970", 60, {}, limit=10, progress=progress))
     assert len(found) == 10 and progress.stopped == "result limit"
 
@@ -140,9 +163,9 @@ def test_search_and_tester_pages_stream_results(corpus_env):
 def test_not_relevant_marks_reach_the_tester(corpus_env):
     env = corpus_env
     art = env.store.rows("SELECT id FROM articles WHERE title = 'Viktor Orbán spoke'")[0]["id"]
-    env.store.db.execute("INSERT OR IGNORE INTO matches VALUES (?, 'strasse', 'normal', 'Streets', '[]', '[]', "
-                         "datetime('now'))", [art])
-    with writing(env.config.state_path) as conn:
+    env.store.db.execute("INSERT OR IGNORE INTO matches VALUES (?, 'strasse', 'normal', 'Streets', '[]', '[]', ?)",
+                         [art, iso(now_utc())])
+    with writing(target_of(env.config)) as conn:
         actions.set_feedback(conn, art, "strasse", "not_relevant")
     client = env.client()
     page = client.get("/tester?rule=strasse&days=30").text

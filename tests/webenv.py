@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from monitor.config import settings as config_mod
 from monitor.match import load_rules
 from monitor.models import Article, Entry
+from monitor.store.open import open_store
 from monitor.store.sqlite import Store
 from monitor.web.app import make_app
 from monitor.web.security import Guard
@@ -42,6 +43,7 @@ class WebEnv:
     tmp: Path
     http: str = ""
     fetch: str = ""
+    state: str = ""         # a config `state:` section (tests.pgstate.StateTarget.yaml); default SQLite in tmp
     config: config_mod.Config = field(init=False)
     store: Store = field(init=False)
 
@@ -50,8 +52,10 @@ class WebEnv:
         rules.mkdir(parents=True, exist_ok=True)
         (rules / "test.yaml").write_text(RULES)
         cfg = self.tmp / "monitor.yaml"
-        cfg.write_text(f"state: {{path: {self.tmp}/state/monitor.db, digests_dir: {self.tmp}/state/digests}}\n"
-                       f"rules: {{path: {rules}}}\n"
+        state = (self.state.rstrip("\n") + f"\n  digests_dir: {self.tmp}/state/digests\n" if self.state else
+                 f"state: {{path: {self.tmp}/state/monitor.db, digests_dir: {self.tmp}/state/digests}}\n")
+        cfg.write_text(state
+                       + f"rules: {{path: {rules}}}\n"
                        "channels: [{name: archive, type: file, schedule: hourly}, "
                        "{name: desk, type: webhook, url: 'http://127.0.0.1:9/secret-hook-token', "
                        "schedule: immediate}]\n"
@@ -59,7 +63,7 @@ class WebEnv:
                        + (f"http: {{{self.http}}}\n" if self.http else "")
                        + (f"fetch: {{{self.fetch}}}\n" if self.fetch else ""))
         self.config = config_mod.load(cfg)
-        self.store = Store(self.config.state_path)
+        self.store = open_store(self.config)
         self.rules = load_rules(rules)
         self.n = 0
 

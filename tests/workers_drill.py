@@ -19,14 +19,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.receivers import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SERVER = os.environ.get("MONITOR_TEST_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
@@ -97,32 +97,18 @@ class State:
             conn.close()
 
 
-class Hook:
-    """A webhook receiver: every accepted POST with its Idempotency-Key and JSON body."""
+def _header(headers: dict[str, str], name: str) -> str:
+    """A header's value by its case-insensitive name, or ''."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), "")
 
-    def __init__(self):
-        self.received: list[tuple[str, dict]] = []
-        hook = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                hook.received.append((self.headers.get("Idempotency-Key", ""), json.loads(body)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+class Hook(WebhookReceiver):
+    """The shared webhook receiver, read as the drill needs it: keys, bodies and resends."""
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def received(self) -> list[tuple[str, dict]]:
+        """Every accepted POST as (Idempotency-Key, JSON body), in arrival order."""
+        return [(_header(r.headers, "Idempotency-Key"), r.json()) for r in self.requests]
 
     def triples(self) -> set[tuple[str, str, str]]:
         """(article, rule, channel) of every message, counted once per idempotency key."""

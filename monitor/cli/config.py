@@ -35,6 +35,7 @@ def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
     variables named by `*_env` keys are warnings here (this shell may not have the
     service's environment); `monitor run` refuses to start without them. Example:
 
+        \b
         monitor --config /etc/monitor/monitor.yaml config check
     """
     from monitor.daemon.startup import legacy_state_problem

@@ -7,7 +7,6 @@ daemon's pipeline and delivery; writes its state under state/demo/.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import shutil
 import threading
@@ -108,6 +107,7 @@ async def _run(cfg: config_mod.Config) -> tuple[str, dict]:
 
 
 def main(rules_path: Path = Path("rules"), state_dir: Path = Path("state/demo")) -> Path:
+    import asyncio  # only when it runs: start-up stays short for every other command
     shutil.rmtree(state_dir, ignore_errors=True)
     state_dir.mkdir(parents=True)
     server, base = start_publisher()

@@ -5,7 +5,6 @@ Owns the command's options and output only; the work is in delivery.py and diges
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from monitor.cli.common import existing_store, load_config
 @click.pass_context
 def digest_command(ctx: click.Context, mode: str, channel: str | None, html_path: Path | None) -> None:
     """Preview or send digests."""
+    import asyncio  # only when it runs: start-up stays short for every other command
     config = load_config(ctx)
     if channel and channel not in [c.name for c in config.channels]:
         click.echo(f"unknown channel {channel!r} (configured: {', '.join(c.name for c in config.channels)})",

@@ -86,6 +86,7 @@ def add_cmd(ctx: click.Context, url: str, name: str, tags: tuple[str, ...], forc
     refused unless --force. Its first poll records the backlog as seen and alerts only on
     items of the last `fetch.first_poll_alert_hours`. Example:
 
+        \b
         monitor feeds add https://www.politico.eu/feed/ --name "Politico Europe" --tag eu
     """
     config_path = Path(ctx.find_root().obj["config_path"])
@@ -139,6 +140,7 @@ def remove_cmd(ctx: click.Context, url: str) -> None:
 
     Example:
 
+        \b
         monitor feeds remove https://www.politico.eu/feed/
     """
     config_path = Path(ctx.find_root().obj["config_path"])
@@ -182,6 +184,7 @@ def pause_cmd(ctx: click.Context, url: str) -> None:
 
     Example:
 
+        \b
         monitor feeds pause https://www.politico.eu/feed/
     """
     _set_state(ctx, url, "paused")
@@ -195,6 +198,7 @@ def resume_cmd(ctx: click.Context, url: str) -> None:
 
     Example:
 
+        \b
         monitor feeds resume https://www.politico.eu/feed/
     """
     _set_state(ctx, url, "active")

@@ -98,6 +98,7 @@ def run(ctx: click.Context, verbose: bool, worker_id: str | None) -> None:
     so several `monitor run` processes on one PostgreSQL database share the work
     (docs/scaling.md). Example:
 
+        \b
         monitor --config config/monitor.yaml run --worker-id news-1
     """
     import asyncio
@@ -130,6 +131,7 @@ def poll(ctx: click.Context, once: bool, every_feed: bool, rules_dir: Path | Non
 
     Prints one summary line. Example:
 
+        \b
         monitor poll --once --all
     """
     import asyncio
@@ -173,6 +175,7 @@ def status(ctx: click.Context, as_json: bool, check: bool, channel_grace_minutes
     Works while the config on disk is invalid (it says so; a running daemon keeps the last
     valid one) and never creates or upgrades the database. Examples:
 
+        \b
         monitor status
         monitor status --check      # exit 1 and say why when unhealthy
     """

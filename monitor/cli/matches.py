@@ -48,19 +48,15 @@ def matches_command(ctx: click.Context, rule: str, since: str, priority: str | N
     Example: monitor matches --rule kallas --since 2d --json
     """
     from monitor.web import queries
-    from monitor.web.db import reading
+    from monitor.web.db import reading, target_of
 
     cfg = load_config(ctx)
     f = queries.MatchFilter(rule=rule, priority=priority or "", tag=tag, since=parse_since(since))
-    if cfg.postgres is not None:
-        click.echo("monitor matches reads a SQLite state only (it shares the web interface's queries); this "
-                   "config uses PostgreSQL (state.url): see docs/operations.md, \"Choosing the state backend\"",
-                   err=True)
-        sys.exit(2)
-    if not cfg.state_path.exists():
-        click.echo(f"{cfg.state_path}: no state database yet (run `monitor poll --once` first)", err=True)
+    from monitor.store.open import state_exists, state_label
+    if not state_exists(cfg):
+        click.echo(f"{state_label(cfg)}: no state database yet (run `monitor poll --once` first)", err=True)
         sys.exit(1)
-    with reading(cfg.state_path) as conn:
+    with reading(target_of(cfg)) as conn:
         stories, more = queries.match_stories(conn, f, limit)
     for s in stories:
         lead = s["lead"]

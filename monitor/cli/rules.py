@@ -22,7 +22,7 @@ from monitor.errors import ConfigError, RuleError
 from monitor.models import Article, Hit, Match, Why
 
 if TYPE_CHECKING:
-    from monitor.match import RuleSet
+    from monitor.match import CheckedRules, RuleSet
 
 CONTEXT = 40      # characters of context shown either side of a hit
 
@@ -54,6 +54,17 @@ def _load_or_exit(path: Path, code: int) -> RuleSet:
     from monitor.match import load_rules  # the rule engine: imported by the commands that match
     try:
         return load_rules(path, max_alias_values=_alias_cap())
+    except RuleError as exc:
+        for msg in exc.messages:
+            click.echo(msg, err=True)
+        sys.exit(code)
+
+
+def _check_or_exit(path: Path, code: int) -> CheckedRules:
+    """The rules validated but not compiled (all `rules check` needs); exit on errors."""
+    from monitor.match import check_rules
+    try:
+        return check_rules(path, max_alias_values=_alias_cap())
     except RuleError as exc:
         for msg in exc.messages:
             click.echo(msg, err=True)
@@ -165,7 +176,7 @@ def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
     from monitor.cli.common import optional_config
     from monitor.config.crossref import rule_channel_errors
     path = _rules_dir(ctx, rules_dir)
-    rs = _load_or_exit(path, 1)
+    rs = _check_or_exit(path, 1)
     cfg = optional_config(ctx)
     problems = rule_channel_errors(rs.rules, cfg) if cfg else []
     for msg in problems:

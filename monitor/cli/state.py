@@ -38,6 +38,7 @@ def migrate_command(ctx: click.Context, to_url: str | None, from_path: Path | No
 
     Examples:
 
+        \b
         monitor migrate
         monitor migrate --to postgresql://monitor@db.internal/monitor --password-env MONITOR_DB_PASSWORD
     """
@@ -97,6 +98,7 @@ def backup_command(ctx: click.Context, target: Path) -> None:
 
     Uses SQLite's online backup API (the write-ahead log included). Example:
 
+        \b
         monitor backup /var/backups/monitor-$(date +%F).db
     """
     from monitor.store.backup import backup
@@ -120,6 +122,7 @@ def restore_command(ctx: click.Context, source: Path) -> None:
     `monitor.db.before-restore-TIMESTAMP`. An older backup is upgraded when the daemon
     next starts. Example:
 
+        \b
         monitor restore /var/backups/monitor-2026-01-31.db
     """
     from monitor.daemon.lock import AlreadyRunning, StateLock
@@ -148,6 +151,7 @@ def vacuum_command(ctx: click.Context) -> None:
     second copy), after which the daemon's housekeeping returns freed space by itself
     (`state.vacuum`). Databases made since are incremental from the start. Example:
 
+        \b
         monitor vacuum
     """
     from monitor.daemon.lock import AlreadyRunning, StateLock

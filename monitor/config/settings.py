@@ -307,9 +307,6 @@ def parse(text: str, file: str = "<config>", base_dir: Path | None = None,
         c.err(logging_.get("format"), f"logging.format must be text or json{did_you_mean(log_format, ['text', 'json'])}",
               logging_, "format")
     listen = http.get("listen")
-    if listen is not None and postgres is not None:
-        c.err(listen, "http.listen: the web interface reads a SQLite state only; with state.url (PostgreSQL) "
-              "leave http.listen unset (see docs/operations.md, \"Choosing the state backend\")", http, "listen")
     if listen is not None:
         try:
             values.parse_listen(str(listen))

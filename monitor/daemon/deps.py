@@ -89,15 +89,17 @@ def rule_check(config: Config):
 
 def _story_index(config: Config, store: Store, worker: Worker | None = None) -> OnDemandIndex:
     """The story index over the dedupe window, rebuilt from the stored signatures on first use."""
-    index = StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
-                       date_skew_minutes=config.dedupe.date_skew_minutes,
-                       related_threshold=config.dedupe.related_threshold)
+    def fresh() -> StoryIndex:
+        return StoryIndex(threshold=config.dedupe.story_threshold, window_hours=config.dedupe.story_window_hours,
+                          date_skew_minutes=config.dedupe.date_skew_minutes,
+                          related_threshold=config.dedupe.related_threshold)
+    index = fresh()
 
     def load(ix: StoryIndex) -> int:
         if worker is not None:      # rows saved after the load are caught up (daemon/workers.py)
             worker.story_seq = max(worker.story_seq, storyindex.max_seq(store))
         return ix.load(store.story_signatures(since=story_horizon(config, store)), now=now_utc())
-    return OnDemandIndex(index, load)
+    return OnDemandIndex(index, load, fresh)
 
 
 def story_horizon(config: Config, store: Store) -> datetime:

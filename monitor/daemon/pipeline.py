@@ -19,15 +19,16 @@ from typing import Any
 
 from monitor import metrics
 from monitor.config.settings import Config
-from monitor.daemon import moves
+from monitor.daemon import memory, moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
-from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, saved_stories, story_locked, unleased
+from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
 from monitor.errors import FeedParseError, FetchError
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
 from monitor.ingest.fetch import Fetcher, FetchResult
 from monitor.models import Article, Entry
+from monitor.store import retry
 from monitor.store.sqlite import Store, iso, now_utc
 from monitor.stories import dedupe
 
@@ -119,25 +120,61 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
     outcomes = await asyncio.gather(*(job(f) for f in feeds))
     summary = CycleSummary(list(outcomes), time.monotonic() - started)
     deps.store.record_cycle("poll", now, summary.as_dict())
+    if feeds:
+        memory.release_freed_memory()      # what the cycle's burst freed goes back to the system
     return summary
 
 
 async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
-    """One feed's poll as a job: a store connection of its own while it runs, its own deadline."""
+    """One feed's poll as a job, with its own deadline: the fetch first, then a store connection of its
+    own for the rest. (A cycle starts every due feed's job at once and the fetcher's limits queue them:
+    a connection taken before the fetch was one open SQLite connection per queued feed, 1,000 at the
+    start of a 1,000-feed cycle, each opened anew.)"""
+    deadline = time.monotonic() + deps.config.fetch.feed_deadline_seconds
+    fetched = await _fetch_guarded(deps, feed, deadline)
     with (deps.sessions.session() if deps.sessions is not None else deps.store.session()) as store:
-        return await poll_feed(replace(deps, store=store), feed)
+        return await poll_feed(replace(deps, store=store), feed, fetched, deadline)
 
 
-async def poll_feed(deps: Deps, feed: dict) -> FeedOutcome:
-    outcome = await _poll_feed_guarded(deps, feed)
+async def poll_feed(deps: Deps, feed: dict, fetched: FetchResult | Exception | None = None,
+                    deadline: float | None = None) -> FeedOutcome:
+    """Poll one feed on `deps.store`; `fetched`: its fetch already done (a result, or the error it raised)."""
+    outcome = await _poll_feed_guarded(deps, feed, fetched, deadline)
     metrics.feed_polled(outcome.status, outcome.error)
     return outcome
 
 
-async def _poll_feed_guarded(deps: Deps, feed: dict) -> FeedOutcome:
+async def _fetch_guarded(deps: Deps, feed: dict, deadline: float) -> FetchResult | Exception:
+    try:
+        return await _fetch(deps, feed["url"], feed, deadline)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:        # recorded on the feed by _poll_feed_guarded, with the store
+        return exc
+
+
+async def _fetch(deps: Deps, url: str, feed: dict, deadline: float) -> FetchResult:
+    try:
+        async with asyncio.timeout_at(_loop_time(deadline)):
+            result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
+            metrics.fetched("feed", result.elapsed)
+    except TimeoutError:
+        raise FetchError(f"feed not fetched within its deadline of {deps.config.fetch.feed_deadline_seconds:g}s") \
+            from None
+    return result
+
+
+async def _poll_feed_guarded(deps: Deps, feed: dict, fetched: FetchResult | Exception | None,
+                             deadline: float | None) -> FeedOutcome:
     url = feed["url"]
     try:
-        return await _poll_feed(deps, feed, time.monotonic() + deps.config.fetch.feed_deadline_seconds)
+        if deadline is None:
+            deadline = time.monotonic() + deps.config.fetch.feed_deadline_seconds
+        if fetched is None:
+            fetched = await _fetch(deps, url, feed, deadline)
+        if isinstance(fetched, Exception):
+            raise fetched
+        return await _poll_feed(deps, feed, fetched, deadline)
     except (FetchError, FeedParseError) as exc:
         return _failed(deps, feed, f"{type(exc).__name__}: {exc}", None)
     except asyncio.CancelledError:
@@ -147,15 +184,8 @@ async def _poll_feed_guarded(deps: Deps, feed: dict) -> FeedOutcome:
         return _failed(deps, feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
 
-async def _poll_feed(deps: Deps, feed: dict, deadline: float) -> FeedOutcome:
+async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: float) -> FeedOutcome:
     url = feed["url"]
-    try:
-        async with asyncio.timeout_at(_loop_time(deadline)):
-            result = await deps.fetcher.fetch_feed(url, feed["etag"], feed["last_modified"])
-            metrics.fetched("feed", result.elapsed)
-    except TimeoutError:
-        raise FetchError(f"feed not fetched within its deadline of {deps.config.fetch.feed_deadline_seconds:g}s") \
-            from None
     if result.moved_to:
         deps.store.move_feed(url, result.moved_to)
         log.info("feed moved permanently: %s -> %s", url, result.moved_to,
@@ -224,21 +254,31 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
 
     With new articles, the transaction first takes the story lock (PostgreSQL: held by
     another worker deciding, the empty transaction ends and is retried a few ms later) and
-    catches the story index up with what other workers saved (daemon/workers.py)."""
+    catches the story index up with what other workers saved (daemon/workers.py). A deadlock
+    or serialization failure (PostgreSQL rolled the unit back) runs it again from the start
+    (store/retry.py), after the story cache dropped what the failed attempt decided."""
     worker = deps.worker
-    while True:
-        with deps.store.transaction():
-            if story_locked(deps.store, needed=bool(articles) and worker is not None):
-                if worker is not None and articles:
-                    worker.begin_stories(deps.store, deps.stories)      # what other workers saved since
-                items, assignments, unmatched = decide(deps, articles, analyses, now)
-                deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
-                deps.store.save_story_signatures(assignments)
-                last = saved_stories(worker, deps.store, assignments)
-                deps.store.mark_unmatched(unmatched)
-                updated = _apply_updates(deps, republished, rebuilt)
-                break
-        await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
+
+    async def attempt() -> tuple[list, dict[str, str], int, int]:
+        while True:
+            with deps.store.transaction(flat=True):     # nested units join it: no savepoint round trips
+                # the story lock and what other workers saved since (one round trip); False: it is busy
+                if worker is None or not articles or worker.begin_stories(deps.store, deps.stories):
+                    items, assignments, unmatched = decide(deps, articles, analyses, now)
+                    deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
+                    last = save_stories(worker, deps.store, assignments)
+                    deps.store.mark_unmatched(unmatched)
+                    return items, unmatched, _apply_updates(deps, republished, rebuilt), last
+            await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
+
+    def forget_decisions() -> None:
+        # the index is a cache of the database's: what the rolled-back attempt assigned is not there
+        reset = getattr(deps.stories, "reset", None)
+        if articles and reset is not None:
+            reset()
+
+    items, unmatched, updated, last = await retry.run_async(attempt, what=f"saving {url}",
+                                                            before_retry=forget_decisions)
     if worker is not None:
         worker.story_seq = max(worker.story_seq, last)
     return items, unmatched, updated

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from monitor import metrics
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import Job, JobRunner
+from monitor.daemon.memory import release_freed_memory
 from monitor.daemon.workers import Worker
 from monitor.store.sqlite import now_utc, parse_iso
 
@@ -91,7 +92,12 @@ class FeedScheduler:
         idle_for = time.monotonic() - self._last_record
         if cycle.running == 0 and not cycle.recorded and idle_for >= deps.config.fetch.check_interval_seconds:
             self._record(cycle)           # nothing was due: an empty cycle, once per check interval
-        return min(self._seconds_to_next_due(now), self.worker.claim_again_in())
+        again = self.worker.claim_again_in()
+        if again < float("inf"):
+            # the claim was put off: nothing can be claimed sooner, so the next due time (a round
+            # trip per finished poll in a cold cycle) is not asked for
+            return again
+        return self._seconds_to_next_due(now)
 
     def _poll_job(self, feed: dict, cycle: Cycle):
         async def job() -> None:
@@ -122,6 +128,7 @@ class FeedScheduler:
         store.set_meta("heartbeat", {"pid": os.getpid(), "at": now_utc().isoformat()})
         if summary.feeds:
             log.info(summary.line(), extra={"event": "poll_cycle", "counts": summary.as_dict()})
+            release_freed_memory()      # what the cycle's burst freed goes back to the system
 
     def _seconds_to_next_due(self, now: datetime) -> float:
         row = self.deps.store.db.execute(

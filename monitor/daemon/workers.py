@@ -75,6 +75,8 @@ class Worker:
         self._again = float("inf")
         self._released = True             # a host was given back since the last claim
         self._hosts_for: frozenset[str] = frozenset()   # the configured feeds whose hosts are filled in
+        self._finished: list[str] = []            # polled feeds whose leases are not yet given back
+        self._idle_hosts: set[str] = set()        # hosts with no poll of ours left, not yet given back
 
     # -- life -----------------------------------------------------------------------
     def start(self, store: Any) -> None:
@@ -110,6 +112,7 @@ class Worker:
         self._again = float("inf")
         self._claimed_at = time.monotonic()
         self._released = False
+        self.give_back(store)
         wanted = frozenset(configured)
         if wanted != self._hosts_for:        # at start and after the config changed: new feeds' hosts
             leases.fill_hosts(store)
@@ -137,19 +140,32 @@ class Worker:
         return max(0.0, self._again)
 
     def done(self, store: Any, url: str) -> None:
-        """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back."""
+        """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back
+        with the next claim (`give_back`: one statement for all that ended since, not two per poll).
+
+        Until then the feed is leased but not due (its next poll time is saved), so nobody waits
+        for it; a host is given back at most CLAIM_SECONDS late (IDLE_CLAIM_SECONDS when idle)."""
         host = self.claimed.pop(url, None)
         self.polls += 1
+        self._finished.append(url)
+        if host is not None:
+            self.hosts[host] -= 1
+            if self.hosts[host] <= 0:
+                del self.hosts[host]
+                self._idle_hosts.add(host)
+                self._released = True
+
+    def give_back(self, store: Any) -> None:
+        """Release the leases of the feeds polled since the last call, and of hosts we no longer poll."""
+        urls, self._finished = self._finished, []
+        hosts = sorted(h for h in self._idle_hosts if h not in self.hosts)
+        self._idle_hosts = set()
+        if not urls and not hosts:
+            return
         try:
-            leases.release_feed(store, self.id, url)
-            if host is not None:
-                self.hosts[host] -= 1
-                if self.hosts[host] <= 0:
-                    del self.hosts[host]
-                    leases.release_host(store, self.id, host)
-                    self._released = True
-        except Exception:      # the lease then runs out on its own; never fail the scheduler over it
-            log.exception("releasing the lease of %s failed", url)
+            leases.release_polled(store, self.id, urls, hosts)
+        except Exception:      # the leases then run out on their own; never fail the scheduler over it
+            log.exception("giving back the leases of %d feeds and %d hosts failed", len(urls), len(hosts))
 
     def forget(self, store: Any, url: str) -> None:
         """A claimed feed whose job did not start (daemon stopping): give it back unpolled."""
@@ -174,15 +190,16 @@ class Worker:
                 self.release(store, name)
 
     # -- the shared story index -----------------------------------------------------
-    def begin_stories(self, store: Any, index: Any) -> int:
-        """Inside the feed's transaction, under the story lock: take in what others saved since."""
+    def begin_stories(self, store: Any, index: Any) -> bool:
+        """First thing in the feed's transaction: the story lock (PostgreSQL; held to commit) and
+        what other workers saved since, in one round trip. False: another worker holds the lock."""
         if index is None:
-            return 0
-        rows = storyindex.rows_after(store, self.story_seq)
+            return True
+        locked, rows = storyindex.lock_and_rows_after(store, self.story_seq)
         if rows:
             index.load(rows)
             self.story_seq = max(self.story_seq, max(int(r["seq"]) for r in rows))
-        return len(rows)
+        return locked
 
 
 def unleased(store: Any, feeds: list[dict]) -> list[dict]:
@@ -196,13 +213,18 @@ def unleased(store: Any, feeds: list[dict]) -> list[dict]:
 
 
 def story_locked(store: Any, needed: bool) -> bool:
-    """First thing in the feed's transaction: the story lock, held to commit (or not needed)."""
+    """First thing in the feed's transaction: the story lock, held to commit (or not needed).
+    (Without a worker; a worker takes it with `Worker.begin_stories`.)"""
     return not needed or storyindex.try_lock(store)
 
 
-def saved_stories(worker: Any, store: Any, assignments: list) -> int:
-    """Inside the transaction, after save_story_signatures: number the rows; returns the last number.
+def save_stories(worker: Any, store: Any, assignments: list) -> int:
+    """Inside the transaction: save the decided signatures numbered after the last one this
+    worker knows; returns the last number.
 
     The caller sets `worker.story_seq` to it after commit (a rolled-back save must not move it)."""
-    return storyindex.number(store, [a.article_key for a in assignments]) if assignments else (
-        worker.story_seq if worker is not None else 0)
+    last = store.save_story_signatures(assignments, seq_base=storyindex.seq_base(worker, store) if assignments
+                                       else None)
+    if last is not None:
+        return last
+    return worker.story_seq if worker is not None else 0

@@ -240,13 +240,14 @@ class ExtractorPool:
                 while at < len(items):
                     # the first answer also waits for the setup
                     hard = limit + _HARD_TIMEOUT_GRACE + (SETUP_SECONDS if message is not None and setup else 0)
-                    i, status, value = await worker.exchange(self._io, message, hard)
+                    for i, status, value in await worker.exchange_ready(self._io, message, hard):
+                        results[start + i] = (status, value)
+                        at = start + i + 1
+                        if status == "timeout":
+                            self.timeouts += 1
+                            log.warning("%s: item %d took over %.1f s in its worker; skipped", what, start + i,
+                                        limit)
                     message = None
-                    results[start + i] = (status, value)
-                    at = start + i + 1
-                    if status == "timeout":
-                        self.timeouts += 1
-                        log.warning("%s: item %d took over %.1f s in its worker; skipped", what, start + i, limit)
             except (WorkerDied, WorkerStuck) as exc:
                 self._discard(worker)
                 if isinstance(exc, WorkerStuck):

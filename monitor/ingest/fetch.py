@@ -23,9 +23,9 @@ import httpx
 
 from monitor.config.settings import FetchSettings
 from monitor.errors import FetchError, TooLarge
+from monitor.ingest.hostpools import HostPools
 from monitor.ingest.keyed import KeyedLimits
 from monitor.ingest.netguard import Guard
-from monitor.ingest.pinning import pinned_transport
 from monitor.ingest.robots import RobotsCache
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -137,8 +137,10 @@ class Fetcher:
         n = max(1, self.settings.concurrency)
         # Pool no larger than the concurrency limit: pool size costs CPU (field notes).
         limits = httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30)
-        # Connections go only to the addresses the guard judged (no second DNS lookup: rebinding).
-        transport = self._transport or pinned_transport(self.guard, limits)
+        # Connections go only to the addresses the guard judged (no second DNS lookup: rebinding),
+        # from one small pool per origin (hostpools.py: httpcore's one pool costs CPU per connection)
+        transport = self._transport or HostPools(self.guard, self.settings.per_host, max_origins=n,
+                                                 keepalive_expiry=30)
         self._client = httpx.AsyncClient(
             headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             timeout=httpx.Timeout(self.settings.timeout_seconds),

@@ -46,9 +46,11 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-def pinned_transport(guard: Guard, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, with its connection pool's network backend pinned to the guard."""
-    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+def pinned_transport(guard: Guard, limits: httpx.Limits, verify: Any = True) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport, with its connection pool's network backend pinned to the guard.
+
+    `verify`: as httpx takes it (True, or an `ssl.SSLContext` to share between transports)."""
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False, verify=verify)
     pool = transport._pool                                 # httpcore.AsyncConnectionPool
     pool._network_backend = PinnedBackend(guard, pool._network_backend)
     return transport

@@ -47,6 +47,7 @@ class Index:
         self.keys: dict[str, tuple[int, int, int]] = {}        # key -> (length, first, last token shift)
         self.case: dict[str, tuple[tuple[str, p.Term], ...]] = {}   # plain key -> (pkey, a term) of its case forms
         self.inner: frozenset[str] = frozenset()               # *infix* keys: deduplicated per token
+        self.case_split: dict[str, tuple[dict[str, str], tuple[tuple[str, p.Term], ...]]] = {}
         self.refs: dict[str, int] = {}                         # key or pkey -> terms using it (for removal)
         self.by_key: dict[str, frozenset[int]] = {}            # pkey -> refs of the rules anchored on it
         self.always: frozenset[int] = frozenset()              # refs of rules without anchors
@@ -58,7 +59,7 @@ class Index:
     def copy(self) -> Index:
         new = Index.__new__(Index)
         new.__dict__.update(self.__dict__)
-        for name in ("keys", "case", "refs", "by_key", "plans"):
+        for name in ("keys", "case", "case_split", "refs", "by_key", "plans"):
             setattr(new, name, getattr(self, name).copy())
         return new
 
@@ -74,7 +75,14 @@ class Index:
             m = self.refs.get(pkey, 0)
             self.refs[pkey] = m + 1
             if not m:
-                self.case[key] = (*self.case.get(key, ()), (pkey, term))
+                self._set_case(key, (*self.case.get(key, ()), (pkey, term)))
+
+    def _set_case(self, key: str, forms: tuple[tuple[str, p.Term], ...]) -> None:
+        """A plain key's case forms, and the same split for scan(): forms of one whole token
+        by their case token, and the others."""
+        self.case[key] = forms
+        single = {(t.case or ('',))[0]: pk for pk, t in forms if _one_token(t)}
+        self.case_split[key] = (single, tuple((pk, t) for pk, t in forms if not _one_token(t)))
 
     def _unuse(self, term: p.Term) -> None:
         key, pkey = term.key, term.pkey
@@ -84,9 +92,9 @@ class Index:
                 del self.refs[pkey]
                 left = tuple(v for v in self.case[key] if v[0] != pkey)
                 if left:
-                    self.case[key] = left
+                    self._set_case(key, left)
                 else:
-                    del self.case[key]
+                    del self.case[key], self.case_split[key]
         self.refs[key] -= 1
         if not self.refs[key]:
             del self.refs[key]
@@ -141,6 +149,10 @@ class Index:
         self._delta = delta
         self.inner = frozenset(k for k in keys if not k.startswith(" ") and not k.endswith(" "))
         return self
+
+
+def _one_token(term: p.Term) -> bool:
+    return not term.prefix and not term.open_start and len(term.tokens) == 1 and len(term.case or ()) == 1
 
 
 DELTA_MIN = 2_000         # keys the delta automaton may hold before the base is rebuilt...

@@ -10,6 +10,7 @@ at most MAX_HITS hits (plus its decisive ones); the verdict and min_hits use the
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,7 +18,7 @@ from monitor.match import parse as p
 from monitor.match.compile import Index
 from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
-from monitor.match.text import SEP, FieldIndex
+from monitor.match.text import FieldIndex
 from monitor.models import Hit, Match, Why
 
 FIELDS = p.FIELDS
@@ -28,6 +29,7 @@ ALL: Limits = (INF, INF, INF)
 FIELD_LIMITS: dict[str, Limits] = {"title": (INF, 0, 0), "summary": (0, INF, 0), "text": (0, 0, INF)}
 LEAD_TOKENS = 60
 MAX_HITS = 100                  # hits recorded per match; min_hits counts all of them
+_NONE: list[Occ] = []           # no occurrences (shared: never appended to)
 
 
 def index_fields(doc: Any) -> list[FieldIndex]:
@@ -35,20 +37,26 @@ def index_fields(doc: Any) -> list[FieldIndex]:
 
 
 def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
-    """Every occurrence of every key, by presearch key (compile.py), in field and token order."""
+    """Every occurrence of every key, by presearch key (compile.py), in field and token order.
+
+    The automata report matches by end position; for one key that is also start order, and
+    a key is in one automaton only. A match starting at `start` (the separator before its
+    first token, or inside that token for an open start) has that token's index as the
+    number of separators before `start`: a binary search in the field's separators."""
     occ: dict[str, list[Occ]] = {}
-    for auto in index.automata:            # the base automaton, then the small delta one
-        for fi, fx in enumerate(fields):
-            joined = fx.joined
-            found = sorted((end - klen + 1, key, first, last)
-                           for end, (key, klen, first, last) in auto.iter(joined))
-            k = prev = 0
-            for start, key, first, last in found:
-                # a key starts at the separator before its first token (or, with an open start,
-                # inside that token): count separators to get its index
-                k += joined.count(SEP, prev, start)
-                prev = start
-                occ.setdefault(key, []).append((fi, k + first, k + last))
+    for fi, fx in enumerate(fields):
+        joined = fx.joined
+        seps = None
+        for auto in index.automata:            # the base automaton, then the small delta one
+            for end, (key, klen, first, last) in auto.iter(joined):
+                if seps is None:
+                    seps = fx.seps
+                k = bisect_left(seps, end - klen + 1)
+                found = occ.get(key)
+                if found is None:
+                    occ[key] = [(fi, k + first, k + last)]
+                else:
+                    found.append((fi, k + first, k + last))
     for key in index.inner:
         if key in occ:      # *infix* can occur twice in one token: one occurrence per token
             occ[key] = sorted(set(occ[key]))
@@ -58,10 +66,22 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
 
 
 def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]]) -> None:
-    """The occurrences of each case-sensitive form, from those of its plain key."""
+    """The occurrences of each case-sensitive form, from those of its plain key: for forms of
+    whole single tokens (`{Kallas}`, the common case) each occurrence's case token is read
+    once and looked up; other forms are checked one by one."""
     for key in index.case.keys() & occ.keys():
         plain = occ[key]
-        for pkey, term in index.case[key]:
+        single, other = index.case_split[key]
+        if single:
+            for o in plain:
+                pkey = single.get(fields[o[0]].case_token(o[1]))
+                if pkey is not None:
+                    found = occ.get(pkey)
+                    if found is None:
+                        occ[pkey] = [o]
+                    else:
+                        found.append(o)
+        for pkey, term in other:
             found = [o for o in plain if case_ok(term, fields[o[0]], o)]
             if found:
                 occ[pkey] = found
@@ -83,18 +103,19 @@ class Context:
     def __init__(self, compiled: Index, occ: dict[str, list[Occ]], fields: list[FieldIndex],
                  mask: set[tuple[int, int]] | None = None):
         self.compiled, self.occ, self.fields, self.mask = compiled, occ, fields, mask
-        self.cache: dict[p.Term, list[Occ]] = {}
+        self.cache: dict[str, list[Occ]] = {}     # pkey -> occurrences left by the mask
         self.hits: dict[Occ, Hit] = {}        # the Hit of a span, made once for hits and why
         self._lead: Limits | None = None
 
     def of(self, term: p.Term) -> list[Occ]:
-        found = self.cache.get(term)
+        if not self.mask:       # case forms are checked by scan(); the occurrences are shared
+            return self.occ.get(term.pkey, _NONE)
+        found = self.cache.get(term.pkey)
         if found is None:
-            found = self.occ.get(term.pkey, [])     # case forms are checked by scan()
-            if self.mask:
-                mask = self.mask
-                found = [o for o in found if not any((o[0], t) in mask for t in range(o[1], o[2] + 1))]
-            self.cache[term] = found
+            mask = self.mask
+            found = [o for o in self.occ.get(term.pkey, _NONE)
+                     if not any((o[0], t) in mask for t in range(o[1], o[2] + 1))]
+            self.cache[term.pkey] = found
         return found
 
     def within(self, term: p.Term, allowed: Limits) -> list[Occ]:
@@ -124,7 +145,7 @@ class Context:
 
 
 def holds(node: Any, ctx: Context, allowed: Limits = ALL) -> bool:
-    if isinstance(node, p.Term):
+    if type(node) is p.Term:
         if allowed is ALL:
             return bool(ctx.of(node))
         return any(o[2] < allowed[o[0]] for o in ctx.of(node))
@@ -187,20 +208,28 @@ def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
     return spans
 
 
-def applies(rule: Rule, doc: Any) -> bool:
-    """The enabled, language and feed filters."""
+def applies(rule: Rule, doc: Any, lang: str | None = None) -> bool:
+    """The enabled, language and feed filters (`lang`: doc_language(doc), when known)."""
     if not rule.enabled:
         return False
-    lang = (getattr(doc, "language", "") or "").lower().split("-")[0].split("_")[0]
-    if rule.languages and lang and lang not in rule.languages:
-        return False
-    if rule.feeds:
-        tags = getattr(doc, "feed_tags", ()) or ()
-        if isinstance(tags, str):
-            tags = json.loads(tags) if tags.startswith("[") else [tags]
-        if not set(rule.feeds) & set(tags):
+    if rule.languages:
+        lang = doc_language(doc) if lang is None else lang
+        if lang and lang not in rule.languages:
             return False
+    if rule.feeds and not set(rule.feeds) & doc_feed_tags(doc):
+        return False
     return True
+
+
+def doc_language(doc: Any) -> str:
+    return (getattr(doc, "language", "") or "").lower().split("-")[0].split("_")[0]
+
+
+def doc_feed_tags(doc: Any) -> set[str]:
+    tags = getattr(doc, "feed_tags", ()) or ()
+    if isinstance(tags, str):
+        tags = json.loads(tags) if tags.startswith("[") else [tags]
+    return set(tags)
 
 
 def mask_of(rule: Rule, ctx: Context) -> set[tuple[int, int]]:

@@ -13,6 +13,12 @@ aliases are kept while its alias list is unchanged, so an edit costs that file's
 plus a few operations per other file; the index is then updated for the changed files
 only (compile.py, RuleSet) from the previous RuleSet's, which the cache keeps.
 
+Once all the rules of a file are built, its raw rules are dropped from its kept document
+(they were most of the process's memory: 0.4 GB at 100,000 rules); the file's block keeps its
+rules and, per rule, the entities it refers to and its warnings. When a block breaks
+because an entity it uses changed, the unchanged file is read again (`reread`) and only
+its rules that refer to a changed entity are rebuilt.
+
 Must not decide validity: rules.py does, and only rules built without errors are kept.
 """
 
@@ -32,8 +38,9 @@ class LoadCache:
     def __init__(self) -> None:
         self.docs: dict[Path, tuple[tuple[int, int], Any]] = {}
         self.entities: dict[str, tuple[Any, list, tuple[str, ...]]] = {}   # name -> (aliases, ASTs, warnings)
-        self.blocks: dict[Path, tuple[Any, tuple, tuple, tuple[str, ...]]] = {}
-        # file -> (its raw rule list, its rules, (entity, aliases) they refer to, warnings)
+        self.blocks: dict[Path, tuple[Any, tuple, tuple, tuple[str, ...], tuple]] = {}
+        # file -> (its raw rule list, its rules, (entity, aliases) they refer to, warnings,
+        #          per rule: the entities it refers to, or once thinned (names, warnings))
         self.previous: Any = None       # the RuleSet built last, whose index the next one copies
         self.rules: dict[int, tuple[Any, Any, tuple, tuple[str, ...]]] = {}
         self._next_rules: dict[int, tuple[Any, Any, tuple, tuple[str, ...]]] = {}
@@ -49,6 +56,29 @@ class LoadCache:
         self.docs = {p: v for p, v in self.docs.items() if p in keep}
         self.blocks = {p: v for p, v in self.blocks.items() if p in keep}
         self.rules = self._next_rules
+
+    @staticmethod
+    def thin(raws: Any) -> bool:
+        return isinstance(raws, _Thin)
+
+    def reread(self, path: Path, entity_src: dict, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> list:
+        """The raw rules of an unchanged file whose block broke (an entity it uses changed),
+        read again; its rules that use no changed entity are offered to rule() for reuse."""
+        doc = yamlsrc.load_file(path, max_alias_values)
+        self.reads += 1
+        raws = doc.get("rules") if isinstance(doc, dict) else None
+        if not isinstance(raws, list):
+            return []
+        stamp = self.docs[path][0] if path in self.docs else (-1, -1)
+        self.docs[path] = (stamp, doc)          # the next load sees these very raws
+        cached = self.blocks.get(path)
+        if cached is not None and isinstance(cached[0], _Thin) and len(cached[1]) == len(raws):
+            _, rules, refs, _, per_rule = cached
+            changed = {n for n, aliases in refs if n not in entity_src or not _same(aliases, entity_src[n][1])}
+            for raw, rule, (names, warnings) in zip(raws, rules, per_rule):
+                if not changed.intersection(names) and hasattr(raw, "get"):
+                    self.rules[id(raw)] = (raw, rule, self.signature(raw, entity_src), warnings)
+        return raws
 
     # -- entities and whole files ---------------------------------------------------------
     def entity(self, name: str, aliases: list) -> tuple[list, tuple[str, ...]] | None:
@@ -79,10 +109,22 @@ class LoadCache:
 
     def keep_block(self, path: Path, raws: list, rules: tuple, entity_src: dict,
                    warnings: tuple[str, ...]) -> None:
-        names = sorted({n for raw in raws if hasattr(raw, "get") for key in ("query", "exclude", "ignore")
-                        for n in _ENTITY_REF.findall(str(raw.get(key) or ""))})
+        per_raw = tuple(frozenset(n for key in ("query", "exclude", "ignore")
+                                  for n in _ENTITY_REF.findall(str(raw.get(key) or "")))
+                        if hasattr(raw, "get") else frozenset() for raw in raws)
+        names = sorted(frozenset().union(*per_raw))
         refs = tuple((n, entity_src[n][1]) for n in names if n in entity_src)
-        self.blocks[path] = (raws, rules, refs, warnings)
+        kept = self.docs.get(path)
+        if kept is None or kept[1].get("rules") is not raws or len(rules) != len(raws):
+            self.blocks[path] = (raws, rules, refs, warnings, per_raw)
+            return
+        # every rule of the file was built: keep them, drop their raw YAML (freed as the load
+        # goes, so the next files' rules reuse the memory)
+        per_rule = tuple((n, self._next_rules.pop(id(raw))[3] if id(raw) in self._next_rules else ())
+                         for n, raw in zip(per_raw, raws))
+        thin = _Thin()
+        kept[1]["rules"] = thin
+        self.blocks[path] = (thin, rules, refs, warnings, per_rule)
 
     def doc(self, path: Path, max_alias_values: int = yamlsrc.DEFAULT_MAX_ALIAS_VALUES) -> Any:
         st = os.stat(path)
@@ -113,6 +155,13 @@ class LoadCache:
     def keep(self, raw: Any, rule: Any, entity_src: dict, warnings: tuple[str, ...]) -> None:
         self.built += 1
         self._next_rules[id(raw)] = (raw, rule, self.signature(raw, entity_src), warnings)
+
+
+class _Thin(list):
+    """Stands, in a kept document, for the raw rules of a file built without errors: the
+    rules themselves are kept, their parsed YAML (most of the memory) is not."""
+
+    __slots__ = ()
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as _field  # a node has a member called `field`
-from functools import cached_property
+from sys import intern
 
 from monitor.match.text import SEP
 
@@ -17,7 +17,7 @@ Span = tuple[int, int]
 CASE_MARK = "\x00"    # joins a key and its case tokens into a presearch key (never in a key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Term:
     """A word, phrase or wildcard; `case` holds the exact-case tokens of a `{...}` term.
 
@@ -32,17 +32,22 @@ class Term:
     offset: int = 0
     open_start: bool = False
 
-    @cached_property
-    def key(self) -> str:
-        """The automaton key: normalised tokens between separators (a wildcard side stays open)."""
+    def __post_init__(self) -> None:
+        # computed once here (every term is indexed): `key`, `pkey` and the hash
         body = SEP.join(self.tokens)
-        return ("" if self.open_start else SEP) + body + ("" if self.prefix else SEP)
+        key = intern(("" if self.open_start else SEP) + body + ("" if self.prefix else SEP))
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "pkey", key if self.case is None else
+                           intern(key + CASE_MARK + CASE_MARK.join(self.case)))
+        object.__setattr__(self, "_hash", hash((self.tokens, self.prefix, self.case, self.source, self.offset,
+                                                self.open_start)))
 
-    @cached_property
-    def pkey(self) -> str:
-        """The presearch key: the key, plus the exact-case tokens of a `{...}` term (compile.py
-        finds such a key where the plain key occurs with that case)."""
-        return self.key if self.case is None else self.key + CASE_MARK + CASE_MARK.join(self.case)
+    # `key`: the automaton key, normalised tokens between separators (a wildcard side stays open).
+    # `pkey`: the presearch key, the key plus the exact-case tokens of a `{...}` term (compile.py
+    # finds such a key where the plain key occurs with that case).
+    key: str = _field(init=False, repr=False, compare=False)
+    pkey: str = _field(init=False, repr=False, compare=False)
+    _hash: int = _field(init=False, repr=False, compare=False)
 
     @property
     def span(self) -> Span:
@@ -51,12 +56,8 @@ class Term:
     def __hash__(self) -> int:      # computed once: terms key every per-article cache
         return self._hash
 
-    @cached_property
-    def _hash(self) -> int:
-        return hash((self.tokens, self.prefix, self.case, self.source, self.offset, self.open_start))
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entity:
     name: str
     offset: int = 0
@@ -66,20 +67,20 @@ class Entity:
         return (self.offset, self.offset + 1 + len(self.name))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Not:
     child: object
     offset: int = 0
     span: Span = _field(default=(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class And:
     children: tuple
     span: Span = _field(default=(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Or:
     """An OR; `entity` names the @entity this OR of aliases was resolved from (else "")."""
 
@@ -88,7 +89,7 @@ class Or:
     entity: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Near:
     """A NEAR/n (unit ""), NEAR/s or NEAR/p (unit "s"/"p"); ordered for ONEAR/n."""
 
@@ -105,7 +106,7 @@ class Near:
         return ("ONEAR/" if self.ordered else "NEAR/") + (self.unit or str(self.distance))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotNear:
     """A NOT NEAR/n (unit ""), NOT NEAR/s or NOT NEAR/p: an occurrence of left with no right in range."""
 
@@ -121,7 +122,7 @@ class NotNear:
         return "NOT NEAR/" + (self.unit or str(self.distance))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scope:
     field: str
     child: object

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from monitor.match.nodes import (  # noqa: F401  (re-exported: the tree is part of parse's API)
     And,
@@ -59,6 +60,8 @@ _FIELD = re.compile(r"([A-Za-z_]+):")
 _NEAR = re.compile(r"O?NEAR(?:/(\S*))?$")
 _ENTITY = re.compile(r"@([a-z0-9_-]+)$")
 _LOWER_OPERATOR = re.compile(r"(?:and|or|not|near(?:/\w+)?)$", re.IGNORECASE)
+# a superset of the words lowercase_operators flags: and/or/not/near standing alone
+_MAYBE_LOWER = re.compile(r"(?<![^\s()\"{}])(?:and|or|not|near)(?=[\s()\"{}/]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ def lex(query: str) -> list[Lex]:
 def lowercase_operators(query: str) -> list[tuple[int, str]]:
     """(offset, word) for every and/or/not/near (any case but upper) standing between two
     operands, where it is matched as a word but was almost certainly meant as an operator."""
+    if not any(not m.group().isupper() for m in _MAYBE_LOWER.finditer(query)):
+        return []       # no such word at all (nearly every query): no second lexing
     try:
         toks = lex(query)
     except Exception:  # noqa: BLE001 - a query that does not lex has its own error
@@ -110,6 +115,17 @@ def lowercase_operators(query: str) -> list[tuple[int, str]]:
 
 
 # -- terms ----------------------------------------------------------------------------
+@lru_cache(maxsize=1 << 16)
+def _norm(text: str) -> tuple[str, ...]:
+    """normalise(), remembered: watch lists repeat the same words in thousands of rules."""
+    return tuple(normalise(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _case(text: str) -> tuple[str, ...]:
+    return tuple(case_tokens(text))
+
+
 def make_term(lx: Lex) -> Term | Entity:
     text, off = lx.value, lx.offset
     if lx.kind == "phrase":
@@ -143,7 +159,7 @@ def _word(text: str, source: str, off: int, case: bool) -> Term:
         raise QuerySyntaxError(f"{text!r}: a wildcard is only allowed at the start or the end of a word", off)
     if not (open_start or open_end):
         return _words(text, source, off, case)
-    toks = normalise(stem)
+    toks = _norm(stem)
     what = "a wildcard" if open_start else "a prefix"
     if len(toks) > 1:
         raise QuerySyntaxError(f"{text!r}: {what} must be a single word", off)
@@ -151,20 +167,20 @@ def _word(text: str, source: str, off: int, case: bool) -> Term:
         raise QuerySyntaxError(f"{text!r}: a leading wildcard needs at least {MIN_INFIX} letters or digits", off)
     if not toks or len(toks[0]) < MIN_PREFIX:
         raise QuerySyntaxError(f"{text!r}: a prefix needs at least {MIN_PREFIX} characters", off)
-    ctoks = tuple(case_tokens(stem)) if case else None
+    ctoks = _case(stem) if case else None
     if ctoks is not None and len(ctoks) != 1:
         ctoks = None   # pathological Unicode: fall back to case-insensitive
-    return Term(tuple(toks), open_end, ctoks, source, off, open_start)
+    return Term(toks, open_end, ctoks, source, off, open_start)
 
 
 def _words(text: str, source: str, off: int, case: bool) -> Term:
-    toks = normalise(text)
+    toks = _norm(text)
     if not toks:
         raise QuerySyntaxError(f"{source!r} has no letters or digits to match", off)
-    ctoks = tuple(case_tokens(text)) if case else None
+    ctoks = _case(text) if case else None
     if ctoks is not None and len(ctoks) != len(toks):
         ctoks = None   # pathological Unicode: fall back to case-insensitive
-    return Term(tuple(toks), False, ctoks, source, off)
+    return Term(toks, False, ctoks, source, off)
 
 
 # -- parser ---------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Owns the necessary conditions of a query, computed once per rule at compile time
 `requirements(node)` is a list of clauses, each a set of presearch keys (Term.pkey) of which
 at least one must occur in the article (in any field, ignoring masks, scopes and positions)
 for the query to hold. A Term requires its key; AND requires what each operand requires;
-OR requires, per branch, its rarest clause, joined into one clause; NEAR requires both
+OR requires the distribution of its branches' clauses (`(A AND B) OR C` requires A or C, and
+B or C) while that stays within MAX_OR_CLAUSES, else per branch its rarest clause, joined
+into one clause; NEAR requires both
 sides, NOT NEAR its left side, a scope its child; NOT requires nothing.
 
 A rule is indexed under its rarest clause (its *anchors*), so it becomes a candidate only
@@ -30,7 +32,19 @@ Clause = frozenset[str]
 
 def key_cost(key: str) -> float:
     """An estimate of how often a key occurs: lower is rarer (a case-sensitive form, rarer
-    still than its plain key)."""
+    still than its plain key). Remembered per key (compile time is mostly repeated keys)."""
+    cost = _COSTS.get(key)
+    if cost is None:
+        if len(_COSTS) > 1 << 20:
+            _COSTS.clear()
+        cost = _COSTS[key] = _key_cost(key)
+    return cost
+
+
+_COSTS: dict[str, float] = {}
+
+
+def _key_cost(key: str) -> float:
     if CASE_MARK in key:
         return key_cost(key.split(CASE_MARK, 1)[0]) / 4
     words = key.split(SEP)
@@ -44,7 +58,10 @@ def key_cost(key: str) -> float:
 
 
 def clause_cost(clause: Clause) -> float:
-    return sum(key_cost(k) for k in clause)
+    if len(clause) == 1:
+        for k in clause:
+            return key_cost(k)
+    return sum(map(key_cost, clause))
 
 
 def requirements(node: Any) -> list[Clause]:
@@ -54,13 +71,13 @@ def requirements(node: Any) -> list[Clause]:
     if isinstance(node, p.And):
         return [c for child in node.children for c in requirements(child)]
     if isinstance(node, p.Or):
-        picks = []
+        branches = []
         for child in node.children:
             req = requirements(child)
             if not req:
                 return []          # a branch that needs no occurrence: the OR needs none
-            picks.append(min(req, key=clause_cost))
-        return [frozenset().union(*picks)]
+            branches.append(req)
+        return _or_clauses(branches)
     if isinstance(node, p.Near):
         return requirements(node.left) + requirements(node.right)
     if isinstance(node, p.NotNear):
@@ -68,6 +85,27 @@ def requirements(node: Any) -> list[Clause]:
     if isinstance(node, p.Scope):
         return requirements(node.child)
     return []                      # NOT, or anything that can hold by absence
+
+
+MAX_OR_CLAUSES = 8      # clauses an OR's distribution may give before it falls back to one
+
+
+def _or_clauses(branches: list[list[Clause]]) -> list[Clause]:
+    """The clauses of an OR of conjunctions: (A and B) or C needs (A or C) and (B or C), the
+    distribution of the branches, when it stays small; otherwise the union of each branch's
+    rarest clause (one clause, still necessary). Clauses implied by a smaller one are dropped."""
+    many = [b for b in branches if len(b) > 1]
+    size = 1
+    for b in many:
+        size *= len(b)
+    if size == 1 or size > MAX_OR_CLAUSES:
+        return [frozenset().union(*(min(b, key=clause_cost) for b in branches))]
+    single = frozenset().union(*(b[0] for b in branches if len(b) == 1))
+    out = [single]
+    for b in many:
+        out = [c | d for c in out for d in b]
+    out = list(dict.fromkeys(out))
+    return [c for c in out if not any(d < c for d in out)]
 
 
 def plan(node: Any) -> tuple[Clause | None, tuple[Clause, ...]]:

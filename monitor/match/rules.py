@@ -28,7 +28,7 @@ ENTITY_RE = re.compile(r"[a-z0-9_-]+$")
 LANG_RE = re.compile(r"[a-z]{2}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One watch rule as written, plus its parsed and entity-resolved query trees."""
 
@@ -91,7 +91,6 @@ class _Loader:
         self.errors: list[str] = []
         self.entity_src: dict[str, tuple[Any, list[Any]]] = {}   # name -> (name value, alias values)
         self.entities: dict[str, list[Any]] = {}                  # name -> alias ASTs
-        self.raw_rules: list[Any] = []
         self.file_raws: list[tuple[Path, list[Any]]] = []    # each file's list of raw rules
         self.warnings: list[str] = []
 
@@ -123,7 +122,6 @@ class _Loader:
         if not isinstance(rules, list):
             self.err(yamlsrc.where(rules, doc.where_key("rules")), "'rules' must be a list of rules")
             return
-        self.raw_rules.extend(rules)
         self.file_raws.append((path, rules))
 
     def read_entities(self, ents: Any, doc: Any) -> None:
@@ -367,6 +365,8 @@ def _build_all(loader: _Loader, cache: LoadCache | None, segments: list | None) 
             found, warnings = block
             loader.warnings.extend(warnings)
         else:
+            if cache is not None and cache.thin(raws):     # built last time, its YAML dropped: read again
+                raws = cache.reread(path, loader.entity_src, loader.max_alias_values)
             warned = len(loader.warnings)
             found = tuple(r for r in (_build_rule(raw, loader, seen) for raw in raws) if r is not None)
             if cache is not None and not loader.errors:
@@ -378,8 +378,11 @@ def _build_all(loader: _Loader, cache: LoadCache | None, segments: list | None) 
     if len(set(ids)) != len(ids):
         del loader.errors[errors:], loader.warnings[warned_all:]
         seen.clear()
-        for raw in loader.raw_rules:    # only to report the duplicates, with their places
-            _build_rule(raw, loader, seen)
+        for path, raws in loader.file_raws:    # only to report the duplicates, with their places
+            if cache is not None and cache.thin(raws):
+                raws = cache.reread(path, loader.entity_src, loader.max_alias_values)
+            for raw in raws:
+                _build_rule(raw, loader, seen)
     return rules
 
 

@@ -66,17 +66,17 @@ class ArticleQueries(StoreBase):
         now = iso(now_utc())
         ids: list[int] = []
         with self.transaction():
-            self._many(
-                "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
-                "stamp = excluded.stamp",
-                [[feed_url, e.guid, e.url, now, now, entry_stamp(e)] for e in entries])
-            # batched: one pipelined round trip per kind of row on PostgreSQL, not one per row
+            # batched: one pipelined round trip per kind of row on PostgreSQL, not one per row;
+            # the articles first, so each entry is written once, with its new article's id
             new = [(art_id, item) for art_id, item in zip(self._insert_articles([a for a, _, _ in articles], now),
                                                            articles) if art_id is not None]
             ids = [art_id for art_id, _ in new]
-            self._many("UPDATE entries SET article_id = ? WHERE feed_url = ? AND guid = ?",
-                       [[art_id, feed_url, article.guid] for art_id, (article, _, _) in new])
+            new_of = {article.guid: art_id for art_id, (article, _, _) in new}
+            self._many(
+                "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp, article_id) "
+                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
+                "stamp = excluded.stamp, article_id = COALESCE(excluded.article_id, entries.article_id)",
+                [[feed_url, e.guid, e.url, now, now, entry_stamp(e), new_of.get(e.guid)] for e in entries])
             match_rows: list[list[Any]] = []
             outbox_rows: list[list[Any]] = []
             for art_id, (_, matches, default_channels) in new:

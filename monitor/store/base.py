@@ -19,14 +19,37 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, overload
 
 from monitor.errors import StateError
 from monitor.models import Entry
 from monitor.store.dialect import SQLITE, Dialect
 from monitor.store.schema import MIGRATIONS, statements
+
+
+def _import_sqlite_utils() -> Any:
+    """sqlite-utils, imported without numpy unless numpy is loaded already.
+
+    sqlite-utils imports numpy when it is installed, only to map numpy column types on insert
+    (monitor never inserts numpy values): about 70 ms of every command's start-up, `status`
+    included. Hidden for that one import, numpy stays importable for whoever needs it later.
+    """
+    import sys
+    if "numpy" in sys.modules:
+        import sqlite_utils
+        return sqlite_utils
+    sys.modules["numpy"] = None  # type: ignore[assignment]   # makes `import numpy` raise ImportError
+    try:
+        import sqlite_utils
+    finally:
+        del sys.modules["numpy"]
+    return sqlite_utils
+
+
+if TYPE_CHECKING:
+    import sqlite_utils
+else:
+    sqlite_utils = _import_sqlite_utils()
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -93,6 +116,14 @@ def _unit_of_work() -> tuple[int, asyncio.Task | None]:
     return threading.get_ident(), task
 
 
+def _has_content(path: Path) -> bool:
+    """Whether the database file exists with pages in it (a new or empty file gets the file-level pragmas)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 class StoreBase:
     """A handle on one connection; `Store` (sqlite.py) adds the queries.
 
@@ -108,19 +139,24 @@ class StoreBase:
         self._memory = str(path) == ":memory:"
         self._tx_owner: tuple[int, asyncio.Task | None] | None = None
         self._tx_depth = 0
+        self._tx_flat = False
         conn: sqlite3.Connection | None = None
         try:
+            fresh = create and (self._memory or not _has_content(self.path))
             if create and not self._memory:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             target = str(path) if create or self._memory else f"{self.path.resolve().as_uri()}?mode=rw"
             conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
                                    uri=not create and not self._memory)
             self.db = sqlite_utils.Database(conn)
-            if create:
-                # a new file gets incremental vacuum (store/vacuum.py); on an existing one this
-                # only takes effect at a full VACUUM (`monitor vacuum`)
+            if fresh:
+                # a new file gets incremental vacuum (store/vacuum.py) and WAL, both kept in the
+                # file; on an existing one auto_vacuum would only take effect at a full VACUUM
+                # (`monitor vacuum`), and setting it waits for the write lock: a session opened
+                # while another connection writes sat in the busy timeout (a warm cycle 5x slower)
                 self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-                self.db.execute("PRAGMA journal_mode=WAL")
+            if fresh or (create and migrate):
+                self.db.execute("PRAGMA journal_mode=WAL")   # kept in the file: once per process
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             if migrate and create:
@@ -212,33 +248,42 @@ class StoreBase:
 
     # -- units of work -------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, flat: bool = False) -> Iterator[None]:
         """One atomic unit of work: BEGIN IMMEDIATE ... COMMIT (PostgreSQL: BEGIN ... COMMIT), ROLLBACK on error.
 
         Nested inside the same job it is a savepoint (its own rollback, committed with the
-        outer unit). Entered by another job while one is open, it raises TransactionConflict.
+        outer unit), unless the outer unit was opened `flat`: then nested units simply join
+        it (no SAVEPOINT/RELEASE round trips; an error anywhere rolls the whole unit back,
+        which is what a caller that never catches inside it gets anyway). Entered by another
+        job while one is open, it raises TransactionConflict.
         """
         me = _unit_of_work()
         if self._tx_owner is not None:
             if self._tx_owner != me:
                 raise TransactionConflict("a transaction of another job is open on this connection; "
                                           "each job uses its own connection (Store.session())")
+            if self._tx_flat:
+                yield
+                return
             yield from self._savepoint()
             return
         if self._tx_open():
             raise TransactionConflict("a transaction opened outside Store.transaction() is in progress")
         self._tx_begin()
         self._tx_owner = me
+        self._tx_flat = flat
         try:
             yield
         except BaseException:
             self._tx_owner = None
+            self._tx_flat = False
             self._tx_finish(commit=False)
             raise
         try:
             self._tx_finish(commit=True)
         finally:
             self._tx_owner = None
+            self._tx_flat = False
 
     # The backend's side of a unit of work (store/pg_base.py overrides these four).
     def _tx_open(self) -> bool:

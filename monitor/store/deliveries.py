@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.store.base import StoreBase, iso, now_utc
+from monitor.store.retry import retried
 
 # An outbox row is muted when a mute of its rule or of its story (the story's first article
 # id, as text) ends after the row was queued: nothing queued before the mute's end goes out.
@@ -45,6 +46,7 @@ class DeliveryQueries(StoreBase):
             params += list(priorities)
         return self.rows(sql + " ORDER BY o.id", params)
 
+    @retried
     def create_delivery(self, channel: str, outbox_ids: Sequence[int], *, kind: str = "digest",
                         more: int = 0, now: datetime | None = None) -> str | None:
         """Persist a delivery and claim its outbox rows, before anything is sent.
@@ -91,6 +93,7 @@ class DeliveryQueries(StoreBase):
             "JOIN matches m ON m.article_id = o.article_id AND m.rule = o.rule "
             "WHERE o.delivery_id = ? ORDER BY o.id", [delivery_id])
 
+    @retried
     def mark_delivered(self, delivery_id: str) -> None:
         now = iso(now_utc())
         with self.transaction():
@@ -98,6 +101,7 @@ class DeliveryQueries(StoreBase):
                             "WHERE id = ?", [now, delivery_id])
             self.db.execute("UPDATE outbox SET status = 'sent' WHERE delivery_id = ?", [delivery_id])
 
+    @retried
     def mark_delivery_failed(self, delivery_id: str, error: str, retry_at: datetime | None) -> None:
         """Record a failed attempt; with no retry time the delivery is given up as failed."""
         with self.transaction():

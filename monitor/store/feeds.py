@@ -12,28 +12,40 @@ from datetime import datetime
 from typing import Any
 
 from monitor.store.base import StoreBase, iso, now_utc
+from monitor.store.retry import retried
 
 
 class FeedQueries(StoreBase):
     """The feeds table."""
 
+    @retried
     def sync_feeds(self, feeds: Iterable[Any]) -> None:
-        """Make the feeds table hold the configured feeds (keeping their history)."""
+        """Make the feeds table hold the configured feeds (keeping their history).
+
+        One read of the table and two batched statements (pipelined on PostgreSQL), not two
+        round trips per configured feed: a worker with 3,000 feeds starts in one go."""
         now = iso(now_utc())
         with self.transaction():
+            by_url: dict[str, str] = {}
+            moved: dict[str, str] = {}
+            for url, moved_from in self.db.execute("SELECT url, moved_from FROM feeds"):
+                by_url[url] = url
+                if moved_from:
+                    moved.setdefault(moved_from, url)
+            updates: list[list[Any]] = []
+            inserts: list[list[Any]] = []
             for f in feeds:
-                existing = self.db.execute("SELECT url FROM feeds WHERE url = ? OR moved_from = ?",
-                                           [f.url, f.url]).fetchone()
-                values = {"name": f.name, "tags": json.dumps(list(f.tags)),
-                          "interval_minutes": f.interval_minutes, "full_text": int(f.full_text)}
+                values = [f.name, json.dumps(list(f.tags)), f.interval_minutes, int(f.full_text)]
+                existing = by_url.get(f.url) or moved.get(f.url)
                 if existing:
-                    self._update("feeds", "url", existing[0], values)
-                    # a feed put back into the config is polled again
-                    self.db.execute("UPDATE feeds SET state = 'active' WHERE url = ? AND state = 'removed'",
-                                    [existing[0]])
+                    updates.append([*values, existing])     # a feed put back into the config is polled again
                 else:
-                    # ignore: another worker on the same PostgreSQL may have added it meanwhile
-                    self._insert("feeds", {"url": f.url, "added": now, "next_poll": "", **values}, ignore=True)
+                    inserts.append([f.url, now, "", *values])
+            self._many("UPDATE feeds SET name = ?, tags = ?, interval_minutes = ?, full_text = ?, "
+                       "state = CASE WHEN state = 'removed' THEN 'active' ELSE state END WHERE url = ?", updates)
+            # ignore: another worker on the same PostgreSQL may have added it meanwhile
+            self._many("INSERT OR IGNORE INTO feeds (url, added, next_poll, name, tags, interval_minutes, full_text) "
+                       "VALUES (?,?,?,?,?,?,?)", inserts)
 
     def _feed_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
         """Feed rows with their tags decoded from JSON."""
@@ -73,6 +85,7 @@ class FeedQueries(StoreBase):
     def update_feed(self, url: str, **values: Any) -> None:
         self._update("feeds", "url", url, values)
 
+    @retried
     def move_feed(self, old: str, new: str) -> None:
         """A permanent redirect: the feed lives at `new` from now on; its entries follow it."""
         with self.transaction():

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.store.retry import retried
+
 DUE = "f.state = 'active' AND (f.next_poll = '' OR f.next_poll <= ?)"
 FREE = "(f.claimed_by IS NULL OR f.lease_until IS NULL OR f.lease_until < ?)"
 
@@ -40,6 +42,15 @@ class Sql:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return list(self.q(sql, params).fetchall())
 
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows: the store's batch (one pipelined round trip on PostgreSQL)."""
+        batch = getattr(self.store, "_many", None)
+        if batch is not None:
+            batch(sql, rows)
+            return
+        for r in rows:
+            self.q(sql, r)
+
     def skip_locked(self) -> str:
         return " FOR UPDATE SKIP LOCKED" if self.pg else ""
 
@@ -55,6 +66,7 @@ def marks(n: int) -> str:
 
 
 # -- workers ---------------------------------------------------------------------------
+@retried
 def register_worker(store: Any, worker_id: str, hostname: str, pid: int, backend: str) -> float:
     """Record a worker as running (a restart under the same id takes its row over)."""
     db = Sql(store)
@@ -70,6 +82,7 @@ def register_worker(store: Any, worker_id: str, hostname: str, pid: int, backend
     return now
 
 
+@retried
 def heartbeat(store: Any, worker_id: str, lease_seconds: float, polls: int = 0) -> float:
     """The worker is alive: its heartbeat now, every lease it holds extended by lease_seconds."""
     db = Sql(store)
@@ -84,6 +97,7 @@ def heartbeat(store: Any, worker_id: str, lease_seconds: float, polls: int = 0) 
     return now
 
 
+@retried
 def stop_worker(store: Any, worker_id: str) -> None:
     """A clean stop: every lease given back at once (nobody waits for them to run out)."""
     db = Sql(store)
@@ -98,6 +112,7 @@ def workers_on(store: Any, hostname: str) -> list[tuple[str, int]]:
         "SELECT id, pid FROM workers WHERE hostname = ? AND state = 'running'", [hostname])]
 
 
+@retried
 def release_dead(store: Any, worker_ids: Iterable[str]) -> None:
     """Workers known to be gone (their process no longer exists): their leases free now, not
     when they run out, and their rows marked `dead`. A daemon killed with SIGKILL and
@@ -124,6 +139,7 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+@retried
 def fill_hosts(store: Any) -> int:
     """Give feeds without one their host (new, or moved), and every host its lease row."""
     db = Sql(store)
@@ -131,14 +147,13 @@ def fill_hosts(store: Any) -> int:
     if not rows:
         return 0
     with store.transaction():
-        for (url,) in rows:
-            db.q("UPDATE feeds SET host = ? WHERE url = ?", [host_of(url), url])
-        for host in {host_of(u) for (u,) in rows}:
-            db.q("INSERT INTO host_leases (host, claimed_by, lease_until) VALUES (?, NULL, 0) "
-                 "ON CONFLICT (host) DO NOTHING", [host])
+        db.many("UPDATE feeds SET host = ? WHERE url = ?", [[host_of(url), url] for (url,) in rows])
+        db.many("INSERT INTO host_leases (host, claimed_by, lease_until) VALUES (?, NULL, 0) "
+                "ON CONFLICT (host) DO NOTHING", [[h] for h in sorted({host_of(u) for (u,) in rows})])
     return len(rows)
 
 
+@retried
 def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, more_hosts: int,
                 exclude: Iterable[str] = (), limit: int | None = None) -> list[dict]:
     """Lease due feeds: those of hosts this worker holds, and of up to `more_hosts` free hosts.
@@ -202,6 +217,21 @@ def release_feed(store: Any, worker_id: str, url: str) -> None:
                  "AND (url = ? OR moved_from = ?)", [worker_id, url, url])
 
 
+@retried
+def release_polled(store: Any, worker_id: str, urls: Sequence[str], hosts: Sequence[str]) -> None:
+    """Give back, in a statement or two, the leases of feeds whose polls ended and of hosts with
+    none of this worker's polls left (a feed that moved is released by its old URL too)."""
+    db = Sql(store)
+    urls = list(dict.fromkeys(urls))
+    for chunk in (urls[k:k + 500] for k in range(0, len(urls), 500)):
+        db.q(f"UPDATE feeds SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? "
+             f"AND (url IN ({marks(len(chunk))}) OR moved_from IN ({marks(len(chunk))}))",
+             [worker_id, *chunk, *chunk])
+    for chunk in (list(hosts)[k:k + 500] for k in range(0, len(hosts), 500)):
+        db.q(f"UPDATE host_leases SET claimed_by = NULL, lease_until = 0 WHERE claimed_by = ? "
+             f"AND host IN ({marks(len(chunk))})", [worker_id, *chunk])
+
+
 def release_host(store: Any, worker_id: str, host: str) -> None:
     """None of this worker's polls on the host is running: another worker may take it."""
     Sql(store).q("UPDATE host_leases SET claimed_by = NULL, lease_until = 0 WHERE host = ? AND claimed_by = ?",
@@ -209,6 +239,7 @@ def release_host(store: Any, worker_id: str, host: str) -> None:
 
 
 # -- named leases ------------------------------------------------------------------------
+@retried
 def try_lease(store: Any, name: str, worker_id: str, lease_seconds: float) -> bool:
     """Take (or keep) the named lease if it is free, run out, or already this worker's."""
     db = Sql(store)

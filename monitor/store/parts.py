@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.store.base import StoreBase, iso
+from monitor.store.retry import retried
 
 
 class _PreparedLike(Protocol):
@@ -34,6 +35,7 @@ class DeliveryParts(StoreBase):
             r["outbox_ids"] = json.loads(r["outbox_ids"])
         return out
 
+    @retried
     def save_delivery_parts(self, delivery_id: str, parts: Sequence[_PreparedLike]) -> int:
         """Keep the messages decided at a delivery's first attempt; returns how many rows of the
         delivery no part carries (released back to the outbox, so nothing is silently dropped)."""
@@ -54,6 +56,7 @@ class DeliveryParts(StoreBase):
                 self.db.execute("UPDATE deliveries SET items = items - ? WHERE id = ?", [len(loose), delivery_id])
         return len(loose)
 
+    @retried
     def mark_part_sent(self, delivery_id: str, part: int, when: datetime) -> None:
         """One message was accepted: its outbox rows are sent now, whatever becomes of the other parts."""
         with self.transaction():

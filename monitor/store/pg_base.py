@@ -66,6 +66,7 @@ class PgBase(StoreBase):
         self._synchronous = synchronous_commit
         self._tx_owner = None
         self._tx_depth = 0
+        self._tx_flat = False
         self._conn: psycopg.Connection | None = None
         self._pool = pool_for(url, password, pool_size, synchronous_commit)
         self.db = PgDatabase(self)  # type: ignore[assignment]

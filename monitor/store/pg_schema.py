@@ -6,9 +6,12 @@ SQLite's names and order (the shared queries use `SELECT *` and positional `VALU
 times stay ISO-8601 text in UTC, so comparisons are the same string comparisons in both
 databases; text compares bytewise (`COLLATE "C"`, SQLite's BINARY) whatever the
 database's locale. Ids are identity columns (`BY DEFAULT`, so `monitor migrate --to`
-can copy SQLite's ids). The web interface's own tables (the FTS5 search index,
-article_facets) are SQLite-only: the web interface does not serve a PostgreSQL state.
-Must not hold the product's queries.
+can copy SQLite's ids). The web interface's tables have PostgreSQL twins (version 4):
+article_facets is a view over articles with an index on the story expression, feed_days
+is kept by a trigger function, and the search index is a tsvector of the rule language's
+folded tokens (filled by monitor.web.pgsearch) in place of SQLite's FTS5. Functions are
+written between `$$` quotes, which `pg_statements` keeps whole. Must not hold the
+product's queries.
 """
 
 from __future__ import annotations
@@ -111,8 +114,17 @@ PG_MIGRATIONS: list[str] = [
 
 
 def pg_statements(script: str) -> list[str]:
-    """A migration script cut into statements (the scripts hold no semicolons inside bodies)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """A migration script cut into statements at semicolons outside `$$ ... $$` function bodies."""
+    out: list[str] = []
+    for i, chunk in enumerate(script.split("$$")):
+        if i % 2:                       # inside a body: kept whole, with its quotes
+            out[-1] += "$$" + chunk + "$$"
+            continue
+        pieces = chunk.split(";")
+        if out and i:
+            out[-1] += pieces.pop(0)
+        out.extend(pieces)
+    return [s.strip() for s in out if s.strip()]
 
 
 # 2, 3: claimed work and the shared story index's order (issue 19 part B, store/workers_schema.py),
@@ -120,3 +132,68 @@ def pg_statements(script: str) -> list[str]:
 from monitor.store.workers_schema import WORKER_MIGRATIONS  # noqa: E402
 
 PG_MIGRATIONS += WORKER_MIGRATIONS
+
+PG_MIGRATIONS += [
+    # 4 (web, issue 20): the web interface's tables. article_facets as a view (the planner
+    # reads articles through the story expression's index); feed_days, articles per feed per
+    # UTC day, kept by a trigger on articles as SQLite's version 12 keeps it; the search
+    # index: each article's folded tokens as a tsvector (GIN), a queue of edited articles,
+    # and the last indexed id in meta (`fts_last_id`), as SQLite's FTS5 index has them
+    _ddl("""
+    CREATE VIEW article_facets AS
+        SELECT id, COALESCE(story_id, id) AS story, language, feed_tags FROM articles;
+    CREATE INDEX articles_facet_story ON articles ((COALESCE(story_id, id)));
+    CREATE TABLE feed_days (
+        day {T} NOT NULL, feed_url {T} NOT NULL, articles BIGINT NOT NULL, PRIMARY KEY (day, feed_url)
+    );
+    INSERT INTO feed_days SELECT substr(created, 1, 10), feed_url, count(*) FROM articles GROUP BY 1, 2;
+    CREATE FUNCTION monitor_feed_days() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+            UPDATE feed_days SET articles = articles - 1
+                WHERE feed_url = OLD.feed_url AND day = substr(OLD.created, 1, 10);
+            DELETE FROM feed_days WHERE feed_url = OLD.feed_url AND day = substr(OLD.created, 1, 10)
+                AND articles <= 0;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO feed_days VALUES (substr(NEW.created, 1, 10), NEW.feed_url, 1)
+                ON CONFLICT (day, feed_url) DO UPDATE SET articles = feed_days.articles + 1;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER feed_days_count AFTER INSERT OR DELETE ON articles
+        FOR EACH ROW EXECUTE FUNCTION monitor_feed_days();
+    CREATE TRIGGER feed_days_move AFTER UPDATE OF feed_url, created ON articles FOR EACH ROW
+        WHEN (OLD.feed_url IS DISTINCT FROM NEW.feed_url
+              OR substr(OLD.created, 1, 10) IS DISTINCT FROM substr(NEW.created, 1, 10))
+        EXECUTE FUNCTION monitor_feed_days();
+    CREATE TABLE search_docs (article_id BIGINT PRIMARY KEY, body tsvector NOT NULL);
+    CREATE INDEX search_docs_body ON search_docs USING GIN (body);
+    CREATE TABLE search_dirty (article_id BIGINT PRIMARY KEY);
+    CREATE FUNCTION monitor_search_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' THEN
+            DELETE FROM search_docs WHERE article_id = OLD.id;
+            DELETE FROM search_dirty WHERE article_id = OLD.id;
+        ELSE
+            INSERT INTO search_dirty VALUES (NEW.id) ON CONFLICT DO NOTHING;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER search_dirty_edit AFTER UPDATE OF title, summary, text ON articles
+        FOR EACH ROW EXECUTE FUNCTION monitor_search_dirty();
+    CREATE TRIGGER search_dirty_delete AFTER DELETE ON articles
+        FOR EACH ROW EXECUTE FUNCTION monitor_search_dirty()
+    """),
+]
+
+PG_MIGRATIONS += [
+    # 5 (web): the languages the matches page offers, read by a skip-scan of this index
+    "CREATE INDEX articles_language ON articles(language)",
+]
+
+PG_MIGRATIONS += [
+    # 6 (web): article_facets' columns in an index of their own, so the matches page's walk
+    # (each match's story, language and tags) is an index-only lookup, not a read of the wide row
+    "CREATE INDEX articles_facets ON articles(id) INCLUDE (story_id, language, feed_tags)",
+]

@@ -186,3 +186,28 @@ MIGRATIONS: list[str] = [
 from monitor.store.workers_schema import WORKER_MIGRATIONS  # noqa: E402
 
 MIGRATIONS += WORKER_MIGRATIONS
+
+MIGRATIONS += [
+    # 12 (web): feed_days, how many articles each feed brought per UTC day, kept by triggers
+    # on articles (insert, delete, a change of feed or time), so the feeds page reads a few
+    # hundred counter rows instead of counting a week of articles
+    """
+    CREATE TABLE feed_days (
+        day TEXT NOT NULL, feed_url TEXT NOT NULL, articles INTEGER NOT NULL, PRIMARY KEY (day, feed_url)
+    ) WITHOUT ROWID;
+    INSERT INTO feed_days SELECT substr(created, 1, 10), feed_url, count(*) FROM articles GROUP BY 1, 2;
+    CREATE TRIGGER feed_days_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO feed_days VALUES (substr(new.created, 1, 10), new.feed_url, 1)
+            ON CONFLICT (day, feed_url) DO UPDATE SET articles = articles + 1; END;
+    CREATE TRIGGER feed_days_delete AFTER DELETE ON articles BEGIN
+        UPDATE feed_days SET articles = articles - 1 WHERE feed_url = old.feed_url AND day = substr(old.created, 1, 10);
+        DELETE FROM feed_days WHERE feed_url = old.feed_url AND day = substr(old.created, 1, 10) AND articles <= 0;
+        END;
+    CREATE TRIGGER feed_days_update AFTER UPDATE OF feed_url, created ON articles
+        WHEN old.feed_url IS NOT new.feed_url OR substr(old.created, 1, 10) IS NOT substr(new.created, 1, 10) BEGIN
+        UPDATE feed_days SET articles = articles - 1 WHERE feed_url = old.feed_url AND day = substr(old.created, 1, 10);
+        DELETE FROM feed_days WHERE feed_url = old.feed_url AND day = substr(old.created, 1, 10) AND articles <= 0;
+        INSERT INTO feed_days VALUES (substr(new.created, 1, 10), new.feed_url, 1)
+            ON CONFLICT (day, feed_url) DO UPDATE SET articles = articles + 1; END
+    """,
+]

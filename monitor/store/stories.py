@@ -16,30 +16,42 @@ from monitor.store.base import StoreBase, iso, parse_iso
 class StoryQueries(StoreBase):
     """The story_signatures table and articles.story_id."""
 
-    def save_story_signatures(self, assignments: Iterable[Any]) -> None:
+    def save_story_signatures(self, assignments: Iterable[Any], seq_base: int | None = None) -> int | None:
         """Keep what `StoryIndex.assign` decided: the signature row, articles.story_id and content_hash.
 
         Call in the same transaction as `save_feed_items`. The story id is the id of the
         story's first article; when that row is gone (pruned, or its insert was ignored)
-        the article starts its own story.
+        the article starts its own story. With `seq_base` (under the story lock, the last
+        number the caller knows: store/storyindex.py), the rows get the next numbers of the
+        story log, base + 1, base + 2, ... in order; returns the last one given (None
+        without a base). Two statements for the whole batch (each one pipelined round trip
+        on PostgreSQL), not two per article.
         """
+        batch = list(assignments)
+        if not batch:
+            return seq_base
+        base = seq_base or 0
+        numbered = seq_base is not None
         with self.transaction():
-            for a in assignments:
-                level = getattr(a, "level", "copy")
-                self.db.execute(
-                    "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen, "
-                    "level, terms) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
-                    "fingerprint = excluded.fingerprint, minhash = excluded.minhash, terms = excluded.terms",
-                    [a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen),
-                     level, getattr(a, "terms", None) or None])
-                # the first article of a story (or one whose story's first row is gone) is 'first'
-                self.db.execute(
-                    "UPDATE articles SET content_hash = ?, story_id = COALESCE("
-                    "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
-                    "(SELECT s.id FROM articles s WHERE s.url = ?), id), "
-                    "story_level = CASE WHEN url = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
-                    "THEN 'first' ELSE ? END WHERE url = ?",
-                    [a.fingerprint, a.story_key, a.story_key, a.story_key, a.story_key, level, a.article_key])
+            self._many(
+                "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen, "
+                "level, terms, seq) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, minhash = excluded.minhash, terms = excluded.terms, "
+                "seq = COALESCE(excluded.seq, story_signatures.seq)",
+                [[a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen),
+                  getattr(a, "level", "copy"), getattr(a, "terms", None) or None,
+                  base + i if numbered else None]
+                 for i, a in enumerate(batch, start=1)])
+            # the first article of a story (or one whose story's first row is gone) is 'first'
+            self._many(
+                "UPDATE articles SET content_hash = ?, story_id = COALESCE("
+                "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
+                "(SELECT s.id FROM articles s WHERE s.url = ?), id), "
+                "story_level = CASE WHEN url = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
+                "THEN 'first' ELSE ? END WHERE url = ?",
+                [[a.fingerprint, a.story_key, a.story_key, a.story_key, a.story_key, getattr(a, "level", "copy"),
+                  a.article_key] for a in batch])
+        return base + len(batch) if numbered else None
 
     def story_signatures(self, since: datetime) -> list[dict]:
         """Signature rows published since a time, oldest first, for `StoryIndex.load`."""

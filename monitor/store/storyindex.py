@@ -31,7 +31,29 @@ def max_seq(store: Any) -> int:
 
 def rows_after(store: Any, seq: int) -> list[dict]:
     """Signature rows numbered after `seq`, in order: what other workers saved since."""
-    cur = Sql(store).q("SELECT * FROM story_signatures WHERE seq > ? ORDER BY seq", [seq])
+    return _rows(Sql(store).q("SELECT * FROM story_signatures WHERE seq > ? ORDER BY seq", [seq]))
+
+
+def lock_and_rows_after(store: Any, seq: int) -> tuple[bool, list[dict]]:
+    """Inside a transaction: `try_lock`, and when taken `rows_after(seq)`, in one round trip.
+
+    PostgreSQL evaluates the lock once (a materialised CTE) and joins the rows only when it
+    was taken; (False, []) when another worker holds it. SQLite: its write transaction is the lock."""
+    db = Sql(store)
+    if not db.pg:
+        return True, rows_after(store, seq)
+    cur = db.q("WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(?) AS story_locked) "
+               "SELECT l.story_locked, s.* FROM l LEFT JOIN story_signatures s ON l.story_locked AND s.seq > ? "
+               "ORDER BY s.seq", [STORY_LOCK, seq])
+    rows = _rows(cur)
+    if not rows or not rows[0].pop("story_locked"):
+        return False, []
+    for r in rows[1:]:
+        r.pop("story_locked", None)
+    return True, [r for r in rows if r.get("article_url") is not None]
+
+
+def _rows(cur: Any) -> list[dict]:
     cols = [c[0] for c in cur.description]
     out = []
     for r in cur.fetchall():
@@ -41,6 +63,13 @@ def rows_after(store: Any, seq: int) -> list[dict]:
                 row[k] = bytes(row[k])
         out.append(row)
     return out
+
+
+def seq_base(worker: Any, store: Any) -> int:
+    """The number after which this feed's signatures are numbered (`save_story_signatures(seq_base=)`):
+    under the story lock a worker has caught up with every saved row (daemon/workers.py), so the
+    last number it knows is the log's last; without a worker, the stored maximum."""
+    return int(worker.story_seq) if worker is not None else max_seq(store)
 
 
 def number(store: Any, article_urls: Iterable[str]) -> int:

@@ -23,11 +23,11 @@ import numpy as np
 from monitor.stories.buckets import Buckets
 from monitor.stories.dedupe import (
     NUM_PERM,
-    minhash,
+    shingle_hashes,
     signature_values,
     site_of,
+    sketch,
     values_bytes,
-    word_shingles,
     words,
     words_fingerprint,
 )
@@ -88,17 +88,17 @@ class TextSignature:
 
 
 def text_signature(title: str, text: str, num_perm: int = NUM_PERM, related: bool = True) -> TextSignature:
-    """Fingerprint and MinHash of an article's text (with its title when the text is short).
+    """Fingerprint and signature (`dedupe.sketch`) of an article's text (with its title when
+    the text is short).
 
     With `related`, also the event terms of the related level (`stories.related.event_terms`),
     so a worker process does all the per-article hashing and the index only looks up.
     """
     toks = words(text)                  # split once: fingerprint, length and shingles
     fingerprint = words_fingerprint(toks or words(title))
-    shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
-    values = signature_values(minhash(shingle_set, num_perm))
+    hashes = shingle_hashes(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
     terms = event_terms(title, text) if related else None
-    return TextSignature(fingerprint, values_bytes(values), len(shingle_set), terms)
+    return TextSignature(fingerprint, values_bytes(sketch(hashes, num_perm)), len(hashes), terms)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)

@@ -143,6 +143,8 @@ def make_app(config: Config, guard: Guard) -> Starlette:
     app.state.guard = guard
     app.state.templates = templates()
     app.state.rules = Rules(config.rules_path)
+    from monitor.web.db import target_of
     from monitor.web.search import Indexer
-    app.state.indexer = Indexer(config.state_path)
+    app.state.target = target_of(config)     # the SQLite file or the PostgreSQL state the pages read
+    app.state.indexer = Indexer(app.state.target)
     return app

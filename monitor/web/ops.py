@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from monitor import metrics
 from monitor.store.sqlite import db_bytes, now_utc
-from monitor.web.db import one, reading, rows
+from monitor.web.db import PgTarget, Target, one, reading, rows
 
 COUNTS = {
     "feeds_failing": ("Active feeds whose last poll failed",
@@ -38,7 +37,7 @@ COUNTS = {
 class StoreCollector:
     """Gauges computed from the state database on each scrape."""
 
-    def __init__(self, state_path: Path):
+    def __init__(self, state_path: Target):
         self.state_path = state_path
 
     def collect(self):
@@ -46,6 +45,8 @@ class StoreCollector:
             counts = {k: conn.execute(sql).fetchone()[0] for k, (_, sql) in COUNTS.items()}
             states = rows(conn, "SELECT state, count(*) AS n FROM feeds GROUP BY state")
             last = one(conn, "SELECT * FROM cycles WHERE kind = 'poll' ORDER BY id DESC LIMIT 1")
+            size = (conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+                    if isinstance(self.state_path, PgTarget) else db_bytes(self.state_path))
         feeds = GaugeMetricFamily("monitor_feeds", "Feeds by state", labels=["state"])
         for row in states:
             feeds.add_metric([row["state"]], row["n"])
@@ -59,17 +60,17 @@ class StoreCollector:
                                     value=finished)
             yield GaugeMetricFamily("monitor_last_poll_duration_seconds", "Duration of the last poll cycle",
                                     value=summary.get("seconds", 0))
-        yield GaugeMetricFamily("monitor_db_bytes", "Size of the state database", value=db_bytes(self.state_path))
+        yield GaugeMetricFamily("monitor_db_bytes", "Size of the state database", value=size)
 
 
-def metrics_text(state_path: Path) -> bytes:
+def metrics_text(state_path: Target) -> bytes:
     registry = CollectorRegistry()
     registry.register(StoreCollector(state_path))
     registry.register(metrics.REGISTRY)         # the daemon's own counters and histograms
     return generate_latest(registry)
 
 
-def healthy(state_path: Path, max_silence_seconds: float) -> tuple[bool, str]:
+def healthy(state_path: Target, max_silence_seconds: float) -> tuple[bool, str]:
     """Healthy when the daemon's heartbeat (written after each poll cycle) is recent."""
     try:
         with reading(state_path) as conn:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from monitor.web.db import one, rows
+from monitor.web.db import is_postgres, one, rows
 
 STORY = "COALESCE(a.story_id, a.id)"
 ACTIVE_MUTE = "SELECT 1 FROM mutes mu WHERE mu.until > ? AND mu.kind = ? AND mu.key = ?"
@@ -41,7 +41,9 @@ class MatchFilter:
 
     def where(self) -> tuple[str, list[Any]]:
         sql, params = ["1 = 1"], []
-        for column, value in (("m.rule", self.rule), ("m.priority", self.priority), ("f.language", self.language)):
+        # `f.language || ''`: the language is checked on rows found by story or by match time, never
+        # looked up in article_facets_language (that would read every article in the language)
+        for column, value in (("m.rule", self.rule), ("m.priority", self.priority), ("f.language || ''", self.language)):
             if value:
                 sql.append(f"{column} = ?")
                 params.append(value)
@@ -63,6 +65,9 @@ def match_stories(conn: sqlite3.Connection, f: MatchFilter, limit: int, offset: 
     Each story has `articles`: its matched copies (newest match first), each with its rules.
     """
     where, params = f.where()
+    if f.language and conn.execute("SELECT 1 FROM article_facets WHERE language = ? LIMIT 1",
+                                   [f.language]).fetchone() is None:
+        return [], False        # no article in that language: no walk through every match to find none
     heads, more = _page_of_stories(conn, where, params, limit, offset)
     if not heads:
         return [], False
@@ -115,20 +120,24 @@ def _page_of_stories(conn: sqlite3.Connection, where: str, params: list[Any], li
     whole period) on the narrow article_facets rows, and stops as soon as the page and
     one more story are known: a story first appears at its latest match.
     """
-    cur = conn.execute("SELECT f.story, m.created FROM matches m JOIN article_facets f ON f.id = m.article_id "
-                       f"WHERE {where} ORDER BY m.created DESC", params)
     last: dict[int, str] = {}
     wanted = offset + limit + 1
+    # in batches with a LIMIT (so PostgreSQL plans the same walk down the index SQLite takes,
+    # not a join of the whole period), in the index's own total order (so OFFSET is stable)
+    step, skip = max(100, 2 * wanted), 0
     while len(last) < wanted:
-        batch = cur.fetchmany(500)
-        if not batch:
-            break
+        batch = conn.execute("SELECT f.story, m.created FROM matches m JOIN article_facets f ON f.id = m.article_id "
+                             f"WHERE {where} ORDER BY m.created DESC, m.rule DESC, m.priority DESC, "
+                             "m.article_id DESC LIMIT ? OFFSET ?", [*params, step, skip]).fetchall()
         for story_id, created in batch:
             if story_id not in last:
                 last[story_id] = created
                 if len(last) >= wanted:
                     break
-    cur.close()
+        if len(batch) < step:
+            break
+        skip += step
+        step *= 2
     order = list(last)
     page = [{"story": sid, "last_match": last[sid]} for sid in order[offset:offset + limit]]
     return page, len(order) > offset + limit
@@ -195,7 +204,7 @@ def rule_feed(conn: sqlite3.Connection, rule: str, limit: int = 50) -> list[dict
     """A rule's latest matched articles, for its Atom and JSON feeds."""
     out = rows(conn, "SELECT a.id, a.url, a.title, a.summary, a.text, a.source, a.published, m.created AS matched, "
                      "m.hits FROM matches m JOIN articles a ON a.id = m.article_id WHERE m.rule = ? "
-                     "ORDER BY m.created DESC LIMIT ?", [rule, limit])
+                     "ORDER BY m.created DESC, m.priority DESC, m.article_id DESC LIMIT ?", [rule, limit])
     for r in out:
         r["hits"] = json.loads(r["hits"] or "[]")
     return out
@@ -205,10 +214,10 @@ def feeds(conn: sqlite3.Connection, days: int = 7) -> list[dict]:
     """Every feed with its health and how many articles it brought per day lately."""
     out = rows(conn, "SELECT url, name, tags, state, last_success, error_count, failing_since, last_error, "
                      "next_poll FROM feeds ORDER BY (error_count > 0) DESC, name, url")
-    # one pass over the covering index articles_feed(feed_url, created): a skip-scan that reads
-    # only the window's entries of each feed (200 separate counts cost 200 statements)
-    counts = dict(conn.execute("SELECT feed_url, count(*) FROM articles WHERE created >= ? GROUP BY feed_url",
-                               [days_ago(days)]).fetchall())
+    # the per-day counters (feed_days, kept by triggers on articles): the last `days` UTC days,
+    # today included, a few hundred narrow rows whatever the number of articles
+    counts = dict(conn.execute("SELECT feed_url, CAST(sum(articles) AS INTEGER) FROM feed_days WHERE day > ? GROUP BY feed_url",
+                               [days_ago(days)[:10]]).fetchall())
     for f in out:
         f["tags"] = json.loads(f["tags"] or "[]")
         f["per_day"] = round(counts.get(f["url"], 0) / days, 1)
@@ -241,6 +250,11 @@ def facets(conn: sqlite3.Connection) -> dict[str, list[str]]:
     tags: set[str] = set()
     for (t,) in conn.execute("SELECT tags FROM feeds"):
         tags.update(json.loads(t or "[]"))
-    langs = [r[0] for r in conn.execute("SELECT DISTINCT language FROM article_facets WHERE language != '' "
-                                        "ORDER BY language LIMIT 200")]
+    if is_postgres(conn):   # a skip-scan of articles_language, one index probe per language
+        sql = ("WITH RECURSIVE l(language) AS (SELECT min(language) FROM articles WHERE language > '' "
+               "UNION ALL SELECT (SELECT min(language) FROM articles WHERE language > l.language) FROM l "
+               "WHERE l.language IS NOT NULL) SELECT language FROM l WHERE language IS NOT NULL LIMIT 200")
+    else:
+        sql = "SELECT DISTINCT language FROM article_facets WHERE language != '' ORDER BY language LIMIT 200"
+    langs = [r[0] for r in conn.execute(sql)]
     return {"tags": sorted(tags), "languages": langs}

@@ -42,7 +42,7 @@ async def _load(request: Request) -> tuple[Any, list[dict], str]:
     rule = next((r for r in ruleset.rules if r.id == rule_id), None) if ruleset else None
 
     def load() -> list[dict]:
-        with reading(request.app.state.config.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             return queries.rule_feed(conn, rule_id, ITEMS)
     items = await off_loop(load)
     if rule is None and not items:

@@ -68,7 +68,7 @@ def match_filter(request: Request) -> tuple[queries.MatchFilter, str, int]:
 async def matches_page(request: Request) -> Response:
     f, days, page = match_filter(request)
     size = request.app.state.config.http.page_size
-    state_path = request.app.state.config.state_path
+    state_path = request.app.state.target
 
     def load():
         with reading(state_path) as conn:
@@ -98,7 +98,7 @@ async def story_page(request: Request) -> Response:
     story_id = _int(request, "story_id")
 
     def load():
-        with reading(request.app.state.config.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             return queries.story(conn, story_id)
     story = await off_loop(load)
     if story is None:
@@ -110,7 +110,7 @@ async def article_page(request: Request) -> Response:
     article_id = _int(request, "article_id")
 
     def load():
-        with reading(request.app.state.config.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             art = queries.article(conn, article_id)
         if art is None:
             return None, [], [], {}
@@ -140,7 +140,7 @@ async def mute_story(request: Request) -> Response:
         raise HTTPException(400, "hours must be a number") from None
 
     def go() -> None:
-        with writing(request.app.state.config.state_path) as conn:
+        with writing(request.app.state.target) as conn:
             actions.mute(conn, "story", str(story_id), hours)
     try:
         await off_loop(go)
@@ -156,7 +156,7 @@ async def feedback(request: Request) -> Response:
     verdict = str(form.get("verdict", "")) or None
 
     def go() -> None:
-        with writing(request.app.state.config.state_path) as conn:
+        with writing(request.app.state.target) as conn:
             actions.set_feedback(conn, article_id, rule, verdict)
     try:
         await off_loop(go)

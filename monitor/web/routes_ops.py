@@ -25,25 +25,25 @@ def _silence(request: Request) -> float:
 
 
 async def healthz(request: Request) -> Response:
-    ok, why = await off_loop(ops.healthy, request.app.state.config.state_path, _silence(request))
+    ok, why = await off_loop(ops.healthy, request.app.state.target, _silence(request))
     return PlainTextResponse(why + "\n", status_code=200 if ok else 503)
 
 
 async def metrics(request: Request) -> Response:
-    body = await off_loop(ops.metrics_text, request.app.state.config.state_path)
+    body = await off_loop(ops.metrics_text, request.app.state.target)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def feeds_page(request: Request) -> Response:
     def load() -> list[dict]:
-        with reading(request.app.state.config.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             return queries.feeds(conn)
     return render(request, "feeds.html", feeds=await off_loop(load))
 
 
 async def channels_page(request: Request) -> Response:
     def load() -> tuple[dict, dict]:
-        with reading(request.app.state.config.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             return queries.deliveries(conn), queries.channel_backlog(conn)
     groups, backlog = await off_loop(load)
     cfg = request.app.state.config
@@ -58,7 +58,7 @@ async def retry(request: Request) -> Response:
     delivery_id = request.path_params["delivery_id"]
 
     def go() -> bool:
-        with writing(request.app.state.config.state_path) as conn:
+        with writing(request.app.state.target) as conn:
             return actions.retry_delivery(conn, delivery_id)
     if not await off_loop(go):
         raise HTTPException(404, "no such delivery waiting or failed (it may have been sent meanwhile)")

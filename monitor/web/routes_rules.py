@@ -34,7 +34,7 @@ async def _load(request: Request):
     ruleset, errors = await off_loop(request.app.state.rules.get)
 
     def load():
-        with reading(request.app.state.config.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             per_day, last = queries.rule_stats(conn, DAYS)
             return per_day, last, queries.snoozes(conn)
     per_day, last, snoozed = await off_loop(load)
@@ -68,7 +68,7 @@ async def snooze(request: Request) -> Response:
         raise HTTPException(400, "hours must be a number") from None
 
     def go() -> None:
-        with writing(request.app.state.config.state_path) as conn:
+        with writing(request.app.state.target) as conn:
             actions.mute(conn, "rule", rule_id, hours)
     try:
         await off_loop(go)

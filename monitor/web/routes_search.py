@@ -33,7 +33,7 @@ async def search_page(request: Request) -> Response:
     progress = tester.Progress()
     since = queries.days_ago(days)
     found = draft.ruleset
-    results = (_with_segments(r) for r in from_store(cfg.state_path, lambda conn: tester.backtest(
+    results = (_with_segments(r) for r in from_store(request.app.state.target, lambda conn: tester.backtest(
         conn, found, "search", since, cfg.http.backtest_seconds, {}, progress=progress)))
     return stream(request, "search.html", q=q, days=days, errors=[], results=results, progress=progress,
                   budget=cfg.http.backtest_seconds)

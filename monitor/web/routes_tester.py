@@ -78,13 +78,13 @@ async def _tester(request: Request, template: str) -> Response:
     ruleset, rule_id = draft.ruleset, draft.rule_id
 
     def load_rejected():
-        with reading(cfg.state_path) as conn:
+        with reading(request.app.state.target) as conn:
             rej = actions.rejected(conn, rule_id)
             return rej, tester.rejected_still_matching(conn, ruleset, rule_id, rej)
     rejected, rejected_rows = await off_loop(load_rejected)
     progress = tester.Progress()
     since = queries.days_ago(days)
-    results = (_with_segments(r) for r in from_store(cfg.state_path, lambda conn: tester.backtest(
+    results = (_with_segments(r) for r in from_store(request.app.state.target, lambda conn: tester.backtest(
         conn, ruleset, rule_id, since, cfg.http.backtest_seconds, rejected, progress=progress)))
     return stream(request, template, draft=draft, days=days, results=results, progress=progress,
                   rejected=rejected_rows, yaml_text=tester.rule_yaml(draft.fields), check=None,

@@ -1,5 +1,8 @@
 """The search index: SQLite FTS5 over the rule language's folded tokens, as a prefilter.
 
+(On PostgreSQL the same contract is kept by monitor.web.pgsearch; `catch_up` and
+`candidates` hand over to it.)
+
 Owns filling `articles_fts` (migration 8) with monitor.match.text.fold of each article's
 title, summary and text, so the index holds exactly the tokens rules compare
 (case, accents, ß/ø/æ... folded as the matcher folds them; FTS5's `ascii` tokenizer
@@ -18,12 +21,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from monitor.match import parse as p
 from monitor.match.text import fold
-from monitor.web.db import reading, writing
+from monitor.web.db import PgTarget, Target, is_postgres, reading, writing
 
 log = logging.getLogger("monitor.web.search")
 
@@ -79,8 +81,11 @@ def _add(conn: sqlite3.Connection, article_id: int, text: str) -> None:
     conn.execute("INSERT INTO articles_fts (rowid, body) VALUES (?, ?)", [doc, text])
 
 
-def catch_up(state_path: Path, budget_seconds: float = 2.0) -> int:
+def catch_up(state_path: Target, budget_seconds: float = 2.0) -> int:
     """Index new articles and re-index edited ones for up to about `budget_seconds`; returns how many."""
+    if isinstance(state_path, PgTarget):
+        from monitor.web import pgsearch
+        return pgsearch.catch_up(state_path, budget_seconds)
     deadline = time.monotonic() + budget_seconds
     done = 0
     while time.monotonic() < deadline:
@@ -113,8 +118,13 @@ def candidates(conn: sqlite3.Connection, query_ast: Any, since: str, batch: int 
     """Stored articles created since `since`, newest first, that may match the query.
 
     Articles the index has not reached yet are all candidates; the indexed ones pass
-    through FTS5 when the query gives a prefilter. Yields rows with their text.
+    through FTS5 when the query gives a prefilter. Yields rows with their text. On
+    PostgreSQL, monitor.web.pgsearch does the same with its tsvector index.
     """
+    if is_postgres(conn):
+        from monitor.web import pgsearch
+        yield from pgsearch.candidates(conn, query_ast, since, batch)
+        return
     last = last_indexed(conn)
     cols = "a.id, a.url, a.title, a.summary, a.text, a.source, a.feed_url, a.published, a.language, " \
            "a.feed_tags, a.created"
@@ -147,7 +157,7 @@ def candidates(conn: sqlite3.Connection, query_ast: Any, since: str, batch: int 
 class Indexer:
     """Keeps the search index caught up from a background thread (started by the web server)."""
 
-    def __init__(self, state_path: Path, every_seconds: float = 15.0):
+    def __init__(self, state_path: Target, every_seconds: float = 15.0):
         self.state_path = state_path
         self.every = every_seconds
         self.stopping = threading.Event()
@@ -161,7 +171,7 @@ class Indexer:
             return 0
         try:
             return catch_up(self.state_path, budget_seconds)
-        except sqlite3.Error as exc:        # a busy or damaged database: try again later
+        except Exception as exc:        # a busy, damaged or unreachable database: try again later
             log.warning("search index: %s", exc)
             return 0
         finally:

@@ -37,10 +37,12 @@ class WebServer:
         self.port: int = sock.getsockname()[1]
 
     def stop(self, timeout: float = 10.0) -> None:
+        from monitor.web.db import close_pools
         self.indexer.stop()
         self.server.should_exit = True
         self.thread.join(timeout)
         self.sock.close()
+        close_pools()
 
 
 def _bind(host: str, port: int) -> socket.socket:

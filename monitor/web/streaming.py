@@ -9,7 +9,6 @@ paints each chunk as it arrives. Must not know what is being scanned.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from monitor.web.db import reading
 FLUSH_EVERY = 5     # results per chunk sent to the browser
 
 
-def from_store(state_path: Path, produce: Callable[[Any], Iterator[dict]]) -> Iterator[dict]:
+def from_store(state_path: Any, produce: Callable[[Any], Iterator[dict]]) -> Iterator[dict]:
     """The items `produce(conn)` yields, on a read connection that lives as long as the iteration."""
     with reading(state_path) as conn:
         yield from produce(conn)
