@@ -277,8 +277,16 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
         if articles and reset is not None:
             reset()
 
-    items, unmatched, updated, last = await retry.run_async(attempt, what=f"saving {url}",
-                                                            before_retry=forget_decisions)
+    async def saved() -> tuple[list, dict[str, str], int, int]:
+        return await retry.run_async(attempt, what=f"saving {url}", before_retry=forget_decisions)
+    if worker is not None and articles:
+        # this process's feeds wait their turn here, without a statement, and only the one whose
+        # turn it is asks the database for the story lock: with 2-4 workers a feed otherwise tried
+        # it about 7 times (3 round trips each) before getting it (bench/roundtrips.py)
+        async with worker.story_turn():
+            items, unmatched, updated, last = await saved()
+    else:
+        items, unmatched, updated, last = await saved()
     if worker is not None:
         worker.story_seq = max(worker.story_seq, last)
     return items, unmatched, updated
