@@ -74,6 +74,7 @@ class StoryAssignment:
     level: str = FIRST              # "first" of its story, a near-"copy", or "related" coverage
     shared: tuple[str, ...] = ()    # event terms it shares with the article it joined
     terms: bytes = b""              # its event-term hashes, for Store.save_story_signatures
+    bands: tuple[int, ...] = ()     # its LSH band keys (signed 64-bit), indexed by the PostgreSQL store
 
 
 
@@ -306,7 +307,13 @@ class StoryIndex:
                                is_new_story=story is None, similar_to=similar, similarity=score,
                                fingerprint=fingerprint, signature=values_bytes(values), published=when,
                                seen=seen, level=level if story is not None else FIRST, shared=shared,
-                               terms=terms.hashes.astype("<u8").tobytes())
+                               terms=terms.hashes.astype("<u8").tobytes(), bands=self.band_keys(values))
+
+    def band_keys(self, signature: bytes | np.ndarray) -> tuple[int, ...]:
+        """The LSH band keys of a signature as signed 64-bit integers: what the PostgreSQL store
+        indexes (`story_signatures.bands`, store/storyindex.py `copy_candidates`)."""
+        values = signature if isinstance(signature, np.ndarray) else signature_values(signature)
+        return tuple(self._buckets.keys(values).view(np.int64).tolist())
 
     def _match_related(self, key: str, terms: EventTerms,
                        when_us: int) -> tuple[str | None, tuple[str, ...], float]:
