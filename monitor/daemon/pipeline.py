@@ -209,7 +209,7 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
         deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
     parsed, keys = await parse(deps, result, url)
-    new = deps.store.unseen(url, parsed.entries)
+    new, republished = deps.store.seen_entries(url, parsed.entries)     # one query for both
     if new and log.isEnabledFor(logging.DEBUG):     # when the fetch saw new items (bench/alert.py reads it)
         log.debug("feed fetched: %s: %d new of %d entries", url, len(new), len(parsed.entries),
                   extra={"event": "feed_fetched", "feed": url, "new": len(new), "fetched": now.isoformat()})
@@ -219,7 +219,6 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
         if backlog:
             log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
-    republished = deps.store.republished(url, parsed.entries)
     built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
     articles = unique(deps, [a for a in built if a is not None])
     analyses = await analyse_batch(deps, articles, url)
