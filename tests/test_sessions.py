@@ -56,7 +56,7 @@ def test_the_daemon_writes_the_same_rows_through_reused_connections(tmp_path):
 def test_feed_jobs_never_checkpoint_at_commit_and_a_thread_does_it_once_the_log_is_large(tmp_path):
     store = Store(tmp_path / "m.db")
     store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")        # the migrations' pages: an empty log
-    sessions = Sessions(store, checkpoint_bytes=64 << 10)
+    sessions = Sessions(store, checkpoint_bytes=64 << 10, checkpoint_every=3600)
     with sessions.session() as s:
         assert s.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         with s.transaction():
@@ -75,5 +75,9 @@ def test_feed_jobs_never_checkpoint_at_commit_and_a_thread_does_it_once_the_log_
     copy.write_bytes((tmp_path / "m.db").read_bytes())
     got = sqlite3.connect(copy).execute("SELECT count(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0]
     assert got == 200
+    with sessions.session() as s, s.transaction():     # the log keeps its size: within the hour, no second
+        s.set_meta("again", {"x": 2})
+    sessions._checkpointer.join()
+    assert sessions.checkpoints == 1
     sessions.close()
     store.close()

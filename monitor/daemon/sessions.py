@@ -13,7 +13,9 @@ default copies the log into the database, with two fsyncs, in whichever COMMIT f
 past 1,000 pages, blocking every other feed meanwhile: 2.1 of the 5 s of main-process
 time of a 300-feed cold cycle, docs/benchmarks.md). Instead, when a job ends and the log
 is past `checkpoint_bytes`, one thread with a connection of its own runs a PASSIVE
-checkpoint (never blocks readers or writers; sqlite3 releases the GIL meanwhile).
+checkpoint (never blocks readers or writers; sqlite3 releases the GIL meanwhile), at most
+one a `checkpoint_every` seconds: a checkpointed log is reused from its start but keeps
+its size on disk, so past its first fill the size alone would ask after every job.
 Must not hold queries.
 """
 
@@ -23,6 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -35,10 +38,13 @@ CHECKPOINT_BYTES = 4 << 20      # SQLite's own default point: 1,000 pages of 4 K
 class Sessions:
     """`with sessions.session() as store:` like `Store.session()`, reusing closed-over connections."""
 
-    def __init__(self, store: Any, keep: int = 16, checkpoint_bytes: int = CHECKPOINT_BYTES):
+    def __init__(self, store: Any, keep: int = 16, checkpoint_bytes: int = CHECKPOINT_BYTES,
+                 checkpoint_every: float = 1.0):
         self.store = store
         self.keep = keep
         self.checkpoint_bytes = checkpoint_bytes
+        self.checkpoint_every = checkpoint_every
+        self._last_checkpoint = float("-inf")
         self.checkpoints = 0            # checkpoints run by the thread (tests, logs)
         self._idle: list[tuple[AbstractContextManager, Any]] = []
         self._closed = False
@@ -71,12 +77,16 @@ class Sessions:
     def _maybe_checkpoint(self) -> None:
         if self._wal is None or self._closed or (self._checkpointer is not None and self._checkpointer.is_alive()):
             return
+        now = time.monotonic()
+        if now - self._last_checkpoint < self.checkpoint_every:
+            return
         try:
             size = os.stat(self._wal).st_size
         except OSError:
             return
         if size < self.checkpoint_bytes:
             return
+        self._last_checkpoint = now
         self._checkpointer = threading.Thread(target=self._checkpoint, name="monitor-checkpoint", daemon=True)
         self._checkpointer.start()
 
