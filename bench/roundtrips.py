@@ -153,6 +153,9 @@ def run(farm: Farm, urls: list[str], kind: str, workers: int, concurrency: int, 
             after_warm = snapshot(drill, files, farm)
             print(f"== {kind} x{workers}: warm {warm:.1f}s", flush=True)
             report("warm", len(urls), after_cold, after_warm, top)
+            if os.environ.get("MONITOR_PROFILE"):     # periods: 0 start-up, 1 cold, 2 warm
+                for f in Path(tmp).glob("counts-*.prof"):
+                    (Path(os.environ["MONITOR_PROFILE_DIR"]) / f"{kind}-x{workers}-{f.name}").write_bytes(f.read_bytes())
         finally:
             if env_path:
                 os.environ["PYTHONPATH"] = env_path
@@ -171,7 +174,12 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--setups", default="sqlite,pg1")
     ap.add_argument("--top", type=int, default=25, help="statements to list per cycle")
+    ap.add_argument("--profile", metavar="DIR", help="cProfile each worker's main thread per cycle into DIR")
     args = ap.parse_args()
+    if args.profile:
+        os.environ["MONITOR_PROFILE"] = "1"
+        os.environ["MONITOR_PROFILE_DIR"] = str(Path(args.profile).resolve())
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     with Farm("--feeds", str(args.feeds), "--hosts", str(args.hosts), "--items", str(args.items),
               "--latency-ms", str(args.latency_ms), "--seed", "19") as farm:
         urls = farm.feed_urls()

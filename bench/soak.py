@@ -18,6 +18,7 @@ directory bytes) and a verdict comparing the growth over the last third with the
 
     .venv/bin/python bench/soak.py                    # 200 cycles, 100 feeds x 10 items
     .venv/bin/python bench/soak.py --cycles 60 --feeds 30
+    .venv/bin/python bench/soak.py --feeds 1000 --rules rules   # the issue-18 footprint: shipped pack
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.config import settings as config_mod  # noqa: E402
 from monitor.daemon import pipeline  # noqa: E402
-from monitor.daemon import run as daemon_mod  # noqa: E402
 from monitor.daemon.run import Daemon, open_deps  # noqa: E402
 from monitor.deliver import delivery  # noqa: E402
 from monitor.store import sqlite as store  # noqa: E402
@@ -113,13 +113,15 @@ RULES = """rules:
 """
 
 
-def write_config(tmp: Path, feeds: list[str]):
-    (tmp / "rules").mkdir(exist_ok=True)
-    (tmp / "rules" / "soak.yaml").write_text(RULES)     # feed-level words: full_text is off
+def write_config(tmp: Path, feeds: list[str], rules: Path | None = None):
+    if rules is None:
+        (tmp / "rules").mkdir(exist_ok=True)
+        (tmp / "rules" / "soak.yaml").write_text(RULES)     # feed-level words: full_text is off
+    rules_path = rules.resolve() if rules is not None else tmp / "rules"
     lines = "\n".join(f"  - url: {u}" for u in feeds)
     text = f"""
 state: {{path: {tmp}/m.db, digests_dir: {tmp}/digests}}
-rules: {{path: {tmp}/rules}}
+rules: {{path: {rules_path}}}
 fetch: {{allow_private: ["127.0.0.1/32"], first_poll_alert_hours: all, respect_robots: false, full_text: false}}
 dedupe: {{story_window_hours: 0.5}}
 digest: {{max_items: 1000}}
@@ -162,18 +164,30 @@ def growth(samples: list[dict], key: str) -> tuple[float, float]:
     return b - a, d - c
 
 
+REAL_NOW = store.now_utc
+
+
+def use_clock(clock: SimClock) -> None:
+    """The simulated clock for every monitor module that imported now_utc by name (the store's
+    housekeeping among them, or retention never prunes); the farm keeps its own. Called again
+    after start-up, for the modules imported lazily since."""
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("monitor.") and getattr(mod, "now_utc", None) is REAL_NOW:
+            mod.now_utc = clock
+
+
 async def soak(args, tmp: Path) -> list[dict]:
     clock = SimClock()
-    for mod in (store, pipeline, delivery, daemon_mod):
-        mod.now_utc = clock                      # the monitor modules' clock; the farm keeps its own
+    use_clock(clock)
     samples = []
     with Farm("--feeds", str(args.feeds), "--items", str(args.items), "--seed", str(args.seed)) as farm:
-        config = write_config(tmp, farm.feed_urls())
+        config = write_config(tmp, farm.feed_urls(), args.rules)
         started = time.monotonic()
         async with open_deps(config, use_pool=args.pool) as deps:
             d = Daemon(deps)
             for cycle in range(args.cycles + 1):
                 clock.cycle = cycle
+                use_clock(clock)
                 if cycle:
                     farm.advance(1)
                 await pipeline.poll_cycle(deps, every_feed=True)
@@ -192,12 +206,14 @@ def main() -> None:
     p.add_argument("--items", type=int, default=10)
     p.add_argument("--seed", type=int, default=5)
     p.add_argument("--every", type=int, default=20)
+    p.add_argument("--rules", type=Path, default=None,
+                   help="a rules folder instead of the soak's three feed-level rules, e.g. rules (the shipped pack)")
     p.add_argument("--no-pool", dest="pool", action="store_false",
                    help="parse and match in this process (no worker pool), as before issue 18")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"soak: {args.cycles} cycles, {args.feeds} feeds x {args.items} items, seed {args.seed}, "
-          "retention 1 simulated day (24 cycles), full_text off")
+          f"retention 1 simulated day (24 cycles), full_text off, rules: {args.rules or 'the soak three'}")
     print(f"{'cycle':>6} {'RSS MiB':>8} {'PSS main':>8} {'PSS tree':>8} {'procs':>5} {'DB MiB':>8} {'WAL MiB':>8} {'articles':>9} {'entries':>8} "
           f"{'sigs':>6} {'index':>6} {'sent':>6} {'digests':>9} {'seconds':>8}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -109,3 +109,13 @@ def test_republished_entry_alerts_again_only_when_its_text_changed(tmp_path, pub
     publisher.publish(REWRITE, 1769565600)                        # material edit: alerted again, marked
     assert asyncio.run(cycle(cfg)).as_dict()["updated"] == 1
     assert outbox(cfg)[0][1:] == (1, "pending")
+
+
+def test_a_cycle_that_polled_gives_freed_memory_back(tmp_path, publisher, monkeypatch):
+    from monitor.daemon import memory
+    released = []
+    monkeypatch.setattr(memory, "release_freed_memory", lambda: released.append(1) or True)
+    cfg = make_config(tmp_path, publisher.base)
+    publisher.publish(LOREM, 1769558400)
+    asyncio.run(cycle(cfg))
+    assert released == [1]

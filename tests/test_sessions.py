@@ -51,3 +51,33 @@ def test_the_daemon_writes_the_same_rows_through_reused_connections(tmp_path):
     sessions.close()
     assert [store.get_meta(f"k{i}")[0] for i in range(5)] == [{"i": i} for i in range(5)]
     store.close()
+
+
+def test_feed_jobs_never_checkpoint_at_commit_and_a_thread_does_it_once_the_log_is_large(tmp_path):
+    store = Store(tmp_path / "m.db")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")        # the migrations' pages: an empty log
+    sessions = Sessions(store, checkpoint_bytes=64 << 10, checkpoint_every=3600)
+    with sessions.session() as s:
+        assert s.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        with s.transaction():
+            s.set_meta("small", {"x": 1})
+    assert sessions.checkpoints == 0 and sessions._checkpointer is None      # the log is still small
+    wal = tmp_path / "m.db-wal"
+    with sessions.session() as s, s.transaction():
+        for i in range(200):
+            s.set_meta(f"k{i}", {"pad": "x" * 2000})
+    assert wal.stat().st_size >= 64 << 10
+    sessions._checkpointer.join()
+    assert sessions.checkpoints == 1
+    # the log's frames are in the database file now: a connection opened on a copy of the file
+    # alone (no -wal beside it) sees the rows
+    copy = tmp_path / "copy.db"
+    copy.write_bytes((tmp_path / "m.db").read_bytes())
+    got = sqlite3.connect(copy).execute("SELECT count(*) FROM meta WHERE key LIKE 'k%'").fetchone()[0]
+    assert got == 200
+    with sessions.session() as s, s.transaction():     # the log keeps its size: within the hour, no second
+        s.set_meta("again", {"x": 2})
+    sessions._checkpointer.join()
+    assert sessions.checkpoints == 1
+    sessions.close()
+    store.close()

@@ -108,3 +108,9 @@ def test_entry_times_remember_the_feeds_own_stamps(state_target):
     store.db.execute("UPDATE entries SET article_id = (SELECT id FROM articles) WHERE guid = 'g1'")
     later = Entry("https://f/1", "g1", "u1", updated=t2)
     assert [e.guid for e, _ in store.republished("https://f/1", [later, entries[1]])] == ["g1"]
+    # seen_entries answers both questions in one query, as the two would
+    fresh = Entry("https://f/1", "g9", "u9")
+    unseen, again = store.seen_entries("https://f/1", [later, entries[1], fresh])
+    assert unseen == [fresh] and [(e.guid, r["url"]) for e, r in again] == \
+        [(e.guid, r["url"]) for e, r in store.republished("https://f/1", [later, entries[1]])]
+    assert store.seen_entries("https://f/1", []) == ([], [])

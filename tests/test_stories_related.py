@@ -233,3 +233,53 @@ def test_one_shared_word_is_never_an_event_even_in_a_fresh_window():
     got = _story_keys(StoryIndex(), [("https://a.example/1", "Harbour\nthe tide came in early today."),
                                      ("https://b.example/2", "Harbour\nboats left at dawn, said a skipper.")])
     assert all(a.is_new_story for a in got)
+
+
+# German: every noun is capitalised; two reports of different events on one topic share nouns
+# ("Gipfel", "Verteidigungsausgaben"), not names. The pages found were German reports of one
+# summit written as "fünf Prozent" where English outlets wrote "5%".
+PACT_EN = ("Alliance agrees 4% defence goal at Lisbon summit\n"
+           "Leaders of the 31 allies meeting in Lisbon on Wednesday agreed to raise defence spending "
+           "to 4% of output by 2033, Secretary General Marta Novak said, with 2.8% for armed forces "
+           "and the rest for ports and rail.")
+PACT_DE = ("Bündnis einigt sich in Lissabon auf vier Prozent\n"
+           "Die 31 Staaten haben sich auf dem Gipfel in Lissabon auf das Ziel geeinigt, bis 2033 "
+           "vier Prozent der Wirtschaftsleistung für die Verteidigung auszugeben, davon 2,8 Prozent "
+           "für die Streitkräfte. Generalsekretärin Marta Novak sprach von einem Durchbruch.")
+GIPFEL_A = ("Beratungen in Brüssel dauern an\n"
+            "Die Regierungschefs beraten auf dem Gipfel über die Verteidigungsausgaben und die "
+            "Wirtschaftsleistung der Staaten. Für die Verteidigung wird mehr Geld gefordert, sagte "
+            "ein Sprecher in Brüssel, und die Beratungen gehen am Abend weiter.")
+GIPFEL_B = ("Keine Einigung in Oslo\n"
+            "Die Regierungschefs sind auf dem Gipfel ohne Einigung über die Verteidigungsausgaben "
+            "auseinandergegangen. Für die Verteidigung und die Wirtschaftsleistung der Staaten "
+            "bleibt es beim alten Ziel, sagte eine Sprecherin in Oslo.")
+
+
+def test_a_share_written_with_a_percent_word_is_the_same_figure():
+    de = event_terms(*PACT_DE.split("\n", 1))
+    en = event_terms(*PACT_EN.split("\n", 1))
+    assert {"4", "2.8", "2033"} <= set(de.labels.values()) & set(en.labels.values())
+    assert event_terms("", "yüzde 99'unu").labels and "99" in event_terms("", "yüzde 99'unu").labels.values()
+    assert "7" not in event_terms("", "seven years of talks ended").labels.values()   # no percent word
+
+
+def test_a_german_report_joins_the_english_one_through_its_written_out_share():
+    got = _story_keys(StoryIndex(), [("https://wire.example/lisbon", PACT_EN),
+                                     ("https://zeitung.example/lissabon", PACT_DE)])
+    assert (got[1].story_key, got[1].level) == ("https://wire.example/lisbon", "related")
+    assert {"4", "2.8", "Novak"} <= set(got[1].shared)
+
+
+def test_german_nouns_after_an_article_are_not_names_but_place_names_stay():
+    terms = set(event_terms("", "Die Staaten haben sich auf dem Gipfel in Den Haag auf die "
+                            "Verteidigungsausgaben geeinigt, sagte Mark Rutte, und die Beratungen "
+                            "gehen weiter.").labels.values())
+    assert {"Haag", "Rutte"} <= terms
+    assert not {"Gipfel", "Verteidigungsausgaben"} & terms
+
+
+def test_two_german_reports_sharing_only_nouns_are_not_one_event():
+    got = _story_keys(StoryIndex(), [("https://a.example/gipfel", GIPFEL_A),
+                                     ("https://b.example/gipfel", GIPFEL_B)])
+    assert got[1].is_new_story

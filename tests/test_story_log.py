@@ -80,3 +80,49 @@ def test_begin_stories_is_refused_while_another_worker_holds_the_story_lock(pg_u
     finally:
         a.close()
         b.close()
+
+
+def test_two_workers_find_the_same_story_through_the_indexed_band_keys(pg_url):
+    from monitor.store.postgres import PgStore
+    a, b = PgStore(pg_url), PgStore(pg_url, migrate=False)
+    wa, wb = Worker("a"), Worker("b")
+    ia, ib = StoryIndex(), StoryIndex()
+    one, two = "http://one.example/a", "http://two.example/b"
+    try:
+        with a.transaction(flat=True):
+            assert wa.begin_stories(a, ia)
+            first = ia.assign(one, "Quay to close", TEXT, NOW, NOW)
+            a.save_story_signatures([first], seq_base=storyindex.seq_base(wa, a))
+        # worker b's cache knows nothing yet: the database's band index proposes a's article
+        probe = StoryIndex().assign(two, "Quay to close", TEXT + " Updated.", NOW, NOW)
+        found = storyindex.copy_candidates(b, probe.bands)
+        assert [(c["article_url"], c["story_url"]) for c in found] == [(one, one)]
+        assert set(found[0]["bands"]) & set(probe.bands)
+        assert storyindex.copy_candidates(b, StoryIndex().assign("http://three.example/c", "Other", _text(3),
+                                                                  NOW, NOW).bands) == []
+        # and b's cache, caught up under the story lock, decides the same story
+        with b.transaction(flat=True):
+            assert wb.begin_stories(b, ib)
+            copy = ib.assign(two, "Quay to close", TEXT + " Updated.", NOW, NOW)
+            b.save_story_signatures([copy], seq_base=storyindex.seq_base(wb, b))
+        assert copy.story_key == one and copy.bands == probe.bands
+        assert sorted(b.db.execute("SELECT article_url, story_url, array_length(bands, 1) FROM story_signatures "
+                                   "ORDER BY article_url").fetchall()) == [(one, one, 32), (two, one, 32)]
+        with b.transaction():          # the lookup is an index scan of the band keys, not a read of the table
+            b.db.execute("SET LOCAL enable_seqscan = off")
+            plan = " ".join(r[0] for r in b.db.execute(
+                "EXPLAIN SELECT * FROM story_signatures WHERE bands && ?::bigint[]", [list(probe.bands)]).fetchall())
+        assert "story_signatures_bands" in plan
+    finally:
+        a.close()
+        b.close()
+
+
+def test_band_keys_are_postgresql_only(tmp_path):
+    from monitor.store.sqlite import Store
+    store = Store(tmp_path / "m.db")
+    try:
+        with pytest.raises(ValueError, match="PostgreSQL only"):
+            storyindex.copy_candidates(store, [1, 2])
+    finally:
+        store.close()

@@ -3,7 +3,8 @@
 Counts every statement psycopg sends (`Cursor.execute`: one round trip; `executemany`: one
 pipelined batch) and every SQLite statement (the trace callback), by SQL text, and on SIGUSR1
 (and at exit) writes them with the process's CPU seconds to $MONITOR_COUNT_FILE (`{pid}` in it: this process's) as JSON.
-Only active when that variable is set. A bench tool, never imported by monitor itself.
+With $MONITOR_PROFILE set, the main thread is also profiled (cProfile), one file per
+period between signals ($MONITOR_COUNT_FILE.N.prof). Only active when that variable is set. A bench tool, never imported by monitor itself.
 """
 
 from __future__ import annotations
@@ -75,6 +76,22 @@ if _FILE:
         return conn
 
     sqlite3.connect = connect  # type: ignore[assignment]
-    signal.signal(signal.SIGUSR1, _dump)
+    _PROFILE = os.environ.get("MONITOR_PROFILE")       # set: each period between signals profiled
+    _period = [0]
+    if _PROFILE:
+        import cProfile
+        _prof = [cProfile.Profile()]
+        _prof[0].enable()
+
+    def _signalled(*_a: object) -> None:
+        _dump()
+        if _PROFILE:
+            _prof[0].disable()
+            _prof[0].dump_stats(f"{_FILE}.{_period[0]}.prof")
+            _period[0] += 1
+            _prof[0] = cProfile.Profile()
+            _prof[0].enable()
+
+    signal.signal(signal.SIGUSR1, _signalled)
     atexit.register(_dump)
     _dump()         # the file exists: the handler is in place

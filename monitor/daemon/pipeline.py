@@ -19,7 +19,7 @@ from typing import Any
 
 from monitor import metrics
 from monitor.config.settings import Config
-from monitor.daemon import moves
+from monitor.daemon import memory, moves
 from monitor.daemon.articles import build_until, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
@@ -120,6 +120,8 @@ async def poll_cycle(deps: Deps, now: datetime | None = None, every_feed: bool =
     outcomes = await asyncio.gather(*(job(f) for f in feeds))
     summary = CycleSummary(list(outcomes), time.monotonic() - started)
     deps.store.record_cycle("poll", now, summary.as_dict())
+    if feeds:
+        memory.release_freed_memory()      # what the cycle's burst freed goes back to the system
     return summary
 
 
@@ -207,7 +209,7 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
         deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
     parsed, keys = await parse(deps, result, url)
-    new = deps.store.unseen(url, parsed.entries)
+    new, republished = deps.store.seen_entries(url, parsed.entries)     # one query for both
     if new and log.isEnabledFor(logging.DEBUG):     # when the fetch saw new items (bench/alert.py reads it)
         log.debug("feed fetched: %s: %d new of %d entries", url, len(new), len(parsed.entries),
                   extra={"event": "feed_fetched", "feed": url, "new": len(new), "fetched": now.isoformat()})
@@ -217,7 +219,6 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
         if backlog:
             log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
-    republished = deps.store.republished(url, parsed.entries)
     built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
     articles = unique(deps, [a for a in built if a is not None])
     analyses = await analyse_batch(deps, articles, url)
@@ -275,8 +276,16 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
         if articles and reset is not None:
             reset()
 
-    items, unmatched, updated, last = await retry.run_async(attempt, what=f"saving {url}",
-                                                            before_retry=forget_decisions)
+    async def saved() -> tuple[list, dict[str, str], int, int]:
+        return await retry.run_async(attempt, what=f"saving {url}", before_retry=forget_decisions)
+    if worker is not None and articles:
+        # this process's feeds wait their turn here, without a statement, and only the one whose
+        # turn it is asks the database for the story lock: with 2-4 workers a feed otherwise tried
+        # it about 7 times (3 round trips each) before getting it (bench/roundtrips.py)
+        async with worker.story_turn():
+            items, unmatched, updated, last = await saved()
+    else:
+        items, unmatched, updated, last = await saved()
     if worker is not None:
         worker.story_seq = max(worker.story_seq, last)
     return items, unmatched, updated

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from monitor import metrics
 from monitor.daemon import pipeline
 from monitor.daemon.jobs import Job, JobRunner
+from monitor.daemon.memory import release_freed_memory
 from monitor.daemon.workers import Worker
 from monitor.store.sqlite import now_utc, parse_iso
 
@@ -127,6 +128,7 @@ class FeedScheduler:
         store.set_meta("heartbeat", {"pid": os.getpid(), "at": now_utc().isoformat()})
         if summary.feeds:
             log.info(summary.line(), extra={"event": "poll_cycle", "counts": summary.as_dict()})
+            release_freed_memory()      # what the cycle's burst freed goes back to the system
 
     def _seconds_to_next_due(self, now: datetime) -> float:
         row = self.deps.store.db.execute(

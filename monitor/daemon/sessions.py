@@ -5,24 +5,53 @@ runs (two jobs running at once never share one); when it ends cleanly and outsid
 transaction, its connection waits (up to `keep` of them) for the next job. A job that
 raised closes its connection. Opening one (SQLite in WAL mode, the pragmas) measured
 1.4 ms of wall time and 0.8 ms of CPU on the loaded development machine: 1.4 s of a warm
-1,000-feed cycle. Must not hold queries.
+1,000-feed cycle.
+
+Also owns checkpointing the write-ahead log for those connections, off the event loop:
+a feed job's connection never checkpoints at its COMMIT (`wal_autocheckpoint=0`; SQLite's
+default copies the log into the database, with two fsyncs, in whichever COMMIT finds it
+past 1,000 pages, blocking every other feed meanwhile: 2.1 of the 5 s of main-process
+time of a 300-feed cold cycle, docs/benchmarks.md). Instead, when a job ends and the log
+is past `checkpoint_bytes`, one thread with a connection of its own runs a PASSIVE
+checkpoint (never blocks readers or writers; sqlite3 releases the GIL meanwhile), at most
+one a `checkpoint_every` seconds: a checkpointed log is reused from its start but keeps
+its size on disk, so past its first fill the size alone would ask after every job.
+Must not hold queries.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
+
+log = logging.getLogger("monitor.daemon.sessions")
+
+CHECKPOINT_BYTES = 4 << 20      # SQLite's own default point: 1,000 pages of 4 KiB
 
 
 class Sessions:
     """`with sessions.session() as store:` like `Store.session()`, reusing closed-over connections."""
 
-    def __init__(self, store: Any, keep: int = 16):
+    def __init__(self, store: Any, keep: int = 16, checkpoint_bytes: int = CHECKPOINT_BYTES,
+                 checkpoint_every: float = 1.0):
         self.store = store
         self.keep = keep
+        self.checkpoint_bytes = checkpoint_bytes
+        self.checkpoint_every = checkpoint_every
+        self._last_checkpoint = float("-inf")
+        self.checkpoints = 0            # checkpoints run by the thread (tests, logs)
         self._idle: list[tuple[AbstractContextManager, Any]] = []
         self._closed = False
+        path = getattr(store, "path", None)
+        self._db = None if getattr(store, "_memory", True) or path is None else str(path)
+        self._wal = None if self._db is None else self._db + "-wal"
+        self._checkpointer: threading.Thread | None = None
 
     @contextmanager
     def session(self) -> Iterator[Any]:
@@ -31,6 +60,8 @@ class Sessions:
         else:
             opened = self.store.session()
             handle = opened.__enter__()
+            if handle is not self.store and self._wal is not None:
+                handle.db.execute("PRAGMA wal_autocheckpoint=0")    # checkpointed off the loop (below)
         clean = False
         try:
             yield handle
@@ -41,10 +72,41 @@ class Sessions:
                 self._idle.append((opened, handle))
             else:
                 opened.__exit__(None, None, None)
+            self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self) -> None:
+        if self._wal is None or self._closed or (self._checkpointer is not None and self._checkpointer.is_alive()):
+            return
+        now = time.monotonic()
+        if now - self._last_checkpoint < self.checkpoint_every:
+            return
+        try:
+            size = os.stat(self._wal).st_size
+        except OSError:
+            return
+        if size < self.checkpoint_bytes:
+            return
+        self._last_checkpoint = now
+        self._checkpointer = threading.Thread(target=self._checkpoint, name="monitor-checkpoint", daemon=True)
+        self._checkpointer.start()
+
+    def _checkpoint(self) -> None:
+        assert self._db is not None
+        try:
+            conn = sqlite3.connect(self._db, timeout=5.0, isolation_level=None)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                conn.close()
+            self.checkpoints += 1
+        except sqlite3.Error as exc:        # the next job's end tries again; SQLite's close checkpoints too
+            log.warning("checkpoint of %s failed: %s", self._db, exc)
 
     def close(self) -> None:
-        """Close the waiting connections; a job still running closes its own when it ends."""
+        """Close the waiting connections (after a checkpoint under way); a running job closes its own."""
         self._closed = True
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         idle, self._idle = self._idle, []
         for opened, _ in idle:
             opened.__exit__(None, None, None)

@@ -12,6 +12,7 @@ else claims) and for each PostgreSQL worker. Must not poll or deliver.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -77,6 +78,7 @@ class Worker:
         self._hosts_for: frozenset[str] = frozenset()   # the configured feeds whose hosts are filled in
         self._finished: list[str] = []            # polled feeds whose leases are not yet given back
         self._idle_hosts: set[str] = set()        # hosts with no poll of ours left, not yet given back
+        self._story_turn: asyncio.Lock | None = None
 
     # -- life -----------------------------------------------------------------------
     def start(self, store: Any) -> None:
@@ -190,6 +192,13 @@ class Worker:
                 self.release(store, name)
 
     # -- the shared story index -----------------------------------------------------
+    def story_turn(self) -> asyncio.Lock:
+        """The in-process queue for the story lock: one feed job of this worker at a time asks the
+        database for it (the others wait here, costing no round trips)."""
+        if self._story_turn is None:
+            self._story_turn = asyncio.Lock()
+        return self._story_turn
+
     def begin_stories(self, store: Any, index: Any) -> bool:
         """First thing in the feed's transaction: the story lock (PostgreSQL; held to commit) and
         what other workers saved since, in one round trip. False: another worker holds the lock."""

@@ -197,3 +197,14 @@ PG_MIGRATIONS += [
     # (each match's story, language and tags) is an index-only lookup, not a read of the wide row
     "CREATE INDEX articles_facets ON articles(id) INCLUDE (story_id, language, feed_tags)",
 ]
+
+PG_MIGRATIONS += [
+    # 7 (issue 19): the story index's LSH band keys in the database, indexed: each signature's
+    # 32 band keys as an array with a GIN index, so "which stored articles share a band with
+    # this one" is an index lookup (store/storyindex.py `copy_candidates`). Written in the same
+    # INSERT as the signature; rows saved before (or moved by `monitor migrate`) have none
+    """
+    ALTER TABLE story_signatures ADD COLUMN bands BIGINT[];
+    CREATE INDEX story_signatures_bands ON story_signatures USING gin (bands)
+    """,
+]

@@ -32,15 +32,18 @@ class StoryQueries(StoreBase):
             return seq_base
         base = seq_base or 0
         numbered = seq_base is not None
+        # PostgreSQL also keeps the LSH band keys, indexed (SQLite: the in-memory index is the band index)
+        bands = self.dialect.postgres
         with self.transaction():
             self._many(
                 "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen, "
-                "level, terms, seq) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(article_url) DO UPDATE SET "
+                "level, terms, seq" + (", bands" if bands else "") + ") VALUES (?,?,?,?,?,?,?,?,?"
+                + (",?" if bands else "") + ") ON CONFLICT(article_url) DO UPDATE SET "
                 "fingerprint = excluded.fingerprint, minhash = excluded.minhash, terms = excluded.terms, "
-                "seq = COALESCE(excluded.seq, story_signatures.seq)",
+                "seq = COALESCE(excluded.seq, story_signatures.seq)" + (", bands = excluded.bands" if bands else ""),
                 [[a.article_key, a.story_key, a.fingerprint, a.signature, iso(a.published), iso(a.seen),
                   getattr(a, "level", "copy"), getattr(a, "terms", None) or None,
-                  base + i if numbered else None]
+                  base + i if numbered else None] + ([list(getattr(a, "bands", ())) or None] if bands else [])
                  for i, a in enumerate(batch, start=1)])
             # the first article of a story (or one whose story's first row is gone) is 'first'
             self._many(

@@ -15,7 +15,7 @@ transaction is the lock. Must not decide stories (stories/index.py) nor hold the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from monitor.store.leases import Sql
@@ -51,6 +51,22 @@ def lock_and_rows_after(store: Any, seq: int) -> tuple[bool, list[dict]]:
     for r in rows[1:]:
         r.pop("story_locked", None)
     return True, [r for r in rows if r.get("article_url") is not None]
+
+
+def copy_candidates(store: Any, bands: Sequence[int], since: str | None = None) -> list[dict]:
+    """PostgreSQL: the stored signatures sharing at least one LSH band key with `bands` (published
+    at or after the ISO time `since`), through the GIN index on `story_signatures.bands`: the
+    copy level's candidates as the database holds them, whatever a worker's cache has loaded.
+    Scoring them is the caller's (`StoryIndex` estimates the Jaccard from the signatures).
+    SQLite keeps no band keys (its in-memory index is the band index): asking there is an error."""
+    db = Sql(store)
+    if not db.pg:
+        raise ValueError("band keys are indexed in PostgreSQL only; on SQLite the in-memory story index has them")
+    if not bands:
+        return []
+    window = " AND published >= ?" if since else ""
+    return _rows(db.q("SELECT * FROM story_signatures WHERE bands && ?::bigint[]" + window + " ORDER BY seq",
+                      [list(bands), *([since] if since else [])]))
 
 
 def _rows(cur: Any) -> list[dict]:

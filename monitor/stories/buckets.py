@@ -119,9 +119,11 @@ class Buckets:
             hi = np.searchsorted(self._keys, keys, "right")
             parts.extend(self._slots[lo[i]:hi[i]] for i in np.flatnonzero(hi > lo).tolist())
         found = np.concatenate(parts)
-        found = found[found >= 0]
-        slots, counts = np.unique(found, return_counts=True)
-        return slots, counts
+        found = np.sort(found[found >= 0])
+        if not len(found):
+            return found, np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(np.concatenate(([True], found[1:] != found[:-1])))
+        return found[starts], np.diff(np.append(starts, len(found)))
 
     def _merge(self) -> None:
         ks: list[int] = []

@@ -230,6 +230,123 @@ def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
     return MinHash(seed=SEED, hashvalues=m.hashvalues, permutations=perms, **scheme)
 
 
+# -- the story index's sketch: one hash per shingle, one permutation ------------------------
+# What the index needs is a fixed-length signature whose share of equal values estimates the
+# Jaccard similarity of two shingle sets. datasketch's MinHash takes a SHA-1 per shingle string
+# and 128 affine permutations of every hash (128 x shingles multiply-mod operations): most of an
+# article's cost. `sketch` gets the same estimate from one pass: each word is hashed once
+# (cached), a shingle's hash is mixed from its four word hashes with array operations, and one
+# permutation hashing splits the hashes into `num_perm` bins by their high bits and keeps the
+# least low 32 bits per bin; an empty bin (a text of fewer shingles than bins) takes its value
+# from the first filled bin along a fixed random probe sequence of its own, mixed with the
+# probe's depth (densification, Shrivastava and Li 2014, 2017), so two texts agree on a bin
+# with probability their Jaccard similarity. The values are not datasketch's: signatures stored by an older version never
+# agree with new ones (their exact fingerprints still do), which only costs near-copy
+# grouping across an upgrade for one story window.
+_M64 = (1 << 64) - 1
+_WORD_HASHES: dict[str, int] = {}
+_WORD_CACHE = 1 << 16               # words kept hashed (about 8 MiB with the words); cleared when full
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
+                dtype=np.uint64)
+_EMPTY = np.uint32(0xFFFFFFFF)
+
+
+def _fmix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser, in place: every input bit moves every output bit."""
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
+    return h
+
+
+def word_hashes(toks: list[str]) -> np.ndarray:
+    """A stable 64-bit hash per token (BLAKE2b, the same in every process), uint64."""
+    cache = _WORD_HASHES
+    out = list(map(cache.get, toks))
+    if None in out:
+        if len(cache) > _WORD_CACHE:
+            cache.clear()
+        blake = hashlib.blake2b
+        for i, h in enumerate(out):
+            if h is None:
+                w = toks[i]
+                h = cache[w] = int.from_bytes(blake(w.encode(), digest_size=8).digest(), "little")
+                out[i] = h
+    return np.array(out, dtype=np.uint64)
+
+
+def shingle_hashes(toks: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
+    """The sorted unique 64-bit hashes of a token list's word k-grams (the whole list as one
+    shingle when shorter than k, as `word_shingles`)."""
+    if not toks:
+        return np.empty(0, dtype=np.uint64)
+    wh = word_hashes(toks)
+    k = min(k, len(wh))
+    n = len(wh) - k + 1
+    h = wh[:n] * _MIX[0]
+    for j in range(1, k):
+        h += wh[j:j + n] * _MIX[j]
+    h += np.uint64(k)                  # a 2-word text and a 4-word one never share a hash
+    h = np.sort(_fmix(h))              # (np.unique hashes uint64 arrays, twenty times slower)
+    return h[np.concatenate(([True], h[1:] != h[:-1]))]
+
+
+_PROBES: dict[int, np.ndarray] = {}
+_PROBE_DEPTH = 512                   # probes per empty bin before falling back to rotation
+
+
+def _probes(num_perm: int) -> np.ndarray:
+    """Per bin, a fixed pseudo-random sequence of bins to borrow from when it is empty."""
+    if num_perm not in _PROBES:
+        seq = np.arange(num_perm * _PROBE_DEPTH, dtype=np.uint64) + np.uint64(SEED)
+        _PROBES[num_perm] = (_fmix(seq * _MIX[2]) % np.uint64(num_perm)).astype(np.intp).reshape(
+            num_perm, _PROBE_DEPTH)
+    return _PROBES[num_perm]
+
+
+def sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> np.ndarray:
+    """The signature of a set of shingle hashes: `num_perm` uint32 values (see above)."""
+    sig = np.full(num_perm, _EMPTY, dtype=np.uint32)
+    if not len(hashes):
+        return sig                     # every empty text agrees with every other, as in datasketch
+    bins = ((hashes >> np.uint64(32)) % np.uint64(num_perm)).astype(np.intp)
+    np.minimum.at(sig, bins, (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    filled = np.zeros(num_perm, dtype=bool)
+    filled[bins] = True
+    empty = np.flatnonzero(~filled)
+    if not len(empty):
+        return sig
+    # an empty bin borrows the value of the first filled bin along its own probe sequence
+    # (densification with random probes, Shrivastava 2017: two texts borrow from the same bin
+    # as often as they agree), mixed with the probe's depth; past the last probe, the next
+    # filled bin to its right (rotation)
+    probes = _probes(num_perm)[empty]
+    hit = filled[probes]
+    depth = hit.argmax(axis=1)
+    found = hit[np.arange(len(empty)), depth]
+    source = probes[np.arange(len(empty)), depth]
+    if not found.all():
+        nz = np.flatnonzero(filled)
+        lost = empty[~found]
+        source[~found] = nz[np.searchsorted(nz, lost) % len(nz)]
+        depth[~found] = _PROBE_DEPTH + (source[~found] - lost) % num_perm
+    mixed = sig[source].astype(np.uint64) + (depth.astype(np.uint64) + np.uint64(1)) * _MIX[1]
+    sig[empty] = (_fmix(mixed) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    return sig
+
+
+def text_sketch(text: str, num_perm: int = NUM_PERM) -> np.ndarray:
+    """`sketch` of a text's word shingles (as `signature`, for the story index)."""
+    return sketch(shingle_hashes(words(text)), num_perm)
+
+
+def estimate(a: np.ndarray, b: np.ndarray) -> float:
+    """The estimated Jaccard similarity of two signatures: the share of equal values."""
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
 def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:
     """The MinHash of a text's word shingles."""
     return minhash(shingles(text), num_perm)

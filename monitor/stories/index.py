@@ -1,6 +1,6 @@
 """The story index: which earlier article, if any, carries the same story as a new one.
 
-Owns the in-memory MinHash LSH over recent articles (a sliding time window), the
+Owns the in-memory LSH over recent articles' signatures (a sliding time window), the
 exact-fingerprint shortcut, and the rule that an article joins the story of its most
 similar earlier article. Rebuilt at start from the signatures the store keeps
 (`Store.story_signatures`), so nothing is re-hashed. Must not do I/O: the pipeline
@@ -23,11 +23,11 @@ import numpy as np
 from monitor.stories.buckets import Buckets
 from monitor.stories.dedupe import (
     NUM_PERM,
-    minhash,
+    shingle_hashes,
     signature_values,
     site_of,
+    sketch,
     values_bytes,
-    word_shingles,
     words,
     words_fingerprint,
 )
@@ -68,12 +68,13 @@ class StoryAssignment:
     similar_to: tuple[str, ...]     # earlier articles it matched, most similar first
     similarity: float               # estimated Jaccard with the best match; 0.0 for a new story
     fingerprint: str                # normalised exact text hash (articles.content_hash)
-    signature: bytes                # MinHash values, for Store.save_story_signatures
+    signature: bytes                # signature values (`dedupe.sketch`), for Store.save_story_signatures
     published: datetime             # the time the story window measures (see `window_time`)
     seen: datetime                  # when monitor first saw the article
     level: str = FIRST              # "first" of its story, a near-"copy", or "related" coverage
     shared: tuple[str, ...] = ()    # event terms it shares with the article it joined
     terms: bytes = b""              # its event-term hashes, for Store.save_story_signatures
+    bands: tuple[int, ...] = ()     # its LSH band keys (signed 64-bit), indexed by the PostgreSQL store
 
 
 
@@ -82,23 +83,23 @@ class TextSignature:
     """What the index needs of a text, computable anywhere (a worker): the CPU-heavy part of `assign`."""
 
     fingerprint: str                # normalised exact text hash
-    values: bytes                   # MinHash values (uint32)
+    values: bytes                   # signature values (`dedupe.sketch`, uint32)
     shingles: int                   # how many word shingles were hashed (short texts need more agreement)
     terms: EventTerms | None = None  # the related level's event terms; None: not computed (assign does it)
 
 
 def text_signature(title: str, text: str, num_perm: int = NUM_PERM, related: bool = True) -> TextSignature:
-    """Fingerprint and MinHash of an article's text (with its title when the text is short).
+    """Fingerprint and signature (`dedupe.sketch`) of an article's text (with its title when
+    the text is short).
 
     With `related`, also the event terms of the related level (`stories.related.event_terms`),
     so a worker process does all the per-article hashing and the index only looks up.
     """
     toks = words(text)                  # split once: fingerprint, length and shingles
     fingerprint = words_fingerprint(toks or words(title))
-    shingle_set = word_shingles(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
-    values = signature_values(minhash(shingle_set, num_perm))
+    hashes = shingle_hashes(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
     terms = event_terms(title, text) if related else None
-    return TextSignature(fingerprint, values_bytes(values), len(shingle_set), terms)
+    return TextSignature(fingerprint, values_bytes(sketch(hashes, num_perm)), len(hashes), terms)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
@@ -182,8 +183,8 @@ class StoryIndex:
         self._window_us = _micros(_EPOCH + self.window)
         # the bands and rows datasketch's MinHashLSH chooses for this threshold (32 x 4 for 0.4 at 128)
         self._buckets = Buckets(*lsh_bands(threshold, num_perm))
-        # one slot per indexed article: its hash values (uint32, as datasketch's affine32
-        # scheme makes them), publication time and keys; freed slots are reused
+        # one slot per indexed article: its signature values (uint32, `dedupe.sketch`),
+        # publication time and keys; freed slots are reused
         self._slot: dict[str, int] = {}
         self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
         self._when = np.zeros(0, dtype=np.int64)
@@ -306,7 +307,13 @@ class StoryIndex:
                                is_new_story=story is None, similar_to=similar, similarity=score,
                                fingerprint=fingerprint, signature=values_bytes(values), published=when,
                                seen=seen, level=level if story is not None else FIRST, shared=shared,
-                               terms=terms.hashes.astype("<u8").tobytes())
+                               terms=terms.hashes.astype("<u8").tobytes(), bands=self.band_keys(values))
+
+    def band_keys(self, signature: bytes | np.ndarray) -> tuple[int, ...]:
+        """The LSH band keys of a signature as signed 64-bit integers: what the PostgreSQL store
+        indexes (`story_signatures.bands`, store/storyindex.py `copy_candidates`)."""
+        values = signature if isinstance(signature, np.ndarray) else signature_values(signature)
+        return tuple(self._buckets.keys(values).view(np.int64).tolist())
 
     def _match_related(self, key: str, terms: EventTerms,
                        when_us: int) -> tuple[str | None, tuple[str, ...], float]:

@@ -62,6 +62,7 @@ council state states united people city country news reuters afp dpa photo image
 """.split())
 # a shared figure ("364", "7.7", "2035") says more than a shared name, in every language
 KIND_WEIGHT = np.array([1.0, 2.0, 1.0, 2.0])            # by kind: word, number, quote, distinctive number
+_KIND_BITS = np.uint64(3)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=1 << 14)
 def _number(token: str) -> str | None:
     """A number as written in any of our languages: "1,500" and "1.500" -> 1500, "3,5" -> 3.5; else None."""
     if not any(c.isdigit() for c in token):
@@ -136,29 +138,72 @@ def _quote_terms(lead: str) -> list[tuple[str, str]]:
 # a capitalised token and a number token, as `_TOKEN` splits them, found directly (the other
 # words of a text are never looked at one by one: that loop was most of the level's cost)
 _UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
-_CAP_TOKEN = re.compile(r"(?<!\w)[" + _UPPER + r"]\w*(?:[.,]\d+)*%?")
-_NUMBER_TOKEN = re.compile(r"(?<![\w.,])\d\w*(?:[.,]\d+)*%?")
-_BOUNDARY = re.compile(r"[.!?:;]\s|\n|[.!?:;]$")
+# (the lookbehind after the first character: the regex engine then skips straight to candidates)
+_CAP_TOKEN = re.compile(r"[" + _UPPER + r"](?<!\w.)\w*(?:[.,]\d+)*%?")
+_NUMBER_TOKEN = re.compile(r"\d(?<![\w.,].)\w*(?:[.,]\d+)*%?")
 
 
-def _starts_sentence(lead: str, start: int) -> bool:
-    """No word before `start` in its sentence (sentences end at .!?:; and a space, or a line break)."""
-    j = start
-    while j > 0 and not (lead[j - 1].isalnum() or lead[j - 1] == "_"):
-        j -= 1
-    return j == 0 or _BOUNDARY.search(lead, j, start) is not None
+# where a sentence's first word starts: after the text's start, a line break, or .!?:; and a
+# space, past any quotes, dashes and spaces
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*")
 
 
 def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
     """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
+    starts = {m.end() for m in _SENTENCE_START.finditer(lead)}
+    starts |= _german_nouns(lead, starts)
     caps: list[str] = []
     inside: set[str] = set()
     for m in _CAP_TOKEN.finditer(lead):
         word = m.group()
         caps.append(word)
-        if len(word) > 1 and word not in inside and not _starts_sentence(lead, m.start()):
+        if len(word) > 1 and m.start() not in starts:
             inside.add(word)
     return caps, _NUMBER_TOKEN.findall(lead), inside
+
+
+# a share written as words ("fünf Prozent", "five per cent", "cinq pour cent") is the figure
+# "5%" is elsewhere: the number before a percent word counts as a percentage
+_NUMBER_WORDS = {w: str(n) for n, ws in enumerate((
+    "", "one eins un une uno una um", "two zwei deux dos due dois", "three drei trois tres tre tres",
+    "four vier quatre cuatro quattro quatro", "five fünf fuenf cinq cinco cinque",
+    "six sechs seis sei", "seven sieben sept siete sette sete", "eight acht huit ocho otto oito",
+    "nine neun neuf nueve nove", "ten zehn dix diez dieci dez"), start=0) for w in ws.split()}
+_PERCENT = re.compile(r"(?:p(?<!\w.)(?:er\s?cent|ercent|rozent|our\s?cent|or\s?ciento|or\s?cento|er\s?cento|rocent|ct)"
+                      r"|y(?<!\w.)üzde\s+(\d+(?:[.,]\d+)?))(?!\w)")       # on the lower-cased lead
+_BEFORE = re.compile(r"(\w+(?:[.,]\d+)?)\s*$")
+# German writes every noun capitalised: there, a capitalised word right after an article, a
+# preposition or a number is a noun ("die Verteidigungsausgaben", "auf Einigung"), not a name
+# (a capitalised article only at a sentence's start: "in Den Haag" keeps "Haag")
+_GERMAN = tuple(f" {w} " for w in "der die das und nicht mit den dem des ist sich auf für wird werden eine".split())
+_GERMAN_NOUN = re.compile(
+    r"(?<!\w)(?:(der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines|im|am|vom|zum|zur|beim|ins|"
+    r"für|mit|von|auf|aus|bei|nach|vor|über|unter|gegen|ohne|um|durch|kein|keine|keinen|\d+)|"
+    r"(?:Der|Die|Das|Den|Dem|Des|Ein|Eine|Einen|Einem|Einer|Eines|Im|Am|Vom|Zum|Zur|Beim|Für|Mit|Von|Auf|Aus|Bei))"
+    r"\s+(?=[A-ZÄÖÜ])")
+
+
+def _percentages(lead: str) -> list[str]:
+    """Shares written with a percent word ("fünf Prozent", "3,5 per cent", "yüzde 99") as "5%"."""
+    out = []
+    for m in _PERCENT.finditer(lead.lower()):
+        value = m.group(1)
+        if value is None:
+            before = _BEFORE.search(lead, max(0, m.start() - 24), m.start())
+            value = before.group(1) if before else None
+        if value is not None:
+            value = _NUMBER_WORDS.get(value.lower(), value)
+            if value[:1].isdigit():
+                out.append(value + "%")
+    return out
+
+
+def _german_nouns(lead: str, starts: set[int]) -> set[int]:
+    """Where nouns start in a German lead (empty for other languages); `starts`, where sentences
+    start: a capitalised article counts there only ("Die Staaten", not "in Den Haag")."""
+    if sum(map(lead.count, _GERMAN)) < 4:
+        return set()
+    return {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
 
 
 def event_terms(title: str, text: str) -> EventTerms:
@@ -167,7 +212,8 @@ def event_terms(title: str, text: str) -> EventTerms:
     caps, numbers, inside = _scan(lead)
     names = {_fold(w) for w in inside}
     found = _quote_terms(lead)
-    found += [(("f:" if _distinctive(n) else "n:") + n, n) for n in map(_number, numbers) if n is not None]
+    found += [(("f:" if _distinctive(n) else "n:") + n, n)
+              for n in map(_number, numbers + _percentages(lead)) if n is not None]
     title_words = [w for w in _TOKEN.findall(title) if len(w) > 3 and not w[0].isdigit()]
     for word in [*title_words, *caps]:
         folded = _fold(word)
@@ -219,11 +265,15 @@ class TermFrequencies:
     def weights(self, hashes: np.ndarray) -> np.ndarray:
         """Inverse document frequency, smoothed so a nearly empty window weighs terms evenly."""
         df = self.counts(hashes).astype(np.float64)
-        return np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & np.uint64(3)).astype(np.int64)]
+        return np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & _KIND_BITS).astype(np.int64)]
+
+
+def _count(hashes: np.ndarray, kind: str) -> int:
+    return int(np.count_nonzero((hashes & _KIND_BITS) == _KIND[kind]))
 
 
 def _figures(hashes: np.ndarray) -> int:
-    return int(np.count_nonzero((hashes & np.uint64(3)) == _KIND["f"]))
+    return _count(hashes, "f")
 
 
 def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
@@ -247,7 +297,8 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     denom = math.sqrt(w_new * w_old)
     if denom <= 0 or not math.isfinite(denom):
         return 0.0, shared
-    strong = int(np.count_nonzero((shared & np.uint64(3)) >= _KIND["q"]))  # distinctive figures, quotes
+    kinds = shared & _KIND_BITS
+    strong = int(np.count_nonzero((kinds == _KIND["q"]) | (kinds == _KIND["f"])))  # figures, quotes
     if strong < STRONG_SHARED:
         damp *= WEAK_FACTOR
         if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
@@ -331,10 +382,10 @@ class TermIndex:
         weights = self.freq.weights(every)
         at = np.minimum(np.searchsorted(hashes, every), len(hashes) - 1)
         shared = hashes[at] == every                    # `hashes` is sorted and unique
-        kinds = (every & np.uint64(3)).astype(np.int64)
+        kinds = (every & _KIND_BITS).astype(np.int64)
         w_shared = np.bincount(owner, weights * shared, minlength=k)
         w_old = np.bincount(owner, weights, minlength=k)
-        strong = np.bincount(owner, shared & (kinds >= _KIND["q"]), minlength=k)
+        strong = np.bincount(owner, shared & ((kinds == _KIND["q"]) | (kinds == _KIND["f"])), minlength=k)
         figures_old = np.bincount(owner, kinds == _KIND["f"], minlength=k)
         w_new = float(self.freq.weights(hashes).sum())
         damp = np.minimum(1.0, np.minimum(len(hashes), lens) / DAMP_TERMS)

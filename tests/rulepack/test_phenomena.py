@@ -141,6 +141,40 @@ CASES = [
     # Greenland's other stories
     ("Greenland science naming Denmark", "greenland", False, "",
      "Danish researchers measured how fast the Greenland ice sheet melted this summer."),
+    # since the rebuilt set: rolls of arrivals, first names in rolls, late introductions,
+    # Polish weapons phrases, and namesakes of other kinds (a film, a dish, a composer, a method)
+    ("roll of arrivals: titled Rutte and another leader, once", "rutte", False,
+     "Leaders gather in London for a Ukraine summit",
+     "The prime minister welcomed his guests on the steps and spoke briefly to the cameras. " * 5
+     + "NATO Secretary General Mark Rutte and Justin Trudeau arrived shortly after noon."),
+    ("titled Rutte named twice is still a Rutte story", "rutte", True,
+     "Leaders gather in London for a Ukraine summit",
+     "The prime minister welcomed his guests on the steps and spoke briefly to the cameras. " * 5
+     + "NATO Secretary General Mark Rutte and Justin Trudeau arrived shortly after noon. "
+     "Rutte told reporters the alliance would stand by Kyiv."),
+    ("first name in a roll: Sir Keir and Zelensky", "zelenskyy", False, "",
+     "The talks were convened by the German chancellor and, with Sir Keir and Zelensky, "
+     "drew the leaders of six more countries."),
+    ("pl weapons phrase: dostawy broni", "ukraine-military-aid", True, "",
+     "Prezydent apelował o szybsze dostawy broni dla Ukrainy przed zimą."),
+    ("pl verb, not weapons: Ukraina broni się", "ukraine-military-aid", False, "",
+     "Ukraina broni się już trzeci rok, a jej armia odpiera ataki na wschodzie."),
+    ("late introduction: the Estonian liberal Kaja Kallas", "kallas", True, "",
+     "The post steers the common foreign and security policy of the Union and chairs the "
+     "monthly council of foreign ministers. " * 4
+     + "The name most often heard for the succession is that of the Estonian liberal Kaja Kallas."),
+    ("en film: Greenland the comet movie", "greenland", False, "Greenland review",
+     "Gerard Butler drives his family to a military airfield, hoping for a seat on a plane "
+     "to the bunkers in Greenland before the comet strikes."),
+    ("fr dish: la poutine", "putin", False, "",
+     "La poutine, ce sont des frites, du fromage en grains et une sauce brune; à Montréal, "
+     "chacun défend sa poutine préférée."),
+    ("composer: Carl Maria von Weber", "weber", False, "",
+     "Carl Maria von Weber conducted in Dresden and wrote Der Freischütz, the founding work "
+     "of German romantic opera; Weber died in London."),
+    ("data science: EDA as exploratory data analysis", "eda", False, "",
+     "Exploratory data analysis (EDA) comes first: with pandas we check the shape, the "
+     "missing values and the capabilities of the dataset before any model."),
 ]
 
 

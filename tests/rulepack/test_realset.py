@@ -7,6 +7,7 @@ folders on small sets written here, never the real texts.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 
@@ -90,6 +91,20 @@ def test_a_missing_text_is_named_and_exits_2(bench, tmp_path, capsys):
               texts={"a1": "The SAFE loans for defence."})
     assert bench.main(["--rules", str(rules), "--real", str(tmp_path / "real")]) == 2
     assert "missing text b2.txt" in capsys.readouterr().err
+
+
+def test_exact_scores_a_partial_rebuild_and_says_what_it_left_out(bench, tmp_path, capsys):
+    rules = small_pack(tmp_path)
+    text = "EU SAFE loans for joint procurement."
+    exact = dict(row("a1", ["safe"], "tune"), sha256=hashlib.sha256(text.encode()).hexdigest())
+    rows = [exact, row("b1", [], "tune"), row("c1", ["safe"], "held")]
+    write_set(tmp_path / "real", rows, texts={"a1": text, "b1": "Is it safe?"})   # b1 approximate, c1 missing
+    assert bench.main(["--rules", str(rules), "--real", str(tmp_path / "real")]) == 2   # never a full score
+    capsys.readouterr()
+    assert bench.main(["--rules", str(rules), "--real", str(tmp_path / "real"), "--exact"]) == 0
+    captured = capsys.readouterr()
+    assert "scoring 1 byte-exact texts; 1 approximate and 1 missing" in captured.err
+    assert "== tune: 1 cases" in captured.out and "== held: 0 cases" in captured.out
 
 
 def test_real_scores_each_half_and_lists_misses(bench, tmp_path, capsys):
