@@ -32,11 +32,27 @@ from urllib.parse import urlsplit
 
 import httpx
 import lxml.html
-from datasketch import MinHashLSH
+import numpy as np
+from datasketch import MinHash, MinHashLSH
 
 from monitor.extract.article import extract
-from monitor.stories.dedupe import canonical_url, signature
+from monitor.stories.dedupe import canonical_url, shingle_hashes, sketch, words
 from monitor.stories.index import StoryIndex
+
+
+def sketch_of(text: str) -> np.ndarray:
+    """The index's signature of a text (`dedupe.sketch` of its word shingles)."""
+    return sketch(shingle_hashes(words(text)))
+
+
+_PERMS: list = []
+
+
+def signature(text: str) -> MinHash:
+    """`sketch_of` as a datasketch MinHash, for MinHashLSH (its permutations are never used)."""
+    if not _PERMS:
+        _PERMS.append(MinHash(num_perm=128).permutations)
+    return MinHash(hashvalues=sketch_of(text).astype(np.uint64), permutations=_PERMS[0])
 
 REPO = Path(__file__).resolve().parents[1]
 FEEDFARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
@@ -141,7 +157,7 @@ def report(args, truth: list[dict], pages: dict, fetch_s: float) -> None:
         text, title, _ = pages[a["url"]]
         body = strip_title_line(text, title)
         t0 = time.perf_counter()
-        signature(body)
+        sketch_of(body)
         sig_ms.append((time.perf_counter() - t0) * 1000)
 
     t0 = time.perf_counter()

@@ -123,7 +123,7 @@ async def probe():
     with pool_mod.ExtractorPool(workers=1, preload=getattr(pool_mod, sys.argv[1])) as pool:
         parsed = await pool.call(parse_feed, rss, "https://a.example/feed", "application/rss+xml", 10)
         assert parsed.entries
-        return await pool.call(loaded_in_worker, ["trafilatura", "lxml.html", "feedparser"])
+        return await pool.call(loaded_in_worker, ["trafilatura", "lxml.html", "feedparser", "datasketch", "scipy"])
 print(json.dumps(asyncio.run(probe())))
 """
 
@@ -135,6 +135,6 @@ def worker_modules(preload: str) -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_workers_that_only_parse_and_match_never_import_trafilatura():
+def test_workers_that_only_parse_and_match_never_import_trafilatura_nor_datasketch():
     assert worker_modules("BASE_PRELOAD") == ["feedparser"]
     assert worker_modules("FULL_PRELOAD") == ["trafilatura", "lxml.html", "feedparser"]

@@ -96,3 +96,25 @@ def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, rules, tex
     for i, text in enumerate(texts):
         doc = Article(url="u", feed_url="f", guid=str(i), title=texts[i - 1], text=text)
         assert fast(rs, doc) == reference(rs, doc)
+
+
+def test_a_pickled_rule_set_matches_the_same_and_loading_restores_the_collector(tmp_path):
+    """RuleSet pickles as one nested pickle (unpickled with the collector paused, as workers
+    load it); load_rules leaves the garbage collector as it found it."""
+    import gc
+    import pickle
+
+    from monitor.match import load_rules
+    folder = _write(tmp_path, [{"query": '"kaja kallas" OR ({Kallas} NEAR/3 minister)'}, {"query": "nato AND europ*"}])
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            rs = load_rules(folder)
+            assert gc.isenabled() is enabled
+            back = pickle.loads(pickle.dumps(rs, protocol=pickle.HIGHEST_PROTOCOL))
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable()
+        doc = Article(url="u", feed_url="f", guid="g", title="Kallas, the minister", text="NATO and the European Union")
+        assert [m.rule for m in back.match(doc)] == [m.rule for m in rs.match(doc)] == ["r0", "r1"]
+        assert back.match(doc) == rs.match(doc)

@@ -25,7 +25,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _index(ctx: click.Context) -> StoryIndex:
     from monitor.cli.common import optional_config
-    from monitor.stories.index import StoryIndex  # numpy, datasketch: loaded by this command only
+    from monitor.stories.index import StoryIndex  # numpy: loaded by this command only
     cfg = optional_config(ctx)
     if cfg is None:
         return StoryIndex()

@@ -31,7 +31,8 @@ DEFAULT_TIMEOUT_SECONDS = 20.0
 # What the forkserver imports for the workers: feed parsing and per-article analysis
 # always, trafilatura (extraction) when pages are extracted. `monitor run` and `poll`
 # leave trafilatura out when no feed has full text on (docs/reliability.md, footprint).
-BASE_PRELOAD = ("monitor.ingest.feeds", "monitor.daemon.analysis", "datasketch")
+# The story signature is numpy only (`stories.dedupe.sketch`): no datasketch, no scipy.
+BASE_PRELOAD = ("monitor.ingest.feeds", "monitor.daemon.analysis")
 FULL_PRELOAD = (*BASE_PRELOAD, "trafilatura", "monitor.extract.article")
 # The parent waits this much longer than the in-worker limit before it gives up on a
 # worker (stuck in C code, where the in-worker alarm cannot interrupt) and kills it.

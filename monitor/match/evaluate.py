@@ -10,7 +10,6 @@ at most MAX_HITS hits (plus its decisive ones); the verdict and min_hits use the
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +17,7 @@ from monitor.match import parse as p
 from monitor.match.compile import Index
 from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
-from monitor.match.text import FieldIndex
+from monitor.match.text import SEP, FieldIndex
 from monitor.models import Hit, Match, Why
 
 FIELDS = p.FIELDS
@@ -42,16 +41,21 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
     The automata report matches by end position; for one key that is also start order, and
     a key is in one automaton only. A match starting at `start` (the separator before its
     first token, or inside that token for an open start) has that token's index as the
-    number of separators before `start`: a binary search in the field's separators."""
+    number of separators before `start`: counted from the previous match's start, forwards
+    or (for a longer key ending later) backwards, in C."""
     occ: dict[str, list[Occ]] = {}
     for fi, fx in enumerate(fields):
         joined = fx.joined
-        seps = None
+        count = joined.count
         for auto in index.automata:            # the base automaton, then the small delta one
+            k = at = 0
             for end, (key, klen, first, last) in auto.iter(joined):
-                if seps is None:
-                    seps = fx.seps
-                k = bisect_left(seps, end - klen + 1)
+                start = end - klen + 1
+                if start >= at:
+                    k += count(SEP, at, start)
+                else:
+                    k -= count(SEP, start, at)
+                at = start
                 found = occ.get(key)
                 if found is None:
                     occ[key] = [(fi, k + first, k + last)]

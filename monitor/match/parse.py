@@ -13,8 +13,9 @@ span of query text it was parsed from, so explanations can quote the rule's own 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from monitor.match.nodes import (  # noqa: F401  (re-exported: the tree is part of parse's API)
     And,
@@ -64,8 +65,7 @@ _LOWER_OPERATOR = re.compile(r"(?:and|or|not|near(?:/\w+)?)$", re.IGNORECASE)
 _MAYBE_LOWER = re.compile(r"(?<![^\s()\"{}])(?:and|or|not|near)(?=[\s()\"{}/]|$)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Lex:
+class Lex(NamedTuple):     # a tuple: made for every lexeme of every query, cheaply
     kind: str       # ( ) term op field
     value: str
     offset: int
@@ -79,21 +79,31 @@ class Lex:
 def lex(query: str) -> list[Lex]:
     out: list[Lex] = []
     pos = 0
-    while pos < len(query):
-        m = _TOKEN.match(query, pos)
+    end = len(query)
+    match, field_match = _TOKEN.match, _FIELD.match
+    while pos < end:
+        m = match(query, pos)
         assert m is not None  # the alternatives cover every character
-        kind, text = m.lastgroup or "", m.group(0)
+        kind = m.lastgroup or ""
+        after = m.end()
+        if kind == "ws":
+            pos = after
+            continue
+        text = m.group()
         if kind == "word":
-            fm = _FIELD.match(query, pos)
+            fm = field_match(query, pos)
             if fm:
                 out.append(Lex("field", fm.group(1), pos, fm.end()))
                 pos = fm.end()
                 continue
-            kind = "op" if text in ("AND", "OR", "NOT") or text[:1] in "NO" and _NEAR.match(text) else kind
-        if kind != "ws":
-            out.append(Lex(kind, text, pos, m.end()))
-        pos = m.end()
+            if text in _OPS or text[:1] in "NO" and _NEAR.match(text):
+                kind = "op"
+        out.append(Lex(kind, text, pos, after))
+        pos = after
     return out
+
+
+_OPS = frozenset(("AND", "OR", "NOT"))
 
 
 def lowercase_operators(query: str) -> list[tuple[int, str]]:

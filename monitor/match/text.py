@@ -18,7 +18,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, compress
 
 from monitor.match.sentences import paragraph_starts, sentence_starts
 from monitor.match.translit import transliterate_char
@@ -159,7 +159,7 @@ class FieldIndex:
     Original offsets and case forms are computed lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units", "_seps")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units", "_case")
 
     def __init__(self, text: str):
         self.text = text
@@ -169,7 +169,7 @@ class FieldIndex:
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
         self._units: dict[str, list[int]] = {}
-        self._seps: list[int] | None = None
+        self._case: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -232,9 +232,11 @@ class FieldIndex:
         return prev_idx + 1 + min(max(x - prev_cum, 0), next_idx - prev_idx - 1)
 
     def case_token(self, k: int) -> str:
-        """Token k with its original case (diacritics removed), for `{...}` terms: the case
-        tokens of the token's own original span (computed per token asked for, never for the
-        whole field: only the few occurrences of case-sensitive keys are checked)."""
+        """Token k with its original case (diacritics removed), for `{...}` terms."""
+        if self._case is None:
+            self._case = _case_aligned(self.text, len(self._tokens))
+        if self._case:
+            return self._case[k]
         s, e = self.span(k, k)
         piece = self.text[s:e]
         if piece.isascii() and piece.isalnum():
@@ -242,9 +244,18 @@ class FieldIndex:
         toks = case_tokens(piece)
         return toks[0] if len(toks) == 1 else ""
 
-    @property
-    def seps(self) -> list[int]:
-        """Positions of the separators in `joined`: the one before token k is seps[k]."""
-        if self._seps is None:
-            self._seps = list(accumulate(map(operator.add, map(len, self._tokens), repeat(1)), initial=0))
-        return self._seps
+
+def _case_aligned(text: str, count: int) -> list[str]:
+    """The field's tokens with their case kept, when they line up one to one with the folded
+    tokens ([] when they might not). They do when every character folds, with and without
+    case, to the same length with separators in the same places: then the case token k
+    covers exactly the characters of token k, which is what case_token computes from the
+    token's own span. Plain ASCII always lines up. (One pass over the field: cheaper than
+    the original offsets of each token, which only hits need.)"""
+    if not text.isascii():
+        for c in _non_ascii(text):
+            a, b = FOLD[ord(c)], CASE[ord(c)]
+            if len(a) != len(b) or (SEP in a or SEP in b) and (len(a) > 1 or a != b):
+                return []
+    toks = _fold(text, True)[0].split()
+    return toks if len(toks) == count else []

@@ -245,7 +245,7 @@ def minhash(shingle_set: set[str], num_perm: int = NUM_PERM) -> MinHash:
 # grouping across an upgrade for one story window.
 _M64 = (1 << 64) - 1
 _WORD_HASHES: dict[str, int] = {}
-_WORD_CACHE = 1 << 17               # words kept hashed (about 15 MB); cleared when full
+_WORD_CACHE = 1 << 16               # words kept hashed (about 8 MiB with the words); cleared when full
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
                 dtype=np.uint64)
 _EMPTY = np.uint32(0xFFFFFFFF)

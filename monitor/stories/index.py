@@ -1,6 +1,6 @@
 """The story index: which earlier article, if any, carries the same story as a new one.
 
-Owns the in-memory MinHash LSH over recent articles (a sliding time window), the
+Owns the in-memory LSH over recent articles' signatures (a sliding time window), the
 exact-fingerprint shortcut, and the rule that an article joins the story of its most
 similar earlier article. Rebuilt at start from the signatures the store keeps
 (`Store.story_signatures`), so nothing is re-hashed. Must not do I/O: the pipeline
@@ -68,7 +68,7 @@ class StoryAssignment:
     similar_to: tuple[str, ...]     # earlier articles it matched, most similar first
     similarity: float               # estimated Jaccard with the best match; 0.0 for a new story
     fingerprint: str                # normalised exact text hash (articles.content_hash)
-    signature: bytes                # MinHash values, for Store.save_story_signatures
+    signature: bytes                # signature values (`dedupe.sketch`), for Store.save_story_signatures
     published: datetime             # the time the story window measures (see `window_time`)
     seen: datetime                  # when monitor first saw the article
     level: str = FIRST              # "first" of its story, a near-"copy", or "related" coverage
@@ -83,7 +83,7 @@ class TextSignature:
     """What the index needs of a text, computable anywhere (a worker): the CPU-heavy part of `assign`."""
 
     fingerprint: str                # normalised exact text hash
-    values: bytes                   # MinHash values (uint32)
+    values: bytes                   # signature values (`dedupe.sketch`, uint32)
     shingles: int                   # how many word shingles were hashed (short texts need more agreement)
     terms: EventTerms | None = None  # the related level's event terms; None: not computed (assign does it)
 
@@ -183,8 +183,8 @@ class StoryIndex:
         self._window_us = _micros(_EPOCH + self.window)
         # the bands and rows datasketch's MinHashLSH chooses for this threshold (32 x 4 for 0.4 at 128)
         self._buckets = Buckets(*lsh_bands(threshold, num_perm))
-        # one slot per indexed article: its hash values (uint32, as datasketch's affine32
-        # scheme makes them), publication time and keys; freed slots are reused
+        # one slot per indexed article: its signature values (uint32, `dedupe.sketch`),
+        # publication time and keys; freed slots are reused
         self._slot: dict[str, int] = {}
         self._sigs = np.zeros((0, num_perm), dtype=np.uint32)
         self._when = np.zeros(0, dtype=np.int64)
