@@ -26,6 +26,18 @@ LEAD_CHARS = 2500           # title + this much text: where the event is told
 MAX_TERMS = 64              # per article: bounds memory and the candidate search
 QUOTE_WORDS = 4             # a quoted passage of at least this many words yields quote trigrams
 MAX_DF = 64                 # a term in more window articles than this proposes no candidates
+# ... nor does a term in more than this share of them, and it weighs nothing: in a small window
+# (the first hour after a start, a quiet night) "IDF" alone leaves a capital named in every
+# fourth article looking rare, and articles about different events then chain into one story
+# through their datelines (seen on the feed farm with one host per outlet: 49 stories of 50
+# articles folded into 3). An event's own terms are in a few outlets' articles, not in a
+# tenth of the window. COMMON_FLOOR keeps a brand-new window from calling everything common.
+COMMON_SHARE = 0.05
+COMMON_FLOOR = 4
+# Below this many articles in the window there is no telling a rare term from a common one
+# (the first minutes of a new installation: the backlog is recorded, not indexed), so there
+# a related join needs the strong evidence: STRONG_SHARED shared figures or quotes.
+MIN_WINDOW_DOCS = 50
 MAX_CANDIDATES = 16         # scored per article: those sharing the most rare terms
 TABLE_BITS = 20             # document-frequency counters: 2**20 int32 (4 MiB) for the whole window
 PRIOR_DOCS = 50.0           # smoothing: a term seen once in a nearly empty window is not "rare" yet
@@ -262,10 +274,16 @@ class TermFrequencies:
             return np.zeros(len(hashes), dtype=np.int32)
         return self._counts[self._cells(hashes)]
 
+    def common(self) -> float:
+        """How many window articles make a term too common to tell events apart."""
+        return max(COMMON_FLOOR, COMMON_SHARE * self.docs)
+
     def weights(self, hashes: np.ndarray) -> np.ndarray:
-        """Inverse document frequency, smoothed so a nearly empty window weighs terms evenly."""
+        """Inverse document frequency, smoothed so a nearly empty window weighs terms evenly;
+        nothing for a term more common than `common()`."""
         df = self.counts(hashes).astype(np.float64)
-        return np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & _KIND_BITS).astype(np.int64)]
+        idf = np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & _KIND_BITS).astype(np.int64)]
+        return np.where(df > self.common(), 0.0, idf)
 
 
 def _count(hashes: np.ndarray, kind: str) -> int:
@@ -300,6 +318,8 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     kinds = shared & _KIND_BITS
     strong = int(np.count_nonzero((kinds == _KIND["q"]) | (kinds == _KIND["f"])))  # figures, quotes
     if strong < STRONG_SHARED:
+        if freq.docs < MIN_WINDOW_DOCS:        # rarity unknown yet: only strong pairs
+            return 0.0, shared
         damp *= WEAK_FACTOR
         if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
             damp *= CONTRADICTION_FACTOR     # both give figures, none the same: another event
@@ -351,7 +371,7 @@ class TermIndex:
         """
         if not len(hashes):
             return None
-        rare = hashes[self.freq.counts(hashes) <= MAX_DF]
+        rare = hashes[self.freq.counts(hashes) <= min(MAX_DF, self.freq.common())]
         if not len(rare):
             return None
         slots, counts = self._postings.query_counts(rare)
@@ -390,6 +410,8 @@ class TermIndex:
         w_new = float(self.freq.weights(hashes).sum())
         damp = np.minimum(1.0, np.minimum(len(hashes), lens) / DAMP_TERMS)
         weak = strong < STRONG_SHARED
+        if self.freq.docs < MIN_WINDOW_DOCS:          # rarity unknown yet: only strong pairs
+            damp = damp * ~weak
         contradicted = weak & (strong == 0) & (np.minimum(_figures(hashes), figures_old) >= STRONG_SHARED)
         damp = damp * np.where(weak, WEAK_FACTOR, 1.0) * np.where(contradicted, CONTRADICTION_FACTOR, 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
