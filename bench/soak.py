@@ -38,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.config import settings as config_mod  # noqa: E402
 from monitor.daemon import pipeline  # noqa: E402
-from monitor.daemon import run as daemon_mod  # noqa: E402
 from monitor.daemon.run import Daemon, open_deps  # noqa: E402
 from monitor.deliver import delivery  # noqa: E402
 from monitor.store import sqlite as store  # noqa: E402
@@ -165,10 +164,21 @@ def growth(samples: list[dict], key: str) -> tuple[float, float]:
     return b - a, d - c
 
 
+REAL_NOW = store.now_utc
+
+
+def use_clock(clock: SimClock) -> None:
+    """The simulated clock for every monitor module that imported now_utc by name (the store's
+    housekeeping among them, or retention never prunes); the farm keeps its own. Called again
+    after start-up, for the modules imported lazily since."""
+    for name, mod in list(sys.modules.items()):
+        if name.startswith("monitor.") and getattr(mod, "now_utc", None) is REAL_NOW:
+            mod.now_utc = clock
+
+
 async def soak(args, tmp: Path) -> list[dict]:
     clock = SimClock()
-    for mod in (store, pipeline, delivery, daemon_mod):
-        mod.now_utc = clock                      # the monitor modules' clock; the farm keeps its own
+    use_clock(clock)
     samples = []
     with Farm("--feeds", str(args.feeds), "--items", str(args.items), "--seed", str(args.seed)) as farm:
         config = write_config(tmp, farm.feed_urls(), args.rules)
@@ -177,6 +187,7 @@ async def soak(args, tmp: Path) -> list[dict]:
             d = Daemon(deps)
             for cycle in range(args.cycles + 1):
                 clock.cycle = cycle
+                use_clock(clock)
                 if cycle:
                     farm.advance(1)
                 await pipeline.poll_cycle(deps, every_feed=True)

@@ -126,3 +126,39 @@ def test_band_keys_are_postgresql_only(tmp_path):
             storyindex.copy_candidates(store, [1, 2])
     finally:
         store.close()
+
+
+def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url, monkeypatch):
+    """The unit a cold poll commits: the lock with the catch-up, one batch per kind of row, the
+    feed row; not one statement per article (it was 35 per poll with 5 articles)."""
+    from monitor.config.settings import FeedSettings
+    from monitor.models import Article, Entry, Match
+    from monitor.store.pg_base import PgBase
+    from monitor.store.postgres import PgStore
+    store = PgStore(pg_url)
+    sent: list[str] = []
+    for name in ("_run", "_many", "_many_returning"):
+        real = getattr(PgBase, name)
+        monkeypatch.setattr(PgBase, name, lambda self, sql, rows, _real=real, _name=name:
+                            sent.append(f"{_name} {sql[:40]}") or _real(self, sql, rows))
+    try:
+        store.sync_feeds([FeedSettings(url="https://f/1")])
+        w, ix = Worker("a"), StoryIndex()
+        for n in (5, 20):
+            sent.clear()
+            arts = [Article(url=f"https://a/{n}-{i}", feed_url="https://f/1", guid=f"g{n}-{i}", title=f"T{i}",
+                            text=_text(n * 100 + i)) for i in range(n)]
+            entries = [Entry("https://f/1", a.guid, a.url) for a in arts]
+            with store.transaction(flat=True):
+                assert w.begin_stories(store, ix)
+                stories = [ix.assign(a.url, a.title, a.text, NOW, NOW) for a in arts]
+                store.save_feed_items("https://f/1", entries, [(a, [Match("r")], ["desk"]) for a in arts],
+                                      {"etag": f"e{n}"})
+                last = store.save_story_signatures(stories, seq_base=storyindex.seq_base(w, store))
+            w.story_seq = last
+            assert len(sent) == 8, sent
+        assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (25, 25)
+        assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (25,)
+        assert store.db.execute("SELECT max(seq), count(bands) FROM story_signatures").fetchone() == (25, 25)
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ A feed farm on 127.0.0.1 is polled by `monitor run` (the shipped e2e rules, a we
 channel whose receiver first fails), and the test clicks through what an analyst would:
 the matches page, a story, an article, the rule tester with a new query, a retry of a
 failed delivery, an Atom feed read by feedparser, and a hostile title that must stay text.
+The whole suite runs on each state backend (a SQLite file, a PostgreSQL schema of its own).
 scripts/install-test-deps.sh installs /usr/bin/chromium; Playwright downloads nothing.
 """
 
@@ -23,12 +24,14 @@ import feedparser
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from monitor.config import settings as config_mod
 from monitor.match import load_rules
 from monitor.models import Article, Entry, Match
-from monitor.store.sqlite import Store
+from monitor.store.open import open_store
 from monitor.web.explain import as_article
 from tests.conftest import free_port
 from tests.farm import Farm, write_config
+from tests.pgstate import BACKENDS, PgSchema
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,11 +57,12 @@ def _wait(predicate, what: str, timeout: float = 90) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def site(request, tmp_path_factory):
     assert CHROMIUM.exists(), "Debian's chromium is missing: run scripts/install-test-deps.sh"
     from tests.receivers import WebhookReceiver
     tmp = tmp_path_factory.mktemp("browser")
+    schema = PgSchema() if request.param == "postgresql" else None
     receiver = WebhookReceiver()
     receiver.statuses = [500] * 100_000     # down until test_retry_of_a_failed_delivery brings it back
     port = free_port()
@@ -66,7 +70,8 @@ def site(tmp_path_factory):
         cfg = write_config(tmp, farm.feed_urls(), rules=REPO / "tests" / "e2e_rules", fetch="respect_robots: false",
                            digest="retry_for_hours: 0.0003",
                            channels=f"[{{name: hook, type: webhook, url: '{receiver.url}', schedule: immediate}}]",
-                           extra=f"http: {{listen: '127.0.0.1:{port}'}}\ndefault_channels: [hook]")
+                           extra=f"http: {{listen: '127.0.0.1:{port}'}}\ndefault_channels: [hook]",
+                           state_url=schema.url if schema else None)
         log = open(tmp / "daemon.log", "w")
         proc = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(cfg), "run"], cwd=REPO,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -75,7 +80,7 @@ def site(tmp_path_factory):
             _wait(lambda: _get(base + "/healthz")[0] == 200, "the first poll cycle")
             _wait(lambda: len(receiver.requests) >= 1, "the first (failing) alert")
             yield {"base": base, "farm": farm, "truth": farm.truth()["articles"], "receiver": receiver,
-                   "state": tmp / "state" / "monitor.db", "log": tmp / "daemon.log"}
+                   "dir": tmp, "open": lambda: open_store(config_mod.load(cfg)), "log": tmp / "daemon.log"}
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -85,6 +90,8 @@ def site(tmp_path_factory):
                 proc.wait()
             log.close()
             receiver.close()
+            if schema:
+                schema.drop()
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +158,10 @@ def test_rule_tester_backtests_a_new_query(page: Page, site):
     expect(page.locator("#progress")).to_contain_text("article(s) scanned")
     shown = page.locator("ol.results li.result").count()
     # the oracle: the rule language itself on every stored article (no index, no page)
-    rules = site["state"].parent / "oracle.yaml"
+    rules = site["dir"] / "oracle.yaml"
     rules.write_text("rules:\n  - id: q\n    query: 'Quillmoor OR \"Alder Crest\"'\n")
     oracle = load_rules(rules)
-    store = Store(site["state"])
+    store = site["open"]()
     expected = [r for r in store.rows("SELECT * FROM articles") if oracle.match(as_article(r))]
     store.close()
     marked = {a["story"] for a in site["truth"] if {"marker-gamma", "marker-alpha"} & set(a["topics"])}
@@ -175,10 +182,10 @@ def test_rule_tester_backtests_a_new_query(page: Page, site):
 
 def _oracle(site, query: str) -> int:
     """How many stored articles the rule language itself matches (no index, no page)."""
-    rules = site["state"].parent / "oracle-live.yaml"
+    rules = site["dir"] / "oracle-live.yaml"
     rules.write_text("rules:\n  - id: q\n    query: '" + query.replace("'", "''") + "'\n")
     oracle = load_rules(rules)
-    store = Store(site["state"])
+    store = site["open"]()
     try:
         return sum(1 for r in store.rows("SELECT * FROM articles") if oracle.match(as_article(r)))
     finally:
@@ -252,7 +259,7 @@ def test_atom_feed_parses_with_feedparser(site):
     assert status == 200
     parsed = feedparser.parse(body)
     assert not parsed.bozo and parsed.version == "atom10"
-    store = Store(site["state"])
+    store = site["open"]()
     n = store.rows("SELECT count(*) AS n FROM matches WHERE rule = 'quillmoor'")[0]["n"]
     store.close()
     assert len(parsed.entries) == min(n, 50) > 0
@@ -262,7 +269,7 @@ def test_atom_feed_parses_with_feedparser(site):
 
 
 def test_hostile_title_stays_inert_in_the_browser(page: Page, site):
-    store = Store(site["state"])
+    store = site["open"]()
     url = "https://hostile.example/1"
     art = Article(url=url, feed_url="https://hostile.example/feed", guid=url, title=HOSTILE,
                   text=f"{HOSTILE} body", source='<svg onload="window.__pwned=3">')
