@@ -81,3 +81,20 @@ def test_feed_jobs_never_checkpoint_at_commit_and_a_thread_does_it_once_the_log_
     assert sessions.checkpoints == 1
     sessions.close()
     store.close()
+
+
+def test_the_log_is_cut_back_to_its_limit_once_a_checkpoint_let_it_restart(tmp_path, monkeypatch):
+    from monitor.store import base
+    monkeypatch.setattr(base, "WAL_SIZE_LIMIT", 256 << 10)
+    store = Store(tmp_path / "m.db")
+    wal = tmp_path / "m.db-wal"
+    store.db.execute("PRAGMA wal_autocheckpoint=0")
+    with store.transaction():                        # a burst: a few MiB of log
+        for i in range(1500):
+            store.set_meta(f"k{i}", {"pad": "x" * 2000})
+    assert wal.stat().st_size > 2 << 20
+    assert store.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0] == 0
+    assert wal.stat().st_size > 2 << 20              # checkpointed, the file keeps its size ...
+    store.set_meta("next", {"x": 1})                 # ... until the log restarts at the next write
+    assert wal.stat().st_size <= 256 << 10
+    store.close()
