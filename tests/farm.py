@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 FEEDFARM = SHARED / "tools" / "feedfarm.py"
+
+
+def _die_with_us() -> None:
+    """In the farm's process: SIGTERM when the test or bench that started it dies, even by SIGKILL."""
+    from monitor.extract.orphans import die_with_parent
+    die_with_parent(signal.SIGTERM)
 
 
 class Farm:
@@ -29,7 +36,8 @@ class Farm:
         self.tmp = tempfile.TemporaryDirectory()
         ready = Path(self.tmp.name) / "ready"
         self.proc = subprocess.Popen([sys.executable, str(FEEDFARM), "--port", "0", "--ready-file", str(ready),
-                                      *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                      *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     preexec_fn=_die_with_us)
         deadline = time.monotonic() + 30
         while not ready.exists() or not ready.read_text().strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:

@@ -66,3 +66,20 @@ def test_sigkill_of_the_daemon_leaves_no_process_behind(tmp_path):
         for pid in left:           # never leave them on the machine, even when the test fails
             subprocess.run(["kill", "-9", str(pid)], check=False)
         assert not left, f"processes survived the daemon's SIGKILL: {left}"
+
+
+def test_a_feed_farm_dies_with_the_test_or_bench_that_started_it(tmp_path):
+    """tests/farm.py starts the farm with PR_SET_PDEATHSIG: a harness killed by SIGKILL (a
+    timeout, a Ctrl-C'd bench) leaves no farm listening behind it."""
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys, time\nsys.path.insert(0, %r)\nfrom tests.farm import Farm\n"
+                     "f = Farm('--feeds', '2').__enter__()\nprint(f.proc.pid, flush=True)\ntime.sleep(120)\n"
+                     % str(REPO))
+    harness = subprocess.Popen([sys.executable, str(probe)], stdout=subprocess.PIPE, text=True)
+    farm_pid = int(harness.stdout.readline())
+    harness.kill()
+    harness.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and alive({farm_pid}):
+        time.sleep(0.1)
+    assert not alive({farm_pid})
