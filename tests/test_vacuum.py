@@ -72,7 +72,8 @@ def test_a_big_prune_is_given_back_in_steps_while_another_connection_commits(tmp
     assert report.freed_pages >= free - vacuum.KEEP_FREE_PAGES - 1
     assert report.free_pages <= vacuum.KEEP_FREE_PAGES
     assert report.bytes_after < grown * 0.6, (grown, report)
-    assert db_bytes(db) == report.bytes_after
+    # the writer still commits while the report is taken: its log may differ by a few pages since
+    assert abs(db_bytes(db) - report.bytes_after) <= 4 * 4096, (db_bytes(db), report)
     assert writer.commits > 10 and writer.longest < 2.0, (writer.commits, writer.longest)
     store = Store(db)
     try:                                            # nothing current was lost
