@@ -21,6 +21,7 @@ Each run has a PostgreSQL database of its own (tests/workers_drill.py).
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from dataclasses import dataclass
@@ -111,15 +112,31 @@ def _taken_over(drill: Drill, victim: str, held: list[tuple]) -> float:
 COPIES_ONLY = "dedupe: {related_threshold: 0}"
 
 
+def same_story_pairs(stories: set[frozenset[str]]) -> set[frozenset[str]]:
+    return {frozenset(pair) for g in stories for pair in itertools.combinations(sorted(g), 2)}
+
+
 def assert_same(got: Outcome, ref: Outcome, what: str, exact: bool = True) -> None:
     """The same articles and stories; the same deliveries (per article when `exact`, else per
-    story: which copy of a story arrives first is a race)."""
+    story: which copy of a story arrives first is a race).
+
+    Not exact, the arrival order is a race too, and stories are never merged: two edited copies
+    of one original that are each near it but not near each other form one story when the
+    original comes first and two when both edited copies come before it (seen once in a
+    fresh-clone run: one of 24 feeds' stories split in two). So the story partitions may
+    differ by a few same-story pairs (at most 2 % of them, at least 3), no more; and every
+    delivery must be one of the reference's stories, read by the reference's partition."""
     assert got.articles == ref.articles, f"{what}: articles differ"
-    assert got.stories == ref.stories, f"{what}: stories differ"
     if exact:
+        assert got.stories == ref.stories, f"{what}: stories differ"
         assert got.delivered == ref.delivered, f"{what}: deliveries differ"
-    else:
-        assert got.story_deliveries() == ref.story_deliveries(), f"{what}: deliveries differ"
+        return
+    differ = same_story_pairs(got.stories) ^ same_story_pairs(ref.stories)
+    allowed = max(3, len(same_story_pairs(ref.stories)) // 50)
+    assert len(differ) <= allowed, f"{what}: stories differ in {len(differ)} pairs: {sorted(map(sorted, differ))[:6]}"
+    ref_story = {u: g for g in ref.stories for u in g}
+    assert {(ref_story[u], r, c) for u, r, c in got.delivered} == ref.story_deliveries(), \
+        f"{what}: deliveries differ"
 
 
 def assert_once_per_due_time(o: Outcome, rounds: int, what: str) -> None:
