@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,8 +23,9 @@ from monitor.errors import ConfigError, RuleError
 from monitor.models import Article, Hit, Match, Why
 
 if TYPE_CHECKING:
-    from monitor.match import CheckedRules, RuleSet
+    from monitor.match import RuleSet
 
+T = TypeVar("T")
 CONTEXT = 40      # characters of context shown either side of a hit
 
 
@@ -50,25 +52,19 @@ def _rules_dir(ctx: click.Context, option: Path | None) -> Path:
     return cfg.rules_path if cfg else Path("rules")
 
 
+def _or_exit(read: Callable[..., T], path: Path, code: int) -> T:
+    """`read(path)` (load_rules or check_rules); on errors print each FILE:LINE:COL message and exit."""
+    try:
+        return read(path, max_alias_values=_alias_cap())
+    except RuleError as exc:
+        for msg in exc.messages:
+            click.echo(msg, err=True)
+        sys.exit(code)
+
+
 def _load_or_exit(path: Path, code: int) -> RuleSet:
     from monitor.match import load_rules  # the rule engine: imported by the commands that match
-    try:
-        return load_rules(path, max_alias_values=_alias_cap())
-    except RuleError as exc:
-        for msg in exc.messages:
-            click.echo(msg, err=True)
-        sys.exit(code)
-
-
-def _check_or_exit(path: Path, code: int) -> CheckedRules:
-    """The rules validated but not compiled (all `rules check` needs); exit on errors."""
-    from monitor.match import check_rules
-    try:
-        return check_rules(path, max_alias_values=_alias_cap())
-    except RuleError as exc:
-        for msg in exc.messages:
-            click.echo(msg, err=True)
-        sys.exit(code)
+    return _or_exit(load_rules, path, code)
 
 
 def _article(url: str, title: str = "", text: str = "", summary: str = "", language: str = "",
@@ -175,8 +171,9 @@ def check_command(ctx: click.Context, rules_dir: Path | None) -> None:
     """
     from monitor.cli.common import optional_config
     from monitor.config.crossref import rule_channel_errors
+    from monitor.match import check_rules  # validated, not compiled: compiling finds no error of its own
     path = _rules_dir(ctx, rules_dir)
-    rs = _check_or_exit(path, 1)
+    rs = _or_exit(check_rules, path, 1)
     cfg = optional_config(ctx)
     problems = rule_channel_errors(rs.rules, cfg) if cfg else []
     for msg in problems:
