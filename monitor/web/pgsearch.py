@@ -20,9 +20,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from monitor.match import parse as p
 from monitor.match.text import normalise
 from monitor.web.db import PgTarget, reading, writing
+from monitor.web.search import Syntax, prefilter
 
 BATCH = 400
 META_KEY = "fts_last_id"
@@ -35,31 +35,12 @@ def lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _term(t: p.Term) -> str | None:
-    toks = [tok for tok in t.tokens if tok]
-    if not toks or getattr(t, "open_start", False):
-        return None
-    parts = [lexeme(tok) for tok in toks[:-1]]
-    parts.append(lexeme(toks[-1]) + (":*" if t.prefix else ""))
-    return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
+TSQUERY = Syntax(lexeme, ":*", " & ", " | ")
 
 
 def ts_query(node: Any) -> str | None:
-    """A tsquery implied by the query, or None when no prefilter is safe (mirrors search.fts_query)."""
-    if isinstance(node, p.Term):
-        return _term(node)
-    if isinstance(node, p.Scope):
-        return ts_query(node.child)
-    if isinstance(node, p.NotNear):
-        return ts_query(node.left)
-    if isinstance(node, (p.Near, p.And)):
-        children = (node.left, node.right) if isinstance(node, p.Near) else node.children
-        kept = [s for s in (ts_query(c) for c in children) if s]
-        return None if not kept else "(" + " & ".join(kept) + ")"
-    if isinstance(node, p.Or):
-        parts = [ts_query(c) for c in node.children]
-        return None if not parts or any(s is None for s in parts) else "(" + " | ".join(parts) + ")"  # type: ignore[arg-type]
-    return None
+    """A tsquery implied by the query, or None when no prefilter is safe (search.prefilter's reductions)."""
+    return prefilter(node, TSQUERY)
 
 
 def tokens(row: Any) -> list[str]:

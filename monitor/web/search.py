@@ -20,7 +20,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.match import parse as p
@@ -37,34 +38,50 @@ def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def _term(t: p.Term) -> str | None:
+@dataclass(frozen=True)
+class Syntax:
+    """How one full-text engine writes the prefilter: a token, a prefix mark, AND, OR."""
+    quote: Callable[[str], str]
+    prefix: str
+    and_: str
+    or_: str
+
+
+FTS5 = Syntax(_quote, "*", " AND ", " OR ")
+
+
+def _term(t: p.Term, syntax: Syntax) -> str | None:
     toks = [tok for tok in t.tokens if tok]
     if not toks or getattr(t, "open_start", False):
-        return None     # a leading wildcard matches inside tokens: FTS5 cannot narrow that down
-    parts = [_quote(tok) for tok in toks[:-1]]
-    parts.append(_quote(toks[-1]) + ("*" if t.prefix else ""))
-    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+        return None     # a leading wildcard matches inside tokens: an index of tokens cannot narrow that down
+    parts = [syntax.quote(tok) for tok in toks[:-1]]
+    parts.append(syntax.quote(toks[-1]) + (syntax.prefix if t.prefix else ""))
+    return parts[0] if len(parts) == 1 else "(" + syntax.and_.join(parts) + ")"
+
+
+def prefilter(node: Any, syntax: Syntax) -> str | None:
+    """An expression implied by the query in the engine's syntax, or None when no prefilter is
+    safe: phrases and NEAR become AND, A NOT NEAR B needs an A, NOT gives up (every article may
+    match), an OR gives up when one branch does."""
+    if isinstance(node, p.Term):
+        return _term(node, syntax)
+    if isinstance(node, p.Scope):
+        return prefilter(node.child, syntax)
+    if isinstance(node, p.NotNear):
+        return prefilter(node.left, syntax)       # A NOT NEAR B needs an A
+    if isinstance(node, (p.Near, p.And)):
+        children = (node.left, node.right) if isinstance(node, p.Near) else node.children
+        kept = [s for s in (prefilter(c, syntax) for c in children) if s]
+        return None if not kept else "(" + syntax.and_.join(kept) + ")"
+    if isinstance(node, p.Or):
+        parts = [prefilter(c, syntax) for c in node.children]
+        return None if not parts or any(s is None for s in parts) else "(" + syntax.or_.join(parts) + ")"  # type: ignore[arg-type]
+    return None     # NOT (and anything unknown): every article may match
 
 
 def fts_query(node: Any) -> str | None:
     """An FTS5 expression implied by the query, or None when no prefilter is safe."""
-    if isinstance(node, p.Term):
-        return _term(node)
-    if isinstance(node, p.Scope):
-        return fts_query(node.child)
-    if isinstance(node, p.NotNear):
-        return fts_query(node.left)       # A NOT NEAR B needs an A
-    if isinstance(node, p.Near):
-        sides = [fts_query(node.left), fts_query(node.right)]
-        kept = [s for s in sides if s]
-        return None if not kept else "(" + " AND ".join(kept) + ")"
-    if isinstance(node, p.And):
-        kept = [s for s in (fts_query(c) for c in node.children) if s]
-        return None if not kept else "(" + " AND ".join(kept) + ")"
-    if isinstance(node, p.Or):
-        parts = [fts_query(c) for c in node.children]
-        return None if not parts or any(s is None for s in parts) else "(" + " OR ".join(parts) + ")"  # type: ignore[arg-type]
-    return None     # NOT (and anything unknown): every article may match
+    return prefilter(node, FTS5)
 
 
 def body(row: dict | sqlite3.Row) -> str:
