@@ -6,7 +6,6 @@ they import it as `farmproc`). `args` carries `feeds`, `items`, `hosts`, `latenc
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -16,21 +15,17 @@ REPO = Path(__file__).resolve().parents[1]
 FARM = REPO.parent / "shared" / "tools" / "feedfarm.py"
 
 
-def _die_with_us() -> None:
-    """In the farm's process: SIGTERM when the benchmark that started it dies, even by SIGKILL."""
-    sys.path.insert(0, str(REPO))
-    from monitor.extract.orphans import die_with_parent
-    die_with_parent(signal.SIGTERM)
-
-
 def start_farm(args, ready: Path, timeout_seconds: float = 60.0) -> tuple[subprocess.Popen, str]:
     """Start feedfarm.py; returns the process and its base URL (from its --ready-file)."""
     if not FARM.is_file():
         sys.exit(f"bench: shared material missing: {FARM}")
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))          # tests.farm (the benches import monitor as installed)
+    from tests.farm import die_with_harness
     proc = subprocess.Popen([sys.executable, str(FARM), "--feeds", str(args.feeds), "--items", str(args.items),
                              "--hosts", str(args.hosts), "--latency-ms", str(args.latency_ms), "--port", "0",
                              "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
-                            preexec_fn=_die_with_us)
+                            preexec_fn=die_with_harness)
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if ready.exists() and ready.read_text().strip():

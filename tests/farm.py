@@ -16,7 +16,7 @@ SHARED = REPO.parent / "shared"
 FEEDFARM = SHARED / "tools" / "feedfarm.py"
 
 
-def _die_with_us() -> None:
+def die_with_harness() -> None:
     """In the farm's process: SIGTERM when the test or bench that started it dies, even by SIGKILL."""
     from monitor.extract.orphans import die_with_parent
     die_with_parent(signal.SIGTERM)
@@ -37,7 +37,7 @@ class Farm:
         ready = Path(self.tmp.name) / "ready"
         self.proc = subprocess.Popen([sys.executable, str(FEEDFARM), "--port", "0", "--ready-file", str(ready),
                                       *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     preexec_fn=_die_with_us)
+                                     preexec_fn=die_with_harness)
         deadline = time.monotonic() + 30
         while not ready.exists() or not ready.read_text().strip():
             if self.proc.poll() is not None or time.monotonic() > deadline:
