@@ -17,6 +17,14 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def serve(handler: type[BaseHTTPRequestHandler], path: str) -> tuple[ThreadingHTTPServer, threading.Thread, str]:
+    """A server for handler on a free port of 127.0.0.1, serving in a thread; its URL for path."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    return server, thread, f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
 def _slack(doc: dict) -> list[str]:
     errs = []
     blocks = doc.get("blocks", [])
@@ -131,10 +139,7 @@ class ServiceReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook/{fmt}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server, self.thread, self.url = serve(Handler, f"/hook/{fmt}")
 
     def _answer(self, raw: bytes) -> tuple[int, dict[str, str], list[str]]:
         now = time.monotonic()
@@ -194,10 +199,7 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
+        self.server, self.thread, self.url = serve(Handler, "/hook")
 
     def close(self):
         self.server.shutdown()
