@@ -211,12 +211,15 @@ class FieldIndex:
         two of them, original and folded positions advance together.
         """
         if self._cum is None:
-            idx, cum, extra = [], [], 0
-            resized = re.compile("[" + "".join(map(re.escape, self._resized)) + "]")
-            for m in resized.finditer(self.text):
-                i = m.start()
-                extra += len(FOLD[ord(m.group())]) - 1
-                idx.append(i)
+            text, idx, cum, extra = self.text, [], [], 0
+            for c in self._resized:         # a few distinct characters: found by str.find
+                i = text.find(c)
+                while i >= 0:
+                    idx.append(i)
+                    i = text.find(c, i + 1)
+            idx.sort()
+            for i in idx:
+                extra += len(FOLD[ord(text[i])]) - 1
                 cum.append(i + 1 + extra)
             self._cum = (idx, cum)
         idx, cum = self._cum
