@@ -14,6 +14,7 @@ Must not know about rules or queries beyond turning a term's text into tokens.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -239,11 +240,27 @@ class FieldIndex:
         return toks[0] if len(toks) == 1 else ""
 
 
+_TOKEN = re.compile(f"[^{SEP}]+")
+_NUMPY_AFTER = 32       # texts tokenised before `_token_starts` pays for importing numpy
+_texts_seen = 0
+
+
 def _token_starts(folded: str) -> list[int]:
     """Where each token of a folded text starts: a character that is not SEP after one that
-    is (or at 0). In numpy, over the code points (one per str index in UTF-32): a fifth of
-    the time of the pure-Python passes over the pieces, and every hit needs these offsets.
-    Imported here, not at module level: `status` reads rules without numpy (test_lazy_imports)."""
+    is (or at 0). In numpy, over the code points (one per str index in UTF-32), about a sixth
+    of the time of a regex pass on a news article, and every hit needs these offsets. But
+    importing numpy costs about 0.13 s, more than `monitor match` on one file may take to
+    start (issue 18): so the regex pass serves until numpy is loaded anyway (the daemon's
+    story index loads it) or this process has tokenised `_NUMPY_AFTER` texts. Both give the
+    same offsets (tests/test_match_text.py)."""
+    global _texts_seen
+    _texts_seen += 1
+    if "numpy" not in sys.modules and _texts_seen <= _NUMPY_AFTER:
+        return [m.start() for m in _TOKEN.finditer(folded)]
+    return _numpy_token_starts(folded)
+
+
+def _numpy_token_starts(folded: str) -> list[int]:
     import numpy as np
     text = SEP + folded
     if text.isascii():
