@@ -326,3 +326,35 @@ def test_different_events_sharing_only_capitals_stay_apart_in_a_small_window():
     got = _story_keys(StoryIndex(), dateline_articles(len(SUBJECTS)))
     joined = [a for a in got if not a.is_new_story]
     assert not joined, [(a.similarity, a.shared) for a in joined]
+
+
+# The same event in other languages keeps its places but spells them its own way (the dev set's
+# Chilean blackout as "Chile", "Cile" and "Şili"; Lisbon as "Lissabon"), and a sentence inflects
+# them ("Portugals", "у Вільнюсі"): a country or a large city is one term in every language.
+STORM_EN = ("Storm Ilse leaves 23 dead across Spain\n"
+            "Storm Ilse tore through eastern Spain on Saturday, killing 23 people and cutting power "
+            "to 410,000 homes around Valencia, the interior ministry said. Gusts reached 164 km/h.")
+STORM_IT = ("Tempesta Ilse, 23 morti in Spagna\n"
+            "La tempesta Ilse ha colpito la Spagna orientale sabato: 23 morti e 410.000 case senza "
+            "corrente nella zona di Valencia, secondo il ministero dell'Interno. Raffiche a 164 km/h.")
+
+
+def test_a_place_is_one_term_in_every_language_and_inflection():
+    def places(text):
+        return set(event_terms("", text).labels)
+    spain = places("Floods hit Spain.")
+    assert len(spain) == 1
+    for other in ("Überschwemmungen in Spanien.", "Inundaciones en España.", "Inondations en Espagne.",
+                  "Повені в Іспанії.", "فيضانات في إسبانيا"):
+        assert places(other) == spain, other
+    assert places("Floods in Portugal.") <= places("Der Süden Portugals.")
+    assert places("Summit in Vilnius.") == places("Саміт у Вільнюсі.")
+    assert places("Tonight in Lisbon.") == places("Heute in Lissabon.")
+    assert not places("add one chile to the pot.")      # lower case in a cased script: a word
+
+
+def test_reports_in_two_languages_join_on_a_place_each_spells_its_own_way():
+    got = _story_keys(warm_index(), [("https://wire.example/storm", STORM_EN),
+                                     ("https://giornale.example/tempesta", STORM_IT)])
+    assert (got[1].story_key, got[1].level) == ("https://wire.example/storm", "related")
+    assert "Spagna" in got[1].shared and {"410000", "164"} <= set(got[1].shared)

@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from monitor.stories.buckets import Buckets
+from monitor.stories.places import place_of, places
 
 LEAD_CHARS = 2500           # title + this much text: where the event is told
 MAX_TERMS = 64              # per article: bounds memory and the candidate search
@@ -160,18 +161,21 @@ _NUMBER_TOKEN = re.compile(r"\d(?<![\w.,].)\w*(?:[.,]\d+)*%?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*")
 
 
-def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
-    """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
+def _scan(lead: str) -> tuple[list[str], list[tuple[int, int]], list[str], set[str]]:
+    """Capitalised tokens and where they are, number tokens, and the words written capitalised
+    inside a sentence."""
     starts = {m.end() for m in _SENTENCE_START.finditer(lead)}
     starts |= _german_nouns(lead, starts)
     caps: list[str] = []
+    spans: list[tuple[int, int]] = []
     inside: set[str] = set()
     for m in _CAP_TOKEN.finditer(lead):
         word = m.group()
         caps.append(word)
+        spans.append(m.span())
         if len(word) > 1 and m.start() not in starts:
             inside.add(word)
-    return caps, _NUMBER_TOKEN.findall(lead), inside
+    return caps, spans, _NUMBER_TOKEN.findall(lead), inside
 
 
 # a share written as words ("fünf Prozent", "five per cent", "cinq pour cent") is the figure
@@ -218,18 +222,55 @@ def _german_nouns(lead: str, starts: set[int]) -> set[int]:
     return {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
 
 
+_WORD = re.compile(r"\w+", re.UNICODE)
+# words in scripts without capitals (Arabic, Hebrew, the Indic scripts, Thai, Myanmar): there any
+# word can be a place name
+_UNCASED_WORD = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f]\\w*")
+
+
+def _place_terms(lead: str, caps: list[str], spans: list[tuple[int, int]]) -> tuple[list[tuple[str, str]], set[str]]:
+    """Countries and large cities in any of our languages as one term each ("w:@ES" for "Spain",
+    "Spanien", "España"), and the folded words that named them. In a cased script only the
+    capitalised words are looked up (`caps`, at `spans`), consecutive ones together for names
+    of several words ("Costa Rica"); in the others every word is."""
+    runs: list[list[str]] = []
+    for i, word in enumerate(caps):
+        if i and spans[i][0] == spans[i - 1][1] + 1 and lead[spans[i - 1][1]] == " ":
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    if _UNCASED_WORD.search(lead):
+        runs.append(_UNCASED_WORD.findall(lead))
+    found: list[tuple[str, str]] = []
+    used: set[str] = set()
+    for run in runs:
+        if len(run) == 1:                       # most capitalised words stand alone
+            place = place_of(_fold(run[0]))
+            if place is not None:
+                found.append(("w:@" + place, run[0]))
+                used.add(_fold(run[0]))
+            continue
+        for start, n, place in places([_fold(w) for w in run]):
+            found.append(("w:@" + place, " ".join(run[start:start + n])))
+            if n == 1:
+                used.add(_fold(run[start]))
+    return found, used
+
+
 def event_terms(title: str, text: str) -> EventTerms:
     """The terms that identify the event an article reports (see the module docstring)."""
     lead = f"{title}\n{text[:LEAD_CHARS]}"
-    caps, numbers, inside = _scan(lead)
+    caps, spans, numbers, inside = _scan(lead)
     names = {_fold(w) for w in inside}
     found = _quote_terms(lead)
     found += [(("f:" if _distinctive(n) else "n:") + n, n)
               for n in map(_number, numbers + _percentages(lead)) if n is not None]
+    place_terms, place_words = _place_terms(lead, caps, spans)
+    found += place_terms
     title_words = [w for w in _TOKEN.findall(title) if len(w) > 3 and not w[0].isdigit()]
     for word in [*title_words, *caps]:
         folded = _fold(word)
-        if folded in _STOP or len(folded) < 2:
+        if folded in _STOP or len(folded) < 2 or folded in place_words:
             continue
         if folded in names or word in title_words:
             found.append(("w:" + folded, word))
