@@ -358,3 +358,17 @@ def test_reports_in_two_languages_join_on_a_place_each_spells_its_own_way():
                                      ("https://giornale.example/tempesta", STORM_IT)])
     assert (got[1].story_key, got[1].level) == ("https://wire.example/storm", "related")
     assert "Spagna" in got[1].shared and {"410000", "164"} <= set(got[1].shared)
+
+
+def test_an_apostrophe_inside_a_word_opens_no_quotation():
+    # "Rutte’s": the curly apostrophe must not start a quote that swallows the real one's mark
+    curly = event_terms("", "Rutte’s five-year spending plan: “we all have to chip in,” he said.")
+    straight = event_terms("", "Rutte's five-year spending plan: “we all have to chip in,” he said.")
+    quotes = {label for label in curly.labels.values() if label.startswith("“")}
+    assert quotes == {label for label in straight.labels.values() if label.startswith("“")}
+    assert "“have to chip”" in quotes and not any("plan" in q for q in quotes)
+
+
+def test_a_date_written_with_dots_is_its_year_not_a_figure():
+    labels = set(event_terms("", "Diese Nachricht wurde am 28.04.2025 gesendet, 12.5 Prozent.").labels.values())
+    assert "2025" in labels and "28042025" not in labels and "12.5" in labels

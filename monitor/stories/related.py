@@ -55,6 +55,8 @@ WEAK_FACTOR = 0.5
 CONTRADICTION_FACTOR = 0.4
 
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*%?", re.UNICODE)
+# a curly apostrophe inside a word ("you’ll", "Trump’s") is no quotation mark
+_APOSTROPHE = re.compile(r"(?<=\w)[’‘](?=\w)")
 _QUOTE = re.compile(r"[\"“”„«»‘’‚‹›]([^\"“”„«»‹›\n]{12,400})[\"“”„«»‹›]")
 _SENTENCE_END = set(".!?:;\n\"“”«»")
 # capitalised words that say nothing about which event it is, in the languages we see most
@@ -106,6 +108,9 @@ def _number(token: str) -> str | None:
     if not body[:1].isdigit() or any(c.isalpha() for c in body):
         return None                    # "G7", "F-35" stay words
     groups = re.split(r"[.,]", body)
+    if len(groups) == 3 and len(groups[2]) == 4 and groups[2][:2] in ("19", "20") and not pct \
+            and 1 <= len(groups[0]) <= 2 and 1 <= len(groups[1]) <= 2:
+        return groups[2]               # a date, "28.04.2025": its year, not the figure 28042025
     if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]):
         body = "".join(groups)         # thousands separators
     elif len(groups) == 2:
@@ -138,6 +143,8 @@ def _hash(term: str) -> int:
 def _quote_terms(lead: str) -> list[tuple[str, str]]:
     """Word trigrams of quoted passages: a quoted sentence is often verbatim across outlets."""
     out: list[tuple[str, str]] = []
+    if "’" in lead or "‘" in lead:
+        lead = _APOSTROPHE.sub("'", lead)
     for m in _QUOTE.finditer(lead):
         words = [_fold(w) for w in re.findall(r"\w+", m.group(1))]
         if len(words) >= QUOTE_WORDS:
