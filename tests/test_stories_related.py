@@ -372,3 +372,25 @@ def test_an_apostrophe_inside_a_word_opens_no_quotation():
 def test_a_date_written_with_dots_is_its_year_not_a_figure():
     labels = set(event_terms("", "Diese Nachricht wurde am 28.04.2025 gesendet, 12.5 Prozent.").labels.values())
     assert "2025" in labels and "28042025" not in labels and "12.5" in labels
+
+
+# Pages end their lead with lists of other stories in headline case ("Also read"), and captions
+# capitalise every word: there a capitalised word is no sign of a name, and two reports that
+# share only such a list are not one event.
+ALSO_READ = ("\nAlso read\nHarbour Cranes Return After Winter Refit\nLocal Choir Wins Regional Contest\n"
+             "Ferry Timetable Changes Announced For Spring\n")
+
+
+def test_words_of_a_headline_case_list_are_no_names():
+    labels = set(event_terms("Storm closes ports", "Ports along the coast closed on Monday, the "
+                             "agency Marinet said." + ALSO_READ).labels.values())
+    assert "Marinet" in labels
+    assert not {"Harbour", "Cranes", "Choir", "Ferry", "Timetable"} & labels
+    # the article's own title is still read, whatever its case
+    assert {"Storm", "closes", "ports"} <= labels
+
+
+def test_two_reports_sharing_only_a_list_of_other_headlines_stay_apart():
+    got = _story_keys(warm_index(), [("https://a.example/1", SUMMIT_B + ALSO_READ),
+                                     ("https://b.example/2", OLD_QUAKE + ALSO_READ)])
+    assert got[1].is_new_story

@@ -39,6 +39,9 @@ COMMON_FLOOR = 4
 # (the first minutes of a new installation: the backlog is recorded, not indexed), so there
 # a related join needs the strong evidence: STRONG_SHARED shared figures or quotes.
 MIN_WINDOW_DOCS = 50
+HEADLINE_WORDS = 3          # a line of at least this many words of four letters or more ...
+HEADLINE_SHARE = 0.75       # ... this share of them capitalised is written in headline case
+HEADLINE_CHARS = 240        # (longer lines are paragraphs)
 MAX_CANDIDATES = 16         # scored per article: those sharing the most rare terms
 TABLE_BITS = 20             # document-frequency counters: 2**20 int32 (4 MiB) for the whole window
 PRIOR_DOCS = 50.0           # smoothing: a term seen once in a nearly empty window is not "rare" yet
@@ -168,11 +171,31 @@ _NUMBER_TOKEN = re.compile(r"\d(?<![\w.,].)\w*(?:[.,]\d+)*%?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*")
 
 
+_LINE = re.compile(r"[^\n]+")
+_LONG_WORD = re.compile(r"(?<!\w)[^\W\d_]{4,}")
+_LONG_CAP = re.compile(r"[" + _UPPER + r"](?<!\w.)[^\W\d_]{3,}")
+
+
+def _headline_lines(lead: str) -> list[tuple[int, int]]:
+    """Where the lines written in headline case are (most words capitalised: "Also read" lists
+    of other stories, captions, menus): a capitalised word there is no sign of a name."""
+    out = []
+    for m in _LINE.finditer(lead):
+        line = m.group()
+        if len(line) > HEADLINE_CHARS:          # a paragraph, not a headline
+            continue
+        words = len(_LONG_WORD.findall(line))
+        if words >= HEADLINE_WORDS and len(_LONG_CAP.findall(line)) >= HEADLINE_SHARE * words:
+            out.append(m.span())
+    return out
+
+
 def _scan(lead: str) -> tuple[list[str], list[tuple[int, int]], list[str], set[str]]:
     """Capitalised tokens and where they are, number tokens, and the words written capitalised
     inside a sentence."""
     starts = {m.end() for m in _SENTENCE_START.finditer(lead)}
     starts |= _german_nouns(lead, starts)
+    headlines = _headline_lines(lead)
     caps: list[str] = []
     spans: list[tuple[int, int]] = []
     inside: set[str] = set()
@@ -180,7 +203,7 @@ def _scan(lead: str) -> tuple[list[str], list[tuple[int, int]], list[str], set[s
         word = m.group()
         caps.append(word)
         spans.append(m.span())
-        if len(word) > 1 and m.start() not in starts:
+        if len(word) > 1 and m.start() not in starts and not any(a <= m.start() < b for a, b in headlines):
             inside.add(word)
     return caps, spans, _NUMBER_TOKEN.findall(lead), inside
 
