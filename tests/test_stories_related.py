@@ -394,3 +394,12 @@ def test_two_reports_sharing_only_a_list_of_other_headlines_stay_apart():
     got = _story_keys(warm_index(), [("https://a.example/1", SUMMIT_B + ALSO_READ),
                                      ("https://b.example/2", OLD_QUAKE + ALSO_READ)])
     assert got[1].is_new_story
+
+
+def test_a_name_is_one_term_whatever_ending_its_sentence_gave_it():
+    def name(text):
+        return set(event_terms("", text).labels)
+    # German genitive, Ukrainian cases: the same person, the same country
+    assert name("Es war Stoltenbergs letzter Gipfel.") == name("Es war der letzte Gipfel von Stoltenberg.")
+    assert name("Підтримка для України зросла.") == name("Підтримка, яку отримала Україна.") \
+        == name("Союзники підтримують Україну.")

@@ -253,6 +253,18 @@ def _german_nouns(lead: str, starts: set[int]) -> set[int]:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC_ENDING = re.compile(r"(?<=[бвгґджзйклмнпрстфхцчшщ])[аяоеиіїуюєыьй]{1,2}$")
+
+
+def _name_key(folded: str) -> str:
+    """A name without the ending its sentence gave it, the same way on every side: "Stoltenbergs"
+    and "Stoltenberg"; "України", "Україна" and "Україну"."""
+    if len(folded) >= 6 and folded[-1] == "s" and folded.isascii():
+        return folded[:-1]
+    cut = _CYRILLIC_ENDING.sub("", folded)
+    return cut if len(cut) >= 4 else folded
+
+
 # words in scripts without capitals (Arabic, Hebrew, the Indic scripts, Thai, Myanmar): there any
 # word can be a place name
 _UNCASED_WORD = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f]\\w*")
@@ -303,7 +315,7 @@ def event_terms(title: str, text: str) -> EventTerms:
         if folded in _STOP or len(folded) < 2 or folded in place_words:
             continue
         if folded in names or word in title_words:
-            found.append(("w:" + folded, word))
+            found.append(("w:" + _name_key(folded), word))
     labels: dict[str, str] = {}         # term key -> label, first occurrence first
     for key, label in found:
         if len(labels) >= MAX_TERMS:
