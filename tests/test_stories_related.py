@@ -403,3 +403,19 @@ def test_a_name_is_one_term_whatever_ending_its_sentence_gave_it():
     assert name("Es war Stoltenbergs letzter Gipfel.") == name("Es war der letzte Gipfel von Stoltenberg.")
     assert name("Підтримка для України зросла.") == name("Підтримка, яку отримала Україна.") \
         == name("Союзники підтримують Україну.")
+
+
+def test_terms_common_in_the_window_are_no_evidence_of_one_event():
+    # a desk's window where every article names the same three capitals: two events sharing
+    # one rare title word and those capitals are not one event (the capitals weigh nothing, and
+    # one shared word is never an event); seen on the feed farm with one site per outlet
+    index = StoryIndex()
+    _story_keys(index, [(f"https://desk{i}.example/{i}",
+                         f"Note {i}\nOfficials in Brussels, Paris and Berlin discussed file zq{i}x.")
+                        for i in range(80)])
+    got = _story_keys(index, [
+        ("https://a.example/levy", "Harbour levy talks stall\nOfficials in Brussels, Paris and Berlin "
+                                   "said the levy talks stalled."),
+        ("https://b.example/strike", "Harbour strike ends\nDockers in Brussels, Paris and Berlin ended "
+                                     "their strike, union leader Ines Varga said.")])
+    assert got[1].is_new_story, (got[1].similarity, got[1].shared)

@@ -386,12 +386,14 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     not match everything sharing a name:
     score = shared / sqrt(total_new * total_old) * min(1, smaller_count / DAMP_TERMS), weights
     by rarity in the window and by kind (`KIND_WEIGHT`), halved when fewer than
-    `STRONG_SHARED` of the shared terms are figures or quotes.
+    `STRONG_SHARED` of the shared terms are figures or quotes; 0 when fewer than `MIN_SHARED`
+    shared terms weigh anything (a term common in the window is no evidence).
     """
     shared = np.intersect1d(new, old, assume_unique=True)
-    if len(shared) < MIN_SHARED:
+    shared_weights = freq.weights(shared)
+    if np.count_nonzero(shared_weights) < MIN_SHARED:      # a term common in the window is no evidence
         return 0.0, shared
-    w_shared = float(freq.weights(shared).sum())
+    w_shared = float(shared_weights.sum())
     w_new = float(new_weights.sum())
     w_old = float(freq.weights(old).sum())
     damp = min(1.0, min(len(new), len(old)) / DAMP_TERMS)
@@ -500,5 +502,6 @@ class TermIndex:
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = np.sqrt(w_new * w_old)
             score = np.minimum(1.0, w_shared / denom) * damp
-        ok = (denom > 0) & np.isfinite(denom) & (np.bincount(owner, shared, minlength=k) >= MIN_SHARED)
+        evidence = np.bincount(owner, shared & (weights > 0), minlength=k)   # common terms are none
+        ok = (denom > 0) & np.isfinite(denom) & (evidence >= MIN_SHARED)
         return np.where(ok, score, 0.0)
