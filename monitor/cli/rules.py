@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
-from json.encoder import encode_basestring as _quote  # json.dumps(ensure_ascii=False)'s quoting
 from collections.abc import Callable
 from datetime import timedelta
+from json.encoder import encode_basestring as _quote  # json.dumps(ensure_ascii=False)'s quoting
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
