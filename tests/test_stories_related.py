@@ -419,3 +419,15 @@ def test_terms_common_in_the_window_are_no_evidence_of_one_event():
         ("https://b.example/strike", "Harbour strike ends\nDockers in Brussels, Paris and Berlin ended "
                                      "their strike, union leader Ines Varga said.")])
     assert got[1].is_new_story, (got[1].similarity, got[1].shared)
+
+
+def test_german_nouns_by_their_ending_and_weekdays_in_any_language_are_no_names():
+    # "von verschiedenen Nachrichtenagenturen": no article before it, but the ending says noun
+    labels = set(event_terms("", "Nach Berichten von verschiedenen Nachrichtenagenturen und Medien haben "
+                             "die Staaten vor dem Treffen am kommenden Dienstag eine schnelle Einigung "
+                             "erzielt, sagte Mark Rutte in Den Haag.").labels.values())
+    assert {"Rutte", "Haag"} <= labels
+    assert not {"Nachrichtenagenturen", "Medien", "Einigung", "Dienstag"} & labels
+    for day, name in (("Rutte sagte es am Montag.", "Montag"), ("Lo dijo Boric el Martes.", "Martes"),
+                      ("Bayrou parlera Vendredi soir.", "Vendredi")):
+        assert name not in set(event_terms("", day).labels.values())

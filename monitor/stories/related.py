@@ -75,6 +75,11 @@ ce cette ces qui que quoi au aux
 el los las unos unas y o pero en con por para es son fue ha lo al del se su sus
 il lo gli uno una e o ma di da con per è sono
 monday tuesday wednesday thursday friday saturday sunday
+montag dienstag mittwoch donnerstag freitag samstag sonntag sonnabend
+lundi mardi mercredi jeudi vendredi samedi dimanche
+lunes martes miercoles jueves viernes sabado domingo
+lunedi martedi mercoledi giovedi venerdi sabato domenica
+segunda terca quarta quinta sexta
 president prime minister ministers secretary general government national assembly party ministry
 council state states united people city country news reuters afp dpa photo image video read more
 """.split())
@@ -249,7 +254,16 @@ def _german_nouns(lead: str, starts: set[int]) -> set[int]:
     start: a capitalised article counts there only ("Die Staaten", not "in Den Haag")."""
     if sum(map(lead.count, _GERMAN)) < 4:
         return set()
-    return {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
+    found = {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
+    found.update(m.start() for m in _GERMAN_SUFFIX_NOUN.finditer(lead))
+    return found
+
+
+# ... and so is a capitalised word with the ending of a German noun ("Einigung", "Nachrichtenagenturen",
+# "Mannschaft", "Ergebnisse"): names seldom end so
+_GERMAN_SUFFIX_NOUN = re.compile(
+    r"(?<!\w)[A-ZÄÖÜ]\w*(?:ung|ungen|heit|heiten|keit|keiten|schaft|schaften|tion|tionen|tät|täten|nis|nisse"
+    r"|ismus|ment|mente|menten|ium|ien|uren)(?!\w)")
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
