@@ -275,6 +275,13 @@ def _match(rule: Rule, ctx: Context, spans: set[Occ]) -> Match:
                  channels=rule.channels, hits=found, why=why, hit_count=len(spans))
 
 
+def renamed(m: Match, rule: Rule) -> Match:
+    """A match made for another rule of the same plan (compile.py), as this rule's: its
+    hits, why and count with this rule's name, priority, title, tags and channels."""
+    return Match(rule=rule.id, priority=rule.priority, title=rule.title, tags=rule.tags,
+                 channels=rule.channels, hits=m.hits, why=m.why, hit_count=m.hit_count)
+
+
 def verdict(rule: Rule, compiled: Index, occ: dict[str, list[Occ]], fields: list[FieldIndex],
             plain: Context, doc: Any) -> tuple[Match | None, str]:
     """Like evaluate, for people: the match or None, and why (for `rules test --verbose`)."""
