@@ -331,6 +331,11 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
     """
     rs = _load_or_exit(rules_dir or Path("rules"), 2)
     failed = False
+    # JSON lines go to sys.stdout as they are (not click.echo: no ANSI codes to strip, ESC is
+    # escaped), each flushed on a terminal only: into a pipe or a file they are buffered like
+    # any filter's output, not one write and one wake-up of the reader per input
+    out = sys.stdout
+    interactive = out.isatty()
     for path in paths:
         try:
             doc = read_document(path)
@@ -340,9 +345,9 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
             continue
         matches = rs.match(doc)
         if as_json:
-            out = sys.stdout    # not click.echo: no ANSI codes to strip from JSON (ESC is escaped)
             out.write(_match_json(path, matches) + "\n")
-            out.flush()
+            if interactive:
+                out.flush()
         else:
             click.echo(f"{path}: " + (", ".join(f"{m.rule} ({m.hit_count or len(m.hits)} hits)" for m in matches)
                                       or "no match"))
