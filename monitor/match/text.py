@@ -79,13 +79,15 @@ _ASCII_FOLD = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else SE
 _ASCII_CASE = str.maketrans({chr(i): (chr(i) if chr(i).isalnum() else SEP) for i in range(128)})
 
 
-_ASCII_RUN = re.compile("[\x00-\x7f]+")
+_ASCII_BYTES = bytes(range(128))
 
 
 def _non_ascii(text: str) -> set[str]:
-    """The distinct non-ASCII characters of a text (runs of ASCII removed in C first: news
-    text is nearly all ASCII, so this is much quicker than finding each other character)."""
-    return set(_ASCII_RUN.sub("", text))
+    """The distinct non-ASCII characters of a text: its UTF-8 with the ASCII bytes deleted in
+    C (every byte of a longer sequence is above 127, so what is left decodes to exactly the
+    other characters). News text is nearly all ASCII: a third quicker than removing the
+    ASCII runs by regex, and much quicker than finding each other character."""
+    return set(text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
 
 
 def fold(text: str, keep_case: bool = False) -> str:
