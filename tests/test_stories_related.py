@@ -351,6 +351,10 @@ def test_a_place_is_one_term_in_every_language_and_inflection():
     assert places("Summit in Vilnius.") == places("Саміт у Вільнюсі.")
     assert places("Tonight in Lisbon.") == places("Heute in Lissabon.")
     assert not places("add one chile to the pot.")      # lower case in a cased script: a word
+    assert places("Floods in Russia.") == places("The Russian army.")   # a country's demonym in -(i)an
+    # words one letter from a place name in some language are no place: "Madre" (Madri), "Viene" (Viena)
+    for word in ("Madre mía.", "Viene mañana.", "Service resumed.", "Christmas came early."):
+        assert not places(word), word
 
 
 def test_reports_in_two_languages_join_on_a_place_each_spells_its_own_way():

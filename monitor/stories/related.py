@@ -98,6 +98,15 @@ class EventTerms:
     def __len__(self) -> int:
         return len(self.hashes)
 
+    def __reduce__(self) -> tuple:
+        # a worker sends one per article: the hashes as bytes pickle in half the time of an array
+        return _event_terms, (self.hashes.astype("<u8").tobytes(), self.labels)
+
+
+def _event_terms(hashes: bytes, labels: dict[int, str]) -> EventTerms:
+    """An `EventTerms` from its pickled form (`EventTerms.__reduce__`)."""
+    return EventTerms(np.frombuffer(hashes, dtype="<u8").astype(np.uint64), labels)
+
 
 @lru_cache(maxsize=1 << 16)
 def _fold(word: str) -> str:
