@@ -124,6 +124,7 @@ class Context:
         self.compiled, self.occ, self.fields, self.mask = compiled, occ, fields, mask
         self.cache: dict[str, list[Occ]] = {}     # pkey -> occurrences left by the mask
         self.hits: dict[Occ, Hit] = {}        # the Hit of a span, made once for hits and why
+        self.unblocked: dict[tuple[int, Limits], list[Occ]] = {}   # (id of a NOT NEAR, limits) -> its hits
         self._lead: Limits | None = None
 
     def of(self, term: p.Term) -> list[Occ]:
