@@ -157,3 +157,28 @@ def test_removing_the_rule_a_shared_plan_was_made_from_keeps_the_others(tmp_path
     write(tmp_path / "b.yaml", {"rules": [{"id": "c", "query": SHARED, "languages": ["fr"]}]})
     assert watcher.refresh()
     assert watcher.current.match(doc) == [] and len(watcher.current._compiled.plans) == 2
+
+
+def test_matches_are_built_as_their_dataclasses_would_build_them(tmp_path):
+    """evaluate.record sets a Hit's, Why's or Match's fields at once: the records must equal,
+    and hash as, the ones their own constructors make from the same fields."""
+    import dataclasses
+
+    from monitor.match import load_rules
+    from monitor.models import Hit, Match, Why
+    for cls in (Hit, Why, Match):
+        assert not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls)
+    rs = load_rules(_write(tmp_path, [{"query": SHARED}, {"query": "estonia NOT NEAR/2 opera", "title": "t"}]))
+    doc = Article(url="u", feed_url="f", guid="g", title="Kallas and the EU", text="Estonia is far from the opera.")
+    got = rs.match(doc)
+    assert len(got) == 2
+
+    def again(x):
+        if isinstance(x, tuple):
+            return tuple(again(y) for y in x)
+        if dataclasses.is_dataclass(x):
+            return type(x)(**{f.name: again(getattr(x, f.name)) for f in dataclasses.fields(x)})
+        return x
+    for m in got:
+        assert m == again(m) and hash(m) == hash(again(m)) and repr(m) == repr(again(m))
+    assert any(w.sides for m in got for w in m.why)      # a Why with sides was built too

@@ -351,6 +351,10 @@ def test_a_place_is_one_term_in_every_language_and_inflection():
     assert places("Summit in Vilnius.") == places("Саміт у Вільнюсі.")
     assert places("Tonight in Lisbon.") == places("Heute in Lissabon.")
     assert not places("add one chile to the pot.")      # lower case in a cased script: a word
+    assert places("Floods in Russia.") == places("The Russian army.")   # a country's demonym in -(i)an
+    # words one letter from a place name in some language are no place: "Madre" (Madri), "Viene" (Viena)
+    for word in ("Madre mía.", "Viene mañana.", "Service resumed.", "Christmas came early."):
+        assert not places(word), word
 
 
 def test_reports_in_two_languages_join_on_a_place_each_spells_its_own_way():
@@ -431,3 +435,15 @@ def test_german_nouns_by_their_ending_and_weekdays_in_any_language_are_no_names(
     for day, name in (("Rutte sagte es am Montag.", "Montag"), ("Lo dijo Boric el Martes.", "Martes"),
                       ("Bayrou parlera Vendredi soir.", "Vendredi")):
         assert name not in set(event_terms("", day).labels.values())
+
+
+def test_the_gazetteer_leaves_no_locale_data_behind():
+    """Building it reads 23 locales of CLDR data (about 24 MB); every process that groups
+    stories builds it, so babel must not keep that data once the gazetteer is made."""
+    import subprocess
+    import sys
+    probe = ("from monitor.stories import places\nfrom babel import localedata\n"
+             "assert places.place_of('lissabon')\n"
+             "print(len(localedata._cache), len(localedata._dict_cache))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "0"]

@@ -133,7 +133,7 @@ def main() -> None:
     print("| related_threshold | same-event pairs grouped | different-event pairs grouped (all) "
           "| different-event pairs among the dev pages | hard negatives grouped |")
     print("|---|---|---|---|---|")
-    for th in (args.thresholds or (0.0, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2)):
+    for th in (args.thresholds or (0.0, 0.05, 0.06, 0.065, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2)):
         ms = [measure(docs, background, th, seed) for seed in seeds]
         m = {k: sum(x[k] for x in ms) / len(ms) for k in ("recall", "grouped_pairs", "false_rate", "wrongly_grouped",
                                                            "dev_false_rate", "dev_wrongly_grouped",

@@ -135,9 +135,10 @@ def _match_json(path: str, matches: list[Match]) -> str:
     """The JSON line of one input: exactly what json.dumps(ensure_ascii=False) gives for
     {"path", "rules", "matches": [{"rule", "priority", "hits": [{"field", "start", "end",
     "text"}], "hit_count", "why": [{"clause", "hits", "sides"?}]}]}, written directly with
-    json's own string quoting, each hit once though `why` repeats it (building the dicts
+    json's own string quoting, each hit once though `why` repeats it, and the hits and why
+    of rules with the same query (which share them, compile.py) once (building the dicts
     took a tenth of `monitor match --json` at 10,000 rules; tests/test_match_cli.py)."""
-    done: dict[int, str] = {}
+    done: dict[int, str] = {}       # id of a Hit, or of a tuple of hits or whys -> its JSON
 
     def hit(h: Hit) -> str:
         text = done.get(id(h))
@@ -146,13 +147,25 @@ def _match_json(path: str, matches: list[Match]) -> str:
                                   f'"end": {int(h.end)}, "text": {_quote(h.text)}}}')
         return text
 
+    def hits(found: tuple[Hit, ...]) -> str:
+        text = done.get(id(found))
+        if text is None:
+            text = done[id(found)] = ", ".join(map(hit, found))
+        return text
+
     def why(w: Why) -> str:
         sides = f', "sides": [{", ".join(map(why, w.sides))}]' if w.sides else ""
-        return f'{{"clause": {_quote(w.clause)}, "hits": [{", ".join(map(hit, w.hits))}]{sides}}}'
+        return f'{{"clause": {_quote(w.clause)}, "hits": [{hits(w.hits)}]{sides}}}'
+
+    def whys(found: tuple[Why, ...]) -> str:
+        text = done.get(id(found))
+        if text is None:
+            text = done[id(found)] = ", ".join(map(why, found))
+        return text
 
     found = ", ".join(
-        f'{{"rule": {_quote(m.rule)}, "priority": {_quote(m.priority)}, "hits": [{", ".join(map(hit, m.hits))}], '
-        f'"hit_count": {int(m.hit_count or len(m.hits))}, "why": [{", ".join(map(why, m.why))}]}}' for m in matches)
+        f'{{"rule": {_quote(m.rule)}, "priority": {_quote(m.priority)}, "hits": [{hits(m.hits)}], '
+        f'"hit_count": {int(m.hit_count or len(m.hits))}, "why": [{whys(m.why)}]}}' for m in matches)
     rules = ", ".join(map(_quote, sorted(m.rule for m in matches)))
     return f'{{"path": {_quote(path)}, "rules": [{rules}], "matches": [{found}]}}'
 

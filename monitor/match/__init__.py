@@ -133,20 +133,22 @@ class RuleSet:
         out = []
         for pid in candidates:
             rule, need, _, refs = plans[pid]
-            if need and any(clause.isdisjoint(present) for clause in need):
-                continue        # a key the query cannot hold without is absent (presearch.py)
-            if len(refs) == 1:
-                at = rank[refs[0]]
-                if applies(rules[at], doc, lang):
-                    m = evaluate(rules[at], compiled, occ, fields, plain)
+            for clause in need:
+                if clause.isdisjoint(present):
+                    break       # a key the query cannot hold without is absent (presearch.py)
+            else:
+                if len(refs) == 1:
+                    at = rank[refs[0]]
+                    if applies(rules[at], doc, lang):
+                        m = evaluate(rules[at], compiled, occ, fields, plain)
+                        if m is not None:
+                            out.append((at, m))
+                    continue
+                ats = [at for at in map(rank.__getitem__, refs) if applies(rules[at], doc, lang)]
+                if ats:
+                    m = evaluate(rule, compiled, occ, fields, plain)
                     if m is not None:
-                        out.append((at, m))
-                continue
-            ats = [at for at in map(rank.__getitem__, refs) if applies(rules[at], doc, lang)]
-            if ats:
-                m = evaluate(rule, compiled, occ, fields, plain)
-                if m is not None:
-                    out.extend((at, renamed(m, rules[at])) for at in ats)
+                        out.extend((at, renamed(m, rules[at])) for at in ats)
         out.sort(key=_first)    # rule order (the few matches, not every candidate)
         return [m for _, m in out]
 

@@ -234,7 +234,11 @@ class FieldIndex:
     def case_token(self, k: int) -> str:
         """Token k with its original case (diacritics removed), for `{...}` terms: the case
         tokens of its original characters (one token, else "")."""
-        s, e = self.span(k, k)
+        if self._resized:
+            s, e = self.span(k, k)
+        else:                   # span(k, k) when every character folded to one
+            s = self._folded_span(k)
+            e = s + len(self._tokens[k])
         piece = self.text[s:e]
         if piece.isascii() and piece.isalnum():
             return piece        # what case_tokens gives for plain ASCII letters and digits, faster

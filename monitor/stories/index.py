@@ -54,7 +54,7 @@ DEFAULT_DATE_SKEW_MINUTES = 15.0
 # Rarity-weighted share of event terms (names, figures, quotes, title words) at or above which
 # an article that is no copy is related coverage of an earlier one's event (`stories.related`;
 # the trade-off measured on real coverage is in docs/dedupe.md). 0 switches the level off.
-DEFAULT_RELATED_THRESHOLD = 0.07
+DEFAULT_RELATED_THRESHOLD = 0.065
 COPY, RELATED, FIRST = "copy", "related", "first"
 
 

@@ -28,7 +28,10 @@ _PAREN = re.compile(r"\s*\(([^)]*)\)\s*")
 # time-zone cities that are mostly ordinary words in headlines, or too small to name an event
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "ZZ", "QO"})     # unions, "unknown region"
 _NOT_PLACES = frozenset("center easter midway wake truk casey palmer troll davis mawson vostok macquarie "
-                        "creston eucla currie knox marengo monticello vevay winamac beulah salem".split())
+                        "creston eucla currie knox marengo monticello vevay winamac beulah salem "
+                        # English words and first names that are a place's name in some language
+                        "christmas island reunion jersey francis maurice regina stanley nome roman "
+                        "madre service servis daca dili sarki".split())
 
 
 def fold(word: str) -> str:
@@ -53,7 +56,8 @@ def _written_names() -> dict[str, set[str]]:
 
     def put(name: str, place: str) -> None:
         words = [fold(w) for w in _WORD.findall(name)]
-        if words and len(words) <= MAX_WORDS and len("".join(words)) >= MIN_CHARS:
+        if words and len(words) <= MAX_WORDS and len("".join(words)) >= MIN_CHARS \
+                and " ".join(words) not in _NOT_PLACES:
             seen.setdefault(" ".join(words), set()).add(place)
 
     zones = [z for z in get_global("zone_territories")
@@ -102,15 +106,40 @@ def gazetteer() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
             stems.setdefault(name[:-1], set()).add(place)
     stem = {s: next(iter(p)) for s, p in stems.items() if len(p) == 1 and s not in exact}
     firsts = frozenset(name.split(" ", 1)[0] for name in exact if " " in name)
+    _release_locale_data()
     return exact, stem, firsts
 
 
+def _release_locale_data() -> None:
+    """Let babel drop the locale data read for the gazetteer: about 24 MB per process (main
+    and each worker) that nothing reads again. babel keeps it in two module caches, which it
+    refills if anything asks for a locale later; a babel without them keeps its data."""
+    from babel import localedata
+
+    for name in ("_cache", "_dict_cache"):
+        cache = getattr(localedata, name, None)
+        if isinstance(cache, dict):
+            cache.clear()
+
+
+@lru_cache(maxsize=1 << 16)
 def place_of(folded: str) -> str | None:
-    """The place a folded word names, allowing for an ending its sentence added; else None."""
+    """The place a folded word names, allowing for an ending its sentence added; else None.
+
+    In the Latin script only a genitive "s" ("Portugals", "Spaniens") and the demonym of a
+    country ending in -a ("Russian", "Syrians", "Indonesian"): Romance and Germanic words one
+    letter from a place name are too often other words ("madre", "viene", "service").
+    Elsewhere (Cyrillic, Greek, ...) case endings of one or two letters, against names and stems.
+    """
     exact, stem, _ = gazetteer()
     hit = exact.get(folded)
     if hit is not None or len(folded) < MIN_CHARS + 1:
         return hit
+    if folded.isascii():
+        base = folded[:-1] if folded[-1] == "s" else folded       # "Portugals", "Syrians"
+        if base[-2:] == "an" and base[-3:-2] in ("i", "a"):
+            base = base[:-1]                                        # "Russian", "Indonesian", "Syrian"
+        return exact.get(base) if base != folded else None
     cut = folded[:-1]
     hit = exact.get(cut) or stem.get(cut)
     if hit is None and len(folded) > MIN_CHARS + 2 and folded[-1] in _VOWELS:
