@@ -106,7 +106,20 @@ def gazetteer() -> tuple[dict[str, str], dict[str, str], frozenset[str]]:
             stems.setdefault(name[:-1], set()).add(place)
     stem = {s: next(iter(p)) for s, p in stems.items() if len(p) == 1 and s not in exact}
     firsts = frozenset(name.split(" ", 1)[0] for name in exact if " " in name)
+    _release_locale_data()
     return exact, stem, firsts
+
+
+def _release_locale_data() -> None:
+    """Let babel drop the locale data read for the gazetteer: about 24 MB per process (main
+    and each worker) that nothing reads again. babel keeps it in two module caches, which it
+    refills if anything asks for a locale later; a babel without them keeps its data."""
+    from babel import localedata
+
+    for name in ("_cache", "_dict_cache"):
+        cache = getattr(localedata, name, None)
+        if isinstance(cache, dict):
+            cache.clear()
 
 
 @lru_cache(maxsize=1 << 16)
