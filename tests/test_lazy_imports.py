@@ -40,7 +40,7 @@ def test_matching_a_text_file_loads_the_rule_engine_but_not_extraction_nor_the_n
                         f"try:\n    cli(['match', '--rules', {str(tmp_path)!r}, {str(tmp_path / 'a.txt')!r}],"
                         " prog_name='monitor')\nexcept SystemExit:\n    pass")
     assert "monitor.match" in mods          # the probe did run the command
-    assert not mods & {"trafilatura", "lxml", "httpx", "feedparser", "sqlite_utils", "datasketch"}, \
+    assert not mods & {"trafilatura", "lxml", "httpx", "feedparser", "sqlite_utils", "datasketch", "numpy"}, \
         sorted(mods & set(HEAVY))
 
 

@@ -156,3 +156,35 @@ def test_backtest_over_the_store(rules_dir, tmp_path):
 def test_help_has_an_example(args):
     res = run(*args, "--help")
     assert res.exit_code == 0 and "Example: monitor" in res.output
+
+
+def _as_dicts(path, matches) -> dict:
+    """The JSON line's structure, built as json.dumps would be given it."""
+    def hit(h):
+        return {"field": h.field, "start": h.start, "end": h.end, "text": h.text}
+
+    def why(w):
+        out = {"clause": w.clause, "hits": [hit(h) for h in w.hits]}
+        if w.sides:
+            out["sides"] = [why(s) for s in w.sides]
+        return out
+    return {"path": path, "rules": sorted(m.rule for m in matches),
+            "matches": [{"rule": m.rule, "priority": m.priority, "hits": [hit(h) for h in m.hits],
+                         "hit_count": m.hit_count or len(m.hits), "why": [why(w) for w in m.why]} for m in matches]}
+
+
+def test_the_json_line_is_exactly_what_json_dumps_gives(tmp_path):
+    from monitor.cli.rules import _match_json
+    from monitor.match import load_rules
+    from monitor.models import Article
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - id: r1\n    query: '\"Kaja Kallas\" OR ({Kallas} NEAR/3 (NATO OR Ελλάδα))'\n"
+        "  - id: r2\n    query: 'said AND NOT opera'\n    priority: high\n", encoding="utf-8")
+    rs = load_rules(tmp_path)
+    doc = Article(url="u", feed_url="f", guid="g", title='Kallas \\ "NATO"',
+                  text='Kaja Kallas said\t"no" to\nNATO \u0085 Ελλάδα 😀 Kallas Ελλάδα\u2028x')
+    matches = rs.match(doc)
+    assert [m.rule for m in matches] == ["r1", "r2"]
+    for path in ('a "b" \\ c.json', "plain.json"):
+        assert _match_json(path, matches) == json.dumps(_as_dicts(path, matches), ensure_ascii=False)
+    assert _match_json("x", []) == json.dumps(_as_dicts("x", []), ensure_ascii=False)

@@ -118,3 +118,67 @@ def test_a_pickled_rule_set_matches_the_same_and_loading_restores_the_collector(
         doc = Article(url="u", feed_url="f", guid="g", title="Kallas, the minister", text="NATO and the European Union")
         assert [m.rule for m in back.match(doc)] == [m.rule for m in rs.match(doc)] == ["r0", "r1"]
         assert back.match(doc) == rs.match(doc)
+
+
+SHARED = "({Kallas} NEAR/3 (eu OR nato)) OR estonia"
+
+
+def test_rules_with_the_same_query_share_one_plan_and_keep_their_own_names_and_filters(tmp_path):
+    from monitor.match import load_rules
+    rs = load_rules(_write(tmp_path, [
+        {"query": SHARED, "title": "first", "priority": "high"},
+        {"query": SHARED, "languages": ["de"], "tags": ["x"]},
+        {"query": SHARED, "channels": [], "title": "third"},
+        {"query": SHARED, "exclude": "opera"},               # another exclude: another plan
+        {"query": SHARED.replace("NEAR/3", "NEAR/4")},       # another query
+        {"query": SHARED, "min_hits": 2},                    # another min_hits
+    ]))
+    assert sorted(len(refs) for *_, refs in rs._compiled.plans.values()) == [1, 1, 1, 3]
+    doc = Article(url="u", feed_url="f", guid="g", title="Kallas and the EU", text="Estonia. Opera.", language="en")
+    got = rs.match(doc)
+    assert [m.rule for m in got] == ["r0", "r2", "r4", "r5"]
+    assert [m.title for m in got[:2]] == ["first", "third"] and got[0].priority == "high"
+    assert got == every_rule(rs, doc)
+    assert got[0].hits == got[1].hits and got[0].why == got[1].why
+
+
+def test_removing_the_rule_a_shared_plan_was_made_from_keeps_the_others(tmp_path):
+    from monitor.match import RuleWatcher
+    from tests.test_match_incremental import _write as write
+    write(tmp_path / "a.yaml", {"rules": [{"id": "a", "query": SHARED, "languages": ["de"]}]})
+    write(tmp_path / "b.yaml", {"rules": [{"id": "b", "query": SHARED}, {"id": "c", "query": SHARED}]})
+    watcher = RuleWatcher(tmp_path)
+    doc = Article(url="u", feed_url="f", guid="g", title="Kallas, NATO", text="", language="de")
+    assert [m.rule for m in watcher.current.match(doc)] == ["a", "b", "c"]
+    write(tmp_path / "a.yaml", {"rules": [{"id": "a", "query": "rutte"}]})
+    assert watcher.refresh()
+    got = watcher.current.match(doc)
+    assert [m.rule for m in got] == ["b", "c"] and got == every_rule(watcher.current, doc)
+    write(tmp_path / "b.yaml", {"rules": [{"id": "c", "query": SHARED, "languages": ["fr"]}]})
+    assert watcher.refresh()
+    assert watcher.current.match(doc) == [] and len(watcher.current._compiled.plans) == 2
+
+
+def test_matches_are_built_as_their_dataclasses_would_build_them(tmp_path):
+    """evaluate.record sets a Hit's, Why's or Match's fields at once: the records must equal,
+    and hash as, the ones their own constructors make from the same fields."""
+    import dataclasses
+
+    from monitor.match import load_rules
+    from monitor.models import Hit, Match, Why
+    for cls in (Hit, Why, Match):
+        assert not hasattr(cls, "__post_init__") and "__slots__" not in vars(cls)
+    rs = load_rules(_write(tmp_path, [{"query": SHARED}, {"query": "estonia NOT NEAR/2 opera", "title": "t"}]))
+    doc = Article(url="u", feed_url="f", guid="g", title="Kallas and the EU", text="Estonia is far from the opera.")
+    got = rs.match(doc)
+    assert len(got) == 2
+
+    def again(x):
+        if isinstance(x, tuple):
+            return tuple(again(y) for y in x)
+        if dataclasses.is_dataclass(x):
+            return type(x)(**{f.name: again(getattr(x, f.name)) for f in dataclasses.fields(x)})
+        return x
+    for m in got:
+        assert m == again(m) and hash(m) == hash(again(m)) and repr(m) == repr(again(m))
+    assert any(w.sides for m in got for w in m.why)      # a Why with sides was built too

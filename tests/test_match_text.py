@@ -93,3 +93,24 @@ def test_offsets_survive_letters_that_change_length(text):
     slow = tokens(text)
     assert [fx.token(k) for k in range(len(fx))] == [t.norm for t in slow]
     assert [fx.span(k, k) for k in range(len(fx))] == [(t.start, t.end) for t in slow]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_both_ways_of_finding_token_starts_agree(text):
+    """`monitor match` on one file finds token starts by regex (numpy's import would cost
+    more than the match); the daemon and long runs by numpy. Same offsets either way."""
+    from monitor.match import text as text_module
+    folded = " ".join(normalise(text))
+    regex = [m.start() for m in text_module._TOKEN.finditer(folded)]
+    assert text_module._numpy_token_starts(folded) == regex
+
+
+def test_one_file_is_tokenised_without_importing_numpy():
+    import subprocess
+    import sys
+    probe = ("import sys\nfrom monitor.match.text import FieldIndex\n"
+             "fx = FieldIndex('Kaja Kallas met Ulf Kristersson')\nassert fx.span(1, 1) == (5, 11)\n"
+             "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -161,3 +161,18 @@ def test_proximity_never_compares_all_pairs(tmp_path):
     got = [m.rule for m in rs.match(doc(text))]
     assert time.process_time() - start < 60
     assert got == ["not-near"]
+
+
+def test_paragraph_starts_are_where_each_run_of_line_breaks_ends():
+    """The contract's definition, as one regex, against the line-length fast path."""
+    import re
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from monitor.match.sentences import paragraph_starts
+
+    @given(st.text(alphabet="ab .\n\r\u2028\u2029", max_size=40) | st.text(alphabet="ab\n", max_size=40))
+    def check(text):
+        assert paragraph_starts(text) == [m.end() for m in re.finditer("[\n\r\u2028\u2029]+", text)]
+    check()

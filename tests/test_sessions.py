@@ -98,3 +98,26 @@ def test_the_log_is_cut_back_to_its_limit_once_a_checkpoint_let_it_restart(tmp_p
     store.set_meta("next", {"x": 1})                 # ... until the log restarts at the next write
     assert wal.stat().st_size <= 256 << 10
     store.close()
+
+
+def test_a_job_store_holds_a_connection_only_between_its_first_statement_and_its_release(tmp_path):
+    store = Store(tmp_path / "m.db")
+    sessions = Sessions(store, keep=4)
+    with sessions.job() as a, sessions.job() as b:
+        assert a._held is None                      # nothing taken before the first statement
+        a.set_meta("k", {"v": 1})
+        first = a._held[1]
+        a.release_connection()
+        assert a._held is None and sessions._idle[-1][1] is first
+        b.get_meta("k")                             # the other job takes the connection given back
+        assert b._held[1] is first
+        with b.transaction():
+            b.set_meta("k2", {"v": 2})
+            b.release_connection()                  # refused inside a transaction: still held
+            assert b._held[1] is first
+        a.get_meta("k")                             # b still holds it: a gets another one
+        assert a._held[1] is not first
+    assert len(sessions._idle) == 2                 # both given back at the jobs' ends
+    assert store.get_meta("k2")[0] == {"v": 2}
+    sessions.close()
+    store.close()

@@ -4,6 +4,8 @@ Each texts/raw/NN.txt holds one `search` answer (corpus `pages`) for one distinc
 the manifest, as written down when the search ran: a `query:` line, then one block per
 result, `=== RANK URL` followed by the excerpt as the tool returned it. Results that are not
 in the manifest were kept as their URL and first words only (marked `[not in manifest]`).
+A texts/raw/NN.json holds the same answer as the tool's JSON (`{"query": ..., "results":
+[{"rank", "url", "excerpt"}, ...]}`), results outside the manifest left out.
 For every manifest line whose URL has an excerpt, this writes the manifest's fields plus
 "text" (the excerpt) to texts/collected.jsonl, and reports what is missing. No search is
 spent: run the searches once (bench/storyset/README.md), save the answers, then
@@ -38,11 +40,20 @@ def excerpts(path: Path) -> tuple[str, dict[str, str]]:
     return query, found
 
 
+def json_excerpts(path: Path) -> tuple[str, dict[str, str]]:
+    """(query, url -> excerpt) of one answer saved as the search tool's JSON."""
+    answer = json.loads(path.read_text())
+    found: dict[str, str] = {}
+    for result in answer.get("results", []):
+        found.setdefault(result["url"], result["excerpt"])
+    return answer["query"], found
+
+
 def main() -> int:
     manifest = [json.loads(line) for line in (HERE / "manifest.jsonl").read_text().splitlines() if line.strip()]
     by_query: dict[str, dict[str, str]] = {}
-    for path in sorted(RAW.glob("*.txt")):
-        query, found = excerpts(path)
+    for path in sorted([*RAW.glob("*.txt"), *RAW.glob("*.json")]):
+        query, found = json_excerpts(path) if path.suffix == ".json" else excerpts(path)
         by_query.setdefault(query, {}).update(found)
     rows, missing = [], []
     for entry in manifest:

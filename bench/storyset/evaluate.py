@@ -114,6 +114,7 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=DEFAULT_RELATED_THRESHOLD)
     ap.add_argument("--sweep", action="store_true", help="a table over thresholds (0 = copies only)")
     ap.add_argument("--seed", type=int, default=17, help="the (first) shuffled arrival order")
+    ap.add_argument("--thresholds", type=float, nargs="+", help="--sweep: these thresholds instead of the table's")
     ap.add_argument("--orders", type=int, default=5, help="--sweep: average over this many arrival orders")
     ap.add_argument("--no-background", action="store_true")
     ap.add_argument("--split", choices=("all", "tune", "held"), default="all",
@@ -132,7 +133,7 @@ def main() -> None:
     print("| related_threshold | same-event pairs grouped | different-event pairs grouped (all) "
           "| different-event pairs among the dev pages | hard negatives grouped |")
     print("|---|---|---|---|---|")
-    for th in (0.0, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2):
+    for th in (args.thresholds or (0.0, 0.05, 0.06, 0.065, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15, 0.2)):
         ms = [measure(docs, background, th, seed) for seed in seeds]
         m = {k: sum(x[k] for x in ms) / len(ms) for k in ("recall", "grouped_pairs", "false_rate", "wrongly_grouped",
                                                            "dev_false_rate", "dev_wrongly_grouped",

@@ -85,7 +85,7 @@ class DedupeSettings:
     story_threshold: float = bounded(0.4, gt=0, le=1)      # MinHash Jaccard at which two texts are one story
     story_window_hours: float = bounded(72.0, gt=0)        # copies further apart are separate stories
     date_skew_minutes: float = bounded(15.0, ge=0)         # a publisher's date later than first seen + this is not trusted
-    related_threshold: float = bounded(0.07, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
+    related_threshold: float = bounded(0.065, ge=0, le=1)   # event-term similarity for "related coverage"; 0 = off
     update_threshold: float = bounded(0.8, gt=0, le=1)     # an edited entry below this is alerted again
 
 

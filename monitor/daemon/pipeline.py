@@ -132,7 +132,7 @@ async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
     start of a 1,000-feed cycle, each opened anew.)"""
     deadline = time.monotonic() + deps.config.fetch.feed_deadline_seconds
     fetched = await _fetch_guarded(deps, feed, deadline)
-    with (deps.sessions.session() if deps.sessions is not None else deps.store.session()) as store:
+    with (deps.sessions.job() if deps.sessions is not None else deps.store.session()) as store:
         return await poll_feed(replace(deps, store=store), feed, fetched, deadline)
 
 
@@ -219,8 +219,10 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
         if backlog:
             log.info("first poll of %s: %d older items recorded as seen without alerting", url, len(backlog),
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
+    _release_connection(deps)       # no connection held while pages are fetched and extracted
     built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
     articles = unique(deps, [a for a in built if a is not None])
+    _release_connection(deps)       # ... nor while the batch waits for the worker pool
     analyses = await analyse_batch(deps, articles, url)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
     entries = [e for e in parsed.entries if e.guid not in left]
@@ -289,6 +291,13 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
     if worker is not None:
         worker.story_seq = max(worker.story_seq, last)
     return items, unmatched, updated
+
+
+def _release_connection(deps: Deps) -> None:
+    """A feed job's store (daemon/sessions.py `JobStore`) gives its connection back before an await."""
+    release = getattr(type(deps.store), "release_connection", None)
+    if release is not None:
+        release(deps.store)
 
 
 def _loop_time(deadline: float) -> float:

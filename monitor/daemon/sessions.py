@@ -16,6 +16,13 @@ is past `checkpoint_bytes`, one thread with a connection of its own runs a PASSI
 checkpoint (never blocks readers or writers; sqlite3 releases the GIL meanwhile), at most
 one a `checkpoint_every` seconds: a checkpointed log is reused from its start but keeps
 its size on disk, so past its first fill the size alone would ask after every job.
+`job()` is the feed job's handle: it takes a connection at its first statement and gives it
+back at `release_connection()` (outside a transaction), which the pipeline calls before it
+awaits the worker pool or page fetches. A cold cycle fetches feeds faster than the pool
+parses and analyses them, so jobs holding a connection while they waited for the pool were
+hundreds at once: every feed job of a cold 1,000-feed cycle opened a connection of its own
+(1,001 opens, each a schema read: CPU on the event loop, and memory), where a job that
+holds one only while it runs SQL finds one waiting.
 Must not hold queries.
 """
 
@@ -55,24 +62,42 @@ class Sessions:
 
     @contextmanager
     def session(self) -> Iterator[Any]:
-        if self._idle:
-            opened, handle = self._idle.pop()
-        else:
-            opened = self.store.session()
-            handle = opened.__enter__()
-            if handle is not self.store and self._wal is not None:
-                handle.db.execute("PRAGMA wal_autocheckpoint=0")    # checkpointed off the loop (below)
+        opened, handle = self._checkout()
         clean = False
         try:
             yield handle
             clean = True
         finally:
-            if clean and not self._closed and handle is not self.store and len(self._idle) < self.keep \
-                    and not _in_transaction(handle):
-                self._idle.append((opened, handle))
-            else:
-                opened.__exit__(None, None, None)
-            self._maybe_checkpoint()
+            self._checkin(opened, handle, clean)
+
+    @contextmanager
+    def job(self) -> Iterator[Any]:
+        """A feed job's handle (`JobStore`): a connection only from its first statement to its
+        `release_connection()` or the job's end."""
+        lease = JobStore(self)
+        clean = False
+        try:
+            yield lease
+            clean = True
+        finally:
+            lease._give_back(clean)
+
+    def _checkout(self) -> tuple[AbstractContextManager, Any]:
+        if self._idle:
+            return self._idle.pop()
+        opened = self.store.session()
+        handle = opened.__enter__()
+        if handle is not self.store and self._wal is not None:
+            handle.db.execute("PRAGMA wal_autocheckpoint=0")    # checkpointed off the loop (below)
+        return opened, handle
+
+    def _checkin(self, opened: AbstractContextManager, handle: Any, clean: bool) -> None:
+        if clean and not self._closed and handle is not self.store and len(self._idle) < self.keep \
+                and not _in_transaction(handle):
+            self._idle.append((opened, handle))
+        else:
+            opened.__exit__(None, None, None)
+        self._maybe_checkpoint()
 
     def _maybe_checkpoint(self) -> None:
         if self._wal is None or self._closed or (self._checkpointer is not None and self._checkpointer.is_alive()):
@@ -115,3 +140,36 @@ class Sessions:
 def _in_transaction(handle: Any) -> bool:
     conn = getattr(getattr(handle, "db", None), "conn", None)
     return bool(getattr(conn, "in_transaction", False)) or getattr(handle, "_tx_owner", None) is not None
+
+
+class JobStore:
+    """A store handle for one feed job that holds a connection only while the job runs SQL.
+
+    Every attribute is the held connection's (taken from the `Sessions` at the first use);
+    `release_connection()` hands it back when no transaction is open on it, and the next
+    statement takes one again (most often the same, waiting idle). Two jobs never use one
+    connection at the same time: a job holds it from its first statement to its release,
+    and the event loop runs one job at a time between awaits."""
+
+    def __init__(self, sessions: Sessions):
+        self._sessions = sessions
+        self._held: tuple[AbstractContextManager, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        held = self._held
+        if held is None:
+            held = self._held = self._sessions._checkout()
+        return getattr(held[1], name)
+
+    def release_connection(self) -> None:
+        """Give the connection back between statements (before awaiting other work); kept while a
+        transaction is open on it."""
+        held = self._held
+        if held is not None and not _in_transaction(held[1]):
+            self._held = None
+            self._sessions._checkin(*held, True)
+
+    def _give_back(self, clean: bool) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._sessions._checkin(*held, clean)

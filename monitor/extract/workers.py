@@ -47,7 +47,9 @@ def _outcome(fn: Callable[..., Any], timeout: float, args: tuple) -> tuple[str, 
 
 def _send(conn: Connection, message: tuple) -> None:
     try:
-        conn.send(message)
+        # what Connection.send does, without a ForkingPickler per message (nothing sent here needs
+        # its reducers; recv() reads plain pickles): a batch sends one message per item
+        conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         # an exception (or value) that does not pickle still reaches the parent as an error
         conn.send(message[:-2] + ("error", RuntimeError(f"unpicklable result: {exc}")))

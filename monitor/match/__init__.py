@@ -30,7 +30,16 @@ from typing import Any
 from monitor.config import yamlsrc
 from monitor.errors import RuleError
 from monitor.match.compile import Index, compile_rules
-from monitor.match.evaluate import Context, applies, doc_language, evaluate, index_fields, scan, verdict
+from monitor.match.evaluate import (
+    Context,
+    applies,
+    doc_language,
+    evaluate,
+    index_fields,
+    renamed,
+    scan,
+    verdict,
+)
 from monitor.match.incremental import LoadCache
 from monitor.match.rules import Rule, load_files, rule_files
 from monitor.models import Match
@@ -105,7 +114,9 @@ class RuleSet:
             return (_restore, (pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL),))
 
     def match(self, doc: Any) -> list[Match]:
-        """The rules that fire on doc (title, summary, text, language, feed_tags), in rule order."""
+        """The rules that fire on doc (title, summary, text, language, feed_tags), in rule order.
+        Rules with the same query (one plan, compile.py) are evaluated once; each of them
+        that passes its own language and feed filters gets that match under its own name."""
         compiled = self._compiled
         fields = index_fields(doc)
         occ = scan(compiled, fields)
@@ -117,16 +128,27 @@ class RuleSet:
         plans = compiled.plans
         present = set(occ)
         rank = self._rank
+        rules = self.rules
         lang = doc_language(doc)
         out = []
-        for ref in candidates:
-            rule, need, _ = plans[ref]
-            if need and any(clause.isdisjoint(present) for clause in need):
-                continue        # a key the query cannot hold without is absent (presearch.py)
-            if applies(rule, doc, lang):
-                m = evaluate(rule, compiled, occ, fields, plain)
-                if m is not None:
-                    out.append((rank[ref], m))
+        for pid in candidates:
+            rule, need, _, refs = plans[pid]
+            for clause in need:
+                if clause.isdisjoint(present):
+                    break       # a key the query cannot hold without is absent (presearch.py)
+            else:
+                if len(refs) == 1:
+                    at = rank[refs[0]]
+                    if applies(rules[at], doc, lang):
+                        m = evaluate(rules[at], compiled, occ, fields, plain)
+                        if m is not None:
+                            out.append((at, m))
+                    continue
+                ats = [at for at in map(rank.__getitem__, refs) if applies(rules[at], doc, lang)]
+                if ats:
+                    m = evaluate(rule, compiled, occ, fields, plain)
+                    if m is not None:
+                        out.extend((at, renamed(m, rules[at])) for at in ats)
         out.sort(key=_first)    # rule order (the few matches, not every candidate)
         return [m for _, m in out]
 

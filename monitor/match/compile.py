@@ -49,9 +49,11 @@ class Index:
         self.inner: frozenset[str] = frozenset()               # *infix* keys: deduplicated per token
         self.case_split: dict[str, tuple[dict[str, str], tuple[tuple[str, p.Term], ...]]] = {}
         self.refs: dict[str, int] = {}                         # key or pkey -> terms using it (for removal)
-        self.by_key: dict[str, frozenset[int]] = {}            # pkey -> refs of the rules anchored on it
-        self.always: frozenset[int] = frozenset()              # refs of rules without anchors
-        self.plans: dict[int, tuple[Rule, tuple[frozenset[str], ...], Any]] = {}  # ref -> (rule, other clauses, anchors)
+        self.by_key: dict[str, frozenset[int]] = {}            # pkey -> plans anchored on it
+        self.always: frozenset[int] = frozenset()              # plans without anchors
+        self.plans: dict[int, Plan] = {}                       # plan id -> (rule, other clauses, anchors, refs)
+        self.plan_of: dict[int, tuple[int, Rule]] = {}         # ref -> (its plan id, its rule)
+        self.same: dict[str, tuple[int, ...]] = {}             # query text -> plan ids of rules with it
         self.automata: tuple[Any, ...] = ()                    # the base automaton, then the delta one
         self.base: frozenset[str] = frozenset()                # keys of the base automaton
         self._delta: frozenset[str] = frozenset()              # keys of the delta automaton
@@ -59,7 +61,7 @@ class Index:
     def copy(self) -> Index:
         new = Index.__new__(Index)
         new.__dict__.update(self.__dict__)
-        for name in ("keys", "case", "case_split", "refs", "by_key", "plans"):
+        for name in ("keys", "case", "case_split", "refs", "by_key", "plans", "plan_of", "same"):
             setattr(new, name, getattr(self, name).copy())
         return new
 
@@ -102,12 +104,23 @@ class Index:
 
     # -- rules -------------------------------------------------------------------------
     def add(self, ref: int, rule: Rule) -> None:
+        """Index one rule: into the plan of an earlier rule with the same query, exclude,
+        ignore and min_hits (which fires with the same hits and why wherever it does), else
+        into a new plan, whose id is this ref, under its anchors."""
         if not rule.enabled:
             return
         for term in rule_terms(rule):
             self._use(term)
+        for pid in self.same.get(rule.query, ()):
+            first, others, anchors, refs = self.plans[pid]
+            if same_semantics(first, rule):
+                self.plans[pid] = (first, others, anchors, (*refs, ref))
+                self.plan_of[ref] = (pid, rule)
+                return
         anchors, others = plan(rule.query_ast)
-        self.plans[ref] = (rule, others, anchors)
+        self.plans[ref] = (rule, others, anchors, (ref,))
+        self.plan_of[ref] = (ref, rule)
+        self.same[rule.query] = (*self.same.get(rule.query, ()), ref)
         if anchors is None:
             self.always = self.always | {ref}
             return
@@ -116,17 +129,27 @@ class Index:
             by_key[key] = by_key.get(key, frozenset()) | {ref}
 
     def remove(self, ref: int) -> None:
-        entry = self.plans.pop(ref, None)
-        if entry is None:
+        found = self.plan_of.pop(ref, None)
+        if found is None:
             return                          # a disabled rule was never indexed
-        rule, _, anchors = entry
+        pid, rule = found
         for term in rule_terms(rule):
             self._unuse(term)
+        first, others, anchors, refs = self.plans[pid]
+        if len(refs) > 1:                   # the plan stays for its other rules (`first` may be
+            self.plans[pid] = (first, others, anchors, tuple(r for r in refs if r != ref))  # this one)
+            return
+        del self.plans[pid]
+        same = tuple(q for q in self.same[first.query] if q != pid)
+        if same:
+            self.same[first.query] = same
+        else:
+            del self.same[first.query]
         if anchors is None:
-            self.always = self.always - {ref}
+            self.always = self.always - {pid}
             return
         for key in anchors:
-            left = self.by_key[key] - {ref}
+            left = self.by_key[key] - {pid}
             if left:
                 self.by_key[key] = left
             else:
@@ -149,6 +172,17 @@ class Index:
         self._delta = delta
         self.inner = frozenset(k for k in keys if not k.startswith(" ") and not k.endswith(" "))
         return self
+
+
+def same_semantics(a: Rule, b: Rule) -> bool:
+    """Whether two rules fire on the same articles with the same hits and why (their
+    language and feed filters aside): the same query text (the why quotes it), exclude,
+    ignore and min_hits, resolved to equal trees (entities may differ between files)."""
+    return (a.query == b.query and a.exclude == b.exclude and a.ignore == b.ignore and a.min_hits == b.min_hits
+            and a.query_ast == b.query_ast and a.exclude_ast == b.exclude_ast and a.ignore_ast == b.ignore_ast)
+
+
+Plan = tuple[Rule, tuple[frozenset[str], ...], Any, tuple[int, ...]]   # see Index.plans
 
 
 def _one_token(term: p.Term) -> bool:

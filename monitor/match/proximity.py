@@ -87,7 +87,16 @@ def near_sides(node: p.Near, ctx: Context, left: list[Occ], right: list[Occ],
 
 
 def not_near(node: p.NotNear, ctx: Context, allowed: Limits) -> list[Occ]:
-    """The occurrences of A with no occurrence of B within range (these are A's hits)."""
+    """The occurrences of A with no occurrence of B within range (these are A's hits), found
+    once per context: the verdict, the hits and the why of a rule each ask (never mutated)."""
+    key = (id(node), allowed)               # the node lives as long as its rule set
+    found = ctx.unblocked.get(key)
+    if found is None:
+        found = ctx.unblocked[key] = _not_near(node, ctx, allowed)
+    return found
+
+
+def _not_near(node: p.NotNear, ctx: Context, allowed: Limits) -> list[Occ]:
     left = side(node.left, ctx, allowed)
     if not left:
         return []

@@ -33,8 +33,20 @@ _OPENERS = "\"'“‘«‹([{„"
 
 
 def paragraph_starts(text: str) -> list[int]:
-    """Offsets where a paragraph after the first one starts, ascending."""
-    return [m.end() for m in _PARAGRAPH_END.finditer(text)]
+    """Offsets where a paragraph after the first one starts, ascending: where each run of line
+    breaks ends. When "\n" is the only line break (nearly always), from the lengths of the
+    lines, a fifth of the time of the regex's character-class scan."""
+    if "\r" in text or "\u2028" in text or "\u2029" in text:
+        return [m.end() for m in _PARAGRAPH_END.finditer(text)]
+    lines = text.split("\n")
+    out = []
+    at = 0
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
+        at += len(line) + 1                 # just after the line break that ends line i
+        if i < last and (lines[i + 1] or i + 1 == last):
+            out.append(at)
+    return out
 
 
 def sentence_starts(text: str) -> list[int]:
@@ -53,7 +65,7 @@ def _ends_sentence(text: str, at: int) -> bool:
     if len(word) == 1 and word.isupper():
         return False                 # an initial: "Donald J. Trump"
     low = word.lower()
-    if low in ABBREVIATIONS or _DOTTED.fullmatch(word):
+    if low in ABBREVIATIONS or "." in word and _DOTTED.fullmatch(word):
         return False
     if low in NUMBER_ABBREVIATIONS:
         rest = text[at + 1:at + 4].lstrip()

@@ -13,12 +13,11 @@ Must not know about rules or queries beyond turning a term's text into tokens.
 
 from __future__ import annotations
 
-import operator
 import re
+import sys
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
-from itertools import accumulate, compress
 
 from monitor.match.sentences import paragraph_starts, sentence_starts
 from monitor.match.translit import transliterate_char
@@ -80,13 +79,15 @@ _ASCII_FOLD = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() else SE
 _ASCII_CASE = str.maketrans({chr(i): (chr(i) if chr(i).isalnum() else SEP) for i in range(128)})
 
 
-_ASCII_RUN = re.compile("[\x00-\x7f]+")
+_ASCII_BYTES = bytes(range(128))
 
 
 def _non_ascii(text: str) -> set[str]:
-    """The distinct non-ASCII characters of a text (runs of ASCII removed in C first: news
-    text is nearly all ASCII, so this is much quicker than finding each other character)."""
-    return set(_ASCII_RUN.sub("", text))
+    """The distinct non-ASCII characters of a text: its UTF-8 with the ASCII bytes deleted in
+    C (every byte of a longer sequence is above 127, so what is left decodes to exactly the
+    other characters). News text is nearly all ASCII: a third quicker than removing the
+    ASCII runs by regex, and much quicker than finding each other character."""
+    return set(text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES).decode("utf-8", "surrogatepass"))
 
 
 def fold(text: str, keep_case: bool = False) -> str:
@@ -159,7 +160,7 @@ class FieldIndex:
     Original offsets and case forms are computed lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units", "_case")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units")
 
     def __init__(self, text: str):
         self.text = text
@@ -169,7 +170,6 @@ class FieldIndex:
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
         self._units: dict[str, list[int]] = {}
-        self._case: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -179,10 +179,7 @@ class FieldIndex:
 
     def _folded_span(self, k: int) -> int:
         if self._starts is None:
-            # C-level: piece j of folded.split(SEP) starts at sum(len(earlier pieces)) + j
-            pieces = self._folded.split(SEP)
-            starts = map(operator.add, accumulate(map(len, pieces), initial=0), range(len(pieces)))
-            self._starts = list(compress(starts, pieces))
+            self._starts = _token_starts(self._folded)
         return self._starts[k]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
@@ -217,12 +214,15 @@ class FieldIndex:
         two of them, original and folded positions advance together.
         """
         if self._cum is None:
-            idx, cum, extra = [], [], 0
-            resized = re.compile("[" + "".join(map(re.escape, self._resized)) + "]")
-            for m in resized.finditer(self.text):
-                i = m.start()
-                extra += len(FOLD[ord(m.group())]) - 1
-                idx.append(i)
+            text, idx, cum, extra = self.text, [], [], 0
+            for c in self._resized:         # a few distinct characters: found by str.find
+                i = text.find(c)
+                while i >= 0:
+                    idx.append(i)
+                    i = text.find(c, i + 1)
+            idx.sort()
+            for i in idx:
+                extra += len(FOLD[ord(text[i])]) - 1
                 cum.append(i + 1 + extra)
             self._cum = (idx, cum)
         idx, cum = self._cum
@@ -232,12 +232,13 @@ class FieldIndex:
         return prev_idx + 1 + min(max(x - prev_cum, 0), next_idx - prev_idx - 1)
 
     def case_token(self, k: int) -> str:
-        """Token k with its original case (diacritics removed), for `{...}` terms."""
-        if self._case is None:
-            self._case = _case_aligned(self.text, len(self._tokens))
-        if self._case:
-            return self._case[k]
-        s, e = self.span(k, k)
+        """Token k with its original case (diacritics removed), for `{...}` terms: the case
+        tokens of its original characters (one token, else "")."""
+        if self._resized:
+            s, e = self.span(k, k)
+        else:                   # span(k, k) when every character folded to one
+            s = self._folded_span(k)
+            e = s + len(self._tokens[k])
         piece = self.text[s:e]
         if piece.isascii() and piece.isalnum():
             return piece        # what case_tokens gives for plain ASCII letters and digits, faster
@@ -245,17 +246,32 @@ class FieldIndex:
         return toks[0] if len(toks) == 1 else ""
 
 
-def _case_aligned(text: str, count: int) -> list[str]:
-    """The field's tokens with their case kept, when they line up one to one with the folded
-    tokens ([] when they might not). They do when every character folds, with and without
-    case, to the same length with separators in the same places: then the case token k
-    covers exactly the characters of token k, which is what case_token computes from the
-    token's own span. Plain ASCII always lines up. (One pass over the field: cheaper than
-    the original offsets of each token, which only hits need.)"""
-    if not text.isascii():
-        for c in _non_ascii(text):
-            a, b = FOLD[ord(c)], CASE[ord(c)]
-            if len(a) != len(b) or (SEP in a or SEP in b) and (len(a) > 1 or a != b):
-                return []
-    toks = _fold(text, True)[0].split()
-    return toks if len(toks) == count else []
+_TOKEN = re.compile(f"[^{SEP}]+")
+_NUMPY_AFTER = 32       # texts tokenised before `_token_starts` pays for importing numpy
+_texts_seen = 0
+
+
+def _token_starts(folded: str) -> list[int]:
+    """Where each token of a folded text starts: a character that is not SEP after one that
+    is (or at 0). In numpy, over the code points (one per str index in UTF-32), about a sixth
+    of the time of a regex pass on a news article, and every hit needs these offsets. But
+    importing numpy costs about 0.13 s, more than `monitor match` on one file may take to
+    start (issue 18): so the regex pass serves until numpy is loaded anyway (the daemon's
+    story index loads it) or this process has tokenised `_NUMPY_AFTER` texts. Both give the
+    same offsets (tests/test_match_text.py)."""
+    global _texts_seen
+    _texts_seen += 1
+    if "numpy" not in sys.modules and _texts_seen <= _NUMPY_AFTER:
+        return [m.start() for m in _TOKEN.finditer(folded)]
+    return _numpy_token_starts(folded)
+
+
+def _numpy_token_starts(folded: str) -> list[int]:
+    import numpy as np
+    text = SEP + folded
+    if text.isascii():
+        codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    else:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    word = codes != ord(SEP)
+    return np.flatnonzero(word[1:] & ~word[:-1]).tolist()

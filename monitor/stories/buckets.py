@@ -72,10 +72,8 @@ class Buckets:
                 continue
             self._n_pending -= 1
         if frozen:
-            q = np.array(frozen, dtype=np.uint64)
-            lo = np.searchsorted(self._keys, q, "left")
-            hi = np.searchsorted(self._keys, q, "right")
-            for i in np.flatnonzero(hi > lo).tolist():
+            lo, hi = self._spans(np.array(frozen, dtype=np.uint64))
+            for i in range(len(lo)):
                 span = self._slots[lo[i]:hi[i]]      # a view: marks in place
                 hit = span == slot
                 self._dead += int(np.count_nonzero(hit))
@@ -93,10 +91,9 @@ class Buckets:
             else:
                 found.update(held)
         if len(self._keys):
-            lo = np.searchsorted(self._keys, keys, "left")
-            hi = np.searchsorted(self._keys, keys, "right")
-            for i in np.flatnonzero(hi > lo).tolist():
-                found.update(self._slots[lo[i]:hi[i]].tolist())
+            lo, hi = self._spans(keys)
+            for a, b in zip(lo.tolist(), hi.tolist()):
+                found.update(self._slots[a:b].tolist())
             found.discard(-1)
         return found
 
@@ -115,15 +112,29 @@ class Buckets:
                 loose.extend(held)
         parts.append(np.array(loose, dtype=np.int32))
         if len(self._keys):
-            lo = np.searchsorted(self._keys, keys, "left")
-            hi = np.searchsorted(self._keys, keys, "right")
-            parts.extend(self._slots[lo[i]:hi[i]] for i in np.flatnonzero(hi > lo).tolist())
+            lo, hi = self._spans(keys)
+            parts.extend(self._slots[a:b] for a, b in zip(lo.tolist(), hi.tolist()))
         found = np.concatenate(parts)
         found = np.sort(found[found >= 0])
         if not len(found):
             return found, np.zeros(0, dtype=np.int64)
         starts = np.flatnonzero(np.concatenate(([True], found[1:] != found[:-1])))
         return found[starts], np.diff(np.append(starts, len(found)))
+
+    def _spans(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the sorted arrays hold each of `keys` that they hold at all: (starts, ends).
+
+        One binary search per key, and a second (for the end) only for the keys found: most
+        keys of a query are in no other article, and on a window of a million entries each
+        search is a chain of cache misses."""
+        keys_sorted = self._keys
+        lo = keys_sorted.searchsorted(keys, "left")
+        inside = lo < len(keys_sorted)
+        hit = np.flatnonzero(inside)
+        hit = hit[keys_sorted[lo[hit]] == keys[hit]]
+        if not len(hit):
+            return hit, hit
+        return lo[hit], keys_sorted.searchsorted(keys[hit], "right")
 
     def _merge(self) -> None:
         ks: list[int] = []

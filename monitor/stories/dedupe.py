@@ -61,6 +61,8 @@ def site_of(url: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _host_site(host: str) -> str:
+    """`_site`, remembered per host: a feed's 30 items ask for the same two hosts' sites
+    (its own and its items'), each a public-suffix look-up."""
     return _site(host)
 
 
@@ -108,7 +110,7 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
             candidate = _normalise(page_canonical)
         except ValueError:
             return base
-        if _site(urlsplit(candidate).hostname or "") == _site(urlsplit(base).hostname or ""):
+        if _host_site(urlsplit(candidate).hostname or "") == _host_site(urlsplit(base).hostname or ""):
             return candidate
     return base
 
@@ -120,7 +122,7 @@ def same_site(url: str, other: str) -> bool:
     """Do two http(s) URLs belong to the same registrable site (public-suffix aware)?"""
     if not (_valid_http(url.strip()) and _valid_http(other.strip())):
         return False
-    return _site(urlsplit(url.strip()).hostname or "") == _site(urlsplit(other.strip()).hostname or "")
+    return _host_site(urlsplit(url.strip()).hostname or "") == _host_site(urlsplit(other.strip()).hostname or "")
 
 
 def item_url(link: str, feed_url: str, page_canonical: str | None = None) -> str:
@@ -139,7 +141,7 @@ def item_url(link: str, feed_url: str, page_canonical: str | None = None) -> str
     if not link.strip() or same_site(key, feed_url):
         return key
     feed_host = urlsplit(feed_url.strip()).hostname if _valid_http(feed_url.strip()) else None
-    return f"{key}{VIA}{_site(feed_host) if feed_host else feed_url.strip()}"
+    return f"{key}{VIA}{_host_site(feed_host) if feed_host else feed_url.strip()}"
 
 
 def held_to_feed(url: str) -> bool:
@@ -295,6 +297,7 @@ def shingle_hashes(toks: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
 
 _PROBES: dict[int, np.ndarray] = {}
 _PROBE_DEPTH = 512                   # probes per empty bin before falling back to rotation
+_PROBE_FIRST = 8                     # probes looked at first (the rest only for bins not found there)
 
 
 def _probes(num_perm: int) -> np.ndarray:
@@ -322,11 +325,23 @@ def sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> np.ndarray:
     # (densification with random probes, Shrivastava 2017: two texts borrow from the same bin
     # as often as they agree), mixed with the probe's depth; past the last probe, the next
     # filled bin to its right (rotation)
-    probes = _probes(num_perm)[empty]
+    # (the first _PROBE_FIRST probes of each empty bin first: with a third of the bins filled,
+    # nearly every bin finds its source there; only the rest look along all _PROBE_DEPTH,
+    # which gives the same first filled bin as looking along all of them at once)
+    table = _probes(num_perm)
+    rows = np.arange(len(empty))
+    probes = table[empty, :_PROBE_FIRST]
     hit = filled[probes]
     depth = hit.argmax(axis=1)
-    found = hit[np.arange(len(empty)), depth]
-    source = probes[np.arange(len(empty)), depth]
+    found = hit[rows, depth]
+    source = probes[rows, depth]
+    if not found.all():
+        deeper = np.flatnonzero(~found)
+        probes = table[empty[deeper]]
+        hit = filled[probes]
+        at = hit.argmax(axis=1)
+        inner = np.arange(len(deeper))
+        depth[deeper], found[deeper], source[deeper] = at, hit[inner, at], probes[inner, at]
     if not found.all():
         nz = np.flatnonzero(filled)
         lost = empty[~found]

@@ -54,7 +54,7 @@ DEFAULT_DATE_SKEW_MINUTES = 15.0
 # Rarity-weighted share of event terms (names, figures, quotes, title words) at or above which
 # an article that is no copy is related coverage of an earlier one's event (`stories.related`;
 # the trade-off measured on real coverage is in docs/dedupe.md). 0 switches the level off.
-DEFAULT_RELATED_THRESHOLD = 0.07
+DEFAULT_RELATED_THRESHOLD = 0.065
 COPY, RELATED, FIRST = "copy", "related", "first"
 
 
@@ -191,7 +191,10 @@ class StoryIndex:
         self._key: list[str | None] = []
         self._story: list[str | None] = []
         self._fingerprint: list[str | None] = []
-        self._site: list[str | None] = []
+        # per slot, its article's registrable site as a small number (0: none, or a free slot),
+        # so the related level tells another outlet's candidates with one array comparison
+        self._site = np.zeros(0, dtype=np.int32)
+        self._site_ids: dict[str, int] = {"": 0}
         self._free: list[int] = []
         self._by_fingerprint: dict[str, int] = {}
         self._oldest = _NEVER                            # earliest publication time held
@@ -216,14 +219,24 @@ class StoryIndex:
         """
         when = self.window_time(published, seen) if seen is not None else _utc(published)
         hashes = np.frombuffer(terms, dtype="<u8").astype(np.uint64) if terms else _NO_TERMS
-        self._add(article_key, story_key, fingerprint, signature_values(sig), when, hashes)
+        values = signature_values(sig)
+        self._add(article_key, story_key, fingerprint, values, when, hashes, self._buckets.keys(values),
+                  self._site_id(site_of(article_key)))
 
     def window_time(self, published: datetime | None, seen: datetime) -> datetime:
         """`window_time` with this index's window and skew."""
         return window_time(published, seen, self.window, self.skew)
 
+    def _site_id(self, site: str) -> int:
+        known = self._site_ids.get(site)
+        if known is None:
+            known = self._site_ids[site] = len(self._site_ids)
+        return known
+
     def _add(self, article_key: str, story_key: str, fingerprint: str, values: np.ndarray,
-             published: datetime, terms: np.ndarray) -> None:
+             published: datetime, terms: np.ndarray, bands: np.ndarray, site: int) -> None:
+        """Index one article; `bands` are its LSH band keys (`Buckets.keys(values)`), `site` its
+        site's number (`_site_id`)."""
         if len(values) != self.num_perm:
             raise ValueError(f"expected a signature of {self.num_perm} values, got {len(values)}")
         if article_key in self._slot:
@@ -233,10 +246,10 @@ class StoryIndex:
         self._sigs[slot] = values
         self._when[slot] = us
         self._key[slot], self._story[slot], self._fingerprint[slot] = article_key, story_key, fingerprint
-        self._site[slot] = site_of(article_key)           # one shared string per site
+        self._site[slot] = site
         self._slot[article_key] = slot
         self._by_fingerprint.setdefault(fingerprint, slot)
-        self._buckets.insert(slot, self._buckets.keys(values))
+        self._buckets.insert(slot, bands)
         self._related.add(slot, terms)
         self._oldest = min(self._oldest, us)
         if self._clock is None or published > self._clock:
@@ -287,6 +300,8 @@ class StoryIndex:
         terms = _EMPTY_TERMS
         if related:
             terms = sig.terms if sig.terms is not None else event_terms(title, text)
+        bands = self._buckets.keys(values)       # once: the look-up, the insert and the store's band keys
+        site = site_of(article_key)
         known = self._slot.get(article_key)
         story: str | None
         similar: tuple[str, ...]
@@ -296,18 +311,20 @@ class StoryIndex:
             story, similar, score = self._story[known], (), 1.0
             level = FIRST if story == article_key else COPY
         else:
-            story, similar, score = self._match(article_key, fingerprint, values, _micros(when), required)
+            story, similar, score = self._match(article_key, fingerprint, values, bands, _micros(when), required)
             if story is None and self.related_threshold > 0:
-                story, similar, score = self._match_related(article_key, terms, _micros(when))
+                story, similar, score = self._match_related(site, terms, _micros(when))
                 level = RELATED
             if story is not None:
                 shared = self._shared(terms, self._slot[similar[0]])
-        self._add(article_key, story or article_key, fingerprint, values, when, terms.hashes)
+        self._add(article_key, story or article_key, fingerprint, values, when, terms.hashes, bands,
+                  self._site_id(site))
         return StoryAssignment(article_key=article_key, story_key=story or article_key,
                                is_new_story=story is None, similar_to=similar, similarity=score,
                                fingerprint=fingerprint, signature=values_bytes(values), published=when,
                                seen=seen, level=level if story is not None else FIRST, shared=shared,
-                               terms=terms.hashes.astype("<u8").tobytes(), bands=self.band_keys(values))
+                               terms=terms.hashes.astype("<u8").tobytes(),
+                               bands=tuple(bands.view(np.int64).tolist()))
 
     def band_keys(self, signature: bytes | np.ndarray) -> tuple[int, ...]:
         """The LSH band keys of a signature as signed 64-bit integers: what the PostgreSQL store
@@ -315,7 +332,7 @@ class StoryIndex:
         values = signature if isinstance(signature, np.ndarray) else signature_values(signature)
         return tuple(self._buckets.keys(values).view(np.int64).tolist())
 
-    def _match_related(self, key: str, terms: EventTerms,
+    def _match_related(self, site: str, terms: EventTerms,
                        when_us: int) -> tuple[str | None, tuple[str, ...], float]:
         """The story of the earlier article whose event terms this one shares most, if enough."""
         # any article of the window is a candidate, whatever its level in its story: the outlets
@@ -324,16 +341,15 @@ class StoryIndex:
         # docs/dedupe.md: head-only candidates grouped 13 points fewer same-event pairs at the
         # same share of different-event pairs). Each join still needs its own evidence against
         # one article, and stories are never merged. Only another site's articles are candidates:
-        # one outlet's articles share its boilerplate, not an event.
-        site = site_of(key)
+        # one outlet's articles share its boilerplate, not an event. (`site` is the new article's;
+        # it is not indexed yet, so no candidate slot is its own.)
         if not site:                 # no http(s) host (a urn:, a javascript: link): no outlet to compare
             return None, (), 0.0
+        own = self._site_ids.get(site, -1)
 
         def eligible(slots: np.ndarray) -> np.ndarray:
-            near = np.abs(self._when[slots] - when_us) <= self._window_us
-            other = [self._key[s] != key and bool(self._site[s]) and self._site[s] != site
-                     for s in slots.tolist()]
-            return near & np.array(other, dtype=bool)
+            sites = self._site[slots]
+            return (np.abs(self._when[slots] - when_us) <= self._window_us) & (sites != own) & (sites != 0)
 
         found = self._related.best(terms.hashes, eligible)
         if found is None or found[0] < self.related_threshold:
@@ -349,12 +365,12 @@ class StoryIndex:
         order = np.argsort(-self._related.freq.weights(shared), kind="stable")
         return tuple(terms.labels[int(h)] for h in shared[order][:12])
 
-    def _match(self, key: str, fingerprint: str, values: np.ndarray, when_us: int,
+    def _match(self, key: str, fingerprint: str, values: np.ndarray, bands: np.ndarray, when_us: int,
                required: float) -> tuple[str | None, tuple[str, ...], float]:
         exact = self._by_fingerprint.get(fingerprint)
         if exact is not None and self._key[exact] != key and self._in_window(exact, when_us):
             return self._story[exact], (str(self._key[exact]),), 1.0
-        found = self._buckets.query(self._buckets.keys(values))
+        found = self._buckets.query(bands)
         if not found:
             return None, (), 0.0
         cands = np.fromiter(found, dtype=np.int64, count=len(found))
@@ -385,11 +401,12 @@ class StoryIndex:
             sigs[:slot] = self._sigs
             when = np.full(size, _NEVER, dtype=np.int64)
             when[:slot] = self._when
-            self._sigs, self._when = sigs, when
+            site = np.zeros(size, dtype=np.int32)
+            site[:slot] = self._site[:slot]
+            self._sigs, self._when, self._site = sigs, when, site
         self._key.append(None)
         self._story.append(None)
         self._fingerprint.append(None)
-        self._site.append(None)
         return slot
 
     def _remove(self, slot: int) -> None:
@@ -399,7 +416,8 @@ class StoryIndex:
         self._related.remove(slot)
         if fingerprint is not None and self._by_fingerprint.get(fingerprint) == slot:
             del self._by_fingerprint[fingerprint]
-        self._key[slot] = self._story[slot] = self._fingerprint[slot] = self._site[slot] = None
+        self._key[slot] = self._story[slot] = self._fingerprint[slot] = None
+        self._site[slot] = 0
         self._when[slot] = _NEVER
         self._free.append(slot)
 

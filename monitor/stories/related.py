@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 
 from monitor.stories.buckets import Buckets
+from monitor.stories.places import place_of, places
 
 LEAD_CHARS = 2500           # title + this much text: where the event is told
 MAX_TERMS = 64              # per article: bounds memory and the candidate search
@@ -38,6 +39,9 @@ COMMON_FLOOR = 4
 # (the first minutes of a new installation: the backlog is recorded, not indexed), so there
 # a related join needs the strong evidence: STRONG_SHARED shared figures or quotes.
 MIN_WINDOW_DOCS = 50
+HEADLINE_WORDS = 3          # a line of at least this many words of four letters or more ...
+HEADLINE_SHARE = 0.75       # ... this share of them capitalised is written in headline case
+HEADLINE_CHARS = 240        # (longer lines are paragraphs)
 MAX_CANDIDATES = 16         # scored per article: those sharing the most rare terms
 TABLE_BITS = 20             # document-frequency counters: 2**20 int32 (4 MiB) for the whole window
 PRIOR_DOCS = 50.0           # smoothing: a term seen once in a nearly empty window is not "rare" yet
@@ -54,6 +58,8 @@ WEAK_FACTOR = 0.5
 CONTRADICTION_FACTOR = 0.4
 
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*%?", re.UNICODE)
+# a curly apostrophe inside a word ("you’ll", "Trump’s") is no quotation mark
+_APOSTROPHE = re.compile(r"(?<=\w)[’‘](?=\w)")
 _QUOTE = re.compile(r"[\"“”„«»‘’‚‹›]([^\"“”„«»‹›\n]{12,400})[\"“”„«»‹›]")
 _SENTENCE_END = set(".!?:;\n\"“”«»")
 # capitalised words that say nothing about which event it is, in the languages we see most
@@ -69,6 +75,11 @@ ce cette ces qui que quoi au aux
 el los las unos unas y o pero en con por para es son fue ha lo al del se su sus
 il lo gli uno una e o ma di da con per è sono
 monday tuesday wednesday thursday friday saturday sunday
+montag dienstag mittwoch donnerstag freitag samstag sonntag sonnabend
+lundi mardi mercredi jeudi vendredi samedi dimanche
+lunes martes miercoles jueves viernes sabado domingo
+lunedi martedi mercoledi giovedi venerdi sabato domenica
+segunda terca quarta quinta sexta
 president prime minister ministers secretary general government national assembly party ministry
 council state states united people city country news reuters afp dpa photo image video read more
 """.split())
@@ -86,6 +97,15 @@ class EventTerms:
 
     def __len__(self) -> int:
         return len(self.hashes)
+
+    def __reduce__(self) -> tuple:
+        # a worker sends one per article: the hashes as bytes pickle in half the time of an array
+        return _event_terms, (self.hashes.astype("<u8").tobytes(), self.labels)
+
+
+def _event_terms(hashes: bytes, labels: dict[int, str]) -> EventTerms:
+    """An `EventTerms` from its pickled form (`EventTerms.__reduce__`)."""
+    return EventTerms(np.frombuffer(hashes, dtype="<u8").astype(np.uint64), labels)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -105,6 +125,9 @@ def _number(token: str) -> str | None:
     if not body[:1].isdigit() or any(c.isalpha() for c in body):
         return None                    # "G7", "F-35" stay words
     groups = re.split(r"[.,]", body)
+    if len(groups) == 3 and len(groups[2]) == 4 and groups[2][:2] in ("19", "20") and not pct \
+            and 1 <= len(groups[0]) <= 2 and 1 <= len(groups[1]) <= 2:
+        return groups[2]               # a date, "28.04.2025": its year, not the figure 28042025
     if len(groups) > 1 and all(len(g) == 3 for g in groups[1:]):
         body = "".join(groups)         # thousands separators
     elif len(groups) == 2:
@@ -137,6 +160,8 @@ def _hash(term: str) -> int:
 def _quote_terms(lead: str) -> list[tuple[str, str]]:
     """Word trigrams of quoted passages: a quoted sentence is often verbatim across outlets."""
     out: list[tuple[str, str]] = []
+    if "’" in lead or "‘" in lead:
+        lead = _APOSTROPHE.sub("'", lead)
     for m in _QUOTE.finditer(lead):
         words = [_fold(w) for w in re.findall(r"\w+", m.group(1))]
         if len(words) >= QUOTE_WORDS:
@@ -160,18 +185,41 @@ _NUMBER_TOKEN = re.compile(r"\d(?<![\w.,].)\w*(?:[.,]\d+)*%?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s|\n)\W*")
 
 
-def _scan(lead: str) -> tuple[list[str], list[str], set[str]]:
-    """Capitalised tokens, number tokens, and the words written capitalised inside a sentence."""
+_LINE = re.compile(r"[^\n]+")
+_LONG_WORD = re.compile(r"(?<!\w)[^\W\d_]{4,}")
+_LONG_CAP = re.compile(r"[" + _UPPER + r"](?<!\w.)[^\W\d_]{3,}")
+
+
+def _headline_lines(lead: str) -> list[tuple[int, int]]:
+    """Where the lines written in headline case are (most words capitalised: "Also read" lists
+    of other stories, captions, menus): a capitalised word there is no sign of a name."""
+    out = []
+    for m in _LINE.finditer(lead):
+        line = m.group()
+        if len(line) > HEADLINE_CHARS:          # a paragraph, not a headline
+            continue
+        words = len(_LONG_WORD.findall(line))
+        if words >= HEADLINE_WORDS and len(_LONG_CAP.findall(line)) >= HEADLINE_SHARE * words:
+            out.append(m.span())
+    return out
+
+
+def _scan(lead: str) -> tuple[list[str], list[tuple[int, int]], list[str], set[str]]:
+    """Capitalised tokens and where they are, number tokens, and the words written capitalised
+    inside a sentence."""
     starts = {m.end() for m in _SENTENCE_START.finditer(lead)}
     starts |= _german_nouns(lead, starts)
+    headlines = _headline_lines(lead)
     caps: list[str] = []
+    spans: list[tuple[int, int]] = []
     inside: set[str] = set()
     for m in _CAP_TOKEN.finditer(lead):
         word = m.group()
         caps.append(word)
-        if len(word) > 1 and m.start() not in starts:
+        spans.append(m.span())
+        if len(word) > 1 and m.start() not in starts and not any(a <= m.start() < b for a, b in headlines):
             inside.add(word)
-    return caps, _NUMBER_TOKEN.findall(lead), inside
+    return caps, spans, _NUMBER_TOKEN.findall(lead), inside
 
 
 # a share written as words ("fünf Prozent", "five per cent", "cinq pour cent") is the figure
@@ -215,24 +263,82 @@ def _german_nouns(lead: str, starts: set[int]) -> set[int]:
     start: a capitalised article counts there only ("Die Staaten", not "in Den Haag")."""
     if sum(map(lead.count, _GERMAN)) < 4:
         return set()
-    return {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
+    found = {m.end() for m in _GERMAN_NOUN.finditer(lead) if m.group(1) is not None or m.start() in starts}
+    found.update(m.start() for m in _GERMAN_SUFFIX_NOUN.finditer(lead))
+    return found
+
+
+# ... and so is a capitalised word with the ending of a German noun ("Einigung", "Nachrichtenagenturen",
+# "Mannschaft", "Ergebnisse"): names seldom end so
+_GERMAN_SUFFIX_NOUN = re.compile(
+    r"(?<!\w)[A-ZÄÖÜ]\w*(?:ung|ungen|heit|heiten|keit|keiten|schaft|schaften|tion|tionen|tät|täten|nis|nisse"
+    r"|ismus|ment|mente|menten|ium|ien|uren)(?!\w)")
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CYRILLIC_ENDING = re.compile(r"(?<=[бвгґджзйклмнпрстфхцчшщ])[аяоеиіїуюєыьй]{1,2}$")
+
+
+def _name_key(folded: str) -> str:
+    """A name without the ending its sentence gave it, the same way on every side: "Stoltenbergs"
+    and "Stoltenberg"; "України", "Україна" and "Україну"."""
+    if len(folded) >= 6 and folded[-1] == "s" and folded.isascii():
+        return folded[:-1]
+    cut = _CYRILLIC_ENDING.sub("", folded)
+    return cut if len(cut) >= 4 else folded
+
+
+# words in scripts without capitals (Arabic, Hebrew, the Indic scripts, Thai, Myanmar): there any
+# word can be a place name
+_UNCASED_WORD = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f]\\w*")
+
+
+def _place_terms(lead: str, caps: list[str], spans: list[tuple[int, int]]) -> tuple[list[tuple[str, str]], set[str]]:
+    """Countries and large cities in any of our languages as one term each ("w:@ES" for "Spain",
+    "Spanien", "España"), and the folded words that named them. In a cased script only the
+    capitalised words are looked up (`caps`, at `spans`), consecutive ones together for names
+    of several words ("Costa Rica"); in the others every word is."""
+    runs: list[list[str]] = []
+    for i, word in enumerate(caps):
+        if i and spans[i][0] == spans[i - 1][1] + 1 and lead[spans[i - 1][1]] == " ":
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+    if _UNCASED_WORD.search(lead):
+        runs.append(_UNCASED_WORD.findall(lead))
+    found: list[tuple[str, str]] = []
+    used: set[str] = set()
+    for run in runs:
+        if len(run) == 1:                       # most capitalised words stand alone
+            place = place_of(_fold(run[0]))
+            if place is not None:
+                found.append(("w:@" + place, run[0]))
+                used.add(_fold(run[0]))
+            continue
+        for start, n, place in places([_fold(w) for w in run]):
+            found.append(("w:@" + place, " ".join(run[start:start + n])))
+            if n == 1:
+                used.add(_fold(run[start]))
+    return found, used
 
 
 def event_terms(title: str, text: str) -> EventTerms:
     """The terms that identify the event an article reports (see the module docstring)."""
     lead = f"{title}\n{text[:LEAD_CHARS]}"
-    caps, numbers, inside = _scan(lead)
+    caps, spans, numbers, inside = _scan(lead)
     names = {_fold(w) for w in inside}
     found = _quote_terms(lead)
     found += [(("f:" if _distinctive(n) else "n:") + n, n)
               for n in map(_number, numbers + _percentages(lead)) if n is not None]
+    place_terms, place_words = _place_terms(lead, caps, spans)
+    found += place_terms
     title_words = [w for w in _TOKEN.findall(title) if len(w) > 3 and not w[0].isdigit()]
     for word in [*title_words, *caps]:
         folded = _fold(word)
-        if folded in _STOP or len(folded) < 2:
+        if folded in _STOP or len(folded) < 2 or folded in place_words:
             continue
         if folded in names or word in title_words:
-            found.append(("w:" + folded, word))
+            found.append(("w:" + _name_key(folded), word))
     labels: dict[str, str] = {}         # term key -> label, first occurrence first
     for key, label in found:
         if len(labels) >= MAX_TERMS:
@@ -303,12 +409,14 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     not match everything sharing a name:
     score = shared / sqrt(total_new * total_old) * min(1, smaller_count / DAMP_TERMS), weights
     by rarity in the window and by kind (`KIND_WEIGHT`), halved when fewer than
-    `STRONG_SHARED` of the shared terms are figures or quotes.
+    `STRONG_SHARED` of the shared terms are figures or quotes; 0 when fewer than `MIN_SHARED`
+    shared terms weigh anything (a term common in the window is no evidence).
     """
     shared = np.intersect1d(new, old, assume_unique=True)
-    if len(shared) < MIN_SHARED:
+    shared_weights = freq.weights(shared)
+    if np.count_nonzero(shared_weights) < MIN_SHARED:      # a term common in the window is no evidence
         return 0.0, shared
-    w_shared = float(freq.weights(shared).sum())
+    w_shared = float(shared_weights.sum())
     w_new = float(new_weights.sum())
     w_old = float(freq.weights(old).sum())
     damp = min(1.0, min(len(new), len(old)) / DAMP_TERMS)
@@ -417,5 +525,6 @@ class TermIndex:
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = np.sqrt(w_new * w_old)
             score = np.minimum(1.0, w_shared / denom) * damp
-        ok = (denom > 0) & np.isfinite(denom) & (np.bincount(owner, shared, minlength=k) >= MIN_SHARED)
+        evidence = np.bincount(owner, shared & (weights > 0), minlength=k)   # common terms are none
+        ok = (denom > 0) & np.isfinite(denom) & (evidence >= MIN_SHARED)
         return np.where(ok, score, 0.0)
