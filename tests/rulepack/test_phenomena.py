@@ -175,6 +175,12 @@ CASES = [
     ("data science: EDA as exploratory data analysis", "eda", False, "",
      "Exploratory data analysis (EDA) comes first: with pandas we check the shape, the "
      "missing values and the capabilities of the dataset before any model."),
+    # a rare surname said twice, with no context word beside it
+    ("de bare surname twice: Merz ... so Merz", "merz", True, "",
+     "Merz verlangte eine neue Ausrichtung der Union: Frieden gebe es nur aus Stärke, "
+     "sagte Merz vor den Abgeordneten."),
+    ("de drug company twice: Merz Pharma", "merz", False, "",
+     "Merz Pharma steigerte den Umsatz mit Ästhetikprodukten; Merz will in Asien wachsen."),
     # the European army in cases and word orders no fixed phrase lists (adjective + noun)
     ("ru accusative: европейскую армию", "defence-union", True, "",
      "Министр предложил создать европейскую армию к концу десятилетия."),
