@@ -53,3 +53,9 @@ def test_strip_controls_leaves_only_newline_and_tab(s):
     # printable characters are all kept, in order
     kept = [c for c in s if unicodedata.category(c) not in ("Cc", "Zl", "Zp")]
     assert [c for c in out if c not in "\n\t"] == [c for c in kept if c not in "\n\t"]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x3000)) | st.text(alphabet="a\r\n\t\x1b\x85\u2028\u00a0 "))
+def test_strip_controls_returns_early_only_when_nothing_would_change(s):
+    from monitor.sanitize import _CONTROL, _UNICODE_BREAK
+    assert strip_controls(s) == _CONTROL.sub("", _UNICODE_BREAK.sub("\n", s.replace("\r\n", "\n")))

@@ -175,6 +175,19 @@ CASES = [
     ("data science: EDA as exploratory data analysis", "eda", False, "",
      "Exploratory data analysis (EDA) comes first: with pandas we check the shape, the "
      "missing values and the capabilities of the dataset before any model."),
+    # the European army in cases and word orders no fixed phrase lists (adjective + noun)
+    ("ru accusative: европейскую армию", "defence-union", True, "",
+     "Министр предложил создать европейскую армию к концу десятилетия."),
+    ("pl adjective first: europejskiej armii", "defence-union", True, "",
+     "Pomysł europejskiej armii wraca po każdym szczycie w Brukseli."),
+    ("sl genitive: evropske vojske", "defence-union", True, "",
+     "Zamisel skupne evropske vojske ima v Parizu vedno več zagovornikov."),
+    ("de genitive noun, not the adjective: stärkste Armee Europas", "defence-union", False, "",
+     "Der Kanzler will die Bundeswehr zur stärksten Armee Europas machen."),
+    ("en US command: U.S. Army Europe", "defence-union", False, "",
+     "The exercise was run by U.S. Army Europe from its headquarters in Wiesbaden."),
+    ("en plural: European armies", "defence-union", False, "",
+     "European armies are short of shells, drones and trained reservists."),
 ]
 
 
