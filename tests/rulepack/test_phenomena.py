@@ -175,6 +175,15 @@ CASES = [
     ("data science: EDA as exploratory data analysis", "eda", False, "",
      "Exploratory data analysis (EDA) comes first: with pandas we check the shape, the "
      "missing values and the capabilities of the dataset before any model."),
+    # a NATO share-of-GDP target without the word defence
+    ("en NATO target without 'defence': the 5% goal", "defence-spending-target", True, "",
+     "At the NATO summit the allies set a goal of 5% of GDP by 2035; Britain expects to "
+     "reach 4.1% of GDP in 2027."),
+    ("en NATO target in the headline, GDP in the text", "defence-spending-target", True,
+     "Prime minister sets a date for the new target",
+     "Under NATO's new definitions the government expects to reach 3.5% of GDP by 2030."),
+    ("en research target of GDP, no NATO", "defence-spending-target", False, "",
+     "The Union keeps its target of spending 3% of GDP on research and development."),
     # a rare surname said twice, with no context word beside it
     ("de bare surname twice: Merz ... so Merz", "merz", True, "",
      "Merz verlangte eine neue Ausrichtung der Union: Frieden gebe es nur aus Stärke, "
