@@ -175,6 +175,15 @@ CASES = [
     ("data science: EDA as exploratory data analysis", "eda", False, "",
      "Exploratory data analysis (EDA) comes first: with pandas we check the shape, the "
      "missing values and the capabilities of the dataset before any model."),
+    # more cases and scripts of the two core names
+    ("et genitive: Kaja Kallase", "kallas", True, "",
+     "Kaja Kallase sõnul peab Euroopa Liit Ukrainat edasi toetama."),
+    ("cs genitive first name: Kaje Kallas", "kallas", True, "",
+     "Podle Kaje Kallas musí Unie dál podporovat Ukrajinu."),
+    ("el name: Μαρκ Ρούτε", "rutte", True, "",
+     "Ο Μαρκ Ρούτε ζήτησε από τους συμμάχους περισσότερες δαπάνες για την άμυνα."),
+    ("lv one t: Marks Rute", "rutte", True, "",
+     "NATO ģenerālsekretārs Marks Rute aicināja sabiedrotos vairāk tērēt aizsardzībai."),
     # a NATO share-of-GDP target without the word defence
     ("en NATO target without 'defence': the 5% goal", "defence-spending-target", True, "",
      "At the NATO summit the allies set a goal of 5% of GDP by 2035; Britain expects to "
