@@ -75,7 +75,10 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
                  if deps.stories is not None else None)  # an empty index is falsy
         story_key = story.story_key if story else a.url
         copy = story is not None and story.level == "copy"
-        story_id = deps.store.story_id_of(story_key) if copy else None
+        # a copy's story id is read only when a match asks whether its story was queued already
+        # (one round trip on PostgreSQL, under the story lock: most copies match no rule)
+        story_id: int | None = None
+        looked_up = False
         own_site = not held_to_feed(a.url)      # an outlet's own copy: never suppressed by a held item
         if story:
             assignments.append(story)
@@ -86,8 +89,12 @@ def decide(deps: Any, articles: list[Article], analyses: list[Analysis], seen: d
                 if ch not in enabled:
                     continue
                 key = (story_key, m.rule, ch)
-                if copy and (key in queued or (story_id and deps.store.story_already_queued(
-                        story_id, m.rule, ch, ignore_held=own_site))):
+                if copy and key in queued:
+                    continue
+                if copy and not looked_up:
+                    story_id, looked_up = deps.store.story_id_of(story_key), True
+                if copy and story_id and deps.store.story_already_queued(story_id, m.rule, ch,
+                                                                          ignore_held=own_site):
                     continue
                 queued.add(key)
                 channels.append(ch)
