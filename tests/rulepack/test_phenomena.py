@@ -175,6 +175,30 @@ CASES = [
     ("data science: EDA as exploratory data analysis", "eda", False, "",
      "Exploratory data analysis (EDA) comes first: with pandas we check the shape, the "
      "missing values and the capabilities of the dataset before any model."),
+    # more cases and scripts of the two core names
+    ("et genitive: Kaja Kallase", "kallas", True, "",
+     "Kaja Kallase sõnul peab Euroopa Liit Ukrainat edasi toetama."),
+    ("cs genitive first name: Kaje Kallas", "kallas", True, "",
+     "Podle Kaje Kallas musí Unie dál podporovat Ukrajinu."),
+    ("el name: Μαρκ Ρούτε", "rutte", True, "",
+     "Ο Μαρκ Ρούτε ζήτησε από τους συμμάχους περισσότερες δαπάνες για την άμυνα."),
+    ("lv one t: Marks Rute", "rutte", True, "",
+     "NATO ģenerālsekretārs Marks Rute aicināja sabiedrotos vairāk tērēt aizsardzībai."),
+    # a NATO share-of-GDP target without the word defence
+    ("en NATO target without 'defence': the 5% goal", "defence-spending-target", True, "",
+     "At the NATO summit the allies set a goal of 5% of GDP by 2035; Britain expects to "
+     "reach 4.1% of GDP in 2027."),
+    ("en NATO target in the headline, GDP in the text", "defence-spending-target", True,
+     "Prime minister sets a date for the new target",
+     "Under NATO's new definitions the government expects to reach 3.5% of GDP by 2030."),
+    ("en research target of GDP, no NATO", "defence-spending-target", False, "",
+     "The Union keeps its target of spending 3% of GDP on research and development."),
+    # a rare surname said twice, with no context word beside it
+    ("de bare surname twice: Merz ... so Merz", "merz", True, "",
+     "Merz verlangte eine neue Ausrichtung der Union: Frieden gebe es nur aus Stärke, "
+     "sagte Merz vor den Abgeordneten."),
+    ("de drug company twice: Merz Pharma", "merz", False, "",
+     "Merz Pharma steigerte den Umsatz mit Ästhetikprodukten; Merz will in Asien wachsen."),
     # the European army in cases and word orders no fixed phrase lists (adjective + noun)
     ("ru accusative: европейскую армию", "defence-union", True, "",
      "Министр предложил создать европейскую армию к концу десятилетия."),
