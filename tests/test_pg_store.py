@@ -125,3 +125,20 @@ def test_every_query_of_the_store_runs_on_postgres(pg_url):
     assert store.prune_story_signatures(now_utc()) == 0 and store.latest_story_published() is None
     assert store.size_bytes() > 0 and store.integrity_ok()
     store.close()
+
+
+def test_a_failing_write_in_a_pipelined_block_rolls_the_whole_unit_back(pg_url):
+    import psycopg
+    import pytest
+    store = PgStore(pg_url)
+    store.sync_feeds([FeedSettings(url="https://f/1")])
+    with pytest.raises(psycopg.Error), store.transaction(flat=True):
+        store.save_feed_items("https://f/1", [], [(Article(url="https://a/ok", feed_url="https://f/1", guid="g",
+                                                           title="T"), [], ())], {})
+        with store.pipelined():
+            store._many("UPDATE feeds SET error_count = 1 / ? WHERE url = ?", [[0, "https://f/1"]])  # refused
+            store._update("feeds", "url", "https://f/1", {"last_status": 200})
+    assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 0      # nothing kept
+    assert store.db.execute("SELECT last_status FROM feeds").fetchone()[0] is None
+    queue(store, 2)                                                                  # the handle works on
+    assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2

@@ -58,10 +58,8 @@ def sentence_starts(text: str) -> list[int]:
 def _ends_sentence(text: str, at: int) -> bool:
     if text[at] != ".":
         return True                  # ! and ? always end a sentence
-    start = at
-    while start > 0 and not text[start - 1].isspace() and at - start < 24:
-        start -= 1
-    word = text[start:at].lstrip(_OPENERS)
+    before = text[max(0, at - 24):at]          # the word: up to 24 non-space characters before it
+    word = before.rsplit(None, 1)[-1].lstrip(_OPENERS) if before and not before[-1].isspace() else ""
     if len(word) == 1 and word.isupper():
         return False                 # an initial: "Donald J. Trump"
     low = word.lower()

@@ -87,24 +87,31 @@ class ArticleQueries(StoreBase):
                                                            articles) if art_id is not None]
             ids = [art_id for art_id, _ in new]
             new_of = {article.guid: art_id for art_id, (article, _, _) in new}
-            self._many(
-                "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp, article_id) "
-                "VALUES (?,?,?,?,?,?,?) ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
-                "stamp = excluded.stamp, article_id = COALESCE(excluded.article_id, entries.article_id)",
-                [[feed_url, e.guid, e.url, now, now, entry_stamp(e), new_of.get(e.guid)] for e in entries])
-            match_rows: list[list[Any]] = []
-            outbox_rows: list[list[Any]] = []
-            for art_id, (_, matches, default_channels) in new:
-                for m in matches:
-                    match_rows.append(self._match_row(art_id, m, now))
-                    outbox_rows += [[art_id, m.rule, ch, m.priority, now]
-                                    for ch in m.channels or tuple(default_channels)]
-            self._many("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)", match_rows)
-            self._many("INSERT OR IGNORE INTO outbox (article_id, rule, channel, priority, created) "
-                       "VALUES (?,?,?,?,?)", outbox_rows)
-            if feed_values:
-                self._update("feeds", "url", feed_url, feed_values)
+            # the rest needs no result back: one round trip on PostgreSQL, not one per kind of row
+            with self.pipelined():
+                self._save_rows(feed_url, entries, new, new_of, feed_values, now)
         return ids
+
+    def _save_rows(self, feed_url: str, entries: Sequence[Entry], new: list, new_of: dict[str, int],
+                   feed_values: dict[str, Any], now: str) -> None:
+        """`save_feed_items` after the articles: entries, matches, outbox rows, the feed's state."""
+        self._many(
+            "INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp, article_id) "
+            "VALUES (?,?,?,?,?,?,?) ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen, "
+            "stamp = excluded.stamp, article_id = COALESCE(excluded.article_id, entries.article_id)",
+            [[feed_url, e.guid, e.url, now, now, entry_stamp(e), new_of.get(e.guid)] for e in entries])
+        match_rows: list[list[Any]] = []
+        outbox_rows: list[list[Any]] = []
+        for art_id, (_, matches, default_channels) in new:
+            for m in matches:
+                match_rows.append(self._match_row(art_id, m, now))
+                outbox_rows += [[art_id, m.rule, ch, m.priority, now]
+                                for ch in m.channels or tuple(default_channels)]
+        self._many("INSERT OR IGNORE INTO matches VALUES (?,?,?,?,?,?,?)", match_rows)
+        self._many("INSERT OR IGNORE INTO outbox (article_id, rule, channel, priority, created) "
+                   "VALUES (?,?,?,?,?)", outbox_rows)
+        if feed_values:
+            self._update("feeds", "url", feed_url, feed_values)
 
     def mark_unmatched(self, reasons: dict[str, str]) -> None:
         """Articles (by URL) stored without matches because their matching failed, with the reason."""

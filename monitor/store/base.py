@@ -352,6 +352,12 @@ class StoreBase:
         """One statement with RETURNING for many parameter rows: each row's returned rows."""
         return [self.db.execute(sql, list(r)).fetchall() for r in rows]
 
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Writes whose results nobody reads before the block ends, sent together (PostgreSQL: one
+        round trip for the block, inside a unit of work; SQLite has no round trips: nothing)."""
+        yield
+
     def has_column(self, table: str, column: str) -> bool:
         """Whether a table has a column (an older schema may not yet)."""
         return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))

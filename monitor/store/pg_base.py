@@ -142,6 +142,18 @@ class PgBase(StoreBase):
         return out
 
     @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Inside a unit of work, the block's statements go out in psycopg's pipeline mode and are
+        synced once at its end (an error in one surfaces there, inside the unit, which then rolls
+        back as it would have). Only for writes whose results nothing reads within the block:
+        `execute` reads its result at once, which syncs."""
+        if self._conn is None:
+            yield
+            return
+        with self._conn.pipeline():
+            yield
+
+    @contextmanager
     def session(self) -> Iterator[Any]:
         """A handle of its own for one job (it shares the pool: a connection only while it runs SQL)."""
         other = type(self)(self.url, migrate=False, password=self._password, pool_size=self._pool_size,

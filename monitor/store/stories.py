@@ -34,7 +34,7 @@ class StoryQueries(StoreBase):
         numbered = seq_base is not None
         # PostgreSQL also keeps the LSH band keys, indexed (SQLite: the in-memory index is the band index)
         bands = self.dialect.postgres
-        with self.transaction():
+        with self.transaction(), self.pipelined():      # PostgreSQL: both batches in one round trip
             self._many(
                 "INSERT INTO story_signatures (article_url, story_url, fingerprint, minhash, published, seen, "
                 "level, terms, seq" + (", bands" if bands else "") + ") VALUES (?,?,?,?,?,?,?,?,?"
