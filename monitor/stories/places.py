@@ -34,8 +34,10 @@ _NOT_PLACES = frozenset("center easter midway wake truk casey palmer troll davis
                         "madre service servis daca dili sarki".split())
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(word: str) -> str:
-    """Case and accents folded, as `stories.related` folds names."""
+    """Case and accents folded: "Zelenskyy" and "ZELENSKYY", "Bayrou" and "Bayróu" compare
+    equal (place names here, and every name and word `stories.related` compares)."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

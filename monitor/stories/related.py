@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from monitor.stories.buckets import Buckets
+from monitor.stories.places import fold as _fold
 from monitor.stories.places import place_of, places
 
 LEAD_CHARS = 2500           # title + this much text: where the event is told
@@ -106,13 +106,6 @@ class EventTerms:
 def _event_terms(hashes: bytes, labels: dict[int, str]) -> EventTerms:
     """An `EventTerms` from its pickled form (`EventTerms.__reduce__`)."""
     return EventTerms(np.frombuffer(hashes, dtype="<u8").astype(np.uint64), labels)
-
-
-@lru_cache(maxsize=1 << 16)
-def _fold(word: str) -> str:
-    """Case and accents folded: "Zelenskyy" and "ZELENSKYY", "Bayrou" and "Bayróu" compare equal."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -275,7 +268,6 @@ _GERMAN_SUFFIX_NOUN = re.compile(
     r"|ismus|ment|mente|menten|ium|ien|uren)(?!\w)")
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _CYRILLIC_ENDING = re.compile(r"(?<=[бвгґджзйклмнпрстфхцчшщ])[аяоеиіїуюєыьй]{1,2}$")
 
 
