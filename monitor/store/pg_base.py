@@ -16,7 +16,10 @@ pg_pool.py's. Must not hold queries about the tables.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +34,20 @@ from monitor.store.pg_schema import PG_MIGRATIONS, pg_statements
 
 __all__ = ["DEFAULT_POOL_SIZE", "PgBase", "PgDatabase", "Result", "close_pools", "masked", "pg_error", "pool_for"]
 
+_waiters: ThreadPoolExecutor | None = None
+_waiters_lock = threading.Lock()
+
+
+def _waiter() -> ThreadPoolExecutor:
+    """The threads that wait for a unit's COMMIT (`PgBase.commit_async`), the process's own (not the
+    loop's default executor, which the extraction pool's exchanges occupy)."""
+    global _waiters
+    with _waiters_lock:
+        if _waiters is None:
+            _waiters = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-pg-commit")
+        return _waiters
+
+
 class PgDatabase:
     """`store.db` on PostgreSQL: `execute` in the queries' shared spelling, and `table_names`."""
 
@@ -39,7 +56,9 @@ class PgDatabase:
 
     @property
     def conn(self) -> psycopg.Connection | None:
-        """The connection of the open unit of work, if any (between statements there is none)."""
+        """The connection of the open unit of work, if any (between statements there is none); out of
+        pipeline mode, what the unit had queued (its BEGIN) sent first, so its results read as usual."""
+        self._store._sync()
         return self._store._conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
@@ -66,10 +85,12 @@ class PgBase(StoreBase):
         self._synchronous = synchronous_commit
         self._tx_owner = None
         self._tx_depth = 0
+        self._tx_joined = 0
         self._tx_flat = False
         self._conn: psycopg.Connection | None = None
         self._pipe: Any = None              # the unit's open pipeline (psycopg), if any: see `pipelined`
         self._pipe_blocks = 0               # `pipelined()` blocks running now
+        self._committed = False             # `commit_async` committed the open unit: its end only releases
         self._pool = pool_for(url, password, pool_size, synchronous_commit)
         self.db = PgDatabase(self)  # type: ignore[assignment]
         if migrate and create:
@@ -166,6 +187,32 @@ class PgBase(StoreBase):
             yield
         finally:
             self._pipe_blocks -= 1
+
+    async def commit_async(self) -> None:
+        """Last thing in the outermost unit of work of a job on the event loop: COMMIT now, with what the
+        unit's pipeline has queued (a feed's rows and story signatures), and wait for the server in a
+        thread, so the loop runs the other jobs (fetching, parsing) meanwhile instead of blocking on
+        the round trip. The unit's end then only gives the connection back; an error raises here,
+        inside the unit, which rolls back as it would have. Cancelled while the COMMIT is out, it
+        waits for its outcome first (one round trip), so the unit's end knows whether it committed."""
+        conn = self._conn
+        if conn is None or self._tx_owner != _unit_of_work() or self._tx_depth or self._tx_joined:
+            return                          # not the outermost unit: it commits at its end, as usual
+        self._pipeline_on()
+        conn.execute("COMMIT")              # queued in the pipeline, sent by the sync below
+        pipe, self._pipe = self._pipe, None
+        self._pipe_blocks = 0
+        done = _waiter().submit(pipe.__exit__, None, None, None)
+        try:
+            await asyncio.wrap_future(done)
+        except asyncio.CancelledError:
+            try:
+                done.result()
+            except psycopg.Error:
+                raise asyncio.CancelledError from None
+            self._committed = True
+            raise
+        self._committed = True
 
     def _pipeline_on(self) -> None:
         """The unit's connection in pipeline mode (statements queue until the next sync)."""
@@ -284,6 +331,11 @@ class PgBase(StoreBase):
         if conn is None:
             return
         self._pipe_blocks = 0
+        if self._committed:                 # by commit_async: nothing left to send
+            self._committed = False
+            self._conn = None
+            self._pool.putconn(conn)
+            return
         try:
             if commit:
                 conn.execute("COMMIT")      # in the pipeline when one is open: with what is queued, one sync
