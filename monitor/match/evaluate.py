@@ -163,6 +163,14 @@ class Context:
             return 0                  # the title is one sentence and one paragraph
         return self.fields[o[0]].unit_of(unit, o[1], o[2])
 
+    def bounds(self, unit: str, f: int) -> list[int]:
+        """The unit bounds of field f (FieldIndex.unit_bounds); none in the title, which is one
+        sentence and one paragraph."""
+        return _NONE_INT if f == 0 else self.fields[f].unit_bounds(unit)
+
+
+_NONE_INT: list[int] = []      # never appended to
+
 
 def holds(node: Any, ctx: Context, allowed: Limits = ALL) -> bool:
     if type(node) is p.Term:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from monitor.match.sentences import paragraph_starts, sentence_starts
@@ -160,7 +160,7 @@ class FieldIndex:
     Original offsets and case forms are computed lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units", "_bounds")
 
     def __init__(self, text: str):
         self.text = text
@@ -170,6 +170,7 @@ class FieldIndex:
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
         self._units: dict[str, list[int]] = {}
+        self._bounds: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -199,13 +200,32 @@ class FieldIndex:
             found = self._units[unit] = (sentence_starts if unit == "s" else paragraph_starts)(self.text)
         return found
 
+    def unit_bounds(self, unit: str) -> list[int]:
+        """For each sentence ("s") or paragraph ("p") start after the first, the first token
+        that starts at or after it: token k is in unit bisect_right(bounds, k). Found once
+        per field and unit, so a NEAR/s asks one bisect per occurrence, not two offsets."""
+        found = self._bounds.get(unit)
+        if found is None:
+            starts = self.unit_starts(unit)
+            if not self._resized:       # original and folded offsets are the same
+                if self._starts is None:
+                    self._starts = _token_starts(self._folded)
+                tok = self._starts
+                found = [bisect_left(tok, s) for s in starts]
+            else:                       # original starts are non-decreasing in the token
+                first = self._orig_start
+                found = [bisect_left(range(len(self._tokens)), s, key=first) for s in starts]
+            self._bounds[unit] = found
+        return found
+
+    def _orig_start(self, k: int) -> int:
+        return self.span(k, k)[0]
+
     def unit_of(self, unit: str, first: int, last: int) -> int:
         """The sentence / paragraph number of tokens first..last, or -1 when they straddle a boundary."""
-        starts = self.unit_starts(unit)
-        if not starts:
-            return 0
-        u = bisect_right(starts, self.span(first, first)[0])
-        return u if first == last or bisect_right(starts, self.span(last, last)[0]) == u else -1
+        bounds = self.unit_bounds(unit)
+        u = bisect_right(bounds, first)
+        return u if first == last or bisect_right(bounds, last) == u else -1
 
     def _count(self, x: int) -> int:
         """How many original characters end at or before folded position x.
