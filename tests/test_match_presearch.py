@@ -88,9 +88,14 @@ def test_common_words_no_longer_make_candidates(tmp_path):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(rules=st.lists(rule_st, min_size=50, max_size=120), texts=st.lists(text_st, min_size=2, max_size=4))
-def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, rules, texts):
-    """Presearch, case forms and the index against the slow reference, on large random sets."""
+@pytest.mark.parametrize("engine", ["rs", "py"], ids=["ahocorasick_rs", "pyahocorasick-fallback"])
+def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, monkeypatch, engine, rules, texts):
+    """Presearch, case forms and the index against the slow reference, on large random sets,
+    with either automaton (compile.ENGINE)."""
+    import importlib
+
     from monitor.match import load_rules
+    monkeypatch.setattr(importlib.import_module("monitor.match.compile"), "ENGINE", engine)
     from tests.test_match_reference import fast, reference
     rs = load_rules(_write(tmp_path, rules))
     for i, text in enumerate(texts):

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from monitor.match import parse as p
-from monitor.match.compile import Index
+from monitor.match.compile import Index, RsAutomaton
 from monitor.match.proximity import near_holds, not_near
 from monitor.match.rules import Rule
 from monitor.match.text import SEP, FieldIndex
@@ -60,28 +60,50 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
     or (for a longer key ending later) backwards, in C."""
     occ: dict[str, list[Occ]] = {}
     for fi, fx in enumerate(fields):
-        joined = fx.joined
-        count = joined.count
         for auto in index.automata:            # the base automaton, then the small delta one
-            k = at = 0
-            for end, (key, klen, first, last) in auto.iter(joined):
-                start = end - klen + 1
-                if start >= at:
-                    k += count(SEP, at, start)
-                else:
-                    k -= count(SEP, start, at)
-                at = start
-                found = occ.get(key)
-                if found is None:
-                    occ[key] = [(fi, k + first, k + last)]
-                else:
-                    found.append((fi, k + first, k + last))
+            (_scan_rs if type(auto) is RsAutomaton else _scan_py)(auto, fx.joined, fi, occ)
     for key in index.inner:
         if key in occ:      # *infix* can occur twice in one token: one occurrence per token
             occ[key] = sorted(set(occ[key]))
     if index.case:
         _case_forms(index, fields, occ)
     return occ
+
+
+def _scan_rs(auto: RsAutomaton, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None:
+    count = joined.count
+    meta = auto.meta
+    k = at = 0
+    for i, start, _ in auto.ac.find_matches_as_indexes(joined, True):
+        if start >= at:
+            k += count(SEP, at, start)
+        else:
+            k -= count(SEP, start, at)
+        at = start
+        key, first, last = meta[i]
+        found = occ.get(key)
+        if found is None:
+            occ[key] = [(fi, k + first, k + last)]
+        else:
+            found.append((fi, k + first, k + last))
+
+
+def _scan_py(auto: Any, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None:
+    """The same with pyahocorasick (compile.ENGINE "py"), which reports end positions."""
+    count = joined.count
+    k = at = 0
+    for end, (key, klen, first, last) in auto.iter(joined):
+        start = end - klen + 1
+        if start >= at:
+            k += count(SEP, at, start)
+        else:
+            k -= count(SEP, start, at)
+        at = start
+        found = occ.get(key)
+        if found is None:
+            occ[key] = [(fi, k + first, k + last)]
+        else:
+            found.append((fi, k + first, k + last))
 
 
 def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]]) -> None:
