@@ -54,8 +54,8 @@ def sentence_starts(text: str) -> list[int]:
 
     The ends of `_MARK`'s matches that end a sentence, found with str.find per mark
     character instead of the regex's character-class scan (which cost about 7 ns a
-    character, a third of the whole), and the common word before a dot (lowercase, not an
-    abbreviation, no dot inside) decided inline; the same offsets as
+    character, a third of the whole), and the common word before a dot (letters only, not an
+    abbreviation) decided inline; the same offsets as
     `[m.end() for m in _MARK.finditer(text) if _ends_sentence(text, m.start())]`
     (tests/test_match_v2.py)."""
     ends = set(paragraph_starts(text))
@@ -73,9 +73,12 @@ def sentence_starts(text: str) -> list[int]:
                 if mark != ".":
                     ends.add(j)
                 else:
-                    word = text[max(0, i - 24):i].rsplit(None, 1)[-1] if i and not text[i - 1].isspace() else ""
-                    if (len(word) > 1 and word.islower() and word.isalpha() and word not in short
-                            and word[0] not in _OPENERS) or _ends_sentence(text, i):
+                    # the common case inline: a word of two or more letters (so without an
+                    # opener, a dot or a space in it) that is no abbreviation; else _ends_sentence
+                    before = text[i - 24 if i > 24 else 0:i]
+                    word = before[before.rfind(" ") + 1:]
+                    if (len(word) > 1 and word.isalpha() and word.lower() not in short) \
+                            or _ends_sentence(text, i):
                         ends.add(j)
             i = find(mark, i + 1)
     return sorted(ends)
