@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from monitor.match import parse as p
 from monitor.match.compile import Index, RsAutomaton
-from monitor.match.proximity import near_holds, not_near
+from monitor.match.proximity import ALL, INF, near_holds, not_near  # ALL: one object (`allowed is ALL`)
 from monitor.match.rules import Rule
 from monitor.match.text import SEP, FieldIndex
 from monitor.models import Hit, Match, Why
@@ -23,8 +23,6 @@ from monitor.models import Hit, Match, Why
 FIELDS = p.FIELDS
 Occ = tuple[int, int, int]      # field index, first token, last token (inclusive)
 Limits = tuple[int, int, int]   # per field: occurrences must end before this token (0: field excluded)
-INF = 1 << 62
-ALL: Limits = (INF, INF, INF)
 FIELD_LIMITS: dict[str, Limits] = {"title": (INF, 0, 0), "summary": (0, INF, 0), "text": (0, 0, INF)}
 LEAD_TOKENS = 60
 MAX_HITS = 100                  # hits recorded per match; min_hits counts all of them
@@ -252,10 +250,32 @@ def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hi
 
 
 def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
+    """The spans of hit_occurrences(rule.query_ast), added to one set by a plain recursion
+    (a generator per node cost more than the spans)."""
     spans: set[Occ] = set()
-    for found in hit_occurrences(rule.query_ast, ctx):
-        spans.update(found)
+    _add_hits(rule.query_ast, ctx, ALL, False, spans)
     return spans
+
+
+def _add_hits(node: Any, ctx: Context, allowed: Limits, negated: bool, spans: set[Occ]) -> None:
+    kind = type(node)
+    if kind is p.Term:
+        if not negated:
+            spans.update(ctx.occ.get(node.pkey, _NONE) if allowed is ALL and not ctx.mask
+                         else ctx.within(node, allowed))
+    elif kind is p.Or or kind is p.And:
+        for c in node.children:
+            _add_hits(c, ctx, allowed, negated, spans)
+    elif kind is p.Not:
+        _add_hits(node.child, ctx, allowed, not negated, spans)
+    elif kind is p.Near:
+        _add_hits(node.left, ctx, allowed, negated, spans)
+        _add_hits(node.right, ctx, allowed, negated, spans)
+    elif kind is p.NotNear:
+        if not negated:
+            spans.update(not_near(node, ctx, allowed))
+    elif kind is p.Scope:
+        _add_hits(node.child, ctx, ctx.scope(allowed, node.field), negated, spans)
 
 
 def applies(rule: Rule, doc: Any, lang: str | None = None) -> bool:

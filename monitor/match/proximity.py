@@ -29,6 +29,9 @@ from monitor.match import parse as p
 if TYPE_CHECKING:
     from monitor.match.evaluate import Context, Limits, Occ
 
+INF = 1 << 62
+ALL = (INF, INF, INF)       # evaluate.ALL: the very object (evaluate.py imports it from here)
+
 SMALL = 64   # pairs up to which the direct loop is used (tests set 0 to force the merge)
 _FIELD = itemgetter(0)
 
@@ -36,7 +39,11 @@ _FIELD = itemgetter(0)
 def side(node: Any, ctx: Context, allowed: Limits) -> list[Occ]:
     """The occurrences of one operand (a term or an OR-group of terms), sorted."""
     if isinstance(node, p.Or):
-        found = [o for t in node.children for o in ctx.within(t, allowed)]
+        if allowed is ALL and not ctx.mask:     # the common case, without a call per term
+            get = ctx.occ.get
+            found = [o for t in node.children for o in get(t.pkey, ())]
+        else:
+            found = [o for t in node.children for o in ctx.within(t, allowed)]
         found.sort()
         return found
     return ctx.within(node, allowed)
