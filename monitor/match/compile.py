@@ -6,16 +6,16 @@ is its normalised tokens between separators (nodes.Term.key); a case-sensitive t
 (`{Kallas}`) also has its own *presearch key* (Term.pkey), whose occurrences are those of
 the plain key that pass the case check, computed once per article for every rule using it.
 
-Whole-word keys (no wildcard) are found by token: a dict from a key's first token to the
-keys starting with it, probed with the set of the article's tokens, so the cost follows
-the article's tokens, not the number of rules. Keys with a wildcard side (`defen*`,
-`*union`, `*verteidigung*`) are found by a small Aho-Corasick automaton over the field's
-joined tokens. Each rule is indexed under its anchors (presearch.py); its other required
-clauses are checked by presence before it is evaluated.
+Every key, whole-word or with a wildcard side (`defen*`, `*union`, `*verteidigung*`), is
+found by an Aho-Corasick automaton over the field's joined tokens: ahocorasick_rs (Rust's
+aho-corasick crate, every overlapping match of a field returned by one call) when it is
+installed, else pyahocorasick (`ENGINE`), with the same matches in the same order. Each
+rule is indexed under its anchors (presearch.py); its other required clauses are checked
+by presence before it is evaluated.
 
 The index is built incrementally and copied on write: `Index.copy()` is cheap (C-level
 dict copies), `add(ref, rule)` / `remove(ref)` change one rule, and `finish()` rebuilds
-only the wildcard automaton, only if its keys changed; a reload that edits one file
+only the small delta automaton of the keys the base one lacks, only if they changed; a reload that edits one file
 therefore touches that file's rules only, and the RuleSet it replaces keeps its own
 index intact. Rules are referred to by stable integers (refs) that the caller assigns.
 Must not evaluate queries.
