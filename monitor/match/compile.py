@@ -33,7 +33,7 @@ except ImportError:         # pragma: no cover - the dependency installs everywh
     ahocorasick_rs = None  # type: ignore[assignment]
 
 from monitor.match import parse as p
-from monitor.match.presearch import plan
+from monitor.match.presearch import SCOPE_MARK, plan
 from monitor.match.rules import Rule
 
 
@@ -59,6 +59,8 @@ class Index:
         self.plans: dict[int, Plan] = {}                       # plan id -> (rule, other clauses, anchors, refs)
         self.plan_of: dict[int, tuple[int, Rule]] = {}         # ref -> (its plan id, its rule)
         self.same: dict[str, tuple[int, ...]] = {}             # query text -> plan ids of rules with it
+        self.scoped: dict[str, tuple[tuple[str, int], ...]] = {}   # key -> (scoped key, field index) in plans
+        self.scoped_refs: dict[str, int] = {}                  # scoped key -> plans requiring it
         self.automata: tuple[Any, ...] = ()                    # the base automaton, then the delta one
         self.base: frozenset[str] = frozenset()                # keys of the base automaton
         self._delta: frozenset[str] = frozenset()              # keys of the delta automaton
@@ -66,7 +68,8 @@ class Index:
     def copy(self) -> Index:
         new = Index.__new__(Index)
         new.__dict__.update(self.__dict__)
-        for name in ("keys", "case", "case_split", "refs", "by_key", "plans", "plan_of", "same"):
+        for name in ("keys", "case", "case_split", "refs", "by_key", "plans", "plan_of", "same", "scoped",
+                     "scoped_refs"):
             setattr(new, name, getattr(self, name).copy())
         return new
 
@@ -126,6 +129,7 @@ class Index:
         self.plans[ref] = (rule, others, anchors, (ref,))
         self.plan_of[ref] = (ref, rule)
         self.same[rule.query] = (*self.same.get(rule.query, ()), ref)
+        self._scope_keys(anchors, others, 1)
         if anchors is None:
             self.always = self.always | {ref}
             return
@@ -145,6 +149,7 @@ class Index:
             self.plans[pid] = (first, others, anchors, tuple(r for r in refs if r != ref))  # this one)
             return
         del self.plans[pid]
+        self._scope_keys(anchors, others, -1)
         same = tuple(q for q in self.same[first.query] if q != pid)
         if same:
             self.same[first.query] = same
@@ -159,6 +164,38 @@ class Index:
                 self.by_key[key] = left
             else:
                 del self.by_key[key]
+
+    def _scope_keys(self, anchors: Any, others: tuple[frozenset[str], ...], step: int) -> None:
+        """Count a plan's scoped keys (presearch.py) in or out of `scoped`."""
+        for clause in (anchors or (), *others):
+            for key in clause:
+                if SCOPE_MARK not in key:
+                    continue
+                n = self.scoped_refs.get(key, 0) + step
+                base, field = key.split(SCOPE_MARK, 1)
+                forms = tuple(v for v in self.scoped.get(base, ()) if v[0] != key)
+                if n:
+                    self.scoped_refs[key] = n
+                    forms += ((key, FIELD_INDEX.get(field, -1)),)
+                else:
+                    del self.scoped_refs[key]
+                if forms:
+                    self.scoped[base] = forms
+                else:
+                    self.scoped.pop(base, None)
+
+    def present(self, occ: dict[str, list[tuple[int, int, int]]]) -> set[str]:
+        """The keys an article has (its occurrences' keys), with the scoped keys any plan
+        requires whose key occurs in that field."""
+        out = set(occ)
+        scoped = self.scoped
+        if scoped:
+            for base in scoped.keys() & out:
+                fields = {o[0] for o in occ[base]}
+                for key, f in scoped[base]:
+                    if f in fields:
+                        out.add(key)
+        return out
 
     # -- automata ----------------------------------------------------------------------
     def finish(self) -> Index:
@@ -188,6 +225,7 @@ def same_semantics(a: Rule, b: Rule) -> bool:
 
 
 Plan = tuple[Rule, tuple[frozenset[str], ...], Any, tuple[int, ...]]   # see Index.plans
+FIELD_INDEX = {f: i for i, f in enumerate(p.FIELDS)}
 
 
 def _one_token(term: p.Term) -> bool:
