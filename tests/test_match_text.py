@@ -126,3 +126,11 @@ def test_both_ways_of_joining_the_tokens_agree(text):
     fx = FieldIndex(text)
     assert len(fx) == len(folded.split())
     assert [fx.token(k) for k in range(len(fx))] == folded.split()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text() | st.text(alphabet="ab .,ß½é\u0301Ж", max_size=80))
+def test_spans_in_one_call_are_each_span(text):
+    fx = FieldIndex(text)
+    pairs = [(a, b) for a in range(len(fx)) for b in range(a, min(len(fx), a + 3))]
+    assert fx.spans(pairs) == [fx.span(a, b) for a, b in pairs]

@@ -236,17 +236,18 @@ def hit_occurrences(node: Any, ctx: Context, allowed: Limits = ALL, negated: boo
 def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hit, ...]:
     """Hit records (field, original offsets, text) of the first `cap` distinct spans, in
     order (token order within a field is character order, so no second sort is needed)."""
-    out = []
     made = ctx.hits
-    for o in sorted(set(spans))[:cap]:
-        hit = made.get(o)
-        if hit is None:
-            f, a, b = o
-            fx = ctx.fields[f]
-            s, e = fx.span(a, b)
-            hit = made[o] = record(Hit, {"field": FIELDS[f], "start": s, "end": e, "text": fx.text[s:e]})
-        out.append(hit)
-    return tuple(out)
+    wanted = sorted(set(spans))[:cap]
+    new = [o for o in wanted if o not in made]
+    if new:
+        fields = ctx.fields
+        for f in {o[0] for o in new}:       # the offsets of a field's new spans in one call
+            fx = fields[f]
+            mine = [o for o in new if o[0] == f]
+            text, name = fx.text, FIELDS[f]
+            for o, (s, e) in zip(mine, fx.spans([(o[1], o[2]) for o in mine])):
+                made[o] = record(Hit, {"field": name, "start": s, "end": e, "text": text[s:e]})
+    return tuple(map(made.__getitem__, wanted))
 
 
 def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
