@@ -237,8 +237,14 @@ class Drill:
         return {frozenset(g) for g in groups.values()}
 
     def leases_of(self, worker: str) -> list[tuple]:
-        """Feeds still due that `worker` has claimed (live or run-out lease): its unfinished polls."""
-        return self.state.query(f"SELECT url FROM feeds WHERE claimed_by = '{worker}' AND next_poll = ''")
+        """Feeds still due that `worker` has claimed (live or run-out lease): its unfinished polls.
+
+        Only active feeds: a feed retired by a 410 (or left behind by a 301) keeps its empty
+        next poll time, and its lease until the worker gives leases back with its next claim; a
+        worker killed in between leaves it claimed, but nothing is left to poll there (seen once
+        in CI: a 24 s "recovery" of a poll that had finished)."""
+        return self.state.query(f"SELECT url FROM feeds WHERE claimed_by = '{worker}' AND state = 'active' "
+                                "AND next_poll = ''")
 
 
 def feed_requests(farm: Any) -> Counter[str]:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/realset/collect.py add < entries.jsonl
     .venv/bin/python bench/realset/collect.py check
-    .venv/bin/python bench/realset/collect.py rebuild [ANSWERS_DIR]
+    .venv/bin/python bench/realset/collect.py rebuild [ANSWERS_DIR] [--approx] [--verbose] [--budget=N]
 
 `add` reads JSON lines with `url`, `query` (the search tool query that found the page),
 `lang` (ISO 639-1), `labels` (rule ids that should fire, a list or a space-separated
@@ -230,7 +230,7 @@ def read_answers(folder: Path) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def rebuild(folder: Path, approx: bool, verbose: bool) -> int:
+def rebuild(folder: Path, approx: bool, verbose: bool, budget: int = 200_000) -> int:
     answers = read_answers(folder)
     TEXTS.mkdir(exist_ok=True)
     counts = {"exact": 0, "approximate": 0, "missing": 0, "kept": 0}
@@ -247,7 +247,7 @@ def rebuild(folder: Path, approx: bool, verbose: bool) -> int:
             continue
         exact, closest = None, None
         for excerpt in excerpts:
-            exact, near = find_selection(excerpt, case["sha256"], case["chars"])
+            exact, near = find_selection(excerpt, case["sha256"], case["chars"], budget)
             if closest is None or (near and abs(len(near) - case["chars"]) < abs(len(closest) - case["chars"])):
                 closest = near
             if exact is not None:
@@ -270,8 +270,10 @@ def rebuild(folder: Path, approx: bool, verbose: bool) -> int:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["rebuild"]:
+        budget = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--budget=")), 200_000)
         rest = [a for a in argv[1:] if not a.startswith("--")]
-        return rebuild(Path(rest[0]) if rest else TEXTS / "_answers", "--approx" in argv, "--verbose" in argv)
+        return rebuild(Path(rest[0]) if rest else TEXTS / "_answers", "--approx" in argv, "--verbose" in argv,
+                       budget)
     if argv[:1] == ["add"]:
         return add(sys.stdin.read().splitlines())
     if argv[:1] == ["check"]:

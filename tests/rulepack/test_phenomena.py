@@ -193,6 +193,24 @@ CASES = [
      "Under NATO's new definitions the government expects to reach 3.5% of GDP by 2030."),
     ("en research target of GDP, no NATO", "defence-spending-target", False, "",
      "The Union keeps its target of spending 3% of GDP on research and development."),
+    # the spending and its target in other languages' own words: a German compound for
+    # military spending with the bare "Ziel", "Wirtschaftsleistung" for GDP, a spelled-out
+    # "prodotto interno lordo", a Czech "výdaje na obranu" with "cíl"
+    ("de compound: Zwei-Prozent-Ziel bei den Militärausgaben", "defence-spending-target", True, "",
+     "Nur die Hälfte der Bündnisstaaten erfüllt bislang das Zwei-Prozent-Ziel bei den Militärausgaben."),
+    ("de GDP as Wirtschaftsleistung", "defence-spending-target", True, "",
+     "Washington verlangt von den Verbündeten, drei Prozent ihrer Wirtschaftsleistung für die "
+     "Verteidigung auszugeben."),
+    ("de Wehretat with Ziel", "defence-spending-target", True, "",
+     "Der Wehretat soll steigen, damit Berlin das Ziel der Allianz bis 2029 erreicht."),
+    ("it GDP spelled out: prodotto interno lordo", "defence-spending-target", True, "",
+     "Roma promette di portare la spesa militare al 2 per cento del prodotto interno lordo."),
+    ("cs spending with cíl", "defence-spending-target", True, "",
+     "Vláda chce splnit cíl aliance a zvýšit výdaje na obranu na dvě procenta HDP."),
+    ("de Ziel without any spending or GDP word", "defence-spending-target", False, "",
+     "Das Ziel der Regierung bleibt ein ausgeglichener Haushalt bis zum Ende der Wahlperiode."),
+    ("nl lowercase pil is not PIL", "defence-spending-target", False, "",
+     "De minister van Defensie slikte de bittere pil: het budget blijft gelijk."),
     # a rare surname said twice, with no context word beside it
     ("de bare surname twice: Merz ... so Merz", "merz", True, "",
      "Merz verlangte eine neue Ausrichtung der Union: Frieden gebe es nur aus Stärke, "
