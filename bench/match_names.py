@@ -13,10 +13,11 @@ Articles: the 181 texts of the extraction benchmark plus the feed farm's article
 (../shared/tools/feedfarm.py on 127.0.0.1, fetched and extracted once, outside the
 timing). For each size it prints:
 
-- `monitor match --json` over every article (given twice), as a command: start-up and
-  compile (CPU seconds until its first line), then articles per second of its own CPU
-  time over the second pass (the steady rate), and its peak RSS; the rules it reports
-  must equal the driver's;
+- `monitor match --json` over every article (given twice), as a command writing into a
+  pipe (block-buffered; `--line-buffered`: PYTHONUNBUFFERED=1, one write per line, as
+  rounds before the fourth measured): start-up and compile (CPU seconds until its first
+  line), then articles per second of its own CPU time over the second pass (the steady
+  rate), and its peak RSS; the rules it reports must equal the driver's;
 - the driver (bench/match_names_driver.py, its own process): compile, articles/s and
   p50/p99 latency per article (match plus the JSON line), RSS/PSS after loading, the
   reload of one edited 100-rule file, the pickled rule set and a worker's memory;
@@ -98,12 +99,20 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cli(rules: Path, paths: list[str]) -> dict:
+def cli(rules: Path, paths: list[str], line_buffered: bool = False) -> dict:
     """`monitor match --json` as a child, given every article twice: its start-up and compile
     (CPU until the first line), its first (cold) pass and its second pass, by its own CPU
     time read from /proc as the lines arrive, and its peak RSS. The second pass is the
-    steady rate of a long-running process; the first includes one-off warm-up."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    steady rate of a long-running process; the first includes one-off warm-up.
+
+    Its output is block-buffered, as into any pipe or file: a mark may be taken up to one
+    8 KB buffer late (a few lines of 581, at most about 1.5% of a pass; the start-up mark
+    includes the first few articles). With `line_buffered`, PYTHONUNBUFFERED=1, as the
+    earlier rounds measured: one write, and one wake-up of this reader on the same core,
+    per line."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if line_buffered:
+        env["PYTHONUNBUFFERED"] = "1"
     n = len(paths)
     proc = subprocess.Popen([*MONITOR, "match", "--rules", str(rules), "--json", *paths, *paths],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
@@ -151,6 +160,8 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--no-baselines", action="store_true", help="skip the naive loop and grep")
     ap.add_argument("--no-cli", action="store_true", help="skip the `monitor match --json` run")
+    ap.add_argument("--line-buffered", action="store_true",
+                    help="run `monitor match --json` with PYTHONUNBUFFERED=1 (one write per line)")
     args = ap.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     data = names(args.cache)
@@ -180,7 +191,7 @@ def main() -> None:
             cl: dict = {"rate_cpu": 0.0, "rate": 0.0, "start_cpu": 0.0, "rss_mb": 0.0}
             same = None
             if not args.no_cli:
-                cl = cli(tmp / "rules", paths)
+                cl = cli(tmp / "rules", paths, args.line_buffered)
                 same = hashlib.sha256(json.dumps(cl.pop("rules")).encode()).hexdigest()[:16] == drv["digest"]
             nv = gp = 0.0
             if not args.no_baselines:

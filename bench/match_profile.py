@@ -48,9 +48,9 @@ def phases(rs, docs) -> dict:
         cands = rs._candidates(occ) if hasattr(rs, "_candidates") else None
         if cands is None:
             cands = set(ix.always)
-            for key in ix.by_key.keys() & occ.keys():
+            for key in ix.by_key.keys() & (ix.present(occ) if hasattr(ix, "present") else occ.keys()):
                 cands.update(ix.by_key[key])
-        keys = set(occ)
+        keys = ix.present(occ) if hasattr(ix, "present") else set(occ)
         present = [ref for ref in cands if not any(cl.isdisjoint(keys) for cl in ix.plans[ref][1])]
         e = clock()
         plain = Context(ix, occ, fields)

@@ -61,7 +61,10 @@ def _keys(query: str) -> list[set[str]]:
     ("(a1 AND bb1) OR (a2 AND bb2) OR (a3 AND bb3) OR (a4 AND bb4)", [{"bb1", "bb2", "bb3", "bb4"}]),
     ('"kaja kallas" NEAR/5 (eu OR nato)', [{"kaja kallas"}, {"eu", "nato"}]),
     ("kallas NOT NEAR/3 siim", [{"kallas"}]),                      # B is not required
-    ("title:(kallas OR rutte) AND lead:eu", [{"kallas", "rutte"}, {"eu"}]),
+    # a field scope's keys must occur in that field (scoped keys); lead: is not marked
+    ("title:(kallas OR rutte) AND lead:eu", [{"kallas \x01title", "rutte \x01title"}, {"eu"}]),
+    ("text:(title:kallas) OR summary:(rutte AND eu)", [{"kallas \x01title\x01text", "rutte \x01summary"},
+                                                       {"kallas \x01title\x01text", "eu \x01summary"}]),
     ("kallas OR (rutte AND NOT x)", [{"kallas", "rutte"}]),
 ])
 def test_requirements(query, expected):
@@ -72,6 +75,28 @@ def test_a_rule_is_anchored_on_its_rarest_required_key():
     anchors, others = plan(p.parse("eu AND defen* AND Verteidigungsunion"))
     assert {k.strip() for k in anchors} == {"verteidigungsunion"}
     assert sorted(k.strip() for c in others for k in c) == ["defen", "eu"]
+
+
+def test_a_field_scope_requires_its_key_in_that_field(tmp_path):
+    """`title:"X" OR ("X" AND y)`: X only in the text, y absent, is no candidate (its scoped
+    key is absent); X in the title is; removing the rule drops its scoped keys."""
+    from monitor.match import load_rules
+    from monitor.match.evaluate import index_fields, scan
+    rs = load_rules(_write(tmp_path, [{"query": 'title:kallas OR (kallas AND estonia)'}]))
+    ix = rs._compiled
+    assert set(ix.scoped) == {" kallas "}
+    in_text = Article(url="u", feed_url="f", guid="g", title="x", text="Kallas spoke")
+    in_title = Article(url="u", feed_url="f", guid="g", title="Kallas spoke", text="x")
+    present = ix.present(scan(ix, index_fields(in_text)))
+    assert " kallas \x01title" not in present and " kallas " in present
+    assert " kallas \x01title" in ix.present(scan(ix, index_fields(in_title)))
+    _, others, anchors, _ = ix.plans[0]
+    # (kallas in the title OR estonia) AND (kallas in the title OR kallas): anchored on the first
+    assert anchors == {" kallas \x01title", " estonia "} and others == (frozenset({" kallas \x01title", " kallas "}),)
+    assert [m.rule for m in rs.match(in_text)] == [] and [m.rule for m in rs.match(in_title)] == ["r0"]
+    copy = ix.copy()
+    copy.remove(0)
+    assert not copy.scoped and not copy.scoped_refs and ix.scoped   # copy on write
 
 
 def test_common_words_no_longer_make_candidates(tmp_path):
@@ -88,9 +113,14 @@ def test_common_words_no_longer_make_candidates(tmp_path):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(rules=st.lists(rule_st, min_size=50, max_size=120), texts=st.lists(text_st, min_size=2, max_size=4))
-def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, rules, texts):
-    """Presearch, case forms and the index against the slow reference, on large random sets."""
+@pytest.mark.parametrize("engine", ["rs", "py"], ids=["ahocorasick_rs", "pyahocorasick-fallback"])
+def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, monkeypatch, engine, rules, texts):
+    """Presearch, case forms and the index against the slow reference, on large random sets,
+    with either automaton (compile.ENGINE)."""
+    import importlib
+
     from monitor.match import load_rules
+    monkeypatch.setattr(importlib.import_module("monitor.match.compile"), "ENGINE", engine)
     from tests.test_match_reference import fast, reference
     rs = load_rules(_write(tmp_path, rules))
     for i, text in enumerate(texts):

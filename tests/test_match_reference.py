@@ -19,6 +19,7 @@ from monitor.match.text import case_tokens, tokens
 from monitor.models import Article
 
 ev = importlib.import_module("monitor.match.evaluate")   # the package re-exports a function of that name
+compile_mod = importlib.import_module("monitor.match.compile")   # likewise
 FIELDS = ("title", "summary", "text")
 INF = 10 ** 9
 BREAKS = "\n\r\u2028\u2029"
@@ -336,12 +337,14 @@ def _write(tmp: Path, rules: list[dict]) -> Path:
     return tmp
 
 
-@pytest.mark.parametrize("small", [proximity.SMALL, 0], ids=["pair-loop-when-small", "merge-always"])
+@pytest.mark.parametrize("small, engine", [(proximity.SMALL, "rs"), (0, "rs"), (proximity.SMALL, "py")],
+                         ids=["pair-loop-when-small", "merge-always", "pyahocorasick-fallback"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rules=st.lists(rule_st, min_size=1, max_size=4), title=text_st, summary=text_st, text=text_st,
        lead=st.sampled_from([3, 8, 60]))
-def test_automaton_agrees_with_reference(tmp_path, monkeypatch, small, rules, title, summary, text, lead):
+def test_automaton_agrees_with_reference(tmp_path, monkeypatch, small, engine, rules, title, summary, text, lead):
     monkeypatch.setattr(proximity, "SMALL", small)
+    monkeypatch.setattr(compile_mod, "ENGINE", engine)
     monkeypatch.setattr(ev, "LEAD_TOKENS", lead)
     rs = load_rules(_write(tmp_path, rules))
     doc = Article(url="u", feed_url="f", guid="g", title=title, summary=summary, text=text)

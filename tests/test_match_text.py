@@ -114,3 +114,23 @@ def test_one_file_is_tokenised_without_importing_numpy():
              "print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | st.text(alphabet="ab .,é\u00a0Ж\U0001F600", max_size=600))
+def test_both_ways_of_joining_the_tokens_agree(text):
+    """Long fields are joined in numpy (FieldIndex.joined), short ones by split and join."""
+    from monitor.match import text as text_module
+    folded = text_module.fold(text)
+    assert text_module._numpy_joined(folded) == " " + " ".join(folded.split()) + " "
+    fx = FieldIndex(text)
+    assert len(fx) == len(folded.split())
+    assert [fx.token(k) for k in range(len(fx))] == folded.split()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text() | st.text(alphabet="ab .,ß½é\u0301Ж", max_size=80))
+def test_spans_in_one_call_are_each_span(text):
+    fx = FieldIndex(text)
+    pairs = [(a, b) for a in range(len(fx)) for b in range(a, min(len(fx), a + 3))]
+    assert fx.spans(pairs) == [fx.span(a, b) for a, b in pairs]

@@ -176,3 +176,30 @@ def test_paragraph_starts_are_where_each_run_of_line_breaks_ends():
     def check(text):
         assert paragraph_starts(text) == [m.end() for m in re.finditer("[\n\r\u2028\u2029]+", text)]
     check()
+
+
+def test_sentence_starts_are_the_marks_regex_with_its_checks():
+    """The find-per-mark scan with its inline common case, against the contract's regex and
+    `_ends_sentence` for every mark (abbreviations, initials, dotted words, numbers, quotes)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from monitor.match import sentences as s
+
+    def spec(text: str) -> list[int]:
+        ends = [m.end() for m in s._MARK.finditer(text) if s._ends_sentence(text, m.start())]
+        return sorted(set(ends).union(s.paragraph_starts(text)))
+
+    words = st.sampled_from(["mr", "Mr", "Dr", "No", "no", "p", "A", "a", "U.S", "e.g", "z.B", "word", "Word",
+                             "(word", "„Wort", "inc", "ÉTÉ", "été", "x1", "3", "Kallas", "«Rutte", "x" * 30])
+    marks = st.sampled_from([".", "!", "?", ".”", "?’", ".)", "...", ". ", "! ", ".\n", ". 3", "", " ", "\n\n",
+                             "\u2028", "\t", "\u00a0", "."])
+    pieces = st.lists(st.one_of(words, marks), max_size=30).map("".join)
+
+    @settings(max_examples=400, deadline=None)
+    @given(pieces | st.text(alphabet="aB. !?”)\n\u00a0", max_size=40))
+    def check(text):
+        assert s.sentence_starts(text) == spec(text)
+    check()
+    long = TEXT + Path(__file__).read_text(encoding="utf-8")
+    assert s.sentence_starts(long) == spec(long)

@@ -120,13 +120,13 @@ class RuleSet:
         compiled = self._compiled
         fields = index_fields(doc)
         occ = scan(compiled, fields)
+        present = compiled.present(occ)
         candidates = set(compiled.always)
         by_key = compiled.by_key
-        for key in by_key.keys() & occ.keys():
+        for key in by_key.keys() & present:
             candidates.update(by_key[key])
         plain = Context(compiled, occ, fields)
         plans = compiled.plans
-        present = set(occ)
         rank = self._rank
         rules = self.rules
         lang = doc_language(doc)

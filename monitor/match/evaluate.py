@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from monitor.match import parse as p
-from monitor.match.compile import Index
-from monitor.match.proximity import near_holds, not_near
+from monitor.match.compile import Index, RsAutomaton
+from monitor.match.proximity import ALL, INF, near_holds, not_near  # ALL: one object (`allowed is ALL`)
 from monitor.match.rules import Rule
 from monitor.match.text import SEP, FieldIndex
 from monitor.models import Hit, Match, Why
@@ -23,8 +23,6 @@ from monitor.models import Hit, Match, Why
 FIELDS = p.FIELDS
 Occ = tuple[int, int, int]      # field index, first token, last token (inclusive)
 Limits = tuple[int, int, int]   # per field: occurrences must end before this token (0: field excluded)
-INF = 1 << 62
-ALL: Limits = (INF, INF, INF)
 FIELD_LIMITS: dict[str, Limits] = {"title": (INF, 0, 0), "summary": (0, INF, 0), "text": (0, 0, INF)}
 LEAD_TOKENS = 60
 MAX_HITS = 100                  # hits recorded per match; min_hits counts all of them
@@ -60,28 +58,50 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
     or (for a longer key ending later) backwards, in C."""
     occ: dict[str, list[Occ]] = {}
     for fi, fx in enumerate(fields):
-        joined = fx.joined
-        count = joined.count
         for auto in index.automata:            # the base automaton, then the small delta one
-            k = at = 0
-            for end, (key, klen, first, last) in auto.iter(joined):
-                start = end - klen + 1
-                if start >= at:
-                    k += count(SEP, at, start)
-                else:
-                    k -= count(SEP, start, at)
-                at = start
-                found = occ.get(key)
-                if found is None:
-                    occ[key] = [(fi, k + first, k + last)]
-                else:
-                    found.append((fi, k + first, k + last))
+            (_scan_rs if type(auto) is RsAutomaton else _scan_py)(auto, fx.joined, fi, occ)
     for key in index.inner:
         if key in occ:      # *infix* can occur twice in one token: one occurrence per token
             occ[key] = sorted(set(occ[key]))
     if index.case:
         _case_forms(index, fields, occ)
     return occ
+
+
+def _scan_rs(auto: RsAutomaton, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None:
+    count = joined.count
+    meta = auto.meta
+    k = at = 0
+    for i, start, _ in auto.ac.find_matches_as_indexes(joined, True):
+        if start >= at:
+            k += count(SEP, at, start)
+        else:
+            k -= count(SEP, start, at)
+        at = start
+        key, first, last = meta[i]
+        found = occ.get(key)
+        if found is None:
+            occ[key] = [(fi, k + first, k + last)]
+        else:
+            found.append((fi, k + first, k + last))
+
+
+def _scan_py(auto: Any, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None:
+    """The same with pyahocorasick (compile.ENGINE "py"), which reports end positions."""
+    count = joined.count
+    k = at = 0
+    for end, (key, klen, first, last) in auto.iter(joined):
+        start = end - klen + 1
+        if start >= at:
+            k += count(SEP, at, start)
+        else:
+            k -= count(SEP, start, at)
+        at = start
+        found = occ.get(key)
+        if found is None:
+            occ[key] = [(fi, k + first, k + last)]
+        else:
+            found.append((fi, k + first, k + last))
 
 
 def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]]) -> None:
@@ -163,6 +183,14 @@ class Context:
             return 0                  # the title is one sentence and one paragraph
         return self.fields[o[0]].unit_of(unit, o[1], o[2])
 
+    def bounds(self, unit: str, f: int) -> list[int]:
+        """The unit bounds of field f (FieldIndex.unit_bounds); none in the title, which is one
+        sentence and one paragraph."""
+        return _NONE_INT if f == 0 else self.fields[f].unit_bounds(unit)
+
+
+_NONE_INT: list[int] = []      # never appended to
+
 
 def holds(node: Any, ctx: Context, allowed: Limits = ALL) -> bool:
     if type(node) is p.Term:
@@ -208,24 +236,47 @@ def hit_occurrences(node: Any, ctx: Context, allowed: Limits = ALL, negated: boo
 def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hit, ...]:
     """Hit records (field, original offsets, text) of the first `cap` distinct spans, in
     order (token order within a field is character order, so no second sort is needed)."""
-    out = []
     made = ctx.hits
-    for o in sorted(set(spans))[:cap]:
-        hit = made.get(o)
-        if hit is None:
-            f, a, b = o
-            fx = ctx.fields[f]
-            s, e = fx.span(a, b)
-            hit = made[o] = record(Hit, {"field": FIELDS[f], "start": s, "end": e, "text": fx.text[s:e]})
-        out.append(hit)
-    return tuple(out)
+    wanted = sorted(set(spans))[:cap]
+    new = [o for o in wanted if o not in made]
+    if new:
+        fields = ctx.fields
+        for f in {o[0] for o in new}:       # the offsets of a field's new spans in one call
+            fx = fields[f]
+            mine = [o for o in new if o[0] == f]
+            text, name = fx.text, FIELDS[f]
+            for o, (s, e) in zip(mine, fx.spans([(o[1], o[2]) for o in mine])):
+                made[o] = record(Hit, {"field": name, "start": s, "end": e, "text": text[s:e]})
+    return tuple(map(made.__getitem__, wanted))
 
 
 def hit_spans(rule: Rule, ctx: Context) -> set[Occ]:
+    """The spans of hit_occurrences(rule.query_ast), added to one set by a plain recursion
+    (a generator per node cost more than the spans)."""
     spans: set[Occ] = set()
-    for found in hit_occurrences(rule.query_ast, ctx):
-        spans.update(found)
+    _add_hits(rule.query_ast, ctx, ALL, False, spans)
     return spans
+
+
+def _add_hits(node: Any, ctx: Context, allowed: Limits, negated: bool, spans: set[Occ]) -> None:
+    kind = type(node)
+    if kind is p.Term:
+        if not negated:
+            spans.update(ctx.occ.get(node.pkey, _NONE) if allowed is ALL and not ctx.mask
+                         else ctx.within(node, allowed))
+    elif kind is p.Or or kind is p.And:
+        for c in node.children:
+            _add_hits(c, ctx, allowed, negated, spans)
+    elif kind is p.Not:
+        _add_hits(node.child, ctx, allowed, not negated, spans)
+    elif kind is p.Near:
+        _add_hits(node.left, ctx, allowed, negated, spans)
+        _add_hits(node.right, ctx, allowed, negated, spans)
+    elif kind is p.NotNear:
+        if not negated:
+            spans.update(not_near(node, ctx, allowed))
+    elif kind is p.Scope:
+        _add_hits(node.child, ctx, ctx.scope(allowed, node.field), negated, spans)
 
 
 def applies(rule: Rule, doc: Any, lang: str | None = None) -> bool:

@@ -7,7 +7,11 @@ for the query to hold. A Term requires its key; AND requires what each operand r
 OR requires the distribution of its branches' clauses (`(A AND B) OR C` requires A or C, and
 B or C) while that stays within MAX_OR_CLAUSES, else per branch its rarest clause, joined
 into one clause; NEAR requires both
-sides, NOT NEAR its left side, a scope its child; NOT requires nothing.
+sides, NOT NEAR its left side, a scope its child; NOT requires nothing. Under a field scope
+(`title:`, `summary:`, `text:`) a key must occur in that field: it is required as a *scoped
+key*, the key, SCOPE_MARK and the field (`title:"X" OR ("X" AND @country)` is not a
+candidate where X occurs only in the text and no country does); Index.present() adds the
+scoped keys an article has. `lead:` is not marked (its extent depends on the article).
 
 A rule is indexed under its rarest clause (its *anchors*), so it becomes a candidate only
 when one of those keys occurs; a rule without any requirement goes into the
@@ -28,6 +32,7 @@ from monitor.match.nodes import CASE_MARK
 from monitor.match.text import SEP
 
 Clause = frozenset[str]
+SCOPE_MARK = "\x01"     # joins a key and the field it must occur in (never in a key)
 
 
 def key_cost(key: str) -> float:
@@ -45,6 +50,8 @@ _COSTS: dict[str, float] = {}
 
 
 def _key_cost(key: str) -> float:
+    if SCOPE_MARK in key:
+        return key_cost(key.split(SCOPE_MARK, 1)[0]) / 2
     if CASE_MARK in key:
         return key_cost(key.split(CASE_MARK, 1)[0]) / 4
     words = key.split(SEP)
@@ -83,7 +90,11 @@ def requirements(node: Any) -> list[Clause]:
     if isinstance(node, p.NotNear):
         return requirements(node.left)
     if isinstance(node, p.Scope):
-        return requirements(node.child)
+        req = requirements(node.child)
+        if node.field not in p.FIELDS:
+            return req             # lead: the title and the start of the text or summary
+        mark = SCOPE_MARK + node.field   # an already scoped key keeps its field: in another
+        return [frozenset(k if k.endswith(mark) else k + mark for k in c) for c in req]  # it never occurs
     return []                      # NOT, or anything that can hold by absence
 
 

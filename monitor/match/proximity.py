@@ -29,6 +29,9 @@ from monitor.match import parse as p
 if TYPE_CHECKING:
     from monitor.match.evaluate import Context, Limits, Occ
 
+INF = 1 << 62
+ALL = (INF, INF, INF)       # evaluate.ALL: the very object (evaluate.py imports it from here)
+
 SMALL = 64   # pairs up to which the direct loop is used (tests set 0 to force the merge)
 _FIELD = itemgetter(0)
 
@@ -36,7 +39,11 @@ _FIELD = itemgetter(0)
 def side(node: Any, ctx: Context, allowed: Limits) -> list[Occ]:
     """The occurrences of one operand (a term or an OR-group of terms), sorted."""
     if isinstance(node, p.Or):
-        found = [o for t in node.children for o in ctx.within(t, allowed)]
+        if allowed is ALL and not ctx.mask:     # the common case, without a call per term
+            get = ctx.occ.get
+            found = [o for t in node.children for o in get(t.pkey, ())]
+        else:
+            found = [o for t in node.children for o in ctx.within(t, allowed)]
         found.sort()
         return found
     return ctx.within(node, allowed)
@@ -72,9 +79,10 @@ def near_sides(node: p.Near, ctx: Context, left: list[Occ], right: list[Occ],
         if not ys:
             continue
         if node.unit:
-            out_left += _same_unit(xs, ys, ctx, node.unit)
+            bounds = ctx.bounds(node.unit, f)
+            out_left += _same_unit(xs, ys, bounds)
             if not left_only:
-                out_right += _same_unit(ys, xs, ctx, node.unit)
+                out_right += _same_unit(ys, xs, bounds)
         elif node.ordered:
             out_left += _has(xs, ys, node.distance, after=True, before=False)
             if not left_only:
@@ -110,9 +118,10 @@ def _not_near(node: p.NotNear, ctx: Context, allowed: Limits) -> list[Occ]:
         if not ys:
             out += xs
         elif node.unit:
-            units = {ctx.unit(node.unit, y) for y in ys}
+            bounds = ctx.bounds(node.unit, f)
+            units = {_unit(bounds, y) for y in ys}
             units.discard(-1)
-            out += [x for x in xs if ctx.unit(node.unit, x) not in units]
+            out += [x for x in xs if _unit(bounds, x) not in units]
         else:
             out += _unblocked(xs, ys, node.distance)
     return out
@@ -137,19 +146,37 @@ def _has(xs: list[Occ], ys: list[Occ], n: int, after: bool, before: bool) -> lis
     return out
 
 
-def _same_unit(xs: list[Occ], ys: list[Occ], ctx: Context, unit: str) -> list[Occ]:
-    """xs with a y in the same sentence / paragraph that does not overlap them."""
+def _unit(bounds: list[int], o: Occ) -> int:
+    """The unit of an occurrence given its field's unit bounds (FieldIndex.unit_bounds), -1 if
+    it straddles two."""
+    u = bisect_right(bounds, o[1])
+    return u if o[1] == o[2] or bisect_right(bounds, o[2]) == u else -1
+
+
+def _same_unit(xs: list[Occ], ys: list[Occ], bounds: list[int]) -> list[Occ]:
+    """xs with a y in the same sentence / paragraph that does not overlap them (one field)."""
     latest_start: dict[int, int] = {}
     earliest_end: dict[int, int] = {}
-    for y in ys:
-        u = ctx.unit(unit, y)
-        if u >= 0:
-            latest_start[u] = max(latest_start.get(u, -1), y[1])
-            earliest_end[u] = min(earliest_end.get(u, 1 << 62), y[2])
+    for _, a, b in ys:
+        u = bisect_right(bounds, a)
+        if a != b and bisect_right(bounds, b) != u:
+            continue                            # straddles two units
+        if u in latest_start:
+            if a > latest_start[u]:
+                latest_start[u] = a
+            if b < earliest_end[u]:
+                earliest_end[u] = b
+        else:
+            latest_start[u] = a
+            earliest_end[u] = b
+    if not latest_start:
+        return []
     out = []
     for x in xs:
-        u = ctx.unit(unit, x)
-        if u >= 0 and u in latest_start and (latest_start[u] > x[2] or earliest_end[u] < x[1]):
+        _, a, b = x
+        u = bisect_right(bounds, a)
+        if (u in latest_start and (a == b or bisect_right(bounds, b) == u)
+                and (latest_start[u] > b or earliest_end[u] < a)):
             out.append(x)
     return out
 

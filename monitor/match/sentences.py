@@ -50,9 +50,42 @@ def paragraph_starts(text: str) -> list[int]:
 
 
 def sentence_starts(text: str) -> list[int]:
-    """Offsets where a sentence after the first one starts (paragraph starts included), ascending."""
-    ends = [m.end() for m in _MARK.finditer(text) if _ends_sentence(text, m.start())]
-    return sorted(set(ends).union(paragraph_starts(text)))
+    """Offsets where a sentence after the first one starts (paragraph starts included), ascending.
+
+    The ends of `_MARK`'s matches that end a sentence, found with str.find per mark
+    character instead of the regex's character-class scan (which cost about 7 ns a
+    character, a third of the whole), and the common word before a dot (letters only, not an
+    abbreviation) decided inline; the same offsets as
+    `[m.end() for m in _MARK.finditer(text) if _ends_sentence(text, m.start())]`
+    (tests/test_match_v2.py)."""
+    ends = set(paragraph_starts(text))
+    n = len(text)
+    closers = _CLOSERS
+    short = _SHORT_WORDS
+    find = text.find
+    for mark in ".!?":
+        i = find(mark)
+        while i >= 0:
+            j = i + 1
+            while j < n and text[j] in closers:
+                j += 1
+            if j < n and text[j].isspace():
+                if mark != ".":
+                    ends.add(j)
+                else:
+                    # the common case inline: a word of two or more letters (so without an
+                    # opener, a dot or a space in it) that is no abbreviation; else _ends_sentence
+                    before = text[i - 24 if i > 24 else 0:i]
+                    word = before[before.rfind(" ") + 1:]
+                    if (len(word) > 1 and word.isalpha() and word.lower() not in short) \
+                            or _ends_sentence(text, i):
+                        ends.add(j)
+            i = find(mark, i + 1)
+    return sorted(ends)
+
+
+_CLOSERS = frozenset("\"'”’»›)]}」』")
+_SHORT_WORDS = frozenset(w for w in ABBREVIATIONS | NUMBER_ABBREVIATIONS)
 
 
 def _ends_sentence(text: str, at: int) -> bool:

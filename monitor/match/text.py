@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from monitor.match.sentences import paragraph_starts, sentence_starts
@@ -156,36 +156,60 @@ def tokens(text: str) -> list[Token]:
 class FieldIndex:
     """One field of one article, tokenised once for every rule.
 
-    ``joined`` is SEP + tokens joined by SEP + SEP: the string the automaton scans.
-    Original offsets and case forms are computed lazily, only when a hit needs them.
+    ``joined`` is SEP + tokens joined by SEP + SEP: the string the automaton scans (made
+    without a list of the tokens, `_joined`). Original offsets and case forms are computed
+    lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_tokens", "_starts", "_cum", "_units")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_n", "_starts", "_cum", "_units", "_bounds")
 
     def __init__(self, text: str):
         self.text = text
         self._folded, self._resized = _fold(text, False)
-        self._tokens = self._folded.split()
-        self.joined = SEP + SEP.join(self._tokens) + SEP
+        self.joined = _joined(self._folded)
+        self._n = -1
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
         self._units: dict[str, list[int]] = {}
+        self._bounds: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
-        return len(self._tokens)
+        """The number of tokens: the separators of `joined` less one ("  " has none)."""
+        if self._n < 0:
+            self._n = 0 if len(self.joined) == 2 else self.joined.count(SEP) - 1
+        return self._n
 
     def token(self, k: int) -> str:
-        return self._tokens[k]
+        s = self._folded_span(k)
+        return self._folded[s:self._token_end(s)]
+
+    def _token_end(self, s: int) -> int:
+        """The end of the folded token starting at s (at the next separator)."""
+        e = self._folded.find(SEP, s)
+        return len(self._folded) if e < 0 else e
 
     def _folded_span(self, k: int) -> int:
         if self._starts is None:
             self._starts = _token_starts(self._folded)
         return self._starts[k]
 
+    def spans(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """span(first, last) of each pair, in one call (to_hits makes a few dozen an article)."""
+        if self._resized:
+            return [self.span(a, b) for a, b in pairs]
+        if self._starts is None:
+            self._starts = _token_starts(self._folded)
+        starts, find, n = self._starts, self._folded.find, len(self._folded)
+        out = []
+        for a, b in pairs:
+            e = find(SEP, starts[b])
+            out.append((starts[a], n if e < 0 else e))
+        return out
+
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original character offsets of tokens first..last (inclusive)."""
         s = self._folded_span(first)
-        e = self._folded_span(last) + len(self._tokens[last])
+        e = self._token_end(self._folded_span(last))
         if not self._resized:
             return s, e     # every character folded to exactly one: offsets are unchanged
         # a dropped mark after the token belongs to it; a character folded into several
@@ -199,13 +223,32 @@ class FieldIndex:
             found = self._units[unit] = (sentence_starts if unit == "s" else paragraph_starts)(self.text)
         return found
 
+    def unit_bounds(self, unit: str) -> list[int]:
+        """For each sentence ("s") or paragraph ("p") start after the first, the first token
+        that starts at or after it: token k is in unit bisect_right(bounds, k). Found once
+        per field and unit, so a NEAR/s asks one bisect per occurrence, not two offsets."""
+        found = self._bounds.get(unit)
+        if found is None:
+            starts = self.unit_starts(unit)
+            if not self._resized:       # original and folded offsets are the same
+                if self._starts is None:
+                    self._starts = _token_starts(self._folded)
+                tok = self._starts
+                found = [bisect_left(tok, s) for s in starts]
+            else:                       # original starts are non-decreasing in the token
+                first = self._orig_start
+                found = [bisect_left(range(len(self)), s, key=first) for s in starts]
+            self._bounds[unit] = found
+        return found
+
+    def _orig_start(self, k: int) -> int:
+        return self.span(k, k)[0]
+
     def unit_of(self, unit: str, first: int, last: int) -> int:
         """The sentence / paragraph number of tokens first..last, or -1 when they straddle a boundary."""
-        starts = self.unit_starts(unit)
-        if not starts:
-            return 0
-        u = bisect_right(starts, self.span(first, first)[0])
-        return u if first == last or bisect_right(starts, self.span(last, last)[0]) == u else -1
+        bounds = self.unit_bounds(unit)
+        u = bisect_right(bounds, first)
+        return u if first == last or bisect_right(bounds, last) == u else -1
 
     def _count(self, x: int) -> int:
         """How many original characters end at or before folded position x.
@@ -238,7 +281,7 @@ class FieldIndex:
             s, e = self.span(k, k)
         else:                   # span(k, k) when every character folded to one
             s = self._folded_span(k)
-            e = s + len(self._tokens[k])
+            e = self._token_end(s)
         piece = self.text[s:e]
         if piece.isascii() and piece.isalnum():
             return piece        # what case_tokens gives for plain ASCII letters and digits, faster
@@ -248,6 +291,7 @@ class FieldIndex:
 
 _TOKEN = re.compile(f"[^{SEP}]+")
 _NUMPY_AFTER = 32       # texts tokenised before `_token_starts` pays for importing numpy
+_NUMPY_FROM = 256       # characters from which `_joined` is quicker in numpy (a title is not)
 _texts_seen = 0
 
 
@@ -259,11 +303,41 @@ def _token_starts(folded: str) -> list[int]:
     start (issue 18): so the regex pass serves until numpy is loaded anyway (the daemon's
     story index loads it) or this process has tokenised `_NUMPY_AFTER` texts. Both give the
     same offsets (tests/test_match_text.py)."""
-    global _texts_seen
-    _texts_seen += 1
-    if "numpy" not in sys.modules and _texts_seen <= _NUMPY_AFTER:
+    if not _numpy_now():
         return [m.start() for m in _TOKEN.finditer(folded)]
     return _numpy_token_starts(folded)
+
+
+def _numpy_now() -> bool:
+    """Whether to use numpy for this text (see _token_starts)."""
+    global _texts_seen
+    _texts_seen += 1
+    return "numpy" in sys.modules or _texts_seen > _NUMPY_AFTER
+
+
+def _joined(folded: str) -> str:
+    """SEP + the tokens of a folded text joined by SEP + SEP. In numpy (once it is in use,
+    _numpy_now) by keeping each character that is a token's or follows one: a third of the
+    time of splitting into a list of fresh strings and joining them, which nothing else
+    needed (tests/test_match_text.py checks they agree)."""
+    if len(folded) < _NUMPY_FROM or not _numpy_now():
+        return SEP + SEP.join(folded.split()) + SEP
+    return _numpy_joined(folded)
+
+
+def _numpy_joined(folded: str) -> str:
+    import numpy as np
+    if folded.isascii():
+        codes = np.frombuffer(folded.encode("ascii"), dtype=np.uint8)
+        encoding = "ascii"
+    else:
+        codes = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32)
+        encoding = "utf-32-le"
+    word = codes != ord(SEP)
+    keep = word.copy()
+    keep[1:] |= word[:-1]
+    kept = codes[keep].tobytes().decode(encoding)
+    return SEP + kept if kept.endswith(SEP) else SEP + kept + SEP
 
 
 def _numpy_token_starts(folded: str) -> list[int]:
