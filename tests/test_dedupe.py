@@ -13,6 +13,7 @@ from monitor.stories.dedupe import (
     signature,
     signature_bytes,
     signature_from_bytes,
+    site_of,
     text_fingerprint,
 )
 
@@ -135,3 +136,51 @@ def test_signature_roundtrip_and_estimate():
     assert again.jaccard(a) == 1.0
     assert signature(BASE.upper()).jaccard(a) == 1.0
     assert signature("Completely unrelated words about a football match and its fans.").jaccard(a) < 0.1
+
+
+def test_sketch_values_are_the_stored_format():
+    """Stored signatures only agree with new ones computed the same way: the values of a few
+    texts of every size (empty, shorter than a shingle, fewer shingles than bins, more) are
+    pinned, so a change that is meant to be faster cannot quietly change them."""
+    import hashlib
+
+    from monitor.stories.dedupe import shingle_hashes, sketch, words
+    texts = ["", "one", "two words", "NATO ministers met in Brussels on Tuesday",
+             " ".join(f"w{i}" for i in range(400)), "Kaja Kallas said the Halvorsen Accord " * 20]
+    h = hashlib.sha256()
+    for t in texts:
+        for n in (64, 128, 256):
+            h.update(sketch(shingle_hashes(words(t)), n).tobytes())
+    assert h.hexdigest() == "3c7f1822310e1a9a329169a01c84c2f39c59d2567cc6b9bc94f5cf46c0851d73"
+
+
+def _site_by_split(url: str) -> str:
+    """`site_of` as it was: the full urlsplit of every URL."""
+    from urllib.parse import urlsplit
+
+    from monitor.stories.dedupe import _host_site
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return _host_site(host) if host else ""
+
+
+SITE_URLS = ["https://news.bbc.co.uk/x", "http://example.com", "https://a.example.org:8443/p?q#f",
+             "https://user:pw@www.example.co.uk/a", "HTTPS://Example.COM/x", " https://example.com/x",
+             "https://exa\tmple.com/x", "https://example.com\n/x", "https://[::1]/x", "https://[::1/x",
+             "https://127.0.0.1:8080/x", "https://ＥＸＡＭＰＬＥ.com/x", "https://example.com?x=/y", "https://#x",
+             "https:///x", "urn:uuid:1234", "javascript:alert(1)", "https://a.b.c.example.co.uk/x#via=f.com",
+             "http://example.com:bad/x", "https://example.com.\r/x", "ftp://example.com/x", ""]
+
+
+@pytest.mark.parametrize("url", SITE_URLS)
+def test_site_of_reads_the_authority_as_urlsplit_does(url):
+    assert site_of(url) == _site_by_split(url)
+
+
+@given(st.lists(st.sampled_from(["http://", "https://", "HTTP://", " ", "a.example.co.uk", "news.bbc.co.uk",
+                                 "user:pw@", ":8080", ":x", "[::1]", "[", "]", "/", "?", "#", "\t", "\n", "\r",
+                                 "x", "é", "127.0.0.1", ".", "ＡＢ", "@"]), min_size=1, max_size=7).map("".join))
+def test_site_of_equals_the_full_split_on_any_url(url):
+    assert site_of(url) == _site_by_split(url)

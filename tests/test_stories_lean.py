@@ -179,13 +179,16 @@ def test_signature_values_keep_the_stored_format():
         signature_values(wide)
 
 
-@pytest.mark.parametrize("min_pending,threshold", [(1, 0.4), (64, 0.4), (_Buckets.MIN_PENDING, 0.4), (64, 0.8),
-                                                   (64, 0.25)])
-def test_buckets_propose_what_minhashlsh_proposes(min_pending, threshold):
+@pytest.mark.parametrize("min_pending,threshold,filter_bits", [
+    (1, 0.4, None), (64, 0.4, None), (_Buckets.MIN_PENDING, 0.4, None), (64, 0.8, None), (64, 0.25, None),
+    (1, 0.4, 3), (64, 0.4, 8), (16, 0.25, 12)])        # a small presence filter: most flags shared, rebuilt
+def test_buckets_propose_what_minhashlsh_proposes(min_pending, threshold, filter_bits):
     rnd = random.Random(min_pending)
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     buckets = _Buckets(lsh.b, lsh.r)
     buckets.MIN_PENDING = min_pending
+    if filter_bits is not None:
+        buckets.FILTER_BITS, buckets._shift = filter_bits, np.uint64(64 - filter_bits)
     bases = [set(rnd.sample(range(10_000), 80)) for _ in range(40)]
     sigs: dict[int, MinHash] = {}
     for slot in range(400):

@@ -22,9 +22,12 @@ class Buckets:
     an eighth as many as sorted ones, then the two are merged. A removed entry is marked
     -1 in place and dropped at the next merge. Two different bands that mix to the same
     key only propose an extra candidate, which the caller's Jaccard estimate rejects.
+    A look-up searches the sorted arrays only for keys whose flag in a fixed presence filter
+    (4 MiB per table, by the key's top bits) is set.
     """
 
     MIN_PENDING = 16_384        # entries (512 articles at 32 bands) kept unsorted at least
+    FILTER_BITS = 22            # the sorted keys' presence filter: 4 MiB of flags, by a key's top bits
 
     def __init__(self, b: int, r: int):
         self.b, self.r = b, r
@@ -36,6 +39,12 @@ class Buckets:
         self._dead = 0
         self._pending: dict[int, int | list[int]] = {}
         self._n_pending = 0
+        # a flag per value of a key's top FILTER_BITS bits, set for every key merged into the sorted
+        # arrays (removed ones too, until it is rebuilt): a key whose flag is clear is not there, and
+        # costs no binary search over a million entries (most keys of a query are in no other article)
+        self._filter: np.ndarray | None = None
+        self._filtered = 0          # keys flagged since the filter was rebuilt
+        self._shift = np.uint64(64 - self.FILTER_BITS)
 
     def keys(self, values: np.ndarray) -> np.ndarray:
         """One uint64 key per band of a signature's hash values."""
@@ -128,6 +137,10 @@ class Buckets:
         keys of a query are in no other article, and on a window of a million entries each
         search is a chain of cache misses."""
         keys_sorted = self._keys
+        if self._filter is not None:
+            maybe = np.flatnonzero(self._filter[(keys >> self._shift).astype(np.intp)])
+            if len(maybe) < len(keys):
+                keys = keys[maybe]
         lo = keys_sorted.searchsorted(keys, "left")
         inside = lo < len(keys_sorted)
         hit = np.flatnonzero(inside)
@@ -156,5 +169,12 @@ class Buckets:
         # insert the short sorted run into the long one: no copy of the long one but the result
         at = np.searchsorted(keys, new_keys)
         self._keys, self._slots = np.insert(keys, at, new_keys), np.insert(slots, at, new_slots)
+        if self._filter is None or self._filtered > 2 * len(self._keys):     # mostly removed keys: afresh
+            self._filter = np.zeros(1 << self.FILTER_BITS, dtype=bool)
+            self._filter[(self._keys >> self._shift).astype(np.intp)] = True
+            self._filtered = len(self._keys)
+        else:
+            self._filter[(new_keys >> self._shift).astype(np.intp)] = True
+            self._filtered += len(new_keys)
         self._pending = {}
         self._n_pending = self._dead = 0

@@ -52,11 +52,30 @@ def _site(host: str) -> str:
 
 def site_of(url: str) -> str:
     """The registrable site of a URL (bbc.co.uk for https://news.bbc.co.uk/x); "" when it has none."""
+    m = _AUTHORITY.match(url)
+    if m is not None:
+        # only the scheme and authority decide it, and a feed's items share a few: each split once
+        return _authority_site(m.group())
+    return _split_site(url)
+
+
+# "http(s)://" and the authority after it, up to the path, query or fragment, where urlsplit
+# would find the same netloc (it drops tabs and line breaks first: with one there, the full split)
+_AUTHORITY = re.compile(r"https?://[^/?#\t\r\n]*+(?![\t\r\n])")
+
+
+def _split_site(url: str) -> str:
     try:
         host = urlsplit(url).hostname or ""
     except ValueError:
         return ""
     return _host_site(host) if host else ""
+
+
+@lru_cache(maxsize=65536)
+def _authority_site(head: str) -> str:
+    """`site_of` of "scheme://authority", remembered."""
+    return _split_site(head)
 
 
 @lru_cache(maxsize=65536)
@@ -251,15 +270,23 @@ _WORD_CACHE = 1 << 16               # words kept hashed (about 8 MiB with the wo
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5],
                 dtype=np.uint64)
 _EMPTY = np.uint32(0xFFFFFFFF)
+# numpy scalars made once: making one costs about what an operation on a summary's few dozen
+# shingles does, and a signature used a dozen (same values)
+_MIX0, _MIX1, _MIX2, _MIX3 = (np.uint64(int(m)) for m in _MIX)
+_MIXES = (_MIX0, _MIX1, _MIX2, _MIX3)
+_FMIX1, _FMIX2 = np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53)
+_U1, _U32, _U33 = np.uint64(1), np.uint64(32), np.uint64(33)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_UINT64S = {k: np.uint64(k) for k in range(1, 1025)}     # shingle sizes, bin counts
 
 
 def _fmix(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 64-bit finaliser, in place: every input bit moves every output bit."""
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xFF51AFD7ED558CCD)
-    h ^= h >> np.uint64(33)
-    h *= np.uint64(0xC4CEB9FE1A85EC53)
-    h ^= h >> np.uint64(33)
+    h ^= h >> _U33
+    h *= _FMIX1
+    h ^= h >> _U33
+    h *= _FMIX2
+    h ^= h >> _U33
     return h
 
 
@@ -287,10 +314,10 @@ def shingle_hashes(toks: list[str], k: int = SHINGLE_WORDS) -> np.ndarray:
     wh = word_hashes(toks)
     k = min(k, len(wh))
     n = len(wh) - k + 1
-    h = wh[:n] * _MIX[0]
+    h = wh[:n] * _MIX0
     for j in range(1, k):
-        h += wh[j:j + n] * _MIX[j]
-    h += np.uint64(k)                  # a 2-word text and a 4-word one never share a hash
+        h += wh[j:j + n] * _MIXES[j]
+    h += _UINT64S.get(k) or np.uint64(k)   # a 2-word text and a 4-word one never share a hash
     h = np.sort(_fmix(h))              # (np.unique hashes uint64 arrays, twenty times slower)
     return h[np.concatenate(([True], h[1:] != h[:-1]))]
 
@@ -314,8 +341,8 @@ def sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> np.ndarray:
     sig = np.full(num_perm, _EMPTY, dtype=np.uint32)
     if not len(hashes):
         return sig                     # every empty text agrees with every other, as in datasketch
-    bins = ((hashes >> np.uint64(32)) % np.uint64(num_perm)).astype(np.intp)
-    np.minimum.at(sig, bins, (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+    bins = ((hashes >> _U32) % (_UINT64S.get(num_perm) or np.uint64(num_perm))).astype(np.intp)
+    np.minimum.at(sig, bins, (hashes & _LOW32).astype(np.uint32))
     filled = np.zeros(num_perm, dtype=bool)
     filled[bins] = True
     empty = np.flatnonzero(~filled)
@@ -347,8 +374,8 @@ def sketch(hashes: np.ndarray, num_perm: int = NUM_PERM) -> np.ndarray:
         lost = empty[~found]
         source[~found] = nz[np.searchsorted(nz, lost) % len(nz)]
         depth[~found] = _PROBE_DEPTH + (source[~found] - lost) % num_perm
-    mixed = sig[source].astype(np.uint64) + (depth.astype(np.uint64) + np.uint64(1)) * _MIX[1]
-    sig[empty] = (_fmix(mixed) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    mixed = sig[source].astype(np.uint64) + (depth.astype(np.uint64) + _U1) * _MIX1
+    sig[empty] = (_fmix(mixed) & _LOW32).astype(np.uint32)
     return sig
 
 

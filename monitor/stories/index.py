@@ -354,7 +354,7 @@ class StoryIndex:
         found = self._related.best(terms.hashes, eligible)
         if found is None or found[0] < self.related_threshold:
             return None, (), 0.0
-        score, slot, _ = found
+        score, slot = found
         return self._story[slot], (str(self._key[slot]),), round(score, 4)
 
     def _shared(self, terms: EventTerms, slot: int) -> tuple[str, ...]:

@@ -464,8 +464,9 @@ class TermIndex:
         held = self._terms[slot] if slot < len(self._terms) else None
         return np.frombuffer(held, dtype="<u8").astype(np.uint64) if held else np.empty(0, dtype=np.uint64)
 
-    def best(self, hashes: np.ndarray, eligible) -> tuple[float, int, np.ndarray] | None:
-        """The most similar eligible slot: (score, slot, shared hashes), or None.
+    def best(self, hashes: np.ndarray, eligible) -> tuple[float, int] | None:
+        """The most similar eligible slot: (score, slot), or None (the index reads the shared terms
+        of the one it joins: `StoryIndex._shared`).
 
         `eligible(slots)` returns a boolean mask (the caller's window and identity checks).
         """
@@ -486,8 +487,7 @@ class TermIndex:
             slots = slots[top]
         scores = self.scores(hashes, slots)
         best = int(np.argmax(scores))
-        slot = int(slots[best])
-        return float(scores[best]), slot, np.intersect1d(hashes, self.terms(slot), assume_unique=True)
+        return float(scores[best]), int(slots[best])
 
     def scores(self, hashes: np.ndarray, slots: np.ndarray) -> np.ndarray:
         """`similarity(hashes, ., terms(slot))` for every slot at once: a fixed number of array
