@@ -202,15 +202,34 @@ CASES = [
      "Washington verlangt von den Verbündeten, drei Prozent ihrer Wirtschaftsleistung für die "
      "Verteidigung auszugeben."),
     ("de Wehretat with Ziel", "defence-spending-target", True, "",
-     "Der Wehretat soll steigen, damit Berlin das Ziel der Allianz bis 2029 erreicht."),
+     "Der Wehretat soll steigen, damit Berlin das Nato-Ziel bis 2029 erreicht."),
     ("it GDP spelled out: prodotto interno lordo", "defence-spending-target", True, "",
      "Roma promette di portare la spesa militare al 2 per cento del prodotto interno lordo."),
     ("cs spending with cíl", "defence-spending-target", True, "",
      "Vláda chce splnit cíl aliance a zvýšit výdaje na obranu na dvě procenta HDP."),
+    ("de Ziel as a target of attack beside spending", "defence-spending-target", False, "",
+     "Das Bündnis könne das nächste Ziel Moskaus werden, warnte er und rief zu höheren "
+     "Militärausgaben auf."),
     ("de Ziel without any spending or GDP word", "defence-spending-target", False, "",
      "Das Ziel der Regierung bleibt ein ausgeglichener Haushalt bis zum Ende der Wahlperiode."),
     ("nl lowercase pil is not PIL", "defence-spending-target", False, "",
      "De minister van Defensie slikte de bittere pil: het budget blijft gelijk."),
+    # a roll of guests after "with": the host's company, each name with role, nationality and
+    # first name (more than four tokens between names, so the two-sided roll veto misses it)
+    ("it guest roll after con: Starmer", "starmer", False, "",
+     "Lo ha detto il presidente ucraino prima del vertice con il premier britannico Keir Starmer, "
+     "il cancelliere tedesco Friedrich Merz e il presidente francese Emmanuel Macron."),
+    ("it guest roll after con: Merz", "merz", False, "",
+     "Lo ha detto il presidente ucraino prima del vertice con il premier britannico Keir Starmer, "
+     "il cancelliere tedesco Friedrich Merz e il presidente francese Emmanuel Macron."),
+    ("en guest roll after with: Merz", "merz", False, "",
+     "The Ukrainian president spoke before his talks with British Prime Minister Keir Starmer, "
+     "German Chancellor Friedrich Merz and French President Emmanuel Macron."),
+    ("it roll as the subject still counts: Starmer", "starmer", True, "",
+     "Il presidente francese Emmanuel Macron, il primo ministro britannico Keir Starmer e il "
+     "cancelliere tedesco Friedrich Merz sono arrivati a Kiev."),
+    ("en host meets a guest: with after the name", "merz", True, "",
+     "Chancellor Friedrich Merz met with French President Emmanuel Macron in Berlin on Tuesday."),
     # a rare surname said twice, with no context word beside it
     ("de bare surname twice: Merz ... so Merz", "merz", True, "",
      "Merz verlangte eine neue Ausrichtung der Union: Frieden gebe es nur aus Stärke, "
