@@ -269,7 +269,11 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
                     deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
                     last = save_stories(worker, deps.store, assignments)
                     deps.store.mark_unmatched(unmatched)
-                    return items, unmatched, _apply_updates(deps, republished, rebuilt), last
+                    updated = _apply_updates(deps, republished, rebuilt)
+                    commit = getattr(deps.store, "commit_async", None)
+                    if commit is not None:      # PostgreSQL: the COMMIT's round trip waited for off the loop
+                        await commit()
+                    return items, unmatched, updated, last
             await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
 
     def forget_decisions() -> None:

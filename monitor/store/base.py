@@ -144,6 +144,7 @@ class StoreBase:
         self._memory = str(path) == ":memory:"
         self._tx_owner: tuple[int, asyncio.Task | None] | None = None
         self._tx_depth = 0
+        self._tx_joined = 0       # units nested in a flat one, running now
         self._tx_flat = False
         conn: sqlite3.Connection | None = None
         try:
@@ -271,7 +272,11 @@ class StoreBase:
                 raise TransactionConflict("a transaction of another job is open on this connection; "
                                           "each job uses its own connection (Store.session())")
             if self._tx_flat:
-                yield
+                self._tx_joined += 1
+                try:
+                    yield
+                finally:
+                    self._tx_joined -= 1
                 return
             yield from self._savepoint()
             return

@@ -16,7 +16,10 @@ pg_pool.py's. Must not hold queries about the tables.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +34,20 @@ from monitor.store.pg_schema import PG_MIGRATIONS, pg_statements
 
 __all__ = ["DEFAULT_POOL_SIZE", "PgBase", "PgDatabase", "Result", "close_pools", "masked", "pg_error", "pool_for"]
 
+_waiters: ThreadPoolExecutor | None = None
+_waiters_lock = threading.Lock()
+
+
+def _waiter() -> ThreadPoolExecutor:
+    """The threads that wait for a unit's COMMIT (`PgBase.commit_async`), the process's own (not the
+    loop's default executor, which the extraction pool's exchanges occupy)."""
+    global _waiters
+    with _waiters_lock:
+        if _waiters is None:
+            _waiters = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-pg-commit")
+        return _waiters
+
+
 class PgDatabase:
     """`store.db` on PostgreSQL: `execute` in the queries' shared spelling, and `table_names`."""
 
@@ -39,7 +56,9 @@ class PgDatabase:
 
     @property
     def conn(self) -> psycopg.Connection | None:
-        """The connection of the open unit of work, if any (between statements there is none)."""
+        """The connection of the open unit of work, if any (between statements there is none); out of
+        pipeline mode, what the unit had queued (its BEGIN) sent first, so its results read as usual."""
+        self._store._sync()
         return self._store._conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
@@ -66,8 +85,12 @@ class PgBase(StoreBase):
         self._synchronous = synchronous_commit
         self._tx_owner = None
         self._tx_depth = 0
+        self._tx_joined = 0
         self._tx_flat = False
         self._conn: psycopg.Connection | None = None
+        self._pipe: Any = None              # the unit's open pipeline (psycopg), if any: see `pipelined`
+        self._pipe_blocks = 0               # `pipelined()` blocks running now
+        self._committed = False             # `commit_async` committed the open unit: its end only releases
         self._pool = pool_for(url, password, pool_size, synchronous_commit)
         self.db = PgDatabase(self)  # type: ignore[assignment]
         if migrate and create:
@@ -103,7 +126,10 @@ class PgBase(StoreBase):
             if self._tx_owner is not None and self._tx_owner != _unit_of_work():
                 raise TransactionConflict("a statement from another job while a transaction is open on this "
                                           "handle; each job uses its own (Store.session())")
-            return Result(self._conn.execute(sql, params))
+            cur = self._conn.execute(sql, params)
+            if self._pipe is not None and not self._pipe_blocks:
+                self._sync()        # with what was queued before it (BEGIN, a pipelined block): one round trip
+            return Result(cur)
         try:
             with self._pool.connection() as conn:
                 return Result(conn.execute(sql, params))
@@ -119,6 +145,8 @@ class PgBase(StoreBase):
                                           "handle; each job uses its own (Store.session())")
             with self._conn.cursor() as cur:
                 cur.executemany(to_postgres(sql), [list(r) for r in rows])
+            if self._pipe is not None and not self._pipe_blocks:
+                self._sync()        # outside a pipelined block an error surfaces here, as without a pipeline
             return
         with self._pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(to_postgres(sql), [list(r) for r in rows])
@@ -133,6 +161,7 @@ class PgBase(StoreBase):
             raise TransactionConflict("a statement from another job while a transaction is open on this "
                                       "handle; each job uses its own (Store.session())")
         out: list[list[tuple]] = []
+        self._pipeline_on()         # riding the unit's pipeline: its results come back by a flush, no Sync
         with self._conn.cursor() as cur:
             cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
             while True:
@@ -143,15 +172,67 @@ class PgBase(StoreBase):
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:
-        """Inside a unit of work, the block's statements go out in psycopg's pipeline mode and are
-        synced once at its end (an error in one surfaces there, inside the unit, which then rolls
-        back as it would have). Only for writes whose results nothing reads within the block:
-        `execute` reads its result at once, which syncs."""
+        """Inside a unit of work, the block's statements go out in psycopg's pipeline mode, queued
+        with the unit's later ones: they are sent and synced with the next statement whose result is
+        read after the block, or with COMMIT (so a feed's rows, its story signatures and COMMIT are
+        one round trip). An error in one surfaces there, inside the unit, which then rolls back as it
+        would have. Only for writes whose results nothing reads within the block: a statement run
+        inside it returns before its result is there (no rows, no rowcount)."""
         if self._conn is None:
             yield
             return
-        with self._conn.pipeline():
+        self._pipeline_on()
+        self._pipe_blocks += 1
+        try:
             yield
+        finally:
+            self._pipe_blocks -= 1
+
+    async def commit_async(self) -> None:
+        """Last thing in the outermost unit of work of a job on the event loop: COMMIT now, with what the
+        unit's pipeline has queued (a feed's rows and story signatures), and wait for the server in a
+        thread, so the loop runs the other jobs (fetching, parsing) meanwhile instead of blocking on
+        the round trip. The unit's end then only gives the connection back; an error raises here,
+        inside the unit, which rolls back as it would have. Cancelled while the COMMIT is out, it
+        waits for its outcome first (one round trip), so the unit's end knows whether it committed."""
+        conn = self._conn
+        if conn is None or self._tx_owner != _unit_of_work() or self._tx_depth or self._tx_joined:
+            return                          # not the outermost unit: it commits at its end, as usual
+        self._pipeline_on()
+        conn.execute("COMMIT")              # queued in the pipeline, sent by the sync below
+        pipe, self._pipe = self._pipe, None
+        self._pipe_blocks = 0
+        done = _waiter().submit(pipe.__exit__, None, None, None)
+        try:
+            await asyncio.wrap_future(done)
+        except asyncio.CancelledError:
+            try:
+                done.result()
+            except psycopg.Error:
+                raise asyncio.CancelledError from None
+            self._committed = True
+            raise
+        self._committed = True
+
+    def _pipeline_on(self) -> None:
+        """The unit's connection in pipeline mode (statements queue until the next sync)."""
+        if self._pipe is None and self._conn is not None:
+            pipe = self._conn.pipeline()
+            pipe.__enter__()
+            self._pipe = pipe
+
+    def _sync(self, *, quiet: bool = False) -> None:
+        """Send what the pipeline queued and wait for all of it (one round trip); leave pipeline mode.
+
+        An error of any queued statement is raised here (`quiet`: ignored, the unit is rolling back)."""
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:
+            return
+        try:
+            pipe.__exit__(None, None, None)
+        except psycopg.Error:
+            if not quiet:
+                raise
 
     @contextmanager
     def session(self) -> Iterator[Any]:
@@ -165,6 +246,7 @@ class PgBase(StoreBase):
 
     def close(self) -> None:
         if self._conn is not None:          # a unit of work left open by a crash in its job
+            self._sync(quiet=True)
             conn, self._conn = self._conn, None
             try:
                 conn.rollback()
@@ -228,26 +310,44 @@ class PgBase(StoreBase):
         return self._conn is not None
 
     def _tx_begin(self) -> None:
+        """BEGIN is queued in the unit's pipeline, not sent: it goes out with the unit's first statement
+        whose result is read (one round trip for both)."""
         try:
             conn = self._pool.getconn()
         except PoolTimeout as exc:
             raise pg_error(self.url, exc) from None
+        self._conn = conn
         try:
+            self._pipeline_on()
             conn.execute("BEGIN")
         except BaseException:
+            self._sync(quiet=True)
+            self._conn = None
             self._pool.putconn(conn)
             raise
-        self._conn = conn
 
     def _tx_finish(self, commit: bool) -> None:
-        conn, self._conn = self._conn, None
+        conn = self._conn
         if conn is None:
             return
+        self._pipe_blocks = 0
+        if self._committed:                 # by commit_async: nothing left to send
+            self._committed = False
+            self._conn = None
+            self._pool.putconn(conn)
+            return
         try:
-            conn.execute("COMMIT" if commit else "ROLLBACK")
+            if commit:
+                conn.execute("COMMIT")      # in the pipeline when one is open: with what is queued, one sync
+                self._sync()
+            else:
+                self._sync(quiet=True)      # what was queued is sent; its errors do not matter now
+                conn.execute("ROLLBACK")
         except BaseException:
+            self._sync(quiet=True)
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not conn.closed:
                 conn.execute("ROLLBACK")
             raise
         finally:
+            self._conn = None
             self._pool.putconn(conn)

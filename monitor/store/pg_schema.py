@@ -208,3 +208,12 @@ PG_MIGRATIONS += [
     CREATE INDEX story_signatures_bands ON story_signatures USING gin (bands)
     """,
 ]
+
+PG_MIGRATIONS += [
+    # 8 (issue 19): a worker's claim orders the free hosts by their oldest due feed, a
+    # `min(next_poll)` per host (store/leases.py `claim_feeds`); with feeds(state, next_poll) only,
+    # PostgreSQL walked the due feeds of every host for each one (131 ms per claim with 3,000 feeds
+    # on 250 hosts, a claim up to ten times a second in a cold cycle: 12% of one worker's time).
+    # With the host first it is one index probe per host (2 ms per claim)
+    "CREATE INDEX feeds_host_due ON feeds(host, state, next_poll)",
+]
