@@ -177,12 +177,6 @@ class Context:
         lim = self.lead if name == "lead" else FIELD_LIMITS[name]
         return (min(allowed[0], lim[0]), min(allowed[1], lim[1]), min(allowed[2], lim[2]))
 
-    def unit(self, unit: str, o: Occ) -> int:
-        """The sentence ("s") or paragraph ("p") of an occurrence in its field; -1 if it straddles two."""
-        if o[0] == 0:
-            return 0                  # the title is one sentence and one paragraph
-        return self.fields[o[0]].unit_of(unit, o[1], o[2])
-
     def bounds(self, unit: str, f: int) -> list[int]:
         """The unit bounds of field f (FieldIndex.unit_bounds); none in the title, which is one
         sentence and one paragraph."""

@@ -244,12 +244,6 @@ class FieldIndex:
     def _orig_start(self, k: int) -> int:
         return self.span(k, k)[0]
 
-    def unit_of(self, unit: str, first: int, last: int) -> int:
-        """The sentence / paragraph number of tokens first..last, or -1 when they straddle a boundary."""
-        bounds = self.unit_bounds(unit)
-        u = bisect_right(bounds, first)
-        return u if first == last or bisect_right(bounds, last) == u else -1
-
     def _count(self, x: int) -> int:
         """How many original characters end at or before folded position x.
 
