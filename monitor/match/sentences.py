@@ -85,7 +85,7 @@ def sentence_starts(text: str) -> list[int]:
 
 
 _CLOSERS = frozenset("\"'”’»›)]}」』")
-_SHORT_WORDS = frozenset(w for w in ABBREVIATIONS | NUMBER_ABBREVIATIONS)
+_SHORT_WORDS = frozenset(ABBREVIATIONS | NUMBER_ABBREVIATIONS)
 
 
 def _ends_sentence(text: str, at: int) -> bool:
