@@ -270,9 +270,7 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
                     last = save_stories(worker, deps.store, assignments)
                     deps.store.mark_unmatched(unmatched)
                     updated = _apply_updates(deps, republished, rebuilt)
-                    commit = getattr(deps.store, "commit_async", None)
-                    if commit is not None:      # PostgreSQL: the COMMIT's round trip waited for off the loop
-                        await commit()
+                    await deps.store.commit_async()     # PostgreSQL: its round trip waited for off the loop
                     return items, unmatched, updated, last
             await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
 

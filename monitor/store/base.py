@@ -363,6 +363,10 @@ class StoreBase:
         round trip for the block, inside a unit of work; SQLite has no round trips: nothing)."""
         yield
 
+    async def commit_async(self) -> None:
+        """Last thing in a job's outermost unit of work: commit without blocking the event loop
+        (PostgreSQL waits for the server in a thread; SQLite's commit is local: the unit's end)."""
+
     def has_column(self, table: str, column: str) -> bool:
         """Whether a table has a column (an older schema may not yet)."""
         return any(r[1] == column for r in self.db.execute(f"PRAGMA table_info({table})"))
