@@ -64,6 +64,11 @@ class PgDatabase:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return self._store._run(to_postgres(sql), list(params))
 
+    def raw(self, sql: str, params: dict[str, Any]) -> Result:
+        """A statement already in PostgreSQL's spelling, with named `%(name)s` parameters (a query
+        only PostgreSQL runs, such as the one-statement claim of store/leases.py)."""
+        return self._store._run(sql, params)
+
     def table_names(self) -> list[str]:
         return [r[0] for r in self.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
@@ -121,7 +126,7 @@ class PgBase(StoreBase):
         return store
 
     # -- connections ------------------------------------------------------------
-    def _run(self, sql: str, params: list[Any]) -> Result:
+    def _run(self, sql: str, params: list[Any] | dict[str, Any]) -> Result:
         if self._conn is not None:
             if self._tx_owner is not None and self._tx_owner != _unit_of_work():
                 raise TransactionConflict("a statement from another job while a transaction is open on this "
