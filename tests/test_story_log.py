@@ -137,7 +137,7 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
     from monitor.store.postgres import PgStore
     store = PgStore(pg_url)
     sent: list[str] = []
-    for name in ("_run", "_many", "_many_returning"):
+    for name in ("_run", "_many", "_many_returning_later"):
         real = getattr(PgBase, name)
         monkeypatch.setattr(PgBase, name, lambda self, sql, rows, _real=real, _name=name:
                             sent.append(f"{_name} {sql[:40]}") or _real(self, sql, rows))
@@ -160,5 +160,27 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
         assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (25, 25)
         assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (25,)
         assert store.db.execute("SELECT max(seq), count(bands) FROM story_signatures").fetchone() == (25, 25)
+        # as a poll saves: the articles queued first, sent with the lock's query (their ids already read
+        # when it returns), the same statements (no feed row here), the entries linked to the new articles
+        sent.clear()
+        arts = [Article(url=f"https://a/q-{i}", feed_url="https://f/1", guid=f"gq-{i}", title=f"T{i}",
+                        text=_text(9000 + i)) for i in range(3)] + [
+            Article(url="https://a/5-0", feed_url="https://f/1", guid="g-known", title="T", text=_text(1))]
+        entries = [Entry("https://f/1", a.guid, a.url) for a in arts]
+        with store.transaction(flat=True):
+            ids = store.queue_articles(arts)
+            assert w.begin_stories(store, ix)
+            assert store._pipe is None          # the lock's query synced the pipeline: the ids are in
+            got = ids()
+            stories = [ix.assign(a.url, a.title, a.text, NOW, NOW) for a in arts[:3]]
+            store.save_feed_items("https://f/1", entries, [(a, [Match("r")], ["desk"]) for a in arts], {}, ids=got)
+            store.save_story_signatures(stories, seq_base=storyindex.seq_base(w, store))
+        assert len(sent) == 7 and sent[0].startswith("_many_returning_later INSERT") and "pg_try_ad" in sent[1], sent
+        assert got[3] is None and all(got[:3])          # the stored URL's insert was ignored
+        assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (29, 28)
+        assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (28,)
+        with pytest.raises(ValueError, match="ids for"):
+            with store.transaction():
+                store.save_feed_items("https://f/1", [], [(arts[0], [], [])], {}, ids=[])
     finally:
         store.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -63,6 +63,11 @@ class PgDatabase:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return self._store._run(to_postgres(sql), list(params))
+
+    def raw(self, sql: str, params: dict[str, Any]) -> Result:
+        """A statement already in PostgreSQL's spelling, with named `%(name)s` parameters (a query
+        only PostgreSQL runs, such as the one-statement claim of store/leases.py)."""
+        return self._store._run(sql, params)
 
     def table_names(self) -> list[str]:
         return [r[0] for r in self.execute(
@@ -121,7 +126,7 @@ class PgBase(StoreBase):
         return store
 
     # -- connections ------------------------------------------------------------
-    def _run(self, sql: str, params: list[Any]) -> Result:
+    def _run(self, sql: str, params: list[Any] | dict[str, Any]) -> Result:
         if self._conn is not None:
             if self._tx_owner is not None and self._tx_owner != _unit_of_work():
                 raise TransactionConflict("a statement from another job while a transaction is open on this "
@@ -157,18 +162,32 @@ class PgBase(StoreBase):
         if self._conn is None:              # outside a unit of work: as one, so the results stay together
             with self.transaction():
                 return self._many_returning(sql, rows)
+        return self._many_returning_later(sql, rows)()     # read now: by a flush of the pipeline, no Sync
+
+    def _many_returning_later(self, sql: str, rows: Sequence[Sequence[Any]]) -> Callable[[], list[list[tuple]]]:
+        """Inside a unit of work: queued in its pipeline, not sent; the results are read when the returned
+        function is called (by then the next statement read, or COMMIT, has brought them, or a flush does)."""
+        if not rows:
+            return list
+        if self._conn is None:
+            out = self._many_returning(sql, rows)
+            return lambda: out
         if self._tx_owner is not None and self._tx_owner != _unit_of_work():
             raise TransactionConflict("a statement from another job while a transaction is open on this "
                                       "handle; each job uses its own (Store.session())")
-        out: list[list[tuple]] = []
-        self._pipeline_on()         # riding the unit's pipeline: its results come back by a flush, no Sync
-        with self._conn.cursor() as cur:
-            cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
-            while True:
-                out.append(list(cur.fetchall()) if cur.description is not None else [])
-                if not cur.nextset():
-                    break
-        return out
+        self._pipeline_on()         # riding the unit's pipeline
+        cur = self._conn.cursor()
+        cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
+
+        def results() -> list[list[tuple]]:
+            out: list[list[tuple]] = []
+            with cur:
+                while True:
+                    out.append(list(cur.fetchall()) if cur.description is not None else [])
+                    if not cur.nextset():
+                        break
+            return out
+        return results
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:
