@@ -5,12 +5,12 @@ feedparser gives for the fields monitor uses (title, link and links, id, summary
 content, author, published/created/updated times; the feed's title and ttl), about ten
 times faster: the document is decoded by feedparser's own `convert_to_utf8`, parsed by
 the same expat parser feedparser's strict mode uses (through ElementTree's C tree
-builder instead of SAX callbacks), and then walked by a small copy of feedparser's
-element handlers: document order, its context (feed, entry, image), its title-depth and
+builder instead of SAX callbacks), and then walked by our own re-implementation of the
+behaviour of feedparser's element handlers (written here, not copied): document order, its context (feed, entry, image), its title-depth and
 "second description is content" rules, its value clean-up (strip, the Latin-1/UTF-8 and
 cp1252 repairs, link entity fix-ups) and its date parser.
 
-Anything this copy does not mirror raises `Unsure`, and ingest/feeds.py then gives the
+Anything this walk does not mirror raises `Unsure`, and ingest/feeds.py then gives the
 whole document to feedparser, as before: a DOCTYPE or entity declaration, an encoding
 feedparser had to guess or flag (its `bozo`), XML expat rejects, RSS 0.9x/1.0/RDF,
 Atom 0.3, xml:base, an element with a feedparser handler not copied here, a text field

@@ -1,7 +1,7 @@
 """Feed documents to records: bytes in, ParsedFeed out.
 
 Owns reading RSS 0.9x/2.0, RSS 1.0/RDF and Atom 0.3/1.0 (through feedparser, or for an
-ordinary RSS 2.0 / Atom 1.0 document through ingest/fastfeed.py's copy of it, which gives
+ordinary RSS 2.0 / Atom 1.0 document through ingest/fastfeed.py's re-implementation of its rules, which gives
 the same values several times faster and hands feedparser whatever it is unsure of) and
 JSON Feed 1.0/1.1 (parsed here: feedparser cannot), leniently: wrong charsets, BOMs,
 undeclared entities and relative links still give entries. Text fields come out as
@@ -90,7 +90,7 @@ def _parse_feedparser(body: bytes, url: str, content_type: str, max_entries: int
 
 
 def _parsed(feed: Any, entries: Any, version: str | None, warning: str | None, url: str) -> ParsedFeed:
-    """The ParsedFeed of feedparser-shaped values (feedparser's own, or the fast path's copy)."""
+    """The ParsedFeed of feedparser-shaped values (feedparser's own, or the fast path's mirror of them)."""
     return ParsedFeed(title=html_to_text(feed.get("title", "")), entries=tuple(_xml_entry(e, url) for e in entries),
                       ttl_minutes=_int(feed.get("ttl")), format=version or "unknown", warning=warning)
 
