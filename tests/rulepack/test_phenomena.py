@@ -285,6 +285,9 @@ CASES = [
     ("de namesake bio naming Kaja once, then Kristina again", "kallas", False, "",
      "Kristina Kallas ist eine estnische Politikerin. Sie ist Ministerin in der Regierung von "
      "Kaja Kallas. Zuvor leitete Kristina Kallas ein Institut in Tartu."),
+    ("en Kaja named once first, her father twice after", "kallas", True, "",
+     "Kaja Kallas grew up in politics. Her father Siim Kallas founded the Reform Party, and "
+     "Siim Kallas later served as EU commissioner; the EU's new top diplomat says Russia must pay."),
     ("en Kaja story naming her father once", "kallas", True, "",
      "Kaja Kallas, whose father Siim Kallas was prime minister, said the EU must help Ukraine."),
     ("sv party: Kalas is not Kallas without her world", "kallas", False, "",
