@@ -270,23 +270,28 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
     worker = deps.worker
 
     async def attempt() -> tuple[list, dict[str, str], int, int]:
+        queued: list = []
+
+        def queue_articles(guard: str) -> None:
+            queued.append(deps.store.queue_articles(articles, guard))
         while True:
+            queued.clear()
             try:
                 with deps.store.transaction(flat=True):     # nested units join it: no savepoint round trips
-                    # the articles' insert goes out with the story lock's query (PostgreSQL: one round
-                    # trip for both, not two; what they insert does not depend on the decisions)
-                    ids = deps.store.queue_articles(articles) if articles else None
-                    # the story lock and what other workers saved since; False: it is busy
-                    if worker is None or not articles or worker.begin_stories(deps.store, deps.stories):
+                    # the story lock and what other workers saved since; False: it is busy. The articles'
+                    # insert goes out with it (PostgreSQL: one round trip for both, not two; what they
+                    # insert does not depend on the decisions), guarded by the lock: nothing without it
+                    if worker is None or not articles or worker.begin_stories(deps.store, deps.stories,
+                                                                              then=queue_articles):
                         items, assignments, unmatched = decide(deps, articles, analyses, now)
                         deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base,
-                                                   ids=ids() if ids is not None else None)
+                                                   ids=queued[0]() if queued else None)
                         last = save_stories(worker, deps.store, assignments)
                         deps.store.mark_unmatched(unmatched)
                         updated = _apply_updates(deps, republished, rebuilt)
                         await deps.store.commit_async()     # PostgreSQL: its round trip waited for off the loop
                         return items, unmatched, updated, last
-                    raise _StoryLockBusy            # the articles inserted are rolled back with the unit
+                    raise _StoryLockBusy    # (the lock freed between the two asks: what got in is rolled back)
             except _StoryLockBusy:
                 pass
             await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories

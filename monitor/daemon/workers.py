@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -206,12 +206,14 @@ class Worker:
             self._story_turn = asyncio.Lock()
         return self._story_turn
 
-    def begin_stories(self, store: Any, index: Any) -> bool:
+    def begin_stories(self, store: Any, index: Any, then: Callable[[str], Any] | None = None) -> bool:
         """First thing in the feed's transaction: the story lock (PostgreSQL; held to commit) and
-        what other workers saved since, in one round trip. False: another worker holds the lock."""
+        what other workers saved since, in one round trip. False: another worker holds the lock.
+        `then(guard)`: writes sent in the same round trip, done only under the lock
+        (`storyindex.lock_and_rows_after`); not called without a story index."""
         if index is None:
             return True
-        locked, rows = storyindex.lock_and_rows_after(store, self.story_seq)
+        locked, rows = storyindex.lock_and_rows_after(store, self.story_seq, then)
         if rows:
             index.load(rows)
             self.story_seq = max(self.story_seq, max(int(r["seq"]) for r in rows))

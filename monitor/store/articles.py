@@ -88,12 +88,14 @@ class ArticleQueries(StoreBase):
         marks = ",".join("?" * len(urls))
         return {r[0] for r in self.db.execute(f"SELECT url FROM articles WHERE url IN ({marks})", urls)}
 
-    def queue_articles(self, arts: Sequence[Article]) -> Callable[[], list[int | None]]:
+    def queue_articles(self, arts: Sequence[Article], guard: str | None = None) -> Callable[[], list[int | None]]:
         """Inside a unit of work: insert the articles now, their ids read later (the returned function:
-        each one's new id, or None where its URL was stored already). PostgreSQL sends the insert with
-        the unit's next statement whose result is read (a poll's story lock and catch-up: one round trip
-        for both, not two); SQLite inserts at once. Give the ids to `save_feed_items(ids=...)`."""
-        rows = self._insert_articles_later(arts, iso(now_utc()))
+        each one's new id, or None where its URL was stored already). PostgreSQL queues the insert in the
+        unit's pipeline, sent with the next statement whose result is read (a poll's story lock and
+        catch-up: one round trip for both, not two); SQLite inserts at once. `guard`: an SQL condition
+        (the story lock held, store/storyindex.py) without which nothing is inserted. Give the ids to
+        `save_feed_items(ids=...)`."""
+        rows = self._insert_articles_later(arts, iso(now_utc()), guard)
         return lambda: [r[0][0] if r else None for r in rows()]
 
     def save_feed_items(self, feed_url: str, entries: Sequence[Entry],
@@ -154,10 +156,13 @@ class ArticleQueries(StoreBase):
         rows = self._insert_articles_later(arts, now)
         return [r[0][0] if r else None for r in rows()]
 
-    def _insert_articles_later(self, arts: Sequence[Article], now: str) -> Callable[[], list[list[tuple]]]:
+    def _insert_articles_later(self, arts: Sequence[Article], now: str,
+                               guard: str | None = None) -> Callable[[], list[list[tuple]]]:
+        values = "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)" if guard is None else \
+            f"SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE {guard}"
         return self._many_returning_later(
             "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
-            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            f"language, source, feed_tags, text_source, created) {values} RETURNING id",
             [[a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
               a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now] for a in arts])
 

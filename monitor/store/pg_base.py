@@ -64,6 +64,11 @@ class PgDatabase:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return self._store._run(to_postgres(sql), list(params))
 
+    def execute_then(self, sql: str, params: Sequence[Any], then: Callable[[], Any]) -> Result:
+        """Inside a unit of work: `execute`, with the statements `then()` queues sent after it in the
+        same round trip (one sync for all); the statement's result is read when all went out."""
+        return self._store._run_then(to_postgres(sql), list(params), then)
+
     def raw(self, sql: str, params: dict[str, Any]) -> Result:
         """A statement already in PostgreSQL's spelling, with named `%(name)s` parameters (a query
         only PostgreSQL runs, such as the one-statement claim of store/leases.py)."""
@@ -140,6 +145,24 @@ class PgBase(StoreBase):
                 return Result(conn.execute(sql, params))
         except PoolTimeout as exc:
             raise pg_error(self.url, exc) from None
+
+    def _run_then(self, sql: str, params: list[Any], then: Callable[[], Any]) -> Result:
+        if self._conn is None:
+            raise StateError("execute_then outside a unit of work")
+        if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+            raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                      "handle; each job uses its own (Store.session())")
+        self._pipeline_on()
+        cur = self._conn.cursor()
+        cur.execute(sql, params)
+        self._pipe_blocks += 1          # what then() runs is queued, not synced one by one
+        try:
+            then()
+        finally:
+            self._pipe_blocks -= 1
+        if not self._pipe_blocks:
+            self._sync()
+        return Result(cur)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
