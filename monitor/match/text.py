@@ -273,9 +273,14 @@ class FieldIndex:
         tokens of its original characters (one token, else "")."""
         if self._resized:
             s, e = self.span(k, k)
-        else:                   # span(k, k) when every character folded to one
-            s = self._folded_span(k)
-            e = self._token_end(s)
+        else:                   # span(k, k) when every character folded to one, inline
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = _token_starts(self._folded)
+            s = starts[k]
+            e = self._folded.find(SEP, s)
+            if e < 0:
+                e = len(self._folded)
         piece = self.text[s:e]
         if piece.isascii() and piece.isalnum():
             return piece        # what case_tokens gives for plain ASCII letters and digits, faster
