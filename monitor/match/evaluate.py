@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 from monitor.match import parse as p
@@ -189,6 +190,14 @@ class Context:
     def scope(self, allowed: Limits, name: str) -> Limits:
         lim = self.lead if name == "lead" else FIELD_LIMITS[name]
         return (min(allowed[0], lim[0]), min(allowed[1], lim[1]), min(allowed[2], lim[2]))
+
+    def breaker(self, unit: str, f: int) -> Any:
+        """FieldIndex.unit_break of field f for this unit (a callable of two tokens) when it
+        is to be asked (FieldIndex.lazy_units), else None: ask bounds()."""
+        if f == 0:
+            return None
+        fx = self.fields[f]
+        return partial(fx.unit_break, unit) if fx.lazy_units(unit) else None
 
     def bounds(self, unit: str, f: int) -> list[int]:
         """The unit bounds of field f (FieldIndex.unit_bounds); none in the title, which is one
