@@ -364,6 +364,8 @@ CASES = [
      "Der kommer nye krav til fiskeriet i Grønland fra næste år."),
     ("de Anspruch as an aspiration beside Greenland is not it", "greenland", False, "",
      "Der Anspruch der Expedition war es, Grönland auf Skiern zu durchqueren."),
+    ("fi: 800 miljardia euroa puolustukseen", "rearm-europe", True, "",
+     "EU haluaa 800 miljardia euroa puolustukseen vuoteen 2030 mennessä."),
     ("cs: nástroj SAFE", "safe", True, "",
      "Nástroj SAFE nabídne členským státům EU levné úvěry na obranu."),
     ("ro: programul SAFE", "safe", True, "",
