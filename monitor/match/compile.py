@@ -8,7 +8,8 @@ the plain key that pass the case check, computed once per article for every rule
 
 Every key, whole-word or with a wildcard side (`defen*`, `*union`, `*verteidigung*`), is
 found by an Aho-Corasick automaton over the field's joined tokens: ahocorasick_rs (Rust's
-aho-corasick crate, every overlapping match of a field returned by one call) when it is
+aho-corasick crate over the UTF-8 of keys and fields, every overlapping match of a field
+returned by one call) when it is
 installed, else pyahocorasick (`ENGINE`), with the same matches in the same order. Each
 rule is indexed under its anchors (presearch.py); its other required clauses are checked
 by presence before it is evaluated.
