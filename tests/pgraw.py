@@ -57,6 +57,9 @@ class RawPg:
     def execute(self, sql: str, params=()):
         return self.conn.execute(sql.replace("?", "%s"), list(params))
 
+    def raw(self, sql: str, params: dict):
+        return self.conn.execute(sql, params)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self.conn.transaction():

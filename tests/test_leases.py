@@ -137,6 +137,26 @@ def test_a_finished_poll_gives_its_feed_and_then_its_host_back(handles):
     worker.give_back(a)                                      # nothing left to give back: no statement
 
 
+def test_a_claim_gives_back_what_ended_in_the_same_call(handles):
+    a, b = handles(), handles()
+    urls = add_feeds(a, hosts=2, per_host=2)
+    assert sorted(claim(a, "a", more_hosts=1)) == urls[:2]
+    # urls[0] was polled (not due now); urls[1]'s poll was cut short (still due): both end, the host too
+    a.db.execute("UPDATE feeds SET next_poll = ? WHERE url = ?", [iso(NOW + timedelta(hours=1)), urls[0]])
+    statements: list[str] = []
+    if getattr(a, "dialect", "") == "postgresql":
+        run = a.conn.execute
+        a.conn.execute = lambda sql, *p, **kw: statements.append(sql) or run(sql, *p, **kw)  # type: ignore
+    got = [r["url"] for r in leases.claim_feeds(a, "a", iso(NOW), 30, 1, release_urls=urls[:2],
+                                                release_hosts=["127.0.1.1"])]
+    assert got == urls[2:]                   # the other host's; what it gave back is not taken again
+    if statements:
+        assert len(statements) == 1          # PostgreSQL: the give-back and the claim in one round trip
+    held = "SELECT url FROM feeds WHERE claimed_by = 'a' ORDER BY url"
+    assert [r[0] for r in a.db.execute(held).fetchall()] == urls[2:]
+    assert claim(b, "b") == [urls[1]]        # the host given back is free for another worker at once
+
+
 def test_feeds_not_in_the_config_are_left_alone(handles):
     a = handles()
     urls = add_feeds(a, hosts=1, per_host=3)

@@ -114,3 +114,10 @@ def test_entry_times_remember_the_feeds_own_stamps(state_target):
     assert unseen == [fresh] and [(e.guid, r["url"]) for e, r in again] == \
         [(e.guid, r["url"]) for e, r in store.republished("https://f/1", [later, entries[1]])]
     assert store.seen_entries("https://f/1", []) == ([], [])
+    # ... and, in the same query, which article URLs are stored already (known_urls)
+    stored = store.articles()[0]["url"]
+    unseen, again, known = store.seen_and_known("https://f/1", [later, entries[1], fresh], [stored, "https://no/x"])
+    assert unseen == [fresh] and [e.guid for e, _ in again] == ["g1"] and known == {stored}
+    assert known == store.known_urls([stored, "https://no/x"])
+    assert store.seen_and_known("https://f/1", [], ["https://no/x", stored]) == ([], [], {stored})
+    assert store.seen_and_known("https://f/1", []) == ([], [], set())

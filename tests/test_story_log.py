@@ -137,10 +137,10 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
     from monitor.store.postgres import PgStore
     store = PgStore(pg_url)
     sent: list[str] = []
-    for name in ("_run", "_many", "_many_returning"):
+    for name in ("_run", "_run_then", "_many", "_many_returning_later"):
         real = getattr(PgBase, name)
-        monkeypatch.setattr(PgBase, name, lambda self, sql, rows, _real=real, _name=name:
-                            sent.append(f"{_name} {sql[:40]}") or _real(self, sql, rows))
+        monkeypatch.setattr(PgBase, name, lambda self, sql, *rest, _real=real, _name=name:
+                            sent.append(f"{_name} {sql[:40]}") or _real(self, sql, *rest))
     try:
         store.sync_feeds([FeedSettings(url="https://f/1")])
         w, ix = Worker("a"), StoryIndex()
@@ -160,5 +160,56 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
         assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (25, 25)
         assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (25,)
         assert store.db.execute("SELECT max(seq), count(bands) FROM story_signatures").fetchone() == (25, 25)
+        # as a poll saves: the articles' insert queued after the lock's query, both sent in one sync (the ids
+        # already read when it returns), the same statements (no feed row here), the entries linked
+        sent.clear()
+        arts = [Article(url=f"https://a/q-{i}", feed_url="https://f/1", guid=f"gq-{i}", title=f"T{i}",
+                        text=_text(9000 + i)) for i in range(3)] + [
+            Article(url="https://a/5-0", feed_url="https://f/1", guid="g-known", title="T", text=_text(1))]
+        entries = [Entry("https://f/1", a.guid, a.url) for a in arts]
+        queued: list = []
+        with store.transaction(flat=True):
+            assert w.begin_stories(store, ix, then=lambda guard: queued.append(store.queue_articles(arts, guard)))
+            assert store._pipe is None          # the lock's query synced the pipeline: the ids are in
+            got = queued[0]()
+            stories = [ix.assign(a.url, a.title, a.text, NOW, NOW) for a in arts[:3]]
+            store.save_feed_items("https://f/1", entries, [(a, [Match("r")], ["desk"]) for a in arts], {}, ids=got)
+            store.save_story_signatures(stories, seq_base=storyindex.seq_base(w, store))
+        assert len(sent) == 7 and "pg_try_ad" in sent[0] and sent[1].startswith("_many_returning_later INSERT"), sent
+        assert got[3] is None and all(got[:3])          # the stored URL's insert was ignored
+        assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (29, 28)
+        assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (28,)
+        with pytest.raises(ValueError, match="ids for"):
+            with store.transaction():
+                store.save_feed_items("https://f/1", [], [(arts[0], [], [])], {}, ids=[])
     finally:
         store.close()
+
+
+def test_a_worker_that_finds_the_story_lock_busy_inserts_no_article(pg_url):
+    """The articles' insert rides the lock's round trip, guarded by the lock: a worker that finds it
+    held by another inserts nothing (no rows written and rolled back at every retry)."""
+    from monitor.models import Article
+    from monitor.store.postgres import PgStore
+    holder, other = PgStore(pg_url), PgStore(pg_url)
+    arts = [Article(url=f"https://a/busy-{i}", feed_url="https://f/1", guid=f"gb-{i}", title="T", text=_text(i))
+            for i in range(3)]
+    try:
+        with holder.transaction(flat=True):
+            assert Worker("h").begin_stories(holder, StoryIndex())
+            queued: list = []
+            with pytest.raises(RuntimeError):
+                with other.transaction(flat=True):
+                    assert not Worker("o").begin_stories(
+                        other, StoryIndex(), then=lambda guard: queued.append(other.queue_articles(arts, guard)))
+                    assert queued[0]() == [None, None, None]        # the guard held nothing back in: no row
+                    raise RuntimeError("roll back, as the poll does")
+        queued.clear()
+        with other.transaction(flat=True):         # the lock free again: the same call inserts them
+            assert Worker("o").begin_stories(
+                other, StoryIndex(), then=lambda guard: queued.append(other.queue_articles(arts, guard)))
+            assert all(queued[0]())
+        assert other.db.execute("SELECT count(*) FROM articles WHERE url LIKE 'https://a/busy-%'").fetchone() == (3,)
+    finally:
+        holder.close()
+        other.close()

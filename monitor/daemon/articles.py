@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -41,7 +42,7 @@ async def build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entr
     """
     entries = [*new, *(e for e, _ in republished)]
     keys = keys or {}
-    if not (feed["full_text"] and deps.config.fetch.full_text):     # feed content only: nothing to wait for
+    if feed_content_only(deps, feed):     # nothing to wait for
         built: list[Article | None] = [_article(deps, feed, e, parsed.title, None, keys.get(e.guid))
                                        for e in entries]
         return built[:len(new)], built[len(new):], set()
@@ -64,6 +65,12 @@ async def build_until(deps: Deps, feed: dict, parsed: ParsedFeed, new: list[Entr
     out = [t.result() if t in done else None for t in tasks]   # a bug in one page fails the feed, as before
     left = {e.guid for e, t in zip(entries, tasks) if t not in done}
     return out[:len(new)], out[len(new):], left
+
+
+def feed_content_only(deps: Deps, feed: dict) -> bool:
+    """No page is fetched for this feed's entries: each article is built from the feed's own text, at
+    once (no await), under the URL its entry was keyed with at the parse."""
+    return not (feed["full_text"] and deps.config.fetch.full_text)
 
 
 async def parse(deps: Deps, result: FetchResult, feed_url: str) -> tuple[ParsedFeed, dict[str, str]]:
@@ -123,10 +130,14 @@ def _host(url: str) -> str:
     return urlsplit(url).hostname or url
 
 
-def unique(deps: Deps, articles: list[Article]) -> list[Article]:
-    """Drop articles whose canonical URL is already stored or repeats within this batch."""
-    known = deps.store.known_urls(a.url for a in articles)
-    out, seen = [], set(known)
+def unique(deps: Deps, articles: list[Article], checked: Collection[str] = (),
+           known: Collection[str] = ()) -> list[Article]:
+    """Drop articles whose canonical URL is already stored or repeats within this batch.
+
+    `checked`: URLs whose being stored was asked already (with the poll's first query), `known` those
+    of them that are; only the others are asked now (feed content only: none, no round trip)."""
+    ask = {a.url for a in articles} - set(checked)
+    out, seen = [], set(known) | (deps.store.known_urls(ask) if ask else set())
     for a in articles:
         if a.url not in seen:
             seen.add(a.url)

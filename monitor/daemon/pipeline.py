@@ -20,7 +20,7 @@ from typing import Any
 from monitor import metrics
 from monitor.config.settings import Config
 from monitor.daemon import memory, moves
-from monitor.daemon.articles import build_until, parse, unique
+from monitor.daemon.articles import build_until, feed_content_only, parse, unique
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
 from monitor.errors import FeedParseError, FetchError
@@ -209,7 +209,12 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
         deps.store.update_feed(url, slow=None, **base)
         return FeedOutcome(url, "not-modified")
     parsed, keys = await parse(deps, result, url)
-    new, republished = deps.store.seen_entries(url, parsed.entries)     # one query for both
+    # which entries are new or re-published, and which of their articles' URLs are stored already: one
+    # query. The URLs are asked only when the articles are built at once under their keys (feed content
+    # only); pages fetched meanwhile may take seconds, and may give other URLs, so those are asked after.
+    checked = [keys[e.guid] for e in parsed.entries if e.guid in keys] if keys and feed_content_only(deps, feed) \
+        else []
+    new, republished, known = deps.store.seen_and_known(url, parsed.entries, checked)
     if new and log.isEnabledFor(logging.DEBUG):     # when the fetch saw new items (bench/alert.py reads it)
         log.debug("feed fetched: %s: %d new of %d entries", url, len(new), len(parsed.entries),
                   extra={"event": "feed_fetched", "feed": url, "new": len(new), "fetched": now.isoformat()})
@@ -221,7 +226,7 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
                      extra={"event": "first_poll_backlog", "feed": url, "backlog": len(backlog), "new": len(new)})
     _release_connection(deps)       # no connection held while pages are fetched and extracted
     built, rebuilt, left = await build_until(deps, feed, parsed, new, republished, deadline, keys)
-    articles = unique(deps, [a for a in built if a is not None])
+    articles = unique(deps, [a for a in built if a is not None], checked, known)
     _release_connection(deps)       # ... nor while the batch waits for the worker pool
     analyses = await analyse_batch(deps, articles, url)
     times = [t for e in parsed.entries for t in (e.published or e.updated,) if t]
@@ -248,6 +253,10 @@ async def _poll_feed(deps: Deps, feed: dict, result: FetchResult, deadline: floa
                        queued, updated=updated, left=len(left), unmatched=len(unmatched))
 
 
+class _StoryLockBusy(Exception):
+    """Another worker holds the story lock: the feed's unit of work is rolled back and tried again."""
+
+
 async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles: list[Article], analyses: list,
                            now: datetime, base: dict, republished: list[tuple[Entry, dict]],
                            rebuilt: list[Article | None]) -> tuple[list, dict[str, str], int]:
@@ -261,17 +270,30 @@ async def _decide_and_save(deps: Deps, url: str, entries: list[Entry], articles:
     worker = deps.worker
 
     async def attempt() -> tuple[list, dict[str, str], int, int]:
+        queued: list = []
+
+        def queue_articles(guard: str) -> None:
+            queued.append(deps.store.queue_articles(articles, guard))
         while True:
-            with deps.store.transaction(flat=True):     # nested units join it: no savepoint round trips
-                # the story lock and what other workers saved since (one round trip); False: it is busy
-                if worker is None or not articles or worker.begin_stories(deps.store, deps.stories):
-                    items, assignments, unmatched = decide(deps, articles, analyses, now)
-                    deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base)
-                    last = save_stories(worker, deps.store, assignments)
-                    deps.store.mark_unmatched(unmatched)
-                    updated = _apply_updates(deps, republished, rebuilt)
-                    await deps.store.commit_async()     # PostgreSQL: its round trip waited for off the loop
-                    return items, unmatched, updated, last
+            queued.clear()
+            try:
+                with deps.store.transaction(flat=True):     # nested units join it: no savepoint round trips
+                    # the story lock and what other workers saved since; False: it is busy. The articles'
+                    # insert goes out with it (PostgreSQL: one round trip for both, not two; what they
+                    # insert does not depend on the decisions), guarded by the lock: nothing without it
+                    if worker is None or not articles or worker.begin_stories(deps.store, deps.stories,
+                                                                              then=queue_articles):
+                        items, assignments, unmatched = decide(deps, articles, analyses, now)
+                        deps.store.save_feed_items(url, entries, [(a, m, ()) for a, m in items], base,
+                                                   ids=queued[0]() if queued else None)
+                        last = save_stories(worker, deps.store, assignments)
+                        deps.store.mark_unmatched(unmatched)
+                        updated = _apply_updates(deps, republished, rebuilt)
+                        await deps.store.commit_async()     # PostgreSQL: its round trip waited for off the loop
+                        return items, unmatched, updated, last
+                    raise _StoryLockBusy    # (the lock freed between the two asks: what got in is rolled back)
+            except _StoryLockBusy:
+                pass
             await asyncio.sleep(STORY_LOCK_RETRY_SECONDS)     # another worker is deciding stories
 
     def forget_decisions() -> None:

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -114,14 +114,16 @@ class Worker:
         self._again = float("inf")
         self._claimed_at = time.monotonic()
         self._released = False
-        self.give_back(store)
         wanted = frozenset(configured)
         if wanted != self._hosts_for:        # at start and after the config changed: new feeds' hosts
             leases.fill_hosts(store)
             self._hosts_for = wanted
         more = self.max_hosts(fetch) - len(self.hosts)
+        # what ended since the last claim is given back by the claim itself (PostgreSQL: one statement
+        # for both; if it fails, those leases run out on their own)
+        urls, hosts = self._to_give_back()
         rows = leases.claim_feeds(store, self.id, iso(now), self.settings.lease_seconds, more,
-                                  exclude=sorted(self.unwanted))
+                                  exclude=sorted(self.unwanted), release_urls=urls, release_hosts=hosts)
         out = []
         for row in rows:
             if row["url"] not in wanted and row.get("moved_from") not in wanted:
@@ -143,7 +145,7 @@ class Worker:
 
     def done(self, store: Any, url: str) -> None:
         """A claimed feed's poll ended (saved, failed or cancelled): its lease, maybe its host, go back
-        with the next claim (`give_back`: one statement for all that ended since, not two per poll).
+        with the next claim (in the claim's own statement on PostgreSQL, for all that ended since).
 
         Until then the feed is leased but not due (its next poll time is saved), so nobody waits
         for it; a host is given back at most CLAIM_SECONDS late (IDLE_CLAIM_SECONDS when idle)."""
@@ -157,11 +159,16 @@ class Worker:
                 self._idle_hosts.add(host)
                 self._released = True
 
-    def give_back(self, store: Any) -> None:
-        """Release the leases of the feeds polled since the last call, and of hosts we no longer poll."""
+    def _to_give_back(self) -> tuple[list[str], list[str]]:
+        """The feeds polled since the last call, and the hosts we no longer poll (taken off the lists)."""
         urls, self._finished = self._finished, []
         hosts = sorted(h for h in self._idle_hosts if h not in self.hosts)
         self._idle_hosts = set()
+        return urls, hosts
+
+    def give_back(self, store: Any) -> None:
+        """Release the leases of the feeds polled since the last call, and of hosts we no longer poll."""
+        urls, hosts = self._to_give_back()
         if not urls and not hosts:
             return
         try:
@@ -199,12 +206,14 @@ class Worker:
             self._story_turn = asyncio.Lock()
         return self._story_turn
 
-    def begin_stories(self, store: Any, index: Any) -> bool:
+    def begin_stories(self, store: Any, index: Any, then: Callable[[str], Any] | None = None) -> bool:
         """First thing in the feed's transaction: the story lock (PostgreSQL; held to commit) and
-        what other workers saved since, in one round trip. False: another worker holds the lock."""
+        what other workers saved since, in one round trip. False: another worker holds the lock.
+        `then(guard)`: writes sent in the same round trip, done only under the lock
+        (`storyindex.lock_and_rows_after`); not called without a story index."""
         if index is None:
             return True
-        locked, rows = storyindex.lock_and_rows_after(store, self.story_seq)
+        locked, rows = storyindex.lock_and_rows_after(store, self.story_seq, then)
         if rows:
             index.load(rows)
             self.story_seq = max(self.story_seq, max(int(r["seq"]) for r in rows))

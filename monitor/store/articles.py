@@ -8,7 +8,7 @@ updates of known articles. Must not send, render or match.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,18 +43,37 @@ class ArticleQueries(StoreBase):
 
     def seen_entries(self, feed_url: str, entries: Sequence[Entry]) -> tuple[list[Entry], list[tuple[Entry, dict]]]:
         """`unseen` and `republished` in one query (one round trip on PostgreSQL, not two)."""
-        if not entries:
-            return [], []
+        new, republished, _ = self.seen_and_known(feed_url, entries)
+        return new, republished
+
+    def seen_and_known(self, feed_url: str, entries: Sequence[Entry], urls: Iterable[str] = (),
+                       ) -> tuple[list[Entry], list[tuple[Entry, dict]], set[str]]:
+        """`unseen`, `republished` and `known_urls(urls)` in one query (one round trip on PostgreSQL,
+        not three): a poll asks which of its entries are new and which of their articles' URLs are
+        stored already before anything else."""
         guids = list(dict.fromkeys(e.guid for e in entries))
-        rows = self.rows(
-            "SELECT e.guid, e.stamp, a.url, a.title, a.text FROM entries e LEFT JOIN articles a ON a.id = e.article_id "
-            f"WHERE e.feed_url = ? AND e.guid IN ({','.join('?' * len(guids))})", [feed_url, *guids])
+        wanted = list(dict.fromkeys(urls))
+        if not guids and not wanted:
+            return [], [], set()
+        parts, params = [], []
+        if guids:
+            parts.append("SELECT 'entry' AS kind, e.guid, e.stamp, a.url, a.title, a.text FROM entries e "
+                         "LEFT JOIN articles a ON a.id = e.article_id "
+                         f"WHERE e.feed_url = ? AND e.guid IN ({','.join('?' * len(guids))})")
+            params += [feed_url, *guids]
+        if wanted:
+            parts.append("SELECT 'known' AS kind, NULL AS guid, NULL AS stamp, url, NULL AS title, NULL AS text FROM articles "
+                         f"WHERE url IN ({','.join('?' * len(wanted))})")
+            params += wanted
+        rows = self.rows(" UNION ALL ".join(parts), params)
+        known = {r["url"] for r in rows if r["kind"] == "known"}
+        rows = [r for r in rows if r["kind"] == "entry"]
         seen = {r["guid"] for r in rows}
         stamped = {e.guid: e for e in entries if entry_stamp(e)}
         republished = [(stamped[r["guid"]], r) for r in rows
                        if r["url"] is not None and r["guid"] in stamped and r["stamp"]
                        and r["stamp"] != entry_stamp(stamped[r["guid"]])]
-        return [e for e in entries if e.guid not in seen], republished
+        return [e for e in entries if e.guid not in seen], republished, known
 
     def entry_times(self, feed_url: str, limit: int = 100) -> list[datetime]:
         """The feed's own times of its latest known entries (what a 304 says is still current)."""
@@ -69,28 +88,42 @@ class ArticleQueries(StoreBase):
         marks = ",".join("?" * len(urls))
         return {r[0] for r in self.db.execute(f"SELECT url FROM articles WHERE url IN ({marks})", urls)}
 
+    def queue_articles(self, arts: Sequence[Article], guard: str | None = None) -> Callable[[], list[int | None]]:
+        """Inside a unit of work: insert the articles now, their ids read later (the returned function:
+        each one's new id, or None where its URL was stored already). PostgreSQL queues the insert in the
+        unit's pipeline, sent with the next statement whose result is read (a poll's story lock and
+        catch-up: one round trip for both, not two); SQLite inserts at once. `guard`: an SQL condition
+        (the story lock held, store/storyindex.py) without which nothing is inserted. Give the ids to
+        `save_feed_items(ids=...)`."""
+        rows = self._insert_articles_later(arts, iso(now_utc()), guard)
+        return lambda: [r[0][0] if r else None for r in rows()]
+
     def save_feed_items(self, feed_url: str, entries: Sequence[Entry],
                         articles: Sequence[tuple[Article, Sequence[Match], Sequence[str]]],
-                        feed_values: dict[str, Any]) -> list[int]:
+                        feed_values: dict[str, Any], ids: Sequence[int | None] | None = None) -> list[int]:
         """One transaction: seen entries, new articles, their matches, outbox rows, feed state.
 
         `articles` holds (article, matches, channels-per-match default) triples; each match
         goes to its own channels or, when it names none, to the given default channels.
+        `ids`: the articles were inserted already in this unit of work (`queue_articles`, in the
+        same order): their ids, or None where an article's URL was stored before.
         Returns the ids of the new articles.
         """
         now = iso(now_utc())
-        ids: list[int] = []
         with self.transaction():
             # batched: one pipelined round trip per kind of row on PostgreSQL, not one per row;
             # the articles first, so each entry is written once, with its new article's id
-            new = [(art_id, item) for art_id, item in zip(self._insert_articles([a for a, _, _ in articles], now),
-                                                           articles) if art_id is not None]
-            ids = [art_id for art_id, _ in new]
+            if ids is None:
+                ids = self._insert_articles([a for a, _, _ in articles], now)
+            elif len(ids) != len(articles):
+                raise ValueError(f"{len(ids)} article ids for {len(articles)} articles")
+            new = [(art_id, item) for art_id, item in zip(ids, articles) if art_id is not None]
+            saved = [art_id for art_id, _ in new]
             new_of = {article.guid: art_id for art_id, (article, _, _) in new}
             # the rest needs no result back: one round trip on PostgreSQL, not one per kind of row
             with self.pipelined():
                 self._save_rows(feed_url, entries, new, new_of, feed_values, now)
-        return ids
+        return saved
 
     def _save_rows(self, feed_url: str, entries: Sequence[Entry], new: list, new_of: dict[str, int],
                    feed_values: dict[str, Any], now: str) -> None:
@@ -120,12 +153,18 @@ class ArticleQueries(StoreBase):
 
     def _insert_articles(self, arts: Sequence[Article], now: str) -> list[int | None]:
         """Each new article's id, or None where its URL is stored already (that insert is ignored)."""
-        results = self._many_returning(
+        rows = self._insert_articles_later(arts, now)
+        return [r[0][0] if r else None for r in rows()]
+
+    def _insert_articles_later(self, arts: Sequence[Article], now: str,
+                               guard: str | None = None) -> Callable[[], list[list[tuple]]]:
+        values = "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)" if guard is None else \
+            f"SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE {guard}"
+        return self._many_returning_later(
             "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
-            "language, source, feed_tags, text_source, created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            f"language, source, feed_tags, text_source, created) {values} RETURNING id",
             [[a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
               a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now] for a in arts])
-        return [rows[0][0] if rows else None for rows in results]
 
     @staticmethod
     def _match_row(art_id: int, m: Match, now: str) -> list[Any]:

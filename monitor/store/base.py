@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -356,6 +356,13 @@ class StoreBase:
     def _many_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[list[tuple]]:
         """One statement with RETURNING for many parameter rows: each row's returned rows."""
         return [self.db.execute(sql, list(r)).fetchall() for r in rows]
+
+    def _many_returning_later(self, sql: str, rows: Sequence[Sequence[Any]]) -> Callable[[], list[list[tuple]]]:
+        """`_many_returning` whose results are read later: PostgreSQL queues the statement in the unit's
+        pipeline and sends it with the next statement whose result is read (one round trip for both);
+        SQLite runs it now. Call the returned function for the results."""
+        out = self._many_returning(sql, rows)
+        return lambda: out
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:

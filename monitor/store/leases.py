@@ -155,32 +155,44 @@ def fill_hosts(store: Any) -> int:
 
 @retried
 def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, more_hosts: int,
-                exclude: Iterable[str] = (), limit: int | None = None) -> list[dict]:
+                exclude: Iterable[str] = (), limit: int | None = None, *,
+                release_urls: Sequence[str] = (), release_hosts: Sequence[str] = ()) -> list[dict]:
     """Lease due feeds: those of hosts this worker holds, and of up to `more_hosts` free hosts.
 
     Returns the claimed feed rows (as `Store.feeds()` gives them), oldest due first (then by URL,
     the same order on both backends). A feed
     being polled (leased and not run out) is never returned, to this worker or another.
     `now_iso` is the poll clock (next_poll is ISO text); leases use the database's clock.
+    `release_urls`, `release_hosts`: leases given back in the same go (`release_polled`: feeds
+    whose polls ended, hosts with none of this worker's polls left); none of them is claimed
+    again by this call (a host given back is another worker's to take first).
+
+    On PostgreSQL the whole claim, with what it gives back, is one statement (one round trip):
+    see `_claim_pg`.
     """
     db = Sql(store)
-    excluded = list(exclude)
+    if db.pg:
+        return _claim_pg(db, worker_id, now_iso, lease_seconds, more_hosts, exclude, limit,
+                         release_urls, release_hosts)
+    excluded = list(dict.fromkeys([*exclude, *release_urls]))
+    gone = set(release_hosts)
     not_excluded = f" AND f.url NOT IN ({marks(len(excluded))})" if excluded else ""
     with store.transaction():
+        if release_urls or release_hosts:
+            release_polled(store, worker_id, release_urls, release_hosts)
         now = db.now()
         until = now + lease_seconds
         held = [h for (h,) in db.all("SELECT host FROM host_leases WHERE claimed_by = ? AND lease_until >= ?",
-                                     [worker_id, now])]
+                                     [worker_id, now]) if h not in gone]
         fresh: list[str] = []
         if more_hosts > 0:
-            # hosts with a due, unleased feed, nobody's (or whose holder's lease ran out), oldest due first;
-            # SKIP LOCKED: a host another worker is claiming right now is passed over, not waited for
+            # hosts with a due, unleased feed, nobody's (or whose holder's lease ran out), oldest due first
             fresh = [h for (h,) in db.all(
                 "SELECT h.host FROM host_leases h WHERE (h.claimed_by IS NULL OR h.lease_until < ?) "
                 "AND EXISTS (SELECT 1 FROM feeds f WHERE f.host = h.host AND " + DUE + " AND " + FREE
                 + not_excluded + ") ORDER BY (SELECT min(f.next_poll) FROM feeds f WHERE f.host = h.host AND "
-                + DUE + "), h.host LIMIT ?" + db.skip_locked(),
-                [now, now_iso, now, *excluded, now_iso, more_hosts])]
+                + DUE + "), h.host LIMIT ?",
+                [now, now_iso, now, *excluded, now_iso, more_hosts + len(gone)]) if h not in gone][:more_hosts]
             if fresh:
                 db.q(f"UPDATE host_leases SET claimed_by = ?, lease_until = ? WHERE host IN ({marks(len(fresh))})",
                      [worker_id, until, *fresh])
@@ -190,7 +202,7 @@ def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, 
         cap = f" LIMIT {int(limit)}" if limit else ""
         urls = [u for (u,) in db.all(
             f"SELECT f.url FROM feeds f WHERE f.host IN ({marks(len(hosts))}) AND " + DUE + " AND " + FREE
-            + not_excluded + " ORDER BY f.next_poll, f.url" + cap + db.skip_locked(),
+            + not_excluded + " ORDER BY f.next_poll, f.url" + cap,
             [*hosts, now_iso, now, *excluded])]
         if not urls:
             return []
@@ -199,8 +211,62 @@ def claim_feeds(store: Any, worker_id: str, now_iso: str, lease_seconds: float, 
         return _feed_rows(db, urls)
 
 
+# PostgreSQL: the claim in one statement. Each CTE runs once, on one snapshot; the data-modifying ones
+# run whether or not the query reads them. `n`: the database's clock, read once. `rel_f`, `rel_h`: the
+# leases given back. `held`: hosts this worker holds (less those given back). `fresh`: free hosts with a
+# due, unleased feed, oldest due first, locked with SKIP LOCKED (a host another worker is claiming right
+# now is passed over, not waited for; a row another worker changed since the snapshot is re-checked
+# against the condition, so a host taken meanwhile is not taken twice). `took`: their leases. `picked`:
+# the due, unleased feeds of those hosts, locked the same way; the final UPDATE leases them and returns
+# their rows. No row is changed twice: given-back feeds and hosts are left out of `picked`, `held` and
+# `fresh`. Arrays (`= ANY`, `<> ALL`) keep the text the same for any number of feeds, so psycopg
+# prepares it once.
+_CLAIM_PG = """
+WITH n AS MATERIALIZED (SELECT extract(epoch from clock_timestamp())::float8 AS t),
+rel_f AS (UPDATE feeds SET claimed_by = NULL, lease_until = NULL
+          WHERE claimed_by = %(w)s AND (url = ANY(%(rel_urls)s) OR moved_from = ANY(%(rel_urls)s)) RETURNING 1),
+rel_h AS (UPDATE host_leases SET claimed_by = NULL, lease_until = 0
+          WHERE claimed_by = %(w)s AND host = ANY(%(rel_hosts)s) RETURNING 1),
+held AS (SELECT h.host FROM host_leases h, n WHERE h.claimed_by = %(w)s AND h.lease_until >= n.t
+         AND h.host <> ALL(%(rel_hosts)s)),
+fresh AS (SELECT h.host FROM host_leases h, n WHERE (h.claimed_by IS NULL OR h.lease_until < n.t)
+          AND h.host <> ALL(%(rel_hosts)s)
+          AND EXISTS (SELECT 1 FROM feeds f WHERE f.host = h.host AND f.state = 'active'
+                      AND (f.next_poll = '' OR f.next_poll <= %(due)s)
+                      AND (f.claimed_by IS NULL OR f.lease_until IS NULL OR f.lease_until < n.t)
+                      AND f.url <> ALL(%(skip)s))
+          ORDER BY (SELECT min(f.next_poll) FROM feeds f WHERE f.host = h.host AND f.state = 'active'
+                    AND (f.next_poll = '' OR f.next_poll <= %(due)s)), h.host
+          LIMIT %(more)s FOR UPDATE OF h SKIP LOCKED),
+took AS (UPDATE host_leases h SET claimed_by = %(w)s, lease_until = n.t + %(lease)s FROM fresh, n
+         WHERE h.host = fresh.host RETURNING h.host),
+picked AS (SELECT f.url FROM feeds f, n
+           WHERE f.host IN (SELECT host FROM held UNION ALL SELECT host FROM took)
+           AND f.state = 'active' AND (f.next_poll = '' OR f.next_poll <= %(due)s)
+           AND (f.claimed_by IS NULL OR f.lease_until IS NULL OR f.lease_until < n.t)
+           AND f.url <> ALL(%(skip)s)
+           ORDER BY f.next_poll, f.url LIMIT %(cap)s FOR UPDATE OF f SKIP LOCKED),
+leased AS (UPDATE feeds f SET claimed_by = %(w)s, lease_until = n.t + %(lease)s FROM picked, n
+           WHERE f.url = picked.url RETURNING f.*)
+SELECT * FROM leased ORDER BY next_poll, url
+"""
+
+
+def _claim_pg(db: Sql, worker_id: str, now_iso: str, lease_seconds: float, more_hosts: int,
+              exclude: Iterable[str], limit: int | None, release_urls: Sequence[str],
+              release_hosts: Sequence[str]) -> list[dict]:
+    rel_urls = list(dict.fromkeys(release_urls))
+    params = {"w": worker_id, "due": now_iso, "lease": float(lease_seconds), "more": max(0, int(more_hosts)),
+              "cap": int(limit) if limit else None, "skip": list(dict.fromkeys([*exclude, *rel_urls])),
+              "rel_urls": rel_urls, "rel_hosts": list(dict.fromkeys(release_hosts))}
+    return _rows_of(db.store.db.raw(_CLAIM_PG, params))
+
+
 def _feed_rows(db: Sql, urls: list[str]) -> list[dict]:
-    cur = db.q(f"SELECT * FROM feeds WHERE url IN ({marks(len(urls))}) ORDER BY next_poll, url", urls)
+    return _rows_of(db.q(f"SELECT * FROM feeds WHERE url IN ({marks(len(urls))}) ORDER BY next_poll, url", urls))
+
+
+def _rows_of(cur: Any) -> list[dict]:
     cols = [c[0] for c in cur.description]
     out = []
     for r in cur.fetchall():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -63,6 +63,16 @@ class PgDatabase:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
         return self._store._run(to_postgres(sql), list(params))
+
+    def execute_then(self, sql: str, params: Sequence[Any], then: Callable[[], Any]) -> Result:
+        """Inside a unit of work: `execute`, with the statements `then()` queues sent after it in the
+        same round trip (one sync for all); the statement's result is read when all went out."""
+        return self._store._run_then(to_postgres(sql), list(params), then)
+
+    def raw(self, sql: str, params: dict[str, Any]) -> Result:
+        """A statement already in PostgreSQL's spelling, with named `%(name)s` parameters (a query
+        only PostgreSQL runs, such as the one-statement claim of store/leases.py)."""
+        return self._store._run(sql, params)
 
     def table_names(self) -> list[str]:
         return [r[0] for r in self.execute(
@@ -121,7 +131,7 @@ class PgBase(StoreBase):
         return store
 
     # -- connections ------------------------------------------------------------
-    def _run(self, sql: str, params: list[Any]) -> Result:
+    def _run(self, sql: str, params: list[Any] | dict[str, Any]) -> Result:
         if self._conn is not None:
             if self._tx_owner is not None and self._tx_owner != _unit_of_work():
                 raise TransactionConflict("a statement from another job while a transaction is open on this "
@@ -135,6 +145,24 @@ class PgBase(StoreBase):
                 return Result(conn.execute(sql, params))
         except PoolTimeout as exc:
             raise pg_error(self.url, exc) from None
+
+    def _run_then(self, sql: str, params: list[Any], then: Callable[[], Any]) -> Result:
+        if self._conn is None:
+            raise StateError("execute_then outside a unit of work")
+        if self._tx_owner is not None and self._tx_owner != _unit_of_work():
+            raise TransactionConflict("a statement from another job while a transaction is open on this "
+                                      "handle; each job uses its own (Store.session())")
+        self._pipeline_on()
+        cur = self._conn.cursor()
+        cur.execute(sql, params)
+        self._pipe_blocks += 1          # what then() runs is queued, not synced one by one
+        try:
+            then()
+        finally:
+            self._pipe_blocks -= 1
+        if not self._pipe_blocks:
+            self._sync()
+        return Result(cur)
 
     def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -157,18 +185,32 @@ class PgBase(StoreBase):
         if self._conn is None:              # outside a unit of work: as one, so the results stay together
             with self.transaction():
                 return self._many_returning(sql, rows)
+        return self._many_returning_later(sql, rows)()     # read now: by a flush of the pipeline, no Sync
+
+    def _many_returning_later(self, sql: str, rows: Sequence[Sequence[Any]]) -> Callable[[], list[list[tuple]]]:
+        """Inside a unit of work: queued in its pipeline, not sent; the results are read when the returned
+        function is called (by then the next statement read, or COMMIT, has brought them, or a flush does)."""
+        if not rows:
+            return list
+        if self._conn is None:
+            out = self._many_returning(sql, rows)
+            return lambda: out
         if self._tx_owner is not None and self._tx_owner != _unit_of_work():
             raise TransactionConflict("a statement from another job while a transaction is open on this "
                                       "handle; each job uses its own (Store.session())")
-        out: list[list[tuple]] = []
-        self._pipeline_on()         # riding the unit's pipeline: its results come back by a flush, no Sync
-        with self._conn.cursor() as cur:
-            cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
-            while True:
-                out.append(list(cur.fetchall()) if cur.description is not None else [])
-                if not cur.nextset():
-                    break
-        return out
+        self._pipeline_on()         # riding the unit's pipeline
+        cur = self._conn.cursor()
+        cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
+
+        def results() -> list[list[tuple]]:
+            out: list[list[tuple]] = []
+            with cur:
+                while True:
+                    out.append(list(cur.fetchall()) if cur.description is not None else [])
+                    if not cur.nextset():
+                        break
+            return out
+        return results
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:

@@ -15,7 +15,7 @@ transaction is the lock. Must not decide stories (stories/index.py) nor hold the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from monitor.store.leases import Sql
@@ -34,17 +34,27 @@ def rows_after(store: Any, seq: int) -> list[dict]:
     return _rows(Sql(store).q("SELECT * FROM story_signatures WHERE seq > ? ORDER BY seq", [seq]))
 
 
-def lock_and_rows_after(store: Any, seq: int) -> tuple[bool, list[dict]]:
+def lock_and_rows_after(store: Any, seq: int, then: Callable[[str], Any] | None = None) -> tuple[bool, list[dict]]:
     """Inside a transaction: `try_lock`, and when taken `rows_after(seq)`, in one round trip.
 
     PostgreSQL evaluates the lock once (a materialised CTE) and joins the rows only when it
-    was taken; (False, []) when another worker holds it. SQLite: its write transaction is the lock."""
+    was taken; (False, []) when another worker holds it. SQLite: its write transaction is the lock.
+    `then(guard)` queues statements that go out in the same round trip, after the lock's: `guard`
+    is an SQL condition true only while this transaction holds the lock (PostgreSQL: the lock asked
+    again, which a holder is granted at once), for writes that must not happen without it (a
+    worker that finds the lock busy then writes nothing, rather than writing and rolling back)."""
     db = Sql(store)
     if not db.pg:
+        if then is not None:
+            then("1")
         return True, rows_after(store, seq)
-    cur = db.q("WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(?) AS story_locked) "
-               "SELECT l.story_locked, s.* FROM l LEFT JOIN story_signatures s ON l.story_locked AND s.seq > ? "
-               "ORDER BY s.seq", [STORY_LOCK, seq])
+    sql = ("WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(?) AS story_locked) "
+           "SELECT l.story_locked, s.* FROM l LEFT JOIN story_signatures s ON l.story_locked AND s.seq > ? "
+           "ORDER BY s.seq")
+    if then is None:
+        cur = db.q(sql, [STORY_LOCK, seq])
+    else:
+        cur = store.db.execute_then(sql, [STORY_LOCK, seq], lambda: then(f"pg_try_advisory_xact_lock({STORY_LOCK})"))
     rows = _rows(cur)
     if not rows or not rows[0].pop("story_locked"):
         return False, []
