@@ -26,6 +26,7 @@ pages fetched and extracted, counted from the command's own start).
     .venv/bin/python bench/poll.py --repeat 3        # monitor 3 times each (median quoted), r2e once
     .venv/bin/python bench/poll.py --no-r2e          # monitor only
     .venv/bin/python bench/poll.py --full-text --feeds 300   # pages fetched and extracted too
+    .venv/bin/python bench/poll.py --repeat 3 --code base=/work/wt-base --code new=.   # A/B, same run
 
 bench/poll_inprocess.py keeps the in-process figures (the fetcher and `poll_cycle` inside
 one Python process, without start-up).
@@ -129,14 +130,20 @@ def r2e_result(r: dict, data: Path) -> str:
 
 def run_monitor(args, urls: list[str], tmp: Path, rows: list) -> None:
     exe = REPO / ".venv" / "bin" / "monitor"
+    codes = [(label, Path(d).resolve()) for label, _, d in (c.partition("=") for c in args.code)] or [("", None)]
     for i in range(args.repeat):
-        state = tmp / f"monitor-{i}"
-        state.mkdir()
-        cfg = monitor_config(urls, state, args.full_text)
-        for kind in ("cold", "warm"):
-            r = timed([str(exe), "--config", str(cfg), "poll", "--once", "--all"], state / f"{kind}.log")
-            rows.append((f"monitor {kind}", r, monitor_result(r)))
-            print(f"  monitor {kind} #{i + 1}: {r['wall']:.2f} s  {rows[-1][2]}", flush=True)
+        for label, code in codes:       # interleaved: each checkout meets the same machine load
+            tag = f" [{label}]" if label else ""
+            state = tmp / f"monitor-{label or 'x'}-{i}"
+            state.mkdir()
+            cfg = monitor_config(urls, state, args.full_text)
+            # this venv's dependencies, that checkout's `monitor` (PYTHONPATH comes before the
+            # editable install's finder; the workers inherit it)
+            env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
+            for kind in ("cold", "warm"):
+                r = timed([str(exe), "--config", str(cfg), "poll", "--once", "--all"], state / f"{kind}.log", env)
+                rows.append((f"monitor {kind}{tag}", r, monitor_result(r)))
+                print(f"  monitor {kind}{tag} #{i + 1}: {r['wall']:.2f} s  {rows[-1][2]}", flush=True)
 
 
 def run_r2e(args, urls: list[str], tmp: Path, rows: list) -> None:
@@ -166,9 +173,10 @@ def report(args, rows: list) -> None:
               f"{mid['articles'] / mid['wall']:10.1f}  "
               f"{got[-1][2]}")
     for kind in ("cold", "warm"):
-        if f"rss2email {kind}" in med and f"monitor {kind}" in med:
-            print(f"ratio {kind}: rss2email / monitor = {med[f'rss2email {kind}'] / med[f'monitor {kind}']:.1f}x "
-                  f"(wall, medians)")
+        for label in [m for m in med if m.startswith(f"monitor {kind}")]:
+            if f"rss2email {kind}" in med:
+                print(f"ratio {kind}{label.removeprefix(f'monitor {kind}')}: rss2email / monitor = "
+                      f"{med[f'rss2email {kind}'] / med[label]:.1f}x (wall, medians)")
 
 
 def main() -> None:
@@ -181,6 +189,8 @@ def main() -> None:
     ap.add_argument("--full-text", action="store_true", help="fetch and extract every article's page too")
     ap.add_argument("--no-r2e", action="store_true", help="skip rss2email")
     ap.add_argument("--r2e-venv", default="/tmp/bench-r2e-venv", help="where rss2email is installed (not the repo)")
+    ap.add_argument("--code", action="append", default=[], metavar="LABEL=DIR",
+                    help="run monitor from this checkout (repeatable: an A/B in one run, interleaved)")
     args = ap.parse_args()
     if not (REPO / ".venv" / "bin" / "monitor").exists():
         sys.exit("bench: run `make .venv/.installed` first (the bench runs .venv/bin/monitor)")

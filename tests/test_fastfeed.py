@@ -314,6 +314,32 @@ def test_entity_expansion_never_reaches_the_fast_parser():
         parse_fast(lol, "", 200)
 
 
+def test_dates_read_directly_are_feedparsers_instants():
+    import calendar
+
+    from feedparser.datetimes import _parse_date
+    rng = random.Random(1812)
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    direct = 0
+    for _ in range(20_000):
+        y = rng.choice([rng.randint(1970, 2099), rng.randint(1900, 2200)])
+        mo, d = rng.randint(1, 12), rng.randint(1, 31)
+        h, mi, s = rng.randint(0, 24), rng.randint(0, 60), rng.randint(0, 61)
+        if rng.random() < 0.5:
+            tz = rng.choice(["GMT", f"{rng.choice('+-')}{rng.randint(0, 14):02d}{rng.choice([0, 30, 45, rng.randint(0, 99)]):02d}"])
+            text = f"{rng.choice(days)}, {d:02d} {months[mo - 1]} {y:04d} {h:02d}:{mi:02d}:{s:02d} {tz}"
+        else:
+            tz = rng.choice(["Z", f"{rng.choice('+-')}{rng.randint(0, 14):02d}:{rng.choice([0, 30, 45, rng.randint(0, 99)]):02d}"])
+            text = f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{rng.choice(['', '.5', '.123456'])}{tz}"
+        got, want = fastfeed.parse_date(text), _parse_date(text)
+        direct += fastfeed._RFC822.match(text) is not None or fastfeed._W3DTF.match(text) is not None
+        assert (calendar.timegm(got) if got else None) == (calendar.timegm(want) if want else None), text
+    assert direct > 15_000
+    for odd in ("Tue, 1 Dec 2026 10:00 EST", "2026-12-01", "yesterday", "", "Tue, 01 Dec 2026 10:00:00 +05"):
+        assert fastfeed.parse_date(odd) == _parse_date(odd)
+
+
 # -- seeded mutations of the real feeds ------------------------------------------------
 
 ATOM = "{http://www.w3.org/2005/Atom}"

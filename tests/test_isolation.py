@@ -129,6 +129,41 @@ def test_batch_limits_each_item_and_goes_on_after_a_lost_one():
     assert replaced == 3                 # stuck once, crash twice; the hang cost no worker
 
 
+
+def test_a_batch_charges_the_very_item_a_worker_died_or_stuck_on():
+    # quick items before the bad one are still in the worker's unsent chunk when it dies:
+    # its shared progress, not the pipe, says which item it was on
+    items = ["a", "b", "crash", "c", "d", "stuck", "e"]
+
+    async def go():
+        with ExtractorPool(workers=1, timeout=0.5) as pool:
+            return await pool.map_batch(per_item, items, "ctx", timeout=0.5, what="test batch"), pool.replaced
+
+    results, replaced = asyncio.run(go())
+    assert [s for s, _ in results] == ["ok", "ok", "crashed", "ok", "ok", "timeout", "ok"]
+    assert [v.split(":")[1] for s, v in results if s == "ok"] == ["a", "b", "c", "d", "e"]
+    assert replaced == 3                 # the crash twice, the stuck one once
+
+
+def test_a_batch_comes_back_in_chunks_not_a_message_per_item(monkeypatch):
+    from monitor.extract import workers
+    seen = []
+    real = workers.Worker.exchange_ready
+
+    async def counting(self, io, message, hard):
+        got = await real(self, io, message, hard)
+        seen.extend(got)
+        return got
+    monkeypatch.setattr(workers.Worker, "exchange_ready", counting)
+
+    async def go():
+        with ExtractorPool(workers=1, timeout=5) as pool:
+            return await pool.map_batch(per_item, [f"i{n}" for n in range(30)], "ctx", what="test batch")
+
+    results = asyncio.run(go())
+    assert [v.split(":")[1] for _, v in results] == [f"i{n}" for n in range(30)]
+    assert sum(len(chunk) for chunk in seen) == 30 and len(seen) < 30
+
 # -- one feed's poll: cut off at its deadline, hostile articles stored unmatched -----------
 class Site:
     """A publisher on 127.0.0.1: /feed.xml (with an ETag) lists `items`; /fast/N pages answer at

@@ -22,7 +22,7 @@ from typing import Any
 
 from monitor.extract import article as extract_mod
 from monitor.extract import orphans
-from monitor.extract.workers import SETUP_SECONDS, Worker, WorkerDied, WorkerStuck
+from monitor.extract.workers import FLUSH_SECONDS, SETUP_SECONDS, Worker, WorkerDied, WorkerStuck
 from monitor.models import Extracted
 
 log = logging.getLogger(__name__)
@@ -232,44 +232,52 @@ class ExtractorPool:
         """
         limit = self.timeout if timeout is None else timeout
         results: list[tuple[str, Any]] = [("pending", None)] * len(items)
-        start, crashed_once = 0, -1
-        while start < len(items):
+        crashed_once = -1
+        while True:
+            # what is left: a retry skips the items already answered and the one given up on
+            todo = [j for j, r in enumerate(results) if r[0] == "pending"]
+            if not todo:
+                break
             worker = await self._acquire()
-            message: tuple | None = ("batch", fn, limit, list(items[start:]), context, setup)
-            at = start
+            worker.progress.value = -1      # not this batch's item yet (a worker that dies before it starts)
+            message: tuple | None = ("batch", fn, limit, [items[j] for j in todo], context, setup)
+            got = 0                 # todo positions answered so far (chunks come in order)
             try:
-                while at < len(items):
-                    # the first answer also waits for the setup
-                    hard = limit + _HARD_TIMEOUT_GRACE + (SETUP_SECONDS if message is not None and setup else 0)
-                    for i, status, value in await worker.exchange_ready(self._io, message, hard):
-                        results[start + i] = (status, value)
-                        at = start + i + 1
-                        if status == "timeout":
-                            self.timeouts += 1
-                            log.warning("%s: item %d took over %.1f s in its worker; skipped", what, start + i,
-                                        limit)
+                while got < len(todo):
+                    # the first answer also waits for the setup; a chunk is sent at least every
+                    # FLUSH_SECONDS of work, each item ends within its limit (the worker's alarm)
+                    hard = (limit + _HARD_TIMEOUT_GRACE + FLUSH_SECONDS
+                            + (SETUP_SECONDS if message is not None and setup else 0))
+                    for chunk in await worker.exchange_ready(self._io, message, hard):
+                        for i, status, value in chunk:
+                            results[todo[i]] = (status, value)
+                            got = i + 1
+                            if status == "timeout":
+                                self.timeouts += 1
+                                log.warning("%s: item %d took over %.1f s in its worker; skipped", what,
+                                            todo[i], limit)
                     message = None
             except (WorkerDied, WorkerStuck) as exc:
                 self._discard(worker)
+                # the item it was on (its shared progress, read after the kill); before the
+                # first item (the setup) or between items, the first one not answered
+                on = worker.progress.value
+                at = todo[on] if got <= on < len(todo) else todo[min(got, len(todo) - 1)]
                 if isinstance(exc, WorkerStuck):
                     self.timeouts += 1
                     results[at] = ("timeout", None)
                     log.error("%s: worker stuck on item %d; that worker replaced", what, at)
-                    at += 1
                 elif crashed_once == at:
                     self.crashes += 1
                     results[at] = ("crashed", None)
                     log.error("%s: worker crashed twice on item %d", what, at)
-                    at += 1
                 else:
                     crashed_once = at          # retried once on a fresh worker
-                start = at
                 continue
             except BaseException:
                 self._discard(worker)
                 raise
             self._release(worker)
-            start = at
         return results
 
     # -- closing ------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 Owns the process side: start-up (trafilatura loaded once, Ctrl-C ignored), the loop that
 receives a unit of work over the worker's own pipe, runs it under a wall-clock alarm
 and sends the outcome back: ("ok", value), ("timeout", None) or ("error", exception).
-A batch sends one outcome per item as it goes, so the parent always knows which item a
-worker is on and can give up on that one item alone. Must not decide retries or what
-a failure means (pool.py does).
+A batch sends its items' outcomes in chunks, a chunk at least every `FLUSH_SECONDS` of
+work and at the batch's end (one pipe message for a feed's 30 articles, not 30), and
+writes the index of the item it is on into shared memory (`Worker.progress`) before
+starting it: the parent always knows which item a worker died or stuck on, and can give
+up on that one item alone. Must not decide retries or what a failure means (pool.py does).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import pickle
 import signal
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from multiprocessing.connection import Connection
@@ -23,6 +26,8 @@ from monitor.extract import article as extract_mod
 from monitor.extract import orphans
 
 SETUP_SECONDS = 300.0
+# A batch's outcomes wait in the worker at most this long (of work) before they are sent
+FLUSH_SECONDS = 0.05
 
 
 class UnitTimeout(Exception):
@@ -48,17 +53,34 @@ def _outcome(fn: Callable[..., Any], timeout: float, args: tuple) -> tuple[str, 
 def _send(conn: Connection, message: tuple) -> None:
     try:
         # what Connection.send does, without a ForkingPickler per message (nothing sent here needs
-        # its reducers; recv() reads plain pickles): a batch sends one message per item
+        # its reducers; recv() reads plain pickles)
         conn.send_bytes(pickle.dumps(message, pickle.HIGHEST_PROTOCOL))
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         # an exception (or value) that does not pickle still reaches the parent as an error
         conn.send(message[:-2] + ("error", RuntimeError(f"unpicklable result: {exc}")))
 
 
-def worker_main(conn: Connection) -> None:
+def _send_chunk(conn: Connection, chunk: list[tuple]) -> None:
+    try:
+        conn.send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        # one outcome that does not pickle must not cost the others theirs
+        out = []
+        for i, status, value in chunk:
+            try:
+                pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+                out.append((i, status, value))
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                out.append((i, "error", RuntimeError(f"unpicklable result: {exc}")))
+        conn.send_bytes(pickle.dumps(out, pickle.HIGHEST_PROTOCOL))
+
+
+def worker_main(conn: Connection, progress: Any = None) -> None:
     """The worker's loop: ("call", fn, timeout, args) or ("batch", fn, timeout, items, context, setup).
 
-    A batch runs setup(context) once (None: the context itself), then fn(item, state) per item.
+    A batch runs setup(context) once (None: the context itself), then fn(item, state) per
+    item, each item's index written to `progress` (shared memory) before it starts, and sends
+    lists of (index, status, value), in order.
     """
     orphans.die_with_parent()       # with its parent (the forkserver, which dies with the daemon): never an orphan
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # the daemon's shutdown closes the pool in order
@@ -79,11 +101,21 @@ def worker_main(conn: Connection) -> None:
             _send(conn, _outcome(fn, timeout, args))
         elif message[0] == "batch":
             _, fn, timeout, items, context, setup = message
+            if progress is not None:
+                progress.value = -1
             # the setup (loading a rule set, say) is not one item's work: no item limit on it
             status, state = _outcome(setup, SETUP_SECONDS, (context,)) if setup else ("ok", context)
+            chunk: list[tuple] = []
+            flushed = time.monotonic()
             for i, item in enumerate(items):
+                if progress is not None:
+                    progress.value = i
                 outcome = _outcome(fn, timeout, (item, state)) if status == "ok" else (status, state)
-                _send(conn, (i, *outcome))
+                chunk.append((i, *outcome))
+                now = time.monotonic()
+                if now - flushed >= FLUSH_SECONDS or i == len(items) - 1:
+                    _send_chunk(conn, chunk)
+                    chunk, flushed = [], now
 
 
 class WorkerDied(Exception):
@@ -99,7 +131,11 @@ class Worker:
 
     def __init__(self, ctx: Any):
         parent, child = ctx.Pipe()
-        self.proc = ctx.Process(target=worker_main, args=(child,), daemon=True, name="monitor-worker")
+        # the batch item the worker is on (-1: its setup), for the parent to charge a crash or
+        # a stuck worker to: outcomes come in chunks, so the pipe alone cannot say
+        self.progress = ctx.RawValue("l", -1)
+        self.proc = ctx.Process(target=worker_main, args=(child, self.progress), daemon=True,
+                                name="monitor-worker")
         self.proc.start()
         child.close()
         self.conn: Connection = parent
