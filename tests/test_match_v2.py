@@ -203,3 +203,66 @@ def test_sentence_starts_are_the_marks_regex_with_its_checks():
     check()
     long = TEXT + Path(__file__).read_text(encoding="utf-8")
     assert s.sentence_starts(long) == spec(long)
+
+
+def test_a_unit_break_between_two_offsets_is_a_boundary_of_the_whole_text():
+    """sentence_break / paragraph_break (the text between two offsets only) against
+    sentence_starts / paragraph_starts: a unit starts at s with lo < s <= hi."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from monitor.match import sentences as s
+
+    words = st.sampled_from(["mr", "Mr", "No", "p", "A", "U.S", "e.g", "word", "(word", "ÉTÉ", "3", "Kallas"])
+    marks = st.sampled_from([".", "!", "?", ".”", ".)", "...", ". ", "! ", ".\n", ". 3", " ", "\n\n", "\r\n",
+                             "\u2028", "\t", ")) ", "\n"])
+    pieces = st.lists(st.one_of(words, marks), max_size=25).map("".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(pieces, st.data())
+    def check(text, data):
+        lo = data.draw(st.integers(0, len(text)))
+        hi = data.draw(st.integers(lo, len(text) + 1))
+        assert s.sentence_break(text, lo, hi) == any(lo < x <= hi for x in s.sentence_starts(text))
+        assert s.paragraph_break(text, lo, hi) == any(lo < x <= hi for x in s.paragraph_starts(text))
+    check()
+
+
+def test_sentence_proximity_by_unit_breaks_is_the_bounds_one():
+    """NEAR/s|p and NOT NEAR/s|p read from the text between occurrences (FieldIndex.unit_break,
+    proximity._same_unit_lazy / _other_units_lazy) against the unit bounds of the whole field,
+    on random occurrences of random texts, with the lazy reading's budget spent or not."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from monitor.match import proximity as px
+    from monitor.match import text as tx
+
+    words = st.sampled_from(["Mr.", "No.", "A.", "word", "Kallas", "x", "3", "(word)", "U.S."])
+    seps = st.sampled_from([" ", ". ", "! ", "? ", ".\n", "\n\n", ", ", ".” ", " "])
+    texts = st.lists(st.tuples(words, seps), min_size=1, max_size=30).map(lambda ps: "".join(a + b for a, b in ps))
+
+    def occs(n):
+        return st.lists(st.tuples(st.just(2), st.integers(0, n - 1), st.integers(0, 2)), max_size=8).map(
+            lambda os: sorted({(f, a, min(a + w, n - 1)) for f, a, w in os}))
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts, st.sampled_from(["s", "p"]), st.booleans(), st.data())
+    def check(text, unit, spent, data):
+        n = len(tx.FieldIndex(text))
+        xs, ys = data.draw(occs(n)), data.draw(occs(n))
+        lazy = tx.FieldIndex(text)
+        if spent:
+            lazy._lazy = len(text)          # from the bounds at once
+        bounds = tx.FieldIndex(text).unit_bounds(unit)
+        brk = lambda a, b: lazy.unit_break(unit, a, b)  # noqa: E731
+        for a in range(n):
+            for b in range(a, n):
+                assert brk(a, b) == (px.bisect_right(bounds, a) != px.bisect_right(bounds, b))
+        lazy = tx.FieldIndex(text)          # a fresh budget for the proximity itself
+        if spent:
+            lazy._lazy = len(text)
+        assert px._same_unit_lazy(xs, ys, brk) == px._same_unit(xs, ys, bounds)
+        units = {px._unit(bounds, y) for y in ys} - {-1}
+        assert px._other_units_lazy(xs, ys, brk) == [x for x in xs if px._unit(bounds, x) not in units]
+    check()

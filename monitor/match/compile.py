@@ -8,7 +8,8 @@ the plain key that pass the case check, computed once per article for every rule
 
 Every key, whole-word or with a wildcard side (`defen*`, `*union`, `*verteidigung*`), is
 found by an Aho-Corasick automaton over the field's joined tokens: ahocorasick_rs (Rust's
-aho-corasick crate, every overlapping match of a field returned by one call) when it is
+aho-corasick crate over the UTF-8 of keys and fields, every overlapping match of a field
+returned by one call) when it is
 installed, else pyahocorasick (`ENGINE`), with the same matches in the same order. Each
 rule is indexed under its anchors (presearch.py); its other required clauses are checked
 by presence before it is evaluated.
@@ -252,8 +253,8 @@ ENGINE = "rs"       # "rs": ahocorasick_rs when installed; "py": pyahocorasick (
 
 
 class RsAutomaton:
-    """The keys in ahocorasick_rs (Rust's aho-corasick crate): `matches(text)` returns every
-    overlapping occurrence as (key, first, last token shift, start), in end order, from one
+    """The keys in ahocorasick_rs (Rust's aho-corasick crate, over their UTF-8): every
+    overlapping occurrence as (key index, start, end), in end order, from one
     call that builds the whole list in native code; pyahocorasick's iterator returns to
     Python once per match and walks its trie more slowly (about 40 against 75 us a field
     set at 10,000 rules). It does not pickle: it pickles as its keys and is rebuilt (a
@@ -264,7 +265,7 @@ class RsAutomaton:
     def __init__(self, keys: dict[str, tuple[int, int, int]], which: frozenset[str] | list[str]) -> None:
         self.order = list(which)
         self.meta = [(k, keys[k][1], keys[k][2]) for k in self.order]
-        self.ac = ahocorasick_rs.AhoCorasick(self.order)
+        self.ac = _rs_bytes(self.order)
 
     def __reduce__(self) -> tuple:
         return (_rs_restore, (self.order, self.meta))
@@ -273,8 +274,16 @@ class RsAutomaton:
 def _rs_restore(order: list[str], meta: list[tuple[str, int, int]]) -> RsAutomaton:
     auto = RsAutomaton.__new__(RsAutomaton)
     auto.order, auto.meta = order, meta
-    auto.ac = ahocorasick_rs.AhoCorasick(order)
+    auto.ac = _rs_bytes(order)
     return auto
+
+
+def _rs_bytes(keys: list[str]) -> Any:
+    """The automaton over the keys' UTF-8 (scan() gives it the UTF-8 of each field): the
+    same matches as over the strings, since UTF-8 only matches at character boundaries, and
+    about a quarter quicker (no character offsets to compute; 62 -> 45 us a field set at
+    10,000 rules). Lone surrogates of a text pass through as in text.py."""
+    return ahocorasick_rs.BytesAhoCorasick([k.encode("utf-8", "surrogatepass") for k in keys])
 
 
 def compile_rules(rules: tuple[Rule, ...]) -> Index:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, TypeVar
 
 from monitor.match import parse as p
@@ -58,8 +59,14 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
     or (for a longer key ending later) backwards, in C."""
     occ: dict[str, list[Occ]] = {}
     for fi, fx in enumerate(fields):
+        data = None
         for auto in index.automata:            # the base automaton, then the small delta one
-            (_scan_rs if type(auto) is RsAutomaton else _scan_py)(auto, fx.joined, fi, occ)
+            if type(auto) is RsAutomaton:
+                if data is None:
+                    data = fx.joined.encode("utf-8", "surrogatepass")
+                _scan_rs(auto, data, fi, occ)
+            else:
+                _scan_py(auto, fx.joined, fi, occ)
     for key in index.inner:
         if key in occ:      # *infix* can occur twice in one token: one occurrence per token
             occ[key] = sorted(set(occ[key]))
@@ -68,15 +75,17 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
     return occ
 
 
-def _scan_rs(auto: RsAutomaton, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None:
+def _scan_rs(auto: RsAutomaton, joined: bytes, fi: int, occ: dict[str, list[Occ]]) -> None:
+    """The matches of the UTF-8 of a field's joined tokens: byte offsets, but only the
+    separators before a match count, and SEP is one byte, so a token's index is the same."""
     count = joined.count
     meta = auto.meta
     k = at = 0
     for i, start, _ in auto.ac.find_matches_as_indexes(joined, True):
         if start >= at:
-            k += count(SEP, at, start)
+            k += count(_SEP_BYTE, at, start)
         else:
-            k -= count(SEP, start, at)
+            k -= count(_SEP_BYTE, start, at)
         at = start
         key, first, last = meta[i]
         found = occ.get(key)
@@ -84,6 +93,9 @@ def _scan_rs(auto: RsAutomaton, joined: str, fi: int, occ: dict[str, list[Occ]])
             occ[key] = [(fi, k + first, k + last)]
         else:
             found.append((fi, k + first, k + last))
+
+
+_SEP_BYTE = SEP.encode()
 
 
 def _scan_py(auto: Any, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None:
@@ -108,12 +120,14 @@ def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]
     """The occurrences of each case-sensitive form, from those of its plain key: for forms of
     whole single tokens (`{Kallas}`, the common case) each occurrence's case token is read
     once and looked up; other forms are checked one by one."""
+    tokens = [fx.case_token for fx in fields]
     for key in index.case.keys() & occ.keys():
         plain = occ[key]
         single, other = index.case_split[key]
         if single:
+            get = single.get
             for o in plain:
-                pkey = single.get(fields[o[0]].case_token(o[1]))
+                pkey = get(tokens[o[0]](o[1]))
                 if pkey is not None:
                     found = occ.get(pkey)
                     if found is None:
@@ -176,6 +190,14 @@ class Context:
     def scope(self, allowed: Limits, name: str) -> Limits:
         lim = self.lead if name == "lead" else FIELD_LIMITS[name]
         return (min(allowed[0], lim[0]), min(allowed[1], lim[1]), min(allowed[2], lim[2]))
+
+    def breaker(self, unit: str, f: int) -> Any:
+        """FieldIndex.unit_break of field f for this unit (a callable of two tokens) when it
+        is to be asked (FieldIndex.lazy_units), else None: ask bounds()."""
+        if f == 0:
+            return None
+        fx = self.fields[f]
+        return partial(fx.unit_break, unit) if fx.lazy_units(unit) else None
 
     def bounds(self, unit: str, f: int) -> list[int]:
         """The unit bounds of field f (FieldIndex.unit_bounds); none in the title, which is one

@@ -79,6 +79,12 @@ def near_sides(node: p.Near, ctx: Context, left: list[Occ], right: list[Occ],
         if not ys:
             continue
         if node.unit:
+            brk = ctx.breaker(node.unit, f)
+            if brk is not None:
+                out_left += _same_unit_lazy(xs, ys, brk)
+                if not left_only:
+                    out_right += _same_unit_lazy(ys, xs, brk)
+                continue
             bounds = ctx.bounds(node.unit, f)
             out_left += _same_unit(xs, ys, bounds)
             if not left_only:
@@ -117,6 +123,8 @@ def _not_near(node: p.NotNear, ctx: Context, allowed: Limits) -> list[Occ]:
         xs, ys = list(group), rights.get(f)
         if not ys:
             out += xs
+        elif node.unit and (brk := ctx.breaker(node.unit, f)) is not None:
+            out += _other_units_lazy(xs, ys, brk)
         elif node.unit:
             bounds = ctx.bounds(node.unit, f)
             units = {_unit(bounds, y) for y in ys}
@@ -177,6 +185,73 @@ def _same_unit(xs: list[Occ], ys: list[Occ], bounds: list[int]) -> list[Occ]:
         u = bisect_right(bounds, a)
         if (u in latest_start and (a == b or bisect_right(bounds, b) == u)
                 and (latest_start[u] > b or earliest_end[u] < a)):
+            out.append(x)
+    return out
+
+
+def _same_unit_lazy(xs: list[Occ], ys: list[Occ], brk: Any) -> list[Occ]:
+    """_same_unit asking brk(a, b) (FieldIndex.unit_break: tokens a <= b in different units)
+    instead of the unit bounds. From the ys nearest to x outwards: forwards until a y starts
+    in a later unit, backwards until one starts in an earlier unit (every y beyond starts
+    there too); what lies between overlaps x or straddles two units, a few at most."""
+    starts = [y[1] for y in ys]
+    n = len(ys)
+    out = []
+    for x in xs:
+        _, a, b = x
+        if a != b and brk(a, b):
+            continue                            # x straddles two units
+        i = j = bisect_left(starts, a)
+        found = False
+        while j < n:                            # ys starting at or after x
+            _, c, d = ys[j]
+            if brk(a, c):
+                break
+            if c > b and (c == d or not brk(c, d)):
+                found = True
+                break
+            j += 1
+        j = i - 1
+        while not found and j >= 0:             # ys starting before x: in its unit, any
+            _, c, d = ys[j]                     # that ends before it does not straddle
+            if brk(c, a):
+                break
+            found = d < a
+            j -= 1
+        if found:
+            out.append(x)
+    return out
+
+
+def _other_units_lazy(xs: list[Occ], ys: list[Occ], brk: Any) -> list[Occ]:
+    """For NOT NEAR/s|p: the xs with no y in their unit (an x that straddles two units has
+    none), asking brk as _same_unit_lazy does."""
+    starts = [y[1] for y in ys]
+    n = len(ys)
+    out = []
+    for x in xs:
+        _, a, b = x
+        if a != b and brk(a, b):
+            out.append(x)
+            continue
+        i = j = bisect_left(starts, a)
+        blocked = False
+        while j < n:
+            _, c, d = ys[j]
+            if brk(a, c):
+                break
+            if c == d or not brk(c, d):
+                blocked = True
+                break
+            j += 1
+        j = i - 1
+        while not blocked and j >= 0:
+            _, c, d = ys[j]
+            if brk(c, a):
+                break
+            blocked = c == d or not brk(c, d)
+            j -= 1
+        if not blocked:
             out.append(x)
     return out
 

@@ -84,6 +84,55 @@ def sentence_starts(text: str) -> list[int]:
     return sorted(ends)
 
 
+def sentence_break(text: str, lo: int, hi: int) -> bool:
+    """Whether a sentence starts at an offset s with lo < s <= hi: `any(lo < s <= hi for s in
+    sentence_starts(text))`, found in text[lo:hi] only (a NEAR/s between two nearby
+    occurrences asks this instead of every boundary of the text; tests/test_match_v2.py)."""
+    if hi <= lo:
+        return False
+    if paragraph_break(text, lo, hi):
+        return True
+    n = len(text)
+    closers = _CLOSERS
+    short = _SHORT_WORDS
+    find = text.find
+    start = lo                      # a mark before lo whose closers reach past it
+    while start > 0 and text[start - 1] in closers:
+        start -= 1
+    start = start - 1 if start else 0
+    for mark in ".!?":
+        i = find(mark, start, hi)
+        while i >= 0:
+            j = i + 1
+            while j < n and text[j] in closers:
+                j += 1
+            if lo < j <= hi and j < n and text[j].isspace():
+                if mark != ".":
+                    return True
+                before = text[i - 24 if i > 24 else 0:i]        # as in sentence_starts
+                word = before[before.rfind(" ") + 1:]
+                if (len(word) > 1 and word.isalpha() and word.lower() not in short) \
+                        or _ends_sentence(text, i):
+                    return True
+            i = find(mark, i + 1, hi)
+    return False
+
+
+def paragraph_break(text: str, lo: int, hi: int) -> bool:
+    """Whether a paragraph starts at an offset s with lo < s <= hi (`paragraph_starts`): the
+    end of a run of line breaks that has a line break in text[lo:hi] and ends by hi."""
+    n = len(text)
+    for c in _BREAKS:
+        i = text.find(c, lo, hi)
+        if i >= 0:
+            while i < n and text[i] in _BREAKS:
+                i += 1
+            if i <= hi:
+                return True
+    return False
+
+
+_BREAKS = "\n\r\u2028\u2029"
 _CLOSERS = frozenset("\"'”’»›)]}」』")
 _SHORT_WORDS = frozenset(ABBREVIATIONS | NUMBER_ABBREVIATIONS)
 

@@ -19,7 +19,7 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from monitor.match.sentences import paragraph_starts, sentence_starts
+from monitor.match.sentences import paragraph_break, paragraph_starts, sentence_break, sentence_starts
 from monitor.match.translit import transliterate_char
 
 SEP = " "   # the one separator left in folded text, and the token delimiter in automaton keys
@@ -161,7 +161,7 @@ class FieldIndex:
     lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_n", "_starts", "_cum", "_units", "_bounds")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_n", "_starts", "_cum", "_units", "_bounds", "_lazy")
 
     def __init__(self, text: str):
         self.text = text
@@ -172,6 +172,7 @@ class FieldIndex:
         self._cum: tuple[list[int], list[int]] | None = None
         self._units: dict[str, list[int]] = {}
         self._bounds: dict[str, list[int]] = {}
+        self._lazy = 0          # characters unit_break has read, plus LAZY_CALL a call
 
     def __len__(self) -> int:
         """The number of tokens: the separators of `joined` less one ("  " has none)."""
@@ -241,6 +242,32 @@ class FieldIndex:
             self._bounds[unit] = found
         return found
 
+    def lazy_units(self, unit: str) -> bool:
+        """Whether unit_break should be asked rather than unit_bounds: the bounds are not
+        found yet, every character folded to one, and unit_break's reading so far has not
+        reached the length of the text (past that, the bounds are cheaper)."""
+        return unit not in self._bounds and not self._resized and self._lazy < len(self.text)
+
+    def unit_break(self, unit: str, a: int, b: int) -> bool:
+        """Whether tokens a <= b are in different sentences ("s") or paragraphs ("p"):
+        `bisect_right(bounds, a) != bisect_right(bounds, b)` with unit_bounds, which holds
+        exactly when a unit starts after token a's first character and at or before token
+        b's. Read from the text between the two (sentences.sentence_break) while
+        lazy_units(unit), so a NEAR/s between occurrences a few tokens apart does not find
+        every boundary of the text (41 us a text); once its reading has added up to the
+        length of the text, from the bounds."""
+        if a == b:
+            return False
+        if self.lazy_units(unit):
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = _token_starts(self._folded)
+            lo, hi = starts[a], starts[b]
+            self._lazy += hi - lo + LAZY_CALL
+            return (sentence_break if unit == "s" else paragraph_break)(self.text, lo, hi)
+        bounds = self.unit_bounds(unit)
+        return bisect_right(bounds, a) != bisect_right(bounds, b)
+
     def _orig_start(self, k: int) -> int:
         return self.span(k, k)[0]
 
@@ -273,9 +300,14 @@ class FieldIndex:
         tokens of its original characters (one token, else "")."""
         if self._resized:
             s, e = self.span(k, k)
-        else:                   # span(k, k) when every character folded to one
-            s = self._folded_span(k)
-            e = self._token_end(s)
+        else:                   # span(k, k) when every character folded to one, inline
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = _token_starts(self._folded)
+            s = starts[k]
+            e = self._folded.find(SEP, s)
+            if e < 0:
+                e = len(self._folded)
         piece = self.text[s:e]
         if piece.isascii() and piece.isalnum():
             return piece        # what case_tokens gives for plain ASCII letters and digits, faster
@@ -283,6 +315,7 @@ class FieldIndex:
         return toks[0] if len(toks) == 1 else ""
 
 
+LAZY_CALL = 256         # characters a unit_break call counts for beside those it reads
 _TOKEN = re.compile(f"[^{SEP}]+")
 _NUMPY_AFTER = 32       # texts tokenised before `_token_starts` pays for importing numpy
 _NUMPY_FROM = 256       # characters from which `_joined` is quicker in numpy (a title is not)
