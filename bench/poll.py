@@ -92,11 +92,12 @@ def r2e_config(urls: list[str], folder: Path, r2e: Path) -> tuple[Path, Path]:
     return cfg, data
 
 
-def timed(cmd: list[str], log: Path, env: dict | None = None) -> dict:
+def timed(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run one command as a whole process: wall clock from exec to exit, rusage of it and its reaped children."""
     with log.open("w") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                cwd=cwd)
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -138,10 +139,13 @@ def run_monitor(args, urls: list[str], tmp: Path, rows: list) -> None:
             state.mkdir()
             cfg = monitor_config(urls, state, args.full_text)
             # this venv's dependencies, that checkout's `monitor` (PYTHONPATH comes before the
-            # editable install's finder; the workers inherit it)
+            # editable install's finder; the workers inherit it). Run from the state folder: the
+            # pool's forkserver starts with `python -c`, which puts the working directory first
+            # on its path, so a run from a checkout would give every worker that checkout's code
             env = {**os.environ, "PYTHONPATH": str(code)} if code is not None else None
             for kind in ("cold", "warm"):
-                r = timed([str(exe), "--config", str(cfg), "poll", "--once", "--all"], state / f"{kind}.log", env)
+                r = timed([str(exe), "--config", str(cfg), "poll", "--once", "--all"], state / f"{kind}.log", env,
+                          cwd=state)
                 rows.append((f"monitor {kind}{tag}", r, monitor_result(r)))
                 print(f"  monitor {kind}{tag} #{i + 1}: {r['wall']:.2f} s  {rows[-1][2]}", flush=True)
 

@@ -18,6 +18,10 @@ other news, and more different-event pairs), and counts pairs:
 The split is by topic, so every hard negative stays within one half: `tune` holds the NATO,
 French-government and blackout topics (8 events), `held` the earthquake and Greenland ones
 (8 events). A half is measured alone (its pages after the same background articles).
+`fresh` holds the pages collected after the level was tuned on `all` (manifest field
+"set": "fresh"; other topics, other languages): a validation the dev set's tuning never saw.
+
+    .venv/bin/python bench/storyset/evaluate.py --sweep --split fresh
 """
 
 from __future__ import annotations
@@ -109,6 +113,36 @@ def measure(docs: list[dict], background: list[dict], threshold: float, seed: in
             "joined_as": by_level}
 
 
+def measure_pairs(docs: list[dict], threshold: float, seed: int, negatives: int = 4000) -> dict:
+    """Each pair alone, as `monitor stories a b` decides it: a fresh index holding the two
+    articles only (no window to tell a rare term from a common one), in a random order. All
+    same-event pairs; a fixed random sample of the different-event ones (all hard negatives)."""
+    rng = random.Random(seed)
+    pairs = list(itertools.combinations(docs, 2))
+    same = [p for p in pairs if p[0]["event"] == p[1]["event"]]
+    hard = [p for p in pairs if p[0]["event"] != p[1]["event"] and p[0]["topic"] == p[1]["topic"]]
+    other = [p for p in pairs if p[0]["topic"] != p[1]["topic"]]
+    other = rng.sample(other, min(negatives, len(other)))
+    def joined(a: dict, b: dict) -> bool:
+        if rng.random() < 0.5:
+            a, b = b, a
+        index = StoryIndex(related_threshold=threshold)
+        for i, d in enumerate((a, b)):
+            title, text = split(d["text"])
+            got = index.assign(d["url"], title, text, T0 + timedelta(minutes=i))
+        return not got.is_new_story
+    hits = sum(joined(*p) for p in same)
+    hard_fps = sum(joined(*p) for p in hard)
+    other_fps = sum(joined(*p) for p in other)
+    return {"same": len(same), "hits": hits, "hard": len(hard), "hard_fps": hard_fps,
+            "other": len(other), "other_fps": other_fps,
+            "recall": hits / len(same) if same else 0.0,
+            # the different-event pairs of the pages as they are: hard negatives all counted, the
+            # others' rate from the sample
+            "false_rate": (hard_fps + other_fps / len(other) * (len(pairs) - len(same) - len(hard)))
+                          / (len(pairs) - len(same)) if other else 0.0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threshold", type=float, default=DEFAULT_RELATED_THRESHOLD)
@@ -117,14 +151,32 @@ def main() -> None:
     ap.add_argument("--thresholds", type=float, nargs="+", help="--sweep: these thresholds instead of the table's")
     ap.add_argument("--orders", type=int, default=5, help="--sweep: average over this many arrival orders")
     ap.add_argument("--no-background", action="store_true")
-    ap.add_argument("--split", choices=("all", "tune", "held"), default="all",
-                    help="measure only the tuning topics or only the held-out ones (default: all)")
+    ap.add_argument("--split", choices=("all", "tune", "held", "fresh", "every"), default="all",
+                    help="all: the dev set (default); tune / held: its halves; fresh: the pages added "
+                         "after the level was tuned (manifest \"set\": \"fresh\"); every: dev and fresh")
+    ap.add_argument("--pairs", action="store_true",
+                    help="each pair alone (as `monitor stories a b`), not all pages in one window")
     args = ap.parse_args()
     docs, background = load()
-    if args.split != "all":
-        docs = [d for d in docs if (d["topic"] in TUNE_TOPICS) == (args.split == "tune")]
+    if args.split == "fresh":
+        docs = [d for d in docs if d.get("set") == "fresh"]
+    elif args.split != "every":
+        docs = [d for d in docs if d.get("set") != "fresh"]
+        if args.split != "all":
+            docs = [d for d in docs if (d["topic"] in TUNE_TOPICS) == (args.split == "tune")]
     if args.no_background:
         background = []
+    if args.pairs:
+        print(f"{args.split}: {len(docs)} pages, each pair alone\n")
+        print("| related_threshold | same-event pairs grouped | different-event pairs grouped "
+              "| hard negatives grouped | other different-event pairs (sample) |")
+        print("|---|---|---|---|---|")
+        for th in (args.thresholds or (args.threshold,)):
+            m = measure_pairs(docs, th, args.seed)
+            print(f"| {th:g} | {m['recall']:.1%} ({m['hits']}/{m['same']}) | {m['false_rate']:.2%} "
+                  f"| {m['hard_fps'] / max(1, m['hard']):.1%} ({m['hard_fps']}/{m['hard']}) "
+                  f"| {m['other_fps'] / max(1, m['other']):.2%} ({m['other_fps']}/{m['other']}) |")
+        return
     if not args.sweep:
         print(json.dumps(measure(docs, background, args.threshold, args.seed), indent=1))
         return

@@ -3,9 +3,11 @@
 Owns the event terms of an article (taken from its title and lead: names and other
 capitalised words, numbers, quoted phrases, title words), their stable 64-bit hashes, the
 document frequencies of terms over the story window (a fixed hashed counter table) and the
-rarity-weighted similarity of two term sets. When outlets write their own version of an
+rarity-weighted similarity of two term sets (rarity in the window and, for words, in general
+language: `stories.rarity`). When outlets write their own version of an
 event, the wording changes but these mostly do not: "Rutte", "The Hague", "3.5", "2035",
-a quoted sentence. Must not do I/O or hold articles: `stories.index` keeps the term sets
+a quoted sentence. Must not do I/O (but `stories.rarity` reads, and once writes, its cached
+word table) or hold articles: `stories.index` keeps the term sets
 of the window and asks this module for weights and scores.
 """
 
@@ -14,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from monitor.stories import rarity
 from monitor.stories.buckets import Buckets
 from monitor.stories.places import fold as _fold
 from monitor.stories.places import place_of, places
@@ -35,9 +39,10 @@ MAX_DF = 64                 # a term in more window articles than this proposes 
 # tenth of the window. COMMON_FLOOR keeps a brand-new window from calling everything common.
 COMMON_SHARE = 0.05
 COMMON_FLOOR = 4
-# Below this many articles in the window there is no telling a rare term from a common one
-# (the first minutes of a new installation: the backlog is recorded, not indexed), so there
-# a related join needs the strong evidence: STRONG_SHARED shared figures or quotes.
+# Below this many articles in the window, the window cannot tell a rare term from a common one
+# (the first minutes of a new installation; the two files of `monitor stories a b`): there a
+# weak pair must share a number, a quote or a rare name (`RARE_NAME`), and without general
+# word frequencies (wordfreq missing) a related join needs STRONG_SHARED figures or quotes.
 MIN_WINDOW_DOCS = 50
 HEADLINE_WORDS = 3          # a line of at least this many words of four letters or more ...
 HEADLINE_SHARE = 0.75       # ... this share of them capitalised is written in headline case
@@ -83,6 +88,15 @@ segunda terca quarta quinta sexta
 president prime minister ministers secretary general government national assembly party ministry
 council state states united people city country news reuters afp dpa photo image video read more
 """.split())
+# A word weighs by its rarity in the window and by its rarity in general language
+# (`stories.rarity`, from wordfreq's lists): a small window (two files given to `monitor stories`,
+# the first minutes of a new installation) cannot tell "Trump" from "Crooks", the lists can. The
+# general weight is a prior: it counts as PRIOR_DOCS articles, so with the window's own articles
+# it fades (a full share in a window of 2, a fifth in one of 200).
+# There, a pair without STRONG_SHARED figures or quotes must share something besides places and
+# common words: a number, a quote, or a name at least this rare in general language (countries
+# and capitals are named in every article of a dateline-heavy window: no evidence of the event)
+RARE_NAME = 0.7
 # a shared figure ("364", "7.7", "2035") says more than a shared name, in every language
 KIND_WEIGHT = np.array([1.0, 2.0, 1.0, 2.0])            # by kind: word, number, quote, distinctive number
 _KIND_BITS = np.uint64(3)
@@ -340,6 +354,44 @@ def event_terms(title: str, text: str) -> EventTerms:
     return EventTerms(np.array(sorted(by_hash), dtype=np.uint64), by_hash)
 
 
+def _word_hash(word: str) -> int:
+    """The hash `event_terms` gives a name or title word (for `stories.rarity`'s table; no caches)."""
+    folded = word.lower() if word.isascii() else "".join(
+        c for c in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(c))
+    key = "w:" + _name_key(folded)
+    h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+    return (h & ~3) | _KIND["w"]
+
+
+@lru_cache(maxsize=1)
+def _place_hashes() -> np.ndarray:
+    """The hash of every place term ("w:@ES"), sorted."""
+    from monitor.stories.places import gazetteer
+    return np.array(sorted({_hash("w:@" + p) for p in gazetteer()[0].values()}), dtype=np.uint64)
+
+
+def general_weights(hashes: np.ndarray) -> np.ndarray:
+    """How much each term can tell events apart by how common it is in general language
+    (`stories.rarity`): 1.0 for rare words, numbers, quotes and places. In 255ths, as the
+    window's cells keep them (`TermFrequencies.general`)."""
+    return np.round(rarity.weights_of(hashes, _word_hash) * 255.0) / 255.0
+
+
+def beyond_places(shared: np.ndarray, general: np.ndarray | None = None) -> np.ndarray:
+    """Which shared terms say more than where and in what common words: numbers, quotes, and
+    names rare in general language (`RARE_NAME`; `general`: their `general_weights`) that are
+    no place."""
+    kind = shared & _KIND_BITS
+    general = general_weights(shared) if general is None else general
+    rare_name = (general >= RARE_NAME) & ~np.isin(shared, _place_hashes())
+    return (kind != _KIND["w"]) | rare_name
+
+
+def general_known() -> bool:
+    """Whether word frequencies of general language are at hand (wordfreq installed)."""
+    return len(rarity.table(_word_hash)[0]) > 0
+
+
 class TermFrequencies:
     """How many articles in the window carry each term: a fixed table of hashed counters.
 
@@ -352,6 +404,9 @@ class TermFrequencies:
         self._mask = np.uint64((1 << bits) - 1)
         self._bits = bits
         self._counts = np.zeros(0, dtype=np.int32)      # allocated at the first add
+        # each cell's general-language weight (`general_weights`, in 255ths), written by the last
+        # term added there: one gather per lookup instead of a search of the word table
+        self._general = np.zeros(0, dtype=np.uint8)
         self.docs = 0
 
     def _cells(self, hashes: np.ndarray) -> np.ndarray:
@@ -360,7 +415,10 @@ class TermFrequencies:
     def add(self, hashes: np.ndarray) -> None:
         if not len(self._counts):
             self._counts = np.zeros(1 << self._bits, dtype=np.int32)
-        np.add.at(self._counts, self._cells(hashes), 1)
+            self._general = np.full(1 << self._bits, 255, dtype=np.uint8)
+        cells = self._cells(hashes)
+        np.add.at(self._counts, cells, 1)
+        self._general[cells] = np.round(general_weights(hashes) * 255.0).astype(np.uint8)
         self.docs += 1
 
     def remove(self, hashes: np.ndarray) -> None:
@@ -376,11 +434,23 @@ class TermFrequencies:
         """How many window articles make a term too common to tell events apart."""
         return max(COMMON_FLOOR, COMMON_SHARE * self.docs)
 
-    def weights(self, hashes: np.ndarray) -> np.ndarray:
-        """Inverse document frequency, smoothed so a nearly empty window weighs terms evenly;
-        nothing for a term more common than `common()`."""
+    def general(self, hashes: np.ndarray) -> np.ndarray:
+        """`general_weights` of terms held in the window, as their cells remember them (two terms
+        sharing a cell share its last writer's weight, as they share its count)."""
+        if not len(self._general):
+            return general_weights(hashes)
+        return self._general[self._cells(hashes)] / 255.0
+
+    def weights(self, hashes: np.ndarray, general: np.ndarray | None = None) -> np.ndarray:
+        """Inverse document frequency, smoothed so a nearly empty window weighs terms evenly,
+        times the general-language weight as a prior (`general`: the terms' `general_weights`
+        when they are not in the window yet; else read from their cells); nothing for a term
+        more common than `common()`."""
         df = self.counts(hashes).astype(np.float64)
         idf = np.log((self.docs + PRIOR_DOCS) / (df + 1.0)) * KIND_WEIGHT[(hashes & _KIND_BITS).astype(np.int64)]
+        # general language is the prior, the window the evidence: its share fades as the window fills
+        share = PRIOR_DOCS / (self.docs + PRIOR_DOCS)
+        idf *= 1.0 - (1.0 - (self.general(hashes) if general is None else general)) * share
         return np.where(df > self.common(), 0.0, idf)
 
 
@@ -418,8 +488,11 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     kinds = shared & _KIND_BITS
     strong = int(np.count_nonzero((kinds == _KIND["q"]) | (kinds == _KIND["f"])))  # figures, quotes
     if strong < STRONG_SHARED:
-        if freq.docs < MIN_WINDOW_DOCS:        # rarity unknown yet: only strong pairs
-            return 0.0, shared
+        if freq.docs < MIN_WINDOW_DOCS:         # rarity in the window unknown yet
+            if not general_known():             # ... and in general language too: only strong pairs
+                return 0.0, shared
+            if not np.any(beyond_places(shared[shared_weights > 0])):
+                return 0.0, shared
         damp *= WEAK_FACTOR
         if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
             damp *= CONTRADICTION_FACTOR     # both give figures, none the same: another event
@@ -507,11 +580,16 @@ class TermIndex:
         w_old = np.bincount(owner, weights, minlength=k)
         strong = np.bincount(owner, shared & ((kinds == _KIND["q"]) | (kinds == _KIND["f"])), minlength=k)
         figures_old = np.bincount(owner, kinds == _KIND["f"], minlength=k)
-        w_new = float(self.freq.weights(hashes).sum())
+        w_new = float(self.freq.weights(hashes, general_weights(hashes)).sum())
         damp = np.minimum(1.0, np.minimum(len(hashes), lens) / DAMP_TERMS)
         weak = strong < STRONG_SHARED
-        if self.freq.docs < MIN_WINDOW_DOCS:          # rarity unknown yet: only strong pairs
-            damp = damp * ~weak
+        if self.freq.docs < MIN_WINDOW_DOCS:          # rarity in the window unknown yet (`similarity`)
+            if general_known():
+                beyond = np.bincount(owner, shared & (weights > 0) & beyond_places(every, self.freq.general(every)),
+                                     minlength=k)
+                damp = damp * ~(weak & (beyond == 0))
+            else:
+                damp = damp * ~weak
         contradicted = weak & (strong == 0) & (np.minimum(_figures(hashes), figures_old) >= STRONG_SHARED)
         damp = damp * np.where(weak, WEAK_FACTOR, 1.0) * np.where(contradicted, CONTRADICTION_FACTOR, 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
