@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/realset/collect.py add < entries.jsonl
     .venv/bin/python bench/realset/collect.py check
-    .venv/bin/python bench/realset/collect.py rebuild [ANSWERS_DIR] [--approx] [--verbose] [--budget=N]
+    .venv/bin/python bench/realset/collect.py rebuild [ANSWERS_DIR] [--approx] [--verbose] [--budget=N] [--seconds=S]
 
 `add` reads JSON lines with `url`, `query` (the search tool query that found the page),
 `lang` (ISO 639-1), `labels` (rule ids that should fire, a list or a space-separated
@@ -30,6 +30,7 @@ import hashlib
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -123,7 +124,7 @@ def units_of(excerpt: str) -> list[tuple[str, str]]:
     return out
 
 
-CLAUSE_END = re.compile(r"[,;:–—]")
+CLAUSE_END = re.compile(r"[,;:–—]|\s-\s")
 CUT_MARKS = ("", ".", "…", "...", " …", " ...")
 
 
@@ -134,9 +135,18 @@ def _sha(text: str) -> str:
 class _Selection:
     """The bounded search of one excerpt's order-keeping selections for one checksum."""
 
-    def __init__(self, units: list[tuple[str, str]], blank: bool, sha: str, chars: int, budget: int):
+    def __init__(self, units: list[tuple[str, str]], blank: bool, sha: str, chars: int, budget: int,
+                 deadline: float = float("inf")):
         self.units, self.blank, self.sha, self.chars, self.budget = units, blank, sha, chars, budget
+        self.deadline = deadline        # time.monotonic() past which the case is given up
         self.steps = 0
+        self.expired = False
+
+    def out_of_time(self) -> bool:
+        """Past the deadline (looked at every 4,096 steps); once past, always past."""
+        if not self.expired and self.steps % 4096 == 0:
+            self.expired = time.monotonic() > self.deadline
+        return self.expired
 
     def seps(self, i: int, last: int) -> list[str]:
         """A line break, a blank line (where the excerpt has them), the original whitespace of
@@ -160,7 +170,7 @@ class _Selection:
     def walk(self, start: int, stop: int, parts: list[str], length: int, last: int,
              tail: tuple[int, str] | None = None) -> str | None:
         self.steps += 1
-        if self.steps > self.budget:
+        if self.steps > self.budget or self.out_of_time():
             return None
         found = self.done(parts, length, last, tail) if parts else None
         room = self.chars - (len(tail[1]) + 1 if tail else 0)
@@ -181,6 +191,8 @@ class _Selection:
                     short = unit[:cut.start()] + mark
                     if len(short) == self.chars and _sha(short) == self.sha:
                         return short
+                    if self.expired or time.monotonic() > self.deadline:
+                        return None
                     self.steps = 0
                     found = self.walk(0, j, [], 0, -2, (j, short)) if len(short) < self.chars else None
                     if found is not None:
@@ -188,23 +200,38 @@ class _Selection:
         return None
 
 
-def find_selection(excerpt: str, sha: str, chars: int, budget: int = 200_000) -> tuple[str | None, str | None]:
+LONE_BREAK = re.compile(r"(?<!\n)\n(?!\n)")
+
+
+def find_selection(excerpt: str, sha: str, chars: int, budget: int = 200_000,
+                   seconds: float = float("inf")) -> tuple[str | None, str | None]:
     """(exact text, closest candidate): order-keeping selections of the excerpt's units.
 
     Units are joined by a line break, a blank line (where the excerpt has them), their
     original whitespace (adjacent units) or a space (units of one line). A second pass lets
     the last unit be cut short at a clause boundary (a comma, a dash), with or without a
     closing mark. The search only walks selections whose length can still reach `chars`.
+    Last, the stored excerpt with one of its single line breaks (or all of them) read as a
+    space: the store sometimes breaks a line the case's excerpt did not. The whole search of
+    one excerpt stops after `seconds` (the clause pass can otherwise walk for minutes).
     """
     whole = re.sub(r"^date \d{4}-\d{2}(-\d{2})? ", "", excerpt.strip())  # page furniture
     for text in (excerpt.strip(), whole):
         if _sha(text) == sha:
             return text, text
+    deadline = time.monotonic() + seconds
+    breaks = [m.start() for m in LONE_BREAK.finditer(whole)]
+    variants = [whole] + [whole[:i] + " " + whole[i + 1:] for i in breaks[:12]]
+    if len(breaks) > 1:
+        variants.append(LONE_BREAK.sub(" ", whole))
+    for variant in variants:
+        search = _Selection(units_of(variant), "\n\n" in variant, sha, chars, budget, deadline)
+        found = search.walk(0, len(search.units), [], 0, -2) or search.with_cut_tail()
+        if found is not None:
+            return found, found
+        if time.monotonic() > deadline:
+            break
     units = units_of(whole)
-    search = _Selection(units, "\n\n" in whole, sha, chars, budget)
-    found = search.walk(0, len(units), [], 0, -2) or search.with_cut_tail()
-    if found is not None:
-        return found, found
     # no exact selection: the run of consecutive units closest in length (read it before keeping it)
     n = len(units)
     runs = ["\n".join(u for u, _ in units[i:k]) for i in range(n) for k in range(i + 1, n + 1)]
@@ -230,7 +257,8 @@ def read_answers(folder: Path) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-def rebuild(folder: Path, approx: bool, verbose: bool, budget: int = 200_000) -> int:
+def rebuild(folder: Path, approx: bool, verbose: bool, budget: int = 200_000,
+            seconds: float = 60.0) -> int:
     answers = read_answers(folder)
     TEXTS.mkdir(exist_ok=True)
     counts = {"exact": 0, "approximate": 0, "missing": 0, "kept": 0}
@@ -247,7 +275,7 @@ def rebuild(folder: Path, approx: bool, verbose: bool, budget: int = 200_000) ->
             continue
         exact, closest = None, None
         for excerpt in excerpts:
-            exact, near = find_selection(excerpt, case["sha256"], case["chars"], budget)
+            exact, near = find_selection(excerpt, case["sha256"], case["chars"], budget, seconds)
             if closest is None or (near and abs(len(near) - case["chars"]) < abs(len(closest) - case["chars"])):
                 closest = near
             if exact is not None:
@@ -271,9 +299,10 @@ def rebuild(folder: Path, approx: bool, verbose: bool, budget: int = 200_000) ->
 def main(argv: list[str]) -> int:
     if argv[:1] == ["rebuild"]:
         budget = next((int(a.split("=", 1)[1]) for a in argv if a.startswith("--budget=")), 200_000)
+        seconds = next((float(a.split("=", 1)[1]) for a in argv if a.startswith("--seconds=")), 60.0)
         rest = [a for a in argv[1:] if not a.startswith("--")]
         return rebuild(Path(rest[0]) if rest else TEXTS / "_answers", "--approx" in argv, "--verbose" in argv,
-                       budget)
+                       budget, seconds)
     if argv[:1] == ["add"]:
         return add(sys.stdin.read().splitlines())
     if argv[:1] == ["check"]:

@@ -145,6 +145,24 @@ def test_rebuild_finds_the_stored_selection_of_sentences(tmp_path):
     assert exact is None and closest and closest in excerpt.replace("\n\n", "\n")
 
 
+def test_rebuild_reads_a_line_the_store_broke_in_two_as_one(tmp_path):
+    collect = load_collect()
+    stored = "The minister spoke on Monday about the loans for defence. Nothing else was said."
+    excerpt = "The minister spoke on Monday\nabout the loans for defence. Nothing else was said."
+    sha = collect.hashlib.sha256(stored.encode()).hexdigest()
+    assert collect.find_selection(excerpt, sha, len(stored))[0] == stored
+
+
+def test_rebuild_gives_up_on_one_excerpt_after_its_seconds(tmp_path):
+    collect = load_collect()
+    # many short clauses: the clause-cut pass alone would walk for a long time
+    excerpt = " ".join(f"Clause {i}, part {i}; more {i}." for i in range(60))
+    start = collect.time.monotonic()
+    exact, _ = collect.find_selection(excerpt, "0" * 64, 900, budget=10**9, seconds=0.5)
+    assert exact is None
+    assert collect.time.monotonic() - start < 5
+
+
 def test_rebuild_reads_saved_answers_and_writes_only_exact_texts(tmp_path, monkeypatch):
     collect = load_collect()
     stored = "Kaja Kallas said so.\nShe said it twice."
