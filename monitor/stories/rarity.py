@@ -22,6 +22,7 @@ import importlib.metadata
 import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -95,8 +96,8 @@ def table(key_hash: Callable[[str], int]) -> tuple[np.ndarray, np.ndarray]:
     try:
         with np.load(path) as f:
             return f["hashes"], f["weights"]
-    except (OSError, ValueError, KeyError):
-        pass
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass                        # no cache yet, or a torn or foreign file: built again
     hashes, weights = _build(key_hash)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
