@@ -61,7 +61,6 @@ def sentence_starts(text: str) -> list[int]:
     ends = set(paragraph_starts(text))
     n = len(text)
     closers = _CLOSERS
-    short = _SHORT_WORDS
     find = text.find
     for mark in ".!?":
         i = find(mark)
@@ -69,17 +68,8 @@ def sentence_starts(text: str) -> list[int]:
             j = i + 1
             while j < n and text[j] in closers:
                 j += 1
-            if j < n and text[j].isspace():
-                if mark != ".":
-                    ends.add(j)
-                else:
-                    # the common case inline: a word of two or more letters (so without an
-                    # opener, a dot or a space in it) that is no abbreviation; else _ends_sentence
-                    before = text[i - 24 if i > 24 else 0:i]
-                    word = before[before.rfind(" ") + 1:]
-                    if (len(word) > 1 and word.isalpha() and word.lower() not in short) \
-                            or _ends_sentence(text, i):
-                        ends.add(j)
+            if j < n and text[j].isspace() and (mark != "." or _dot_ends(text, i)):
+                ends.add(j)
             i = find(mark, i + 1)
     return sorted(ends)
 
@@ -94,7 +84,6 @@ def sentence_break(text: str, lo: int, hi: int) -> bool:
         return True
     n = len(text)
     closers = _CLOSERS
-    short = _SHORT_WORDS
     find = text.find
     start = lo                      # a mark before lo whose closers reach past it
     while start > 0 and text[start - 1] in closers:
@@ -106,16 +95,19 @@ def sentence_break(text: str, lo: int, hi: int) -> bool:
             j = i + 1
             while j < n and text[j] in closers:
                 j += 1
-            if lo < j <= hi and j < n and text[j].isspace():
-                if mark != ".":
-                    return True
-                before = text[i - 24 if i > 24 else 0:i]        # as in sentence_starts
-                word = before[before.rfind(" ") + 1:]
-                if (len(word) > 1 and word.isalpha() and word.lower() not in short) \
-                        or _ends_sentence(text, i):
-                    return True
+            if lo < j <= hi and j < n and text[j].isspace() and (mark != "." or _dot_ends(text, i)):
+                return True
             i = find(mark, i + 1, hi)
     return False
+
+
+def _dot_ends(text: str, i: int) -> bool:
+    """Whether the dot at i (followed by closers and a space) ends a sentence: the common case
+    first, a word of two or more letters (so without an opener, a dot or a space in it) that
+    is no abbreviation; else _ends_sentence."""
+    before = text[i - 24 if i > 24 else 0:i]
+    word = before[before.rfind(" ") + 1:]
+    return (len(word) > 1 and word.isalpha() and word.lower() not in _SHORT_WORDS) or _ends_sentence(text, i)
 
 
 def paragraph_break(text: str, lo: int, hi: int) -> bool:
