@@ -108,12 +108,12 @@ def test_entry_times_remember_the_feeds_own_stamps(state_target):
     store.db.execute("UPDATE entries SET article_id = (SELECT id FROM articles) WHERE guid = 'g1'")
     later = Entry("https://f/1", "g1", "u1", updated=t2)
     assert [e.guid for e, _ in store.republished("https://f/1", [later, entries[1]])] == ["g1"]
-    # seen_entries answers both questions in one query, as the two would
+    # seen_and_known answers both questions in one query, as the two would
     fresh = Entry("https://f/1", "g9", "u9")
-    unseen, again = store.seen_entries("https://f/1", [later, entries[1], fresh])
+    unseen, again, _ = store.seen_and_known("https://f/1", [later, entries[1], fresh])
     assert unseen == [fresh] and [(e.guid, r["url"]) for e, r in again] == \
         [(e.guid, r["url"]) for e, r in store.republished("https://f/1", [later, entries[1]])]
-    assert store.seen_entries("https://f/1", []) == ([], [])
+    assert store.seen_and_known("https://f/1", []) == ([], [], set())
     # ... and, in the same query, which article URLs are stored already (known_urls)
     stored = store.articles()[0]["url"]
     unseen, again, known = store.seen_and_known("https://f/1", [later, entries[1], fresh], [stored, "https://no/x"])

@@ -166,16 +166,6 @@ class Worker:
         self._idle_hosts = set()
         return urls, hosts
 
-    def give_back(self, store: Any) -> None:
-        """Release the leases of the feeds polled since the last call, and of hosts we no longer poll."""
-        urls, hosts = self._to_give_back()
-        if not urls and not hosts:
-            return
-        try:
-            leases.release_polled(store, self.id, urls, hosts)
-        except Exception:      # the leases then run out on their own; never fail the scheduler over it
-            log.exception("giving back the leases of %d feeds and %d hosts failed", len(urls), len(hosts))
-
     def forget(self, store: Any, url: str) -> None:
         """A claimed feed whose job did not start (daemon stopping): give it back unpolled."""
         self.polls -= 1

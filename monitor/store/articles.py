@@ -41,11 +41,6 @@ class ArticleQueries(StoreBase):
         return [(stamped[r["guid"]], r) for r in rows
                 if r["stamp"] and r["stamp"] != entry_stamp(stamped[r["guid"]])]
 
-    def seen_entries(self, feed_url: str, entries: Sequence[Entry]) -> tuple[list[Entry], list[tuple[Entry, dict]]]:
-        """`unseen` and `republished` in one query (one round trip on PostgreSQL, not two)."""
-        new, republished, _ = self.seen_and_known(feed_url, entries)
-        return new, republished
-
     def seen_and_known(self, feed_url: str, entries: Sequence[Entry], urls: Iterable[str] = (),
                        ) -> tuple[list[Entry], list[tuple[Entry, dict]], set[str]]:
         """`unseen`, `republished` and `known_urls(urls)` in one query (one round trip on PostgreSQL,

@@ -51,9 +51,6 @@ class Sql:
         for r in rows:
             self.q(sql, r)
 
-    def skip_locked(self) -> str:
-        return " FOR UPDATE SKIP LOCKED" if self.pg else ""
-
     def now(self) -> float:
         """Seconds since the epoch: the database's clock on PostgreSQL (one clock for all machines)."""
         if self.pg:
