@@ -343,20 +343,18 @@ class _Sim:
             self.context().setdefault("summary", out)
 
     def h_description(self, el: ET.Element, depth: int) -> None:
-        a = _attrs(el)
-        if "summary" in self.context() and not self.has_content:
-            self._as_content(el, depth, a, "text/plain")
-            return
-        ctype = self.content_type(a, "text/html")
-        self.store("description", self.value("description", _leaf_text(el)), depth, ctype)
+        self._summary_or_content(el, depth, "description", "text/html")
 
     def h_summary(self, el: ET.Element, depth: int) -> None:
+        self._summary_or_content(el, depth, "summary", "text/plain")
+
+    def _summary_or_content(self, el: ET.Element, depth: int, key: str, default: str) -> None:
+        # a second summary or description, with no content yet, is the content
         a = _attrs(el)
         if "summary" in self.context() and not self.has_content:
             self._as_content(el, depth, a, "text/plain")
             return
-        ctype = self.content_type(a, "text/plain")
-        self.store("summary", self.value("summary", _leaf_text(el)), depth, ctype)
+        self.store(key, self.value(key, _leaf_text(el)), depth, self.content_type(a, default))
 
     def h_abstract(self, el: ET.Element, depth: int) -> None:
         ctype = self.content_type(_attrs(el), "text/plain")
