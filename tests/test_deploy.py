@@ -54,6 +54,8 @@ def test_the_systemd_unit_lets_the_service_write_only_its_own_folders():
     unit = (REPO / "deploy" / "monitor.service").read_text()
     assert "ExecStart=/opt/monitor/.venv/bin/monitor --config /opt/monitor/config/monitor.yaml run" in unit
     assert "ReadWritePaths=/opt/monitor/state /opt/monitor/config /opt/monitor/rules" in unit
+    # caches go where it may write (ProtectHome: not under home), or they are built at every start
+    assert re.search(r"^Environment=XDG_CACHE_HOME=/opt/monitor/state/cache$", unit, re.M)
     assert re.search(r"^RestartPreventExitStatus=2", unit, re.M)   # a refused start is not retried in a loop
 
 
