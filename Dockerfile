@@ -12,7 +12,8 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    MONITOR_CONFIG=/app/config/monitor.yaml
+    MONITOR_CONFIG=/app/config/monitor.yaml \
+    XDG_CACHE_HOME=/app/state/cache
 WORKDIR /app
 
 COPY pyproject.toml README.md ./

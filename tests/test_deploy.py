@@ -42,6 +42,7 @@ def test_config_rules_and_state_are_volumes_and_the_health_check_uses_status_che
     health = instruction("HEALTHCHECK")
     assert json.loads(health.split("CMD ", 1)[1]) == ["monitor", "status", "--check"]
     assert "MONITOR_CONFIG=/app/config/monitor.yaml" in DOCKERFILE
+    assert "XDG_CACHE_HOME=/app/state/cache" in DOCKERFILE      # caches on the writable volume
     assert re.search(r"chown -R 10001:10001 /app/state /app/config /app/rules", DOCKERFILE)
     # the shipped config, read where the image puts it, keeps its state and rules on the volumes
     cfg = config_mod.parse((REPO / "config" / "monitor.yaml").read_text(), "/app/config/monitor.yaml",
