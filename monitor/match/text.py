@@ -98,14 +98,15 @@ def fold(text: str, keep_case: bool = False) -> str:
 def _fold(text: str, keep_case: bool) -> tuple[str, str]:
     """The folded text and the characters whose folding changed the length.
 
-    Only distinct non-ASCII characters go through the folding table (news text is nearly
-    all ASCII), each with one C-level str.replace; then the ASCII characters by
-    bytes.translate over the UTF-8, which leaves every byte of a longer sequence as it is (a
-    fifth of the time of str.translate on a text that is not all ASCII). A replace is a pass
-    over the text: when they would cost more than one pass in numpy (`_numpy_fold`), as
-    for an article of 53,000 characters with 65 distinct ones (4.2 ms by replacing) or one
-    in Cyrillic with 325 letters (1.3 ms), the text is mapped there. All give the same
-    text: a folded character's folding is itself (tests/test_match_text.py).
+    A field of _NUMPY_FOLD characters or more that is not all ASCII is mapped in numpy
+    (`_numpy_fold`: one look-up per code point in tables filled as characters are met). A
+    shorter one: its distinct non-ASCII characters through the folding table, each with one
+    C-level str.replace, then the ASCII characters by bytes.translate over the UTF-8, which
+    leaves every byte of a longer sequence as it is (a fifth of the time of str.translate
+    on a text that is not all ASCII). A replace is a pass over the text: an article of
+    53,000 characters with 65 distinct ones cost 4.2 ms that way, one in Cyrillic with 325
+    letters 1.3 ms. All give the same text: a folded character's folding is itself
+    (tests/test_match_text.py).
     """
     resized = ""
     if not text.isascii():
@@ -135,53 +136,58 @@ _BYTES_CASE = bytes(ord(_ASCII_CASE[i]) if i < 128 else i for i in range(256))
 
 class _NumpyFold:
     """A folding table as numpy arrays over the Basic Multilingual Plane, filled as
-    characters are met: each code point's folding when it is one character (else itself),
-    whether it is known yet, and whether its folding has another length."""
+    characters are met: each code point's kind (0 not met yet, 1 folds to one character, 2
+    to another length), its folding's length and where that folding starts in `pieces` (the
+    foldings of the characters met, one after the other), and the one-character foldings
+    by code point (`lut`)."""
 
     def __init__(self, table: _FoldTable, ascii_table: dict[int, str]):
         import numpy as np
         self.table = table
+        self.kind = np.zeros(0x10000, dtype=np.uint8)
         self.lut = np.arange(0x10000, dtype=np.uint32)
-        self.known = np.zeros(0x10000, dtype=bool)
-        self.resized = np.zeros(0x10000, dtype=bool)
-        for i in range(128):
-            self.lut[i] = ord(ascii_table[i])
-        self.known[:128] = True
+        self.size = np.ones(0x10000, dtype=np.intp)
+        self.start = np.zeros(0x10000, dtype=np.intp)
+        self.folds: list[str] = []
+        self.pieces = np.zeros(0, dtype=np.uint32)
+        self._learn([(i, ascii_table[i]) for i in range(128)])
+
+    def _learn(self, found: list[tuple[int, str]]) -> None:
+        import numpy as np
+        at = sum(map(len, self.folds))
+        for c, folded in found:
+            self.kind[c] = 1 if len(folded) == 1 else 2
+            if len(folded) == 1:
+                self.lut[c] = ord(folded)
+            self.size[c] = len(folded)
+            self.start[c] = at
+            at += len(folded)
+            self.folds.append(folded)
+        self.pieces = np.frombuffer("".join(self.folds).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
     def fold(self, text: str) -> tuple[str, str] | None:
         import numpy as np
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         if not len(codes) or int(codes.max()) >= 0x10000:
             return None
-        new = codes[~self.known[codes]]
-        if len(new):
-            for c in np.unique(new).tolist():
-                folded = self.table[c]
-                if len(folded) == 1:
-                    self.lut[c] = ord(folded)
-                else:
-                    self.resized[c] = True
-                self.known[c] = True
-        grown = codes[self.resized[codes]]
-        if not len(grown):
-            return self.lut[codes].tobytes().decode("utf-32-le", "surrogatepass"), ""
-        resized = "".join(map(chr, np.unique(grown).tolist()))
+        kind = self.kind.take(codes)
+        if not kind.all():
+            self._learn([(c, self.table[c]) for c in np.unique(codes[kind == 0]).tolist()])
+            kind = self.kind.take(codes)
+        grown = kind == 2
+        if not grown.any():
+            return self.lut.take(codes).tobytes().decode("utf-32-le", "surrogatepass"), ""
+        resized = "".join(map(chr, np.unique(codes[grown]).tolist()))
         if len(resized) <= _REPLACE_MAX:
-            out = self.lut[codes].tobytes().decode("utf-32-le", "surrogatepass")
+            out = self.lut.take(codes).tobytes().decode("utf-32-le", "surrogatepass")
             for c in resized:
                 out = out.replace(c, self.table[ord(c)])
             return out, resized
-        # many (Hangul decomposes to its letters): each code point's folding in numpy
-        distinct, where = np.unique(codes, return_inverse=True)
-        folds = [self.table[c] if self.resized[c] else chr(self.lut[c]) for c in distinct.tolist()]
-        pieces = np.frombuffer("".join(folds).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        size = np.array([len(f) for f in folds], dtype=np.int64)
-        first = np.cumsum(size) - size              # where each distinct folding starts in pieces
-        lens = size[where]
-        src = np.repeat(np.arange(len(codes)), lens)  # the code point of each output character
-        offset = np.arange(len(src)) - np.repeat(np.cumsum(lens) - lens, lens)
-        out = pieces[first[where[src]] + offset].tobytes().decode("utf-32-le", "surrogatepass")
-        return out, resized
+        # many (Hangul decomposes to its letters): each code point's folding from `pieces`
+        size = self.size.take(codes)
+        ends = np.cumsum(size)
+        where = np.repeat(self.start.take(codes) - (ends - size), size) + np.arange(int(ends[-1]))
+        return self.pieces.take(where).tobytes().decode("utf-32-le", "surrogatepass"), resized
 
 
 _numpy_tables: dict[bool, _NumpyFold] = {}
