@@ -282,19 +282,8 @@ def _rs_bytes(keys: list[str]) -> Any:
     """The automaton over the keys' UTF-8 (scan() gives it the UTF-8 of each field): the
     same matches as over the strings, since UTF-8 only matches at character boundaries, and
     about a quarter quicker (no character offsets to compute; 62 -> 45 us a field set at
-    10,000 rules). Lone surrogates of a text pass through as in text.py. A DFA for up to
-    DFA_MAX keys (the same matches: the implementation is the crate's choice of automaton)."""
-    patterns = [k.encode("utf-8", "surrogatepass") for k in keys]
-    if len(patterns) <= DFA_MAX:
-        return ahocorasick_rs.BytesAhoCorasick(patterns, implementation=ahocorasick_rs.Implementation.DFA)
-    return ahocorasick_rs.BytesAhoCorasick(patterns)
-
-
-# Keys up to which the automaton is a DFA (a state table over byte classes) rather than the
-# crate's default contiguous NFA: at 10,000 rules (17,744 keys) its pass is 33 -> 27 us an
-# article for 27 MB more and 0.04 s more to build; at 100,000 (134,307 keys) it is slower
-# (71 -> 90 us: the table no longer fits the caches) and 215 MB larger.
-DFA_MAX = 40_000
+    10,000 rules). Lone surrogates of a text pass through as in text.py."""
+    return ahocorasick_rs.BytesAhoCorasick([k.encode("utf-8", "surrogatepass") for k in keys])
 
 
 def compile_rules(rules: tuple[Rule, ...]) -> Index:
