@@ -136,16 +136,14 @@ _BYTES_CASE = bytes(ord(_ASCII_CASE[i]) if i < 128 else i for i in range(256))
 
 class _NumpyFold:
     """A folding table as numpy arrays over the Basic Multilingual Plane, filled as
-    characters are met: each code point's kind (0 not met yet, 1 folds to one character, 2
-    to another length), its folding's length and where that folding starts in `pieces` (the
-    foldings of the characters met, one after the other), and the one-character foldings
-    by code point (`lut`)."""
+    characters are met: by code point, its folding when that is one character (`lut`; else
+    _GROWN, or _UNKNOWN for a character not met yet), its folding's length and where that
+    folding starts in `pieces` (the foldings of the characters met, one after the other)."""
 
     def __init__(self, table: _FoldTable, ascii_table: dict[int, str]):
         import numpy as np
         self.table = table
-        self.kind = np.zeros(0x10000, dtype=np.uint8)
-        self.lut = np.arange(0x10000, dtype=np.uint32)
+        self.lut = np.full(0x10000, _UNKNOWN, dtype=np.uint32)
         self.size = np.ones(0x10000, dtype=np.intp)
         self.start = np.zeros(0x10000, dtype=np.intp)
         self.folds: list[str] = []
@@ -156,9 +154,7 @@ class _NumpyFold:
         import numpy as np
         at = sum(map(len, self.folds))
         for c, folded in found:
-            self.kind[c] = 1 if len(folded) == 1 else 2
-            if len(folded) == 1:
-                self.lut[c] = ord(folded)
+            self.lut[c] = ord(folded) if len(folded) == 1 else _GROWN
             self.size[c] = len(folded)
             self.start[c] = at
             at += len(folded)
@@ -170,16 +166,19 @@ class _NumpyFold:
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         if not len(codes) or int(codes.max()) >= 0x10000:
             return None
-        kind = self.kind.take(codes)
-        if not kind.all():
-            self._learn([(c, self.table[c]) for c in np.unique(codes[kind == 0]).tolist()])
-            kind = self.kind.take(codes)
-        grown = kind == 2
-        if not grown.any():
-            return self.lut.take(codes).tobytes().decode("utf-32-le", "surrogatepass"), ""
+        mapped = self.lut.take(codes)
+        top = int(mapped.max())
+        if top == _UNKNOWN:                 # characters not met yet
+            self._learn([(c, self.table[c]) for c in np.unique(codes[mapped == _UNKNOWN]).tolist()])
+            mapped = self.lut.take(codes)
+            top = int(mapped.max())
+        if top < _GROWN:                    # none folds to another length
+            return mapped.tobytes().decode("utf-32-le", "surrogatepass"), ""
+        grown = mapped == _GROWN
         resized = "".join(map(chr, np.unique(codes[grown]).tolist()))
         if len(resized) <= _REPLACE_MAX:
-            out = self.lut.take(codes).tobytes().decode("utf-32-le", "surrogatepass")
+            mapped[grown] = codes[grown]
+            out = mapped.tobytes().decode("utf-32-le", "surrogatepass")
             for c in resized:
                 out = out.replace(c, self.table[ord(c)])
             return out, resized
@@ -190,6 +189,8 @@ class _NumpyFold:
         return self.pieces.take(where).tobytes().decode("utf-32-le", "surrogatepass"), resized
 
 
+_UNKNOWN = 0xFFFFFFFF    # in _NumpyFold.lut: a character not met yet
+_GROWN = 0xFFFFFFFE      # one that folds to another length than one
 _numpy_tables: dict[bool, _NumpyFold] = {}
 
 
