@@ -388,6 +388,35 @@ CASES = [
      "De Commissie wil 800 miljard vrijmaken voor de herbewapening van de lidstaten."),
     ("it: Rearm Europa", "rearm-europe", True, "",
      "Il piano Rearm Europa divide la maggioranza."),
+    # (fifth session) a leader named only as an attribute of someone else: his adviser, his
+    # office, his government, his ally
+    ("Zelenskyy only as the adviser's boss", "zelenskyy", False, "",
+     "Mykhailo Podolyak, an adviser to President Zelensky, told the paper that the talks had stalled."),
+    ("pl: doradca prezydenta Zełenskiego", "zelenskyy", False, "",
+     "Doradca prezydenta Zełenskiego ocenił w wywiadzie rolę Polski w pomocy dla uchodźców."),
+    ("ru: советник офиса Зеленского", "zelenskyy", False, "",
+     "Советник главы офиса Зеленского рассказал журналистам о своей семье."),
+    ("sr: savetnik Zelenskog, a case the list lacked", "zelenskyy", False, "",
+     "Savetnik ukrajinskog predsednika Zelenskog odgovorio je na pitanja novinara iz Beograda."),
+    ("de: der Selenskyj-Berater", "zelenskyy", False, "",
+     "Der Selenskyj-Berater warnte vor voreiligen Zugeständnissen an Moskau."),
+    ("the government of President Zelensky as an aside", "zelenskyy", False, "",
+     "Moscow said the import ban was a blow to the government of Ukrainian President Volodymyr Zelensky."),
+    ("Zelenskyy meets the government: still his story", "zelenskyy", True, "",
+     "Zelenskyy held a meeting with the government on grain exports on Monday."),
+    ("sr: Zelenskog as the object of a visit", "zelenskyy", True, "",
+     "Premijer je u Kijevu razgovarao sa Zelenskim, a zatim je primio i Zelenskog u Beogradu."),
+    ("cs: Zelenskému, dative", "zelenskyy", True, "",
+     "Premiér slíbil Zelenskému další munici pro ukrajinskou armádu."),
+    ("Putin only as Medvedev's patron, twice", "putin", False, "Putin ally warns the West",
+     "Dmitry Medvedev, a close ally of Vladimir Putin and long close to Putin, warned of nuclear war."),
+    ("de: der Putin-Vertraute, twice", "putin", False, "",
+     "Der Putin-Vertraute Medwedew drohte erneut. Auch ein zweiter Putin-Vertrauter meldete sich zu Wort."),
+    ("es: aliado de Putin", "putin", False, "Gobierno de Putin amenaza a Occidente",
+     "Medvédev, principal aliado de Vladimir Putin, advirtió a Europa."),
+    ("Putin a subject beside an ally: still his story", "putin", True, "",
+     "Putin met Lukashenko in Minsk on Friday. Later Putin told reporters that the two allies would "
+     "hold joint drills."),
 ]
 
 
