@@ -20,7 +20,7 @@ if not (CORPUS / "ground-truth.json").is_file() or not FEEDFARM.is_file():
     raise RuntimeError(f"shared/ not found at {SHARED}: these tests need the benchmark corpus and feedfarm.py")
 
 WSJ = "042bb7b5fedab6eac7db576522b89b93904c237d344bcbe14a6a5ab7f7335856"
-KEYS = {"path", "text", "title", "author", "date", "sitename", "language", "canonical_url"}
+KEYS = {"path", "text", "title", "author", "date", "published", "sitename", "language", "canonical_url"}
 
 
 def test_json_output_one_object_per_input_with_metadata():
@@ -39,6 +39,7 @@ def test_json_output_one_object_per_input_with_metadata():
     assert wsj["title"].startswith("Google Stadia, Microsoft xCloud, Apple Arcade")
     assert wsj["author"] == "Sarah E Needleman"
     assert wsj["date"] == "2019-11-19"
+    assert wsj["published"] == "2019-11-19T13:03:00+00:00"      # its datePublished meta
     assert wsj["language"] == "en"
     assert wsj["canonical_url"] == truth[WSJ]["url"]
 

@@ -43,7 +43,7 @@ def as_record(source: str, ex: Extracted) -> dict:
 
 def _print_human(source: str, ex: Extracted) -> None:
     click.echo(f"== {source}")
-    for name in ("title", "author", "date", "sitename", "language", "canonical_url"):
+    for name in ("title", "author", "date", "published", "sitename", "language", "canonical_url"):
         click.echo(f"{name + ':':<15}{getattr(ex, name) or '-'}")
     click.echo(f"{'chars:':<15}{len(ex.text)}")
     click.echo("")

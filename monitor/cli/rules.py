@@ -11,7 +11,8 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from json.encoder import encode_basestring as _quote  # json.dumps(ensure_ascii=False)'s quoting
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,17 +71,33 @@ def _load_or_exit(path: Path, code: int) -> RuleSet:
 
 
 def _article(url: str, title: str = "", text: str = "", summary: str = "", language: str = "",
-             feed_tags: Any = ()) -> Article:
+             feed_tags: Any = (), published: datetime | None = None) -> Article:
     if isinstance(feed_tags, str):
         feed_tags = json.loads(feed_tags) if feed_tags.startswith("[") else [feed_tags]
     return Article(url=url, feed_url="", guid=url, title=title or "", summary=summary or "", text=text or "",
-                   language=language or "", feed_tags=tuple(feed_tags or ()))
+                   language=language or "", feed_tags=tuple(feed_tags or ()), published=published)
+
+
+def parse_published(value: str) -> datetime | None:
+    """A document's own publication time: ISO 8601 ("2025-06-25T14:05:00+02:00", UTC without an
+    offset), RFC 2822 ("Wed, 25 Jun 2025 14:05:00 GMT") or a day alone ("2025-06-25", read as
+    noon UTC: within half a day of any time that day); None when it is no date."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        if len(value) == 10 and value[:4].isdigit():
+            return datetime.fromisoformat(value).replace(hour=12, tzinfo=UTC)
+        dt = datetime.fromisoformat(value) if value[:4].isdigit() else parsedate_to_datetime(value)
+    except (ValueError, TypeError, IndexError):
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _from_html(html: str | bytes, url: str) -> Article:
     from monitor.extract.article import extract  # trafilatura is slow to import; only when needed
     ex = extract(html, url)
-    return _article(url, ex.title, ex.text, language=ex.language)
+    return _article(url, ex.title, ex.text, language=ex.language, published=parse_published(ex.published))
 
 
 def _read_bytes(path: str) -> bytes:
@@ -97,7 +114,10 @@ def _read_bytes(path: str) -> bytes:
 
 
 def read_document(path: str) -> Article:
-    """A file as an article: .html/.htm extracted, .json an object, anything else plain text."""
+    """A file as an article: .html/.htm extracted, .json an object, anything else plain text.
+
+    `published` is the file's own date when it states one: an HTML page's metadata
+    (`Extracted.published`), a .json object's "published"; None for plain text."""
     p = Path(path)
     raw = _read_bytes(path).decode("utf-8", errors="replace")    # read_text's result, without a text
     if "\r" in raw:                                               # stream: a tenth of `match --json`
@@ -112,11 +132,12 @@ def read_document(path: str) -> Article:
             raise ValueError("the JSON is nested too deeply") from None
         if not isinstance(obj, dict):
             raise ValueError("a .json input must be an object with title and text")
-        for key in ("url", "title", "text", "summary", "language"):
+        for key in ("url", "title", "text", "summary", "language", "published"):
             if not isinstance(obj.get(key, ""), str):
                 raise ValueError(f"{key!r} must be a string, not {type(obj[key]).__name__}")
         return _article(obj.get("url") or path, obj.get("title", ""), obj.get("text", ""),
-                        obj.get("summary", ""), obj.get("language", ""), obj.get("feed_tags") or ())
+                        obj.get("summary", ""), obj.get("language", ""), obj.get("feed_tags") or (),
+                        parse_published(obj.get("published", "")))
     lines = raw.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     title = lines[first].strip() if first < len(lines) else ""
