@@ -388,6 +388,20 @@ CASES = [
      "De Commissie wil 800 miljard vrijmaken voor de herbewapening van de lidstaten."),
     ("it: Rearm Europa", "rearm-europe", True, "",
      "Il piano Rearm Europa divide la maggioranza."),
+    # (fifth session) SAFE named with its loans and defence but not the EU; the army of the
+    # EU by its acronym
+    ("ro: Programul SAFE without the EU", "safe", True, "",
+     "Programul SAFE oferă împrumuturi ieftine pentru achizițiile de apărare ale țării."),
+    ("SAFE loans without defence: not it", "safe", False, "",
+     "Under SAFE, farmers can take cheap loans for new irrigation pumps."),
+    ("sk: Spoločná armáda EÚ", "defence-union", True, "",
+     "Spoločná armáda EÚ zostáva podľa kritikov len snom politikov."),
+    ("pl: armia UE", "defence-union", True, "",
+     "Pomysł, by powstała armia UE, wraca po wyborach w Stanach Zjednoczonych."),
+    ("ru: армия ЕС", "defence-union", True, "",
+     "В Брюсселе снова спорят, нужна ли армия ЕС."),
+    ("Ukraine's army, the EU says: not it", "defence-union", False, "",
+     "Ukraine's army, the EU says, needs more shells before the winter."),
     # (fifth session) a leader named only as an attribute of someone else: his adviser, his
     # office, his government, his ally
     ("Zelenskyy only as the adviser's boss", "zelenskyy", False, "",
