@@ -30,6 +30,7 @@ import argparse
 import itertools
 import json
 import random
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,9 @@ HERE = Path(__file__).resolve().parent
 TEXTS = HERE / "texts" / "collected.jsonl"
 BACKGROUND = REPO.parent / "shared" / "corpora" / "extraction-benchmark" / "ground-truth.json"
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
+# --english: a page counts as English when these function words are over an eighth of its words
+# (the manifest has no language field; every page of the set is clearly one language or another)
+ENGLISH_WORDS = frozenset("the and of to in is was for on that with said has have".split())
 TUNE_TOPICS = frozenset({"nato-summit", "france-government-falls", "blackout"})
 # --dated: the day each event happened (ours, from the label and the reports; the search tool stores
 # no page dates). A page counts as published on its event's day plus a fixed random 0 to 36 hours,
@@ -68,6 +72,11 @@ def page_time(d: dict) -> datetime:
     """--dated: when a page counts as published (its event's day, plus 0 to 36 hours by its URL)."""
     day = datetime.fromisoformat(EVENT_DAYS[d["event"]]).replace(tzinfo=UTC)
     return day + timedelta(minutes=random.Random(d["url"]).randrange(36 * 60))
+
+
+def is_english(d: dict) -> bool:
+    words = re.findall(r"[a-z]+", d["text"].lower())
+    return sum(w in ENGLISH_WORDS for w in words) > len(words) / 8
 
 
 def split(text: str) -> tuple[str, str]:
@@ -187,8 +196,12 @@ def main() -> None:
     ap.add_argument("--dated", action="store_true",
                     help="--pairs: each page at its event's day (EVENT_DAYS) plus 0 to 36 hours, as "
                          "`monitor stories` takes pages that carry their own dates")
+    ap.add_argument("--english", action="store_true",
+                    help="only the English pages (function-word share; pairs of two English pages)")
     args = ap.parse_args()
     docs, background = load()
+    if args.english:
+        docs = [d for d in docs if is_english(d)]
     if args.split == "fresh":
         docs = [d for d in docs if d.get("set") == "fresh"]
     elif args.split != "every":
@@ -198,7 +211,7 @@ def main() -> None:
     if args.no_background:
         background = []
     if args.pairs:
-        print(f"{args.split}: {len(docs)} pages, each pair alone{', dated' if args.dated else ''}\n")
+        print(f"{args.split}{' (English)' if args.english else ''}: {len(docs)} pages, each pair alone{', dated' if args.dated else ''}\n")
         print("| related_threshold | same-event pairs grouped | different-event pairs grouped "
               "| hard negatives grouped | other different-event pairs (sample) |")
         print("|---|---|---|---|---|")
