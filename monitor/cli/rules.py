@@ -118,11 +118,12 @@ def read_document(path: str) -> Article:
 
     `published` is the file's own date when it states one: an HTML page's metadata
     (`Extracted.published`), a .json object's "published"; None for plain text."""
-    p = Path(path)
     raw = _read_bytes(path).decode("utf-8", errors="replace")    # read_text's result, without a text
     if "\r" in raw:                                               # stream: a tenth of `match --json`
         raw = raw.replace("\r\n", "\n").replace("\r", "\n")      # universal newlines
-    suffix = p.suffix.lower()
+    name = path.rpartition(os.sep)[2]                  # Path(path).suffix, without a Path per file
+    dot = name.rfind(".")
+    suffix = name[dot:].lower() if 0 < dot < len(name) - 1 else ""
     if suffix in (".html", ".htm"):
         return _from_html(raw, path)
     if suffix == ".json":
