@@ -188,3 +188,26 @@ def test_the_json_line_is_exactly_what_json_dumps_gives(tmp_path):
     for path in ('a "b" \\ c.json', "plain.json"):
         assert _match_json(path, matches) == json.dumps(_as_dicts(path, matches), ensure_ascii=False)
     assert _match_json("x", []) == json.dumps(_as_dicts("x", []), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("chunk", [1, 200, 1 << 16])
+def test_match_json_gathered_into_a_pipe_keeps_every_line_in_order(rules_dir, tmp_path, monkeypatch, chunk):
+    """Into a pipe or file the lines are written OUT_CHUNK characters at a time: the same lines,
+    in input order, whatever the chunk, with what came before an unreadable input."""
+    import monitor.cli.rules as rules_cli
+    paths = []
+    for i in range(7):
+        p = tmp_path / f"d{i}.json"
+        p.write_text(json.dumps({"title": "Greenland" if i % 2 else "x", "text": "Kaja Kallas " * i}))
+        paths.append(str(p))
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    args = ["match", "--rules", str(rules_dir), "--json", *paths[:3], str(bad), *paths[3:]]
+    monkeypatch.setattr(rules_cli, "OUT_CHUNK", 1 << 30)
+    whole = CliRunner().invoke(cli, args)
+    monkeypatch.setattr(rules_cli, "OUT_CHUNK", chunk)
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == whole.exit_code == 1
+    assert res.stdout == whole.stdout
+    assert [json.loads(line)["path"] for line in res.stdout.splitlines()] == paths
+    assert [json.loads(line)["rules"] for line in res.stdout.splitlines()][:2] == [[], ["greenland", "kallas"]]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CONTEXT = 40      # characters of context shown either side of a hit
+OUT_CHUNK = 1 << 16   # `match --json` into a pipe or a file: characters a write (a pipe holds 64 KB)
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -367,24 +368,39 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
     rs = _load_or_exit(rules_dir or Path("rules"), 2)
     failed = False
     # JSON lines go to sys.stdout as they are (not click.echo: no ANSI codes to strip, ESC is
-    # escaped), each flushed on a terminal only: into a pipe or a file they are buffered like
-    # any filter's output, not one write and one wake-up of the reader per input
+    # escaped), each flushed on a terminal (or write-through, python -u) only. Into a pipe or a
+    # file they are gathered and written OUT_CHUNK characters at a time: with sys.stdout's 8 KB
+    # buffer a reader on the same core was woken every two or three inputs, and those switches
+    # cost the matching about 25 us an article at 10,000 rules (docs/benchmarks.md, seventh round)
     out = sys.stdout
-    interactive = out.isatty()
-    for path in paths:
-        try:
-            doc = read_document(path)
-        except (OSError, ValueError) as exc:
-            click.echo(f"{path}: cannot read: {exc}", err=True)
-            failed = True
-            continue
-        matches = rs.match(doc)
-        if as_json:
-            out.write(_match_json(path, matches) + "\n")
-            if interactive:
+    direct = out.isatty() or getattr(out, "write_through", False)
+    pending: list[str] = []
+    size = 0
+    try:
+        for path in paths:
+            try:
+                doc = read_document(path)
+            except (OSError, ValueError) as exc:
+                click.echo(f"{path}: cannot read: {exc}", err=True)
+                failed = True
+                continue
+            matches = rs.match(doc)
+            if not as_json:
+                click.echo(f"{path}: " + (", ".join(f"{m.rule} ({m.hit_count or len(m.hits)} hits)"
+                                                    for m in matches) or "no match"))
+            elif direct:
+                out.write(_match_json(path, matches) + "\n")
                 out.flush()
-        else:
-            click.echo(f"{path}: " + (", ".join(f"{m.rule} ({m.hit_count or len(m.hits)} hits)" for m in matches)
-                                      or "no match"))
+            else:
+                line = _match_json(path, matches) + "\n"
+                pending.append(line)
+                size += len(line)
+                if size >= OUT_CHUNK:
+                    out.write("".join(pending))
+                    pending.clear()
+                    size = 0
+    finally:
+        if pending:                      # what was matched before an error or an interrupt
+            out.write("".join(pending))
     if failed:
         sys.exit(1)
