@@ -23,8 +23,8 @@ import numpy as np
 
 from monitor.stories import rarity
 from monitor.stories.buckets import Buckets
+from monitor.stories.places import MARKS, WORD, place_of, places
 from monitor.stories.places import fold as _fold
-from monitor.stories.places import place_of, places
 
 LEAD_CHARS = 2500           # title + this much text: where the event is told
 MAX_TERMS = 64              # per article: bounds memory and the candidate search
@@ -60,8 +60,16 @@ WEAK_FACTOR = 0.5
 # ... and when both sides give distinctive figures but share none, they report another event
 # (another quake in the same region, another vote in the same parliament): 0.4 of that again
 CONTRADICTION_FACTOR = 0.4
+# In a small window (`MIN_WINDOW_DOCS`: two files given to `monitor stories`), where the window cannot
+# yet say which names are the event's, two contradictions tell one cast's different events apart: each
+# side names at least NAME_CONTRADICTION names rare in general language (`RARE_NAME`, no place) that the
+# other lacks, and they share none (two attempts on one candidate, each with its own suspect and place);
+# each side gives a distinctive figure and they share none (the Pope's death and his successor's
+# election). Each costs this factor; a full window decides without them.
+NAME_CONTRADICTION = 3
+SMALL_CONTRADICTION_FACTOR = 0.5
 
-_TOKEN = re.compile(r"\w+(?:[.,]\d+)*%?", re.UNICODE)
+_TOKEN = re.compile(rf"[\w{MARKS}]+(?:[.,]\d+)*%?")
 # a curly apostrophe inside a word ("you’ll", "Trump’s") is no quotation mark
 _APOSTROPHE = re.compile(r"(?<=\w)[’‘](?=\w)")
 _QUOTE = re.compile(r"[\"“”„«»‘’‚‹›]([^\"“”„«»‹›\n]{12,400})[\"“”„«»‹›]")
@@ -169,7 +177,7 @@ def _quote_terms(lead: str) -> list[tuple[str, str]]:
     if "’" in lead or "‘" in lead:
         lead = _APOSTROPHE.sub("'", lead)
     for m in _QUOTE.finditer(lead):
-        words = [_fold(w) for w in re.findall(r"\w+", m.group(1))]
+        words = [_fold(w) for w in WORD.findall(m.group(1))]
         if len(words) >= QUOTE_WORDS:
             out.extend(("q:" + " ".join(words[i:i + 3]), f"“{' '.join(words[i:i + 3])}”")
                        for i in range(len(words) - 2))
@@ -295,7 +303,7 @@ def _name_key(folded: str) -> str:
 
 # words in scripts without capitals (Arabic, Hebrew, the Indic scripts, Thai, Myanmar): there any
 # word can be a place name
-_UNCASED_WORD = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f]\\w*")
+_UNCASED_WORD = re.compile(f"[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f][\\w{MARKS}]*")
 
 
 def _place_terms(lead: str, caps: list[str], spans: list[tuple[int, int]]) -> tuple[list[tuple[str, str]], set[str]]:
@@ -458,6 +466,27 @@ def _figures(hashes: np.ndarray) -> int:
     return _count(hashes, "f")
 
 
+def _rare_names(hashes: np.ndarray, general: np.ndarray) -> np.ndarray:
+    """Which terms are names rare in general language (`RARE_NAME`) and no place."""
+    return ((hashes & _KIND_BITS) == _KIND["w"]) & (general >= RARE_NAME) & ~np.isin(hashes, _place_hashes())
+
+
+def _small_window_factor(new: np.ndarray, old: np.ndarray, shared: np.ndarray, old_general: np.ndarray) -> float:
+    """`SMALL_CONTRADICTION_FACTOR` once for each contradiction between two articles of a small
+    window (rare names on both sides the other lacks, none shared; distinctive figures on both
+    sides, none shared), else 1."""
+    factor = 1.0
+    new_rare = int(np.count_nonzero(_rare_names(new, general_weights(new))))
+    rare_old = _rare_names(old, old_general)
+    old_rare = int(np.count_nonzero(rare_old))
+    shared_rare = int(np.count_nonzero(rare_old & np.isin(old, shared)))
+    if not shared_rare and min(new_rare, old_rare) >= NAME_CONTRADICTION:
+        factor *= SMALL_CONTRADICTION_FACTOR
+    if min(_figures(new), _figures(old)) >= 1 and not _figures(shared):
+        factor *= SMALL_CONTRADICTION_FACTOR
+    return factor
+
+
 def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
                freq: TermFrequencies) -> tuple[float, np.ndarray]:
     """Rarity-weighted overlap of two term sets, and the shared hashes.
@@ -468,7 +497,8 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     score = shared / sqrt(total_new * total_old) * min(1, smaller_count / DAMP_TERMS), weights
     by rarity in the window and by kind (`KIND_WEIGHT`), halved when fewer than
     `STRONG_SHARED` of the shared terms are figures or quotes; 0 when fewer than `MIN_SHARED`
-    shared terms weigh anything (a term common in the window is no evidence).
+    shared terms weigh anything (a term common in the window is no evidence). In a small window
+    (`MIN_WINDOW_DOCS`) also halved for each contradiction of `_small_window_factor`.
     """
     shared = np.intersect1d(new, old, assume_unique=True)
     shared_weights = freq.weights(shared)
@@ -492,6 +522,8 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
         damp *= WEAK_FACTOR
         if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
             damp *= CONTRADICTION_FACTOR     # both give figures, none the same: another event
+    if freq.docs < MIN_WINDOW_DOCS and general_known():
+        damp *= _small_window_factor(new, old, shared, freq.general(old))
     return min(1.0, w_shared / denom) * damp, shared
 
 
@@ -588,6 +620,16 @@ class TermIndex:
                 damp = damp * ~weak
         contradicted = weak & (strong == 0) & (np.minimum(_figures(hashes), figures_old) >= STRONG_SHARED)
         damp = damp * np.where(weak, WEAK_FACTOR, 1.0) * np.where(contradicted, CONTRADICTION_FACTOR, 1.0)
+        if self.freq.docs < MIN_WINDOW_DOCS and general_known():     # `_small_window_factor`
+            rare_every = _rare_names(every, self.freq.general(every))
+            rare_new = int(np.count_nonzero(_rare_names(hashes, general_weights(hashes))))
+            rare_old = np.bincount(owner, rare_every, minlength=k)
+            rare_shared = np.bincount(owner, rare_every & shared, minlength=k)
+            names = (rare_shared == 0) & (np.minimum(rare_new, rare_old) >= NAME_CONTRADICTION)
+            figures_shared = np.bincount(owner, shared & (kinds == _KIND["f"]), minlength=k)
+            figures = (np.minimum(_figures(hashes), figures_old) >= 1) & (figures_shared == 0)
+            damp = damp * np.where(names, SMALL_CONTRADICTION_FACTOR, 1.0) \
+                * np.where(figures, SMALL_CONTRADICTION_FACTOR, 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = np.sqrt(w_new * w_old)
             score = np.minimum(1.0, w_shared / denom) * damp
