@@ -160,6 +160,9 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
                 _story("https://a/16", "https://a/16", "related", n=16),        # itself, at another level
                 _story("https://a/2", "https://a/10", n=2),                     # stored before: updated
             ]}                                                                  # a/15: no story (unmatched)
+            with store.transaction(flat=True):      # without the guard's condition nothing is inserted
+                assert store.queue_articles(batch, "0" if backend == "sqlite" else "false")(
+                    stories if merged else None) == [None] * len(batch)
             with store.transaction(flat=True):
                 ids = store.queue_articles(batch, "1" if backend == "sqlite" else "true")(
                     stories if merged else None)
