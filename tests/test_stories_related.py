@@ -502,6 +502,34 @@ def test_monitor_stories_groups_a_pair_of_files_as_the_daemon_would(tmp_path):
     assert len(stories) == 1 and stories[0]["decisions"][0]["level"] == "related"
 
 
+def test_monitor_stories_keeps_one_casts_events_a_year_apart_by_the_files_own_dates(tmp_path):
+    # two reports that share the cast, the place, the figures and a quote (as the Vilnius and
+    # Washington summits' reports do): grouped when nothing says when they were written, two
+    # stories when each file carries its date and they lie further apart than the story window
+    files = []
+    for name, doc, published in [("a.json", SUMMIT_A, "2025-07-10T16:00:00Z"),
+                                 ("b.json", SUMMIT_A2, "2026-07-09T11:00:00+02:00")]:
+        title, text = doc.split("\n", 1)
+        (tmp_path / name).write_text(json.dumps({"url": f"https://{name[0]}.example/summit", "title": title,
+                                                 "text": text, "published": published}))
+        files.append(str(tmp_path / name))
+    config = ["--config", str(tmp_path / "none.yaml"), "stories", "--json"]
+    undated = CliRunner().invoke(cli, [*config, "--ignore-dates", *files])
+    assert [json.loads(line)["paths"] for line in undated.stdout.splitlines()] == [files]
+    dated = CliRunner().invoke(cli, [*config, *files])
+    assert [json.loads(line)["paths"] for line in dated.stdout.splitlines()] == [[files[0]], [files[1]]]
+
+
+def test_a_word_of_an_indic_script_keeps_its_vowel_signs_and_names_its_place():
+    # `\w` stops at a combining vowel sign: "भारत" (India) was read as "भ" and "रत", and no Hindi
+    # place or quoted word was ever whole
+    hindi = event_terms("", "भारत के प्रधानमंत्री ने कहा: \"हम इस दुख की घड़ी में साथ हैं\"")
+    english = event_terms("", "The prime minister of India spoke in Delhi on Thursday evening.")
+    assert set(hindi.hashes.tolist()) & set(english.hashes.tolist())            # the place term @IN
+    assert "“दुख की घडी”" in hindi.labels.values()
+    assert not any(len(label) == 1 for label in hindi.labels.values())
+
+
 def test_terms_weighted_in_a_worker_decide_as_terms_weighted_by_the_index():
     """A worker sends the event terms with their general-language weights (`with_general`, in
     255ths, pickled), so the index's process does not look them up: the same weights as

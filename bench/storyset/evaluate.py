@@ -30,6 +30,7 @@ import argparse
 import itertools
 import json
 import random
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,39 @@ HERE = Path(__file__).resolve().parent
 TEXTS = HERE / "texts" / "collected.jsonl"
 BACKGROUND = REPO.parent / "shared" / "corpora" / "extraction-benchmark" / "ground-truth.json"
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
+# --english: a page counts as English when these function words are over an eighth of its words
+# (the manifest has no language field; every page of the set is clearly one language or another)
+ENGLISH_WORDS = frozenset("the and of to in is was for on that with said has have".split())
 TUNE_TOPICS = frozenset({"nato-summit", "france-government-falls", "blackout"})
+# --dated: the day each event happened (ours, from the label and the reports; the search tool stores
+# no page dates). A page counts as published on its event's day plus a fixed random 0 to 36 hours,
+# as a page that carries its date is taken by `monitor stories`.
+EVENT_DAYS = {
+    "nato-vilnius-summit-2023": "2023-07-11", "zelensky-accepts-vilnius-invite-april-2023": "2023-04-20",
+    "nato-washington-summit-2024": "2024-07-10", "nato-hague-summit-2025": "2025-06-24",
+    "rutte-dayton-may-2025": "2025-05-26", "rutte-eu-defence-autumn-2025": "2025-10-15",
+    "trump-greenland-maralago-jan-2025": "2025-01-07", "greenland-election-mar-2025": "2025-03-11",
+    "vance-pituffik-visit-mar-2025": "2025-03-28", "myanmar-earthquake-mar-2025": "2025-03-28",
+    "afghanistan-earthquake-aug-2025": "2025-09-01", "afghanistan-kunar-quake-sep-2022": "2022-09-05",
+    "barnier-falls-dec-2024": "2024-12-04", "bayrou-falls-sep-2025": "2025-09-08",
+    "chile-blackout-feb-2025": "2025-02-25", "iberia-blackout-apr-2025": "2025-04-28",
+    "pope-francis-death-apr-2025": "2025-04-21", "pope-leo-elected-may-2025": "2025-05-08",
+    "air-india-ahmedabad-jun-2025": "2025-06-12", "jeju-air-muan-dec-2024": "2024-12-29",
+    "trump-butler-shooting-jul-2024": "2024-07-13", "trump-golf-routh-sep-2024": "2024-09-15",
+    "butler-one-year-on-jul-2025": "2025-07-13", "yoon-martial-law-dec-2024": "2024-12-03",
+    "yoon-court-review-dec-2024": "2024-12-27", "yoon-removed-apr-2025": "2025-04-04",
+}
+
+
+def page_time(d: dict) -> datetime:
+    """--dated: when a page counts as published (its event's day, plus 0 to 36 hours by its URL)."""
+    day = datetime.fromisoformat(EVENT_DAYS[d["event"]]).replace(tzinfo=UTC)
+    return day + timedelta(minutes=random.Random(d["url"]).randrange(36 * 60))
+
+
+def is_english(d: dict) -> bool:
+    words = re.findall(r"[a-z]+", d["text"].lower())
+    return sum(w in ENGLISH_WORDS for w in words) > len(words) / 8
 
 
 def split(text: str) -> tuple[str, str]:
@@ -113,10 +146,13 @@ def measure(docs: list[dict], background: list[dict], threshold: float, seed: in
             "joined_as": by_level}
 
 
-def measure_pairs(docs: list[dict], threshold: float, seed: int, negatives: int = 4000) -> dict:
+def measure_pairs(docs: list[dict], threshold: float, seed: int, negatives: int = 4000,
+                  dated: bool = False) -> dict:
     """Each pair alone, as `monitor stories a b` decides it: a fresh index holding the two
-    articles only (no window to tell a rare term from a common one), in a random order. All
-    same-event pairs; a fixed random sample of the different-event ones (all hard negatives)."""
+    articles only (no window to tell a rare term from a common one), in a random order (with
+    `dated`, each at its `page_time` and in that order, as `monitor stories` takes pages that
+    carry their dates). All same-event pairs; a fixed random sample of the different-event ones
+    (all hard negatives)."""
     rng = random.Random(seed)
     pairs = list(itertools.combinations(docs, 2))
     same = [p for p in pairs if p[0]["event"] == p[1]["event"]]
@@ -127,9 +163,10 @@ def measure_pairs(docs: list[dict], threshold: float, seed: int, negatives: int 
         if rng.random() < 0.5:
             a, b = b, a
         index = StoryIndex(related_threshold=threshold)
-        for i, d in enumerate((a, b)):
+        times = [page_time(a), page_time(b)] if dated else [T0, T0 + timedelta(minutes=1)]
+        for when, d in sorted(zip(times, (a, b)), key=lambda x: x[0]):
             title, text = split(d["text"])
-            got = index.assign(d["url"], title, text, T0 + timedelta(minutes=i))
+            got = index.assign(d["url"], title, text, when, when)
         return not got.is_new_story
     hits = sum(joined(*p) for p in same)
     hard_fps = sum(joined(*p) for p in hard)
@@ -156,8 +193,15 @@ def main() -> None:
                          "after the level was tuned (manifest \"set\": \"fresh\"); every: dev and fresh")
     ap.add_argument("--pairs", action="store_true",
                     help="each pair alone (as `monitor stories a b`), not all pages in one window")
+    ap.add_argument("--dated", action="store_true",
+                    help="--pairs: each page at its event's day (EVENT_DAYS) plus 0 to 36 hours, as "
+                         "`monitor stories` takes pages that carry their own dates")
+    ap.add_argument("--english", action="store_true",
+                    help="only the English pages (function-word share; pairs of two English pages)")
     args = ap.parse_args()
     docs, background = load()
+    if args.english:
+        docs = [d for d in docs if is_english(d)]
     if args.split == "fresh":
         docs = [d for d in docs if d.get("set") == "fresh"]
     elif args.split != "every":
@@ -167,12 +211,12 @@ def main() -> None:
     if args.no_background:
         background = []
     if args.pairs:
-        print(f"{args.split}: {len(docs)} pages, each pair alone\n")
+        print(f"{args.split}{' (English)' if args.english else ''}: {len(docs)} pages, each pair alone{', dated' if args.dated else ''}\n")
         print("| related_threshold | same-event pairs grouped | different-event pairs grouped "
               "| hard negatives grouped | other different-event pairs (sample) |")
         print("|---|---|---|---|---|")
         for th in (args.thresholds or (args.threshold,)):
-            m = measure_pairs(docs, th, args.seed)
+            m = measure_pairs(docs, th, args.seed, dated=args.dated)
             print(f"| {th:g} | {m['recall']:.1%} ({m['hits']}/{m['same']}) | {m['false_rate']:.2%} "
                   f"| {m['hard_fps'] / max(1, m['hard']):.1%} ({m['hard_fps']}/{m['hard']}) "
                   f"| {m['other_fps'] / max(1, m['other']):.2%} ({m['other_fps']}/{m['other']}) |")

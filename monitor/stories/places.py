@@ -23,7 +23,10 @@ MIN_CHARS = 4               # shorter names ("Iran" is four) are too often other
 MAX_WORDS = 3               # "Bosnia and Herzegovina"-style names longer than this are skipped
 # endings a sentence adds to a place name: genitive -s, Slavic cases (у Вільнюсі, Литви)
 _VOWELS = frozenset("aeiouyäöüåæøáéíóúâêîôûàèìòùãõıіаяеоиюєїыэуё")
-_WORD = re.compile(r"\w+", re.UNICODE)
+# combining marks (the vowel signs and viramas of the Indic scripts, Thai's and Myanmar's vowels, a
+# decomposed accent) belong to the word they sit on: `\w` alone cuts "भारत" into "भ" and "रत"
+MARKS = "".join(re.escape(c) for c in map(chr, range(0x300, 0x10000)) if unicodedata.category(c).startswith("M"))
+WORD = re.compile(rf"[\w{MARKS}]+")
 _PAREN = re.compile(r"\s*\(([^)]*)\)\s*")
 # time-zone cities that are mostly ordinary words in headlines, or too small to name an event
 _NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "ZZ", "QO"})     # unions, "unknown region"
@@ -57,7 +60,7 @@ def _written_names() -> dict[str, set[str]]:
     seen: dict[str, set[str]] = {}
 
     def put(name: str, place: str) -> None:
-        words = [fold(w) for w in _WORD.findall(name)]
+        words = [fold(w) for w in WORD.findall(name)]
         if words and len(words) <= MAX_WORDS and len("".join(words)) >= MIN_CHARS \
                 and " ".join(words) not in _NOT_PLACES:
             seen.setdefault(" ".join(words), set()).add(place)

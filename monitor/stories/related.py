@@ -23,8 +23,8 @@ import numpy as np
 
 from monitor.stories import rarity
 from monitor.stories.buckets import Buckets
+from monitor.stories.places import MARKS, WORD, place_of, places
 from monitor.stories.places import fold as _fold
-from monitor.stories.places import place_of, places
 
 LEAD_CHARS = 2500           # title + this much text: where the event is told
 MAX_TERMS = 64              # per article: bounds memory and the candidate search
@@ -61,7 +61,7 @@ WEAK_FACTOR = 0.5
 # (another quake in the same region, another vote in the same parliament): 0.4 of that again
 CONTRADICTION_FACTOR = 0.4
 
-_TOKEN = re.compile(r"\w+(?:[.,]\d+)*%?", re.UNICODE)
+_TOKEN = re.compile(rf"[\w{MARKS}]+(?:[.,]\d+)*%?")
 # a curly apostrophe inside a word ("you’ll", "Trump’s") is no quotation mark
 _APOSTROPHE = re.compile(r"(?<=\w)[’‘](?=\w)")
 _QUOTE = re.compile(r"[\"“”„«»‘’‚‹›]([^\"“”„«»‹›\n]{12,400})[\"“”„«»‹›]")
@@ -178,7 +178,7 @@ def _quote_terms(lead: str) -> list[tuple[str, str]]:
     if "’" in lead or "‘" in lead:
         lead = _APOSTROPHE.sub("'", lead)
     for m in _QUOTE.finditer(lead):
-        words = [_fold(w) for w in re.findall(r"\w+", m.group(1))]
+        words = [_fold(w) for w in WORD.findall(m.group(1))]
         if len(words) >= QUOTE_WORDS:
             out.extend(("q:" + " ".join(words[i:i + 3]), f"“{' '.join(words[i:i + 3])}”")
                        for i in range(len(words) - 2))
@@ -304,7 +304,7 @@ def _name_key(folded: str) -> str:
 
 # words in scripts without capitals (Arabic, Hebrew, the Indic scripts, Thai, Myanmar): there any
 # word can be a place name
-_UNCASED_WORD = re.compile("[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f]\\w*")
+_UNCASED_WORD = re.compile(f"[\u0590-\u08ff\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f][\\w{MARKS}]*")
 
 
 def _place_terms(lead: str, caps: list[str], spans: list[tuple[int, int]]) -> tuple[list[tuple[str, str]], set[str]]:

@@ -39,6 +39,11 @@ CASES = [
     # exclude for stories led by her; take both away and her story fires
     ("zelenskyy", {"query": "Zelensk*", "drop": "exclude"},
      "Olena Zelenska opened a library of Ukrainian books in Vilnius."),
+    # a mention as an attribute of someone else (adviser, office, ally) is not the person's
+    ("zelenskyy", {"query": "@zelenskyy AND (@zelenskyy NOT NEAR/2 (@leaders OR Starmer OR {Keir} OR {Merz}))"},
+     "Mykhailo Podolyak, an adviser to President Zelensky, spoke to the paper."),
+    ("putin", {"query": "@putin"},
+     "Dmitry Medvedev, a close ally of Vladimir Putin and long close to Putin, warned of nuclear war."),
 ]
 
 
