@@ -134,3 +134,30 @@ def test_spans_in_one_call_are_each_span(text):
     fx = FieldIndex(text)
     pairs = [(a, b) for a in range(len(fx)) for b in range(a, min(len(fx), a + 3))]
     assert fx.spans(pairs) == [fx.span(a, b) for a, b in pairs]
+
+
+def _fold_per_character(text, keep_case):
+    """The definition: each character's folding (text.FOLD / CASE), concatenated."""
+    from monitor.match import text as text_module
+    table = text_module.CASE if keep_case else text_module.FOLD
+    return "".join(table[ord(c)] for c in text)
+
+
+_MANY = "ab .,ß½é\u0301Ж\u00a0ﬁ“”’–—…абвгдежзийклмнопрстуфхцчшщыэюя한국어입니다αβγ\U0001F600\ud800"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | st.text(alphabet=_MANY, min_size=900, max_size=2400), st.booleans())
+def test_every_way_of_folding_a_text_is_folding_each_character(text, keep_case):
+    """_fold replaces a few distinct non-ASCII characters one by one, maps a long text that
+    is not all ASCII in numpy (with those that fold to another length, like Hangul, either
+    replaced or spread out there) and its ASCII characters by bytes: the same text as
+    folding each character, and the same characters counted as changing the length."""
+    from monitor.match import text as text_module
+    table = text_module.CASE if keep_case else text_module.FOLD
+    folded, resized = text_module._fold(text, keep_case)
+    assert folded == _fold_per_character(text, keep_case)
+    assert set(resized) == {c for c in text if len(table[ord(c)]) != 1}
+    found = text_module._numpy_fold(text, keep_case)
+    if found is not None:
+        assert found[0] == folded and set(found[1]) == set(resized)

@@ -530,6 +530,58 @@ def test_a_word_of_an_indic_script_keeps_its_vowel_signs_and_names_its_place():
     assert not any(len(label) == 1 for label in hindi.labels.values())
 
 
+# Issue 17, seventh session: given alone, one cast's different events share the cast (famous names,
+# common in general language) and a year, and each names its own people, places and figures. Two
+# contradictions, in a small window only, tell them apart: each side names rare names the other lacks
+# (and they share none), or each gives distinctive figures and they share none.
+RALLY = ("Gunman fires on Trump at a Millbrook rally in 2024\n"
+         "A gunman opened fire on Donald Trump at a campaign rally at the Millbrook fairgrounds on Saturday, "
+         "grazing his ear. Secret Service snipers killed the shooter, named by the FBI as Dwayne Kolbeck, "
+         "a local man. A spectator, Harlan Vetch, died shielding his family.")
+GOLF = ("Armed man arrested near Trump at a Palmhaven golf club\n"
+        "The Secret Service said an agent fired at a man with a rifle hiding in the shrubs of the Palmhaven "
+        "golf club while Trump played on Sunday, in the second attempt on his life in 2024. The suspect, "
+        "Ronan Esterly, fled and was arrested by deputies of Okeelanta county.")
+AFTERSHOCK = ("Aftershock rattles Amazonas as Quispe visits Chachapoyas\n"
+              "A magnitude 5.4 aftershock shook the Amazonas region of northern Peru on Thursday, cracking walls in "
+              "Chachapoyas and Luya, the civil defence institute INDECI said. President Elena Quispe, visiting the "
+              "city, said 230 homes were damaged. The US Geological Survey put the tremor at a depth of 10 kilometres.")
+
+
+def test_one_casts_two_attacks_given_alone_stay_apart_on_the_names_each_alone_gives():
+    # before: joined at 0.124 on "2024", "Trump", "Service"; each names three rare names the other lacks
+    got = _story_keys(StoryIndex(), [("https://a.example/rally", RALLY), ("https://b.example/golf", GOLF)])
+    assert got[1].is_new_story, (got[1].similarity, got[1].shared)
+    got = _story_keys(StoryIndex(), [("https://a.example/ferry", FERRY_A), ("https://b.example/ferry", FERRY_B)])
+    assert got[1].level == "related"            # one event's own rare names: still joined
+
+
+def test_another_quake_in_the_same_city_given_alone_stays_apart_on_its_own_figures():
+    # before: joined at 0.069 on the region's names; 6.8, 312, 1,400 against 5.4, 230: no figure shared
+    got = _story_keys(StoryIndex(), [("https://a.example/q", QUAKE_WIRE), ("https://b.example/a", AFTERSHOCK)])
+    assert got[1].is_new_story, (got[1].similarity, got[1].shared)
+    for other in (QUAKE_REWRITE, QUAKE_FLASH, QUAKE_SPANISH):     # the same quake's reports share its figures
+        got = _story_keys(StoryIndex(), [("https://a.example/q", QUAKE_WIRE), ("https://b.example/r", other)])
+        assert got[1].level == "related", other
+
+
+def test_candidates_are_scored_at_once_exactly_as_one_by_one_in_a_small_window():
+    from monitor.stories.related import MIN_WINDOW_DOCS, TermIndex, similarity
+    docs = [QUAKE_WIRE, QUAKE_REWRITE, QUAKE_SPANISH, QUAKE_FLASH, OLD_QUAKE, AFTERSHOCK, CABINET_A, CABINET_A2,
+            CABINET_B, SUMMIT_A, SUMMIT_A2, SUMMIT_B, RALLY, GOLF, FERRY_A, FERRY_B, CAST_A, CAST_B]
+    index = TermIndex()
+    for slot, doc in enumerate(docs):
+        title, _, text = doc.partition("\n")
+        index.add(slot, event_terms(title, text).hashes)
+    assert index.freq.docs < MIN_WINDOW_DOCS
+    slots = np.arange(len(docs))
+    for doc in docs:
+        title, _, text = doc.partition("\n")
+        new = event_terms(title, text).hashes
+        one_by_one = [similarity(new, index.freq.weights(new), index.terms(s), index.freq)[0] for s in slots]
+        assert np.allclose(index.scores(new, slots), one_by_one, rtol=1e-12, atol=1e-15)
+
+
 def test_terms_weighted_in_a_worker_decide_as_terms_weighted_by_the_index():
     """A worker sends the event terms with their general-language weights (`with_general`, in
     255ths, pickled), so the index's process does not look them up: the same weights as

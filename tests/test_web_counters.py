@@ -124,14 +124,18 @@ def test_postgresql_plans_can_use_the_indexes(tmp_path, pg_url):
     import psycopg
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        for setting in ("seqscan", "hashjoin", "mergejoin"):        # the small table's shortcuts
+        # the small table's shortcuts; and a sort, which the planner prefers to an index walk whose
+        # pages VACUUM could not mark all-visible (any other open transaction in the cluster, such as
+        # a concurrent test run's, holds them back): the question is whether the index serves the
+        # ORDER BY at all, which a plan with sorts disabled still answers ("Sort" only if it cannot)
+        for setting in ("seqscan", "hashjoin", "mergejoin", "sort"):
             conn.execute(f"SET enable_{setting} = off")
         conn.execute("SET max_parallel_workers_per_gather = 0")
 
         def plan(sql: str, params: list) -> str:
             return " ; ".join(r[0] for r in conn.execute("EXPLAIN " + to_postgres(sql), params))
         walk = plan(WALK.format("m.created >= ?"), ["2000", 100, 0])
-        assert "Index Only Scan Backward using matches_created" in walk and "articles_facets" in walk, walk
+        assert "Scan Backward using matches_created" in walk and "articles_facets" in walk, walk
         assert "Sort" not in walk, walk
         conn.execute("SET enable_indexonlyscan = off")      # else 30 rows are read whole from articles_facets
         copies = plan("SELECT a.id FROM article_facets f JOIN articles a ON a.id = f.id WHERE f.story IN (?, ?)",

@@ -75,6 +75,7 @@ class RuleSet:
                 self._segments[path] = (found, tuple(refs[at:at + len(found)]))
                 at += len(found)
         self._rank = dict(zip(refs, range(len(refs))))     # ref -> position in rule order
+        self._groups: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}   # see _group
 
     def _update(self, previous: RuleSet, segments: list[tuple[Path, tuple[Rule, ...]]]) -> tuple[Index, list[int]]:
         """The previous index, copied, with the rules of changed files removed and re-added."""
@@ -110,8 +111,18 @@ class RuleSet:
         """Pickled as one nested pickle, unpickled with the cyclic garbage collector paused
         (as the daemon ships the set to its workers): the set is millions of small objects,
         none of them garbage, and each collection the unpickling triggers walks them all."""
+        state = {k: v for k, v in self.__dict__.items() if k != "_groups"}
         with gc_paused():
-            return (_restore, (pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL),))
+            return (_restore, (pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),))
+
+    def _group(self, refs: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """A plan's rules by position in rule order: those without language or feed filters,
+        which apply to every article, and the others (found once per plan, when it is first
+        a candidate: 12,500 of 100,000 watch-list rules share 247 country queries)."""
+        ats = [self._rank[ref] for ref in refs]
+        rules = self.rules
+        return (tuple(at for at in ats if not rules[at].languages and not rules[at].feeds),
+                tuple(at for at in ats if rules[at].languages or rules[at].feeds))
 
     def match(self, doc: Any) -> list[Match]:
         """The rules that fire on doc (title, summary, text, language, feed_tags), in rule order.
@@ -127,8 +138,8 @@ class RuleSet:
             candidates.update(by_key[key])
         plain = Context(compiled, occ, fields)
         plans = compiled.plans
-        rank = self._rank
         rules = self.rules
+        groups = self._groups
         lang = doc_language(doc)
         out = []
         for pid in candidates:
@@ -137,15 +148,18 @@ class RuleSet:
                 if clause.isdisjoint(present):
                     break       # a key the query cannot hold without is absent (presearch.py)
             else:
+                group = groups.get(pid)
+                if group is None:
+                    group = groups[pid] = self._group(refs)
+                ats, filtered = group
+                if filtered:
+                    ats = (*ats, *(at for at in filtered if applies(rules[at], doc, lang)))
                 if len(refs) == 1:
-                    at = rank[refs[0]]
-                    if applies(rules[at], doc, lang):
-                        m = evaluate(rules[at], compiled, occ, fields, plain)
+                    if ats:
+                        m = evaluate(rules[ats[0]], compiled, occ, fields, plain)
                         if m is not None:
-                            out.append((at, m))
-                    continue
-                ats = [at for at in map(rank.__getitem__, refs) if applies(rules[at], doc, lang)]
-                if ats:
+                            out.append((ats[0], m))
+                elif ats:
                     m = evaluate(rule, compiled, occ, fields, plain)
                     if m is not None:
                         out.extend((at, renamed(m, rules[at])) for at in ats)
@@ -165,6 +179,7 @@ def _restore(state: bytes) -> RuleSet:
     with gc_paused():
         ruleset = RuleSet.__new__(RuleSet)
         ruleset.__dict__.update(pickle.loads(state))
+        ruleset._groups = {}
     return ruleset
 
 

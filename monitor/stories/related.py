@@ -60,6 +60,14 @@ WEAK_FACTOR = 0.5
 # ... and when both sides give distinctive figures but share none, they report another event
 # (another quake in the same region, another vote in the same parliament): 0.4 of that again
 CONTRADICTION_FACTOR = 0.4
+# In a small window (`MIN_WINDOW_DOCS`: two files given to `monitor stories`), where the window cannot
+# yet say which names are the event's, two contradictions tell one cast's different events apart: each
+# side names at least NAME_CONTRADICTION names rare in general language (`RARE_NAME`, no place) that the
+# other lacks, and they share none (two attempts on one candidate, each with its own suspect and place);
+# each side gives a distinctive figure and they share none (the Pope's death and his successor's
+# election). Each costs this factor; a full window decides without them.
+NAME_CONTRADICTION = 3
+SMALL_CONTRADICTION_FACTOR = 0.5
 
 _TOKEN = re.compile(rf"[\w{MARKS}]+(?:[.,]\d+)*%?")
 # a curly apostrophe inside a word ("you’ll", "Trump’s") is no quotation mark
@@ -474,6 +482,27 @@ def _figures(hashes: np.ndarray) -> int:
     return _count(hashes, "f")
 
 
+def _rare_names(hashes: np.ndarray, general: np.ndarray) -> np.ndarray:
+    """Which terms are names rare in general language (`RARE_NAME`) and no place."""
+    return ((hashes & _KIND_BITS) == _KIND["w"]) & (general >= RARE_NAME) & ~np.isin(hashes, _place_hashes())
+
+
+def _small_window_factor(new: np.ndarray, old: np.ndarray, shared: np.ndarray, old_general: np.ndarray) -> float:
+    """`SMALL_CONTRADICTION_FACTOR` once for each contradiction between two articles of a small
+    window (rare names on both sides the other lacks, none shared; distinctive figures on both
+    sides, none shared), else 1."""
+    factor = 1.0
+    new_rare = int(np.count_nonzero(_rare_names(new, general_weights(new))))
+    rare_old = _rare_names(old, old_general)
+    old_rare = int(np.count_nonzero(rare_old))
+    shared_rare = int(np.count_nonzero(rare_old & np.isin(old, shared)))
+    if not shared_rare and min(new_rare, old_rare) >= NAME_CONTRADICTION:
+        factor *= SMALL_CONTRADICTION_FACTOR
+    if min(_figures(new), _figures(old)) >= 1 and not _figures(shared):
+        factor *= SMALL_CONTRADICTION_FACTOR
+    return factor
+
+
 def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
                freq: TermFrequencies) -> tuple[float, np.ndarray]:
     """Rarity-weighted overlap of two term sets, and the shared hashes.
@@ -484,7 +513,8 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
     score = shared / sqrt(total_new * total_old) * min(1, smaller_count / DAMP_TERMS), weights
     by rarity in the window and by kind (`KIND_WEIGHT`), halved when fewer than
     `STRONG_SHARED` of the shared terms are figures or quotes; 0 when fewer than `MIN_SHARED`
-    shared terms weigh anything (a term common in the window is no evidence).
+    shared terms weigh anything (a term common in the window is no evidence). In a small window
+    (`MIN_WINDOW_DOCS`) also halved for each contradiction of `_small_window_factor`.
     """
     shared = np.intersect1d(new, old, assume_unique=True)
     shared_weights = freq.weights(shared)
@@ -508,6 +538,8 @@ def similarity(new: np.ndarray, new_weights: np.ndarray, old: np.ndarray,
         damp *= WEAK_FACTOR
         if not strong and min(_figures(new), _figures(old)) >= STRONG_SHARED:
             damp *= CONTRADICTION_FACTOR     # both give figures, none the same: another event
+    if freq.docs < MIN_WINDOW_DOCS and general_known():
+        damp *= _small_window_factor(new, old, shared, freq.general(old))
     return min(1.0, w_shared / denom) * damp, shared
 
 
@@ -607,6 +639,16 @@ class TermIndex:
                 damp = damp * ~weak
         contradicted = weak & (strong == 0) & (np.minimum(_figures(hashes), figures_old) >= STRONG_SHARED)
         damp = damp * np.where(weak, WEAK_FACTOR, 1.0) * np.where(contradicted, CONTRADICTION_FACTOR, 1.0)
+        if self.freq.docs < MIN_WINDOW_DOCS and general_known():     # `_small_window_factor`
+            rare_every = _rare_names(every, self.freq.general(every))
+            rare_new = int(np.count_nonzero(_rare_names(hashes, general_weights(hashes))))
+            rare_old = np.bincount(owner, rare_every, minlength=k)
+            rare_shared = np.bincount(owner, rare_every & shared, minlength=k)
+            names = (rare_shared == 0) & (np.minimum(rare_new, rare_old) >= NAME_CONTRADICTION)
+            figures_shared = np.bincount(owner, shared & (kinds == _KIND["f"]), minlength=k)
+            figures = (np.minimum(_figures(hashes), figures_old) >= 1) & (figures_shared == 0)
+            damp = damp * np.where(names, SMALL_CONTRADICTION_FACTOR, 1.0) \
+                * np.where(figures, SMALL_CONTRADICTION_FACTOR, 1.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             denom = np.sqrt(w_new * w_old)
             score = np.minimum(1.0, w_shared / denom) * damp
