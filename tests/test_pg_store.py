@@ -142,3 +142,37 @@ def test_a_failing_write_in_a_pipelined_block_rolls_the_whole_unit_back(pg_url):
     assert store.db.execute("SELECT last_status FROM feeds").fetchone()[0] is None
     queue(store, 2)                                                                  # the handle works on
     assert store.db.execute("SELECT count(*) FROM articles").fetchone()[0] == 2
+
+
+def test_a_batch_insert_as_one_statement_returns_what_one_per_row_does(pg_url):
+    """`_many_returning` and `_many` send a batch insert as one statement (pg_base `_one_insert*`): the
+    same ids per row as one statement per row (None for a URL stored already, for a later row with the
+    same URL, and for every row when the guard is false), and an upsert batch with a repeated conflict
+    key still goes row by row (one statement may not update a row twice)."""
+    from monitor.store.pg_base import _one_insert, _one_insert_returning
+    store = PgStore(pg_url)
+    store.sync_feeds([FeedSettings(url="https://f/1")])
+    sql = ("INSERT OR IGNORE INTO articles (url, feed_url, guid, title, created) SELECT ?,?,?,?,? WHERE {} "
+           "RETURNING id")
+    row = lambda u: [f"https://a/{u}", "https://f/1", f"g{u}", "T", "2026-01-01"]   # noqa: E731
+    with store.transaction():
+        first = store._many_returning(sql.format("1 = 1"), [row(0)])
+    with store.transaction():
+        got = store._many_returning(sql.format("1 = 1"), [row(1), row(0), row(2), row(1)])
+    with store.transaction():
+        none = store._many_returning(sql.format("1 = 0"), [row(3), row(4)])
+    ids = dict(store.db.execute("SELECT url, id FROM articles").fetchall())
+    assert first == [[(ids["https://a/0"],)]]
+    assert got == [[(ids["https://a/1"],)], [], [(ids["https://a/2"],)], []]
+    assert none == [[], []] and "https://a/3" not in ids
+    assert _one_insert_returning("INSERT INTO articles (url) SELECT %s ON CONFLICT DO NOTHING RETURNING id",
+                                 [["a"], ["b"]]) is not None
+    upsert = ("INSERT INTO entries (feed_url, guid, url, first_seen, last_seen, stamp, article_id) "
+              "VALUES (?,?,?,?,?,?,?) ON CONFLICT(feed_url, guid) DO UPDATE SET last_seen = excluded.last_seen")
+    twice = [["https://f/1", "g", "u", "t", f"t{i}", None, None] for i in range(2)]
+    assert _one_insert(upsert.replace("?", "%s"), twice) is None           # row by row: the last one wins
+    store._many(upsert, twice)
+    store._many(upsert, [["https://f/1", f"h{i}", "u", "t", "t", None, None] for i in range(3)])
+    assert store.db.execute("SELECT last_seen FROM entries WHERE guid = 'g'").fetchone()[0] == "t1"
+    assert store.db.execute("SELECT count(*) FROM entries").fetchone()[0] == 4
+    store.close()

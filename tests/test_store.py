@@ -121,3 +121,71 @@ def test_entry_times_remember_the_feeds_own_stamps(state_target):
     assert known == store.known_urls([stored, "https://no/x"])
     assert store.seen_and_known("https://f/1", [], ["https://no/x", stored]) == ([], [], {stored})
     assert store.seen_and_known("https://f/1", []) == ([], [], set())
+
+
+def _story(key: str, story: str, level: str = "copy", n: int = 0):
+    from monitor.stories.index import StoryAssignment
+    return StoryAssignment(article_key=key, story_key=story, is_new_story=story == key, similar_to=(),
+                           similarity=0.0, fingerprint=f"fp{n}", signature=b"\0" * 16, published=now_utc(),
+                           seen=now_utc(), level=level)
+
+
+def test_articles_written_with_their_stories_equal_inserted_then_updated(backend, tmp_path):
+    """A poll's articles carry their story columns in their INSERT where the backend does it (SQLite:
+    the rows are written once, not inserted then updated): the same rows as the UPDATE of
+    `save_story_signatures` after a plain insert gives, with stories headed in the batch, before it,
+    by a row gone (pruned), by the article itself; an article whose insert is ignored (stored
+    already) and one without a story; after the highest ids were deleted (AUTOINCREMENT) and after an
+    ignored insert moved the sequence."""
+    from tests.pgstate import PgSchema, StateTarget
+    cols = "id, url, story_id, story_level, content_hash"
+    got = []
+    for merged in (False, True):
+        schema = PgSchema() if backend == "postgresql" else None
+        store = StateTarget(backend, tmp_path / f"m{merged}.db", schema.url if schema else None).open()
+        try:
+            store.sync_feeds([FeedSettings(url="https://f/1")])
+            old = [article(n) for n in (1, 2, 3, 4)]
+            store.save_feed_items("https://f/1", [], [(a, [], []) for a in old], {})
+            store.save_story_signatures([_story(a.url, a.url, n=i) for i, a in enumerate(old)])
+            store.db.execute("DELETE FROM articles WHERE url IN ('https://a/3', 'https://a/4')")   # the top ids
+            store.save_feed_items("https://f/1", [], [(article(2), [], [])], {})     # ignored: moves the sequence
+            batch = [article(n) for n in (10, 11, 2, 12, 13, 14, 15, 16)]
+            stories = {s.article_key: s for s in [
+                _story("https://a/10", "https://a/10", n=10),                   # heads its story
+                _story("https://a/11", "https://a/10", n=11),                   # a copy of the one before it
+                _story("https://a/12", "https://a/1", "related", n=12),         # joins a stored story
+                _story("https://a/13", "https://a/11", n=13),                   # keyed by a copy in the batch
+                _story("https://a/14", "https://a/3", n=14),                    # its story's head is gone
+                _story("https://a/16", "https://a/16", "related", n=16),        # itself, at another level
+                _story("https://a/2", "https://a/10", n=2),                     # stored before: updated
+            ]}                                                                  # a/15: no story (unmatched)
+            with store.transaction(flat=True):      # without the guard's condition nothing is inserted
+                assert store.queue_articles(batch, "0" if backend == "sqlite" else "false")(
+                    stories if merged else None) == [None] * len(batch)
+            with store.transaction(flat=True):
+                ids = store.queue_articles(batch, "1" if backend == "sqlite" else "true")(
+                    stories if merged else None)
+                store.save_feed_items("https://f/1", [], [(a, [], []) for a in batch], {}, ids=ids)
+                written = store.story_rows(batch, ids, stories if merged else None)
+                store.save_story_signatures(list(stories.values()), rows_written=written)
+            assert ids[2] is None and all(ids[:2] + ids[3:])
+            assert written == (set(stories) - {"https://a/2"} if merged and backend == "sqlite" else set())
+            got.append([tuple(r) for r in store.db.execute(f"SELECT {cols} FROM articles ORDER BY id").fetchall()])
+            facets = store.db.execute("SELECT id, story FROM article_facets ORDER BY id").fetchall()
+            assert [tuple(f) for f in facets] == [(r[0], r[2] or r[0]) for r in got[-1]]
+        finally:
+            store.close()
+            if schema is not None:
+                schema.drop()
+    assert got[0] == got[1]
+    by_url = {r[1]: r for r in got[1]}
+    assert by_url["https://a/11"][2:4] == (by_url["https://a/10"][0], "copy")
+    assert by_url["https://a/13"][2] == by_url["https://a/10"][0]
+    assert by_url["https://a/14"][2:4] == (by_url["https://a/14"][0], "first")
+    assert by_url["https://a/16"][2:4] == (by_url["https://a/16"][0], "first")
+    assert by_url["https://a/15"][2:] == (None, None, None)
+    assert by_url["https://a/2"][2:4] == (by_url["https://a/10"][0], "copy")
+    if backend == "sqlite":
+        assert by_url["https://a/10"][0] == 6       # past 4 and 3 (deleted) and the ignored insert's 5
+        assert by_url["https://a/12"][0] == 9       # past a/2's ignored insert in the batch (8)

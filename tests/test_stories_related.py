@@ -580,3 +580,35 @@ def test_candidates_are_scored_at_once_exactly_as_one_by_one_in_a_small_window()
         new = event_terms(title, text).hashes
         one_by_one = [similarity(new, index.freq.weights(new), index.terms(s), index.freq)[0] for s in slots]
         assert np.allclose(index.scores(new, slots), one_by_one, rtol=1e-12, atol=1e-15)
+
+
+def test_terms_weighted_in_a_worker_decide_as_terms_weighted_by_the_index():
+    """A worker sends the event terms with their general-language weights (`with_general`, in
+    255ths, pickled), so the index's process does not look them up: the same weights as
+    `general_weights`, and the same assignments (levels, scores, shared terms) as terms sent without."""
+    import pickle
+    from dataclasses import replace
+
+    from monitor.stories.index import text_signature
+    from monitor.stories.related import EventTerms, general_weights
+    docs = [("https://wire.example/q", QUAKE_WIRE), ("https://daily.example/q", QUAKE_REWRITE),
+            ("https://diario.example/q", QUAKE_SPANISH), ("https://flash.example/q", QUAKE_FLASH),
+            ("https://old.example/q", OLD_QUAKE), ("https://a.example/c", CABINET_A),
+            ("https://b.example/c", CABINET_A2), ("https://c.example/c", CABINET_B),
+            ("https://d.example/s", SUMMIT_A), ("https://e.example/s", SUMMIT_A2), ("https://f.example/s", SUMMIT_B)]
+    got = []
+    for weighted in (True, False):
+        index = StoryIndex(related_threshold=0.065)
+        out = []
+        for i, (url, doc) in enumerate(docs):
+            title, _, text = doc.partition("\n")
+            sig = pickle.loads(pickle.dumps(text_signature(title, text)))      # as it comes from a worker
+            assert sig.terms.general is not None
+            assert np.array_equal(sig.terms.general / 255.0, general_weights(sig.terms.hashes))
+            if not weighted:
+                sig = replace(sig, terms=EventTerms(sig.terms.hashes, sig.terms.labels))
+            when = T0 + timedelta(minutes=10 * i)
+            out.append(index.assign(url, title, text, when, when, signature=sig))
+        got.append([(a.story_key, a.level, a.similarity, a.shared) for a in out])
+    assert got[0] == got[1]
+    assert any(level == "related" for _, level, _, _ in got[0])

@@ -18,7 +18,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -226,13 +226,14 @@ def story_locked(store: Any, needed: bool) -> bool:
     return not needed or storyindex.try_lock(store)
 
 
-def save_stories(worker: Any, store: Any, assignments: list) -> int:
+def save_stories(worker: Any, store: Any, assignments: list, rows_written: Collection[str] = ()) -> int:
     """Inside the transaction: save the decided signatures numbered after the last one this
-    worker knows; returns the last number.
+    worker knows; returns the last number. `rows_written`: articles whose rows carry their story
+    columns already (`Store.story_rows`).
 
     The caller sets `worker.story_seq` to it after commit (a rolled-back save must not move it)."""
     last = store.save_story_signatures(assignments, seq_base=storyindex.seq_base(worker, store) if assignments
-                                       else None)
+                                       else None, rows_written=rows_written)
     if last is not None:
         return last
     return worker.story_seq if worker is not None else 0

@@ -8,12 +8,36 @@ updates of known articles. Must not send, render or match.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from monitor.models import Article, Entry, Match
 from monitor.store.base import StoreBase, entry_stamp, iso, now_utc
+
+# An article's story_id and story_level in its INSERT (SQLite), as `save_story_signatures`' UPDATE
+# sets them after it: the story's first article's story id, else its id, else the row's own id;
+# 'first' when it heads its story (or that article's row is gone), else its level. The row's own
+# id is the one SQLite is about to give it: AUTOINCREMENT takes one past the larger of the table's
+# largest id and the largest it ever gave (sqlite_sequence, which an ignored insert moves too);
+# read in the same statement, under the transaction's write lock. Parameters (`_story_values`):
+# story key three times, the key again or NULL (no assignment), the article's key, the story key,
+# the level.
+_STORY_COLUMNS = (
+    "CASE WHEN ? IS NULL THEN NULL ELSE COALESCE("
+    "(SELECT s.story_id FROM articles s WHERE s.url = ?), (SELECT s.id FROM articles s WHERE s.url = ?), "
+    "max(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'articles'), 0), "
+    "COALESCE((SELECT max(id) FROM articles), 0)) + 1) END, "
+    "CASE WHEN ? IS NULL THEN NULL WHEN ? = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
+    "THEN 'first' ELSE ? END")
+
+
+def _story_values(url: str, story: Any) -> list[Any]:
+    """content_hash and `_STORY_COLUMNS`' parameters of one article (all NULL: no story decided)."""
+    if story is None:
+        return [None] * 9
+    key = story.story_key
+    return [story.fingerprint, key, key, key, key, url, key, key, getattr(story, "level", "copy")]
 
 
 class ArticleQueries(StoreBase):
@@ -83,15 +107,30 @@ class ArticleQueries(StoreBase):
         marks = ",".join("?" * len(urls))
         return {r[0] for r in self.db.execute(f"SELECT url FROM articles WHERE url IN ({marks})", urls)}
 
-    def queue_articles(self, arts: Sequence[Article], guard: str | None = None) -> Callable[[], list[int | None]]:
-        """Inside a unit of work: insert the articles now, their ids read later (the returned function:
-        each one's new id, or None where its URL was stored already). PostgreSQL queues the insert in the
-        unit's pipeline, sent with the next statement whose result is read (a poll's story lock and
-        catch-up: one round trip for both, not two); SQLite inserts at once. `guard`: an SQL condition
-        (the story lock held, store/storyindex.py) without which nothing is inserted. Give the ids to
-        `save_feed_items(ids=...)`."""
-        rows = self._insert_articles_later(arts, iso(now_utc()), guard)
-        return lambda: [r[0][0] if r else None for r in rows()]
+    def queue_articles(self, arts: Sequence[Article], guard: str | None = None,
+                       ) -> Callable[..., list[int | None]]:
+        """Inside a unit of work: the articles inserted, their ids read later (the returned function,
+        `ids(stories=None)`: each one's new id, or None where its URL was stored already). PostgreSQL
+        queues the insert now in the unit's pipeline, sent with the next statement whose result is read
+        (a poll's story lock and catch-up: one round trip for both, not two). SQLite has no round trip
+        to share: it inserts when the ids are asked, after the batch's stories are decided, and writes
+        each row with its story columns (`stories`: article key -> `StoryAssignment`), so the row is
+        written once, not inserted and then updated by `save_story_signatures` (give it those keys:
+        `story_rows`). `guard`: an SQL condition (the story lock held, store/storyindex.py) without
+        which nothing is inserted. Give the ids to `save_feed_items(ids=...)`."""
+        now = iso(now_utc())
+        if not self.dialect.postgres:
+            return lambda stories=None: self._insert_articles(arts, now, guard, stories)
+        rows = self._insert_articles_later(arts, now, guard)
+        return lambda stories=None: [r[0][0] if r else None for r in rows()]
+
+    def story_rows(self, arts: Sequence[Article], ids: Sequence[int | None],
+                   stories: Mapping[str, Any] | None) -> set[str]:
+        """The keys of the articles whose new rows `queue_articles`' ids(stories) wrote with their
+        story columns (SQLite; PostgreSQL: none): `save_story_signatures(rows_written=...)`."""
+        if self.dialect.postgres or not stories:
+            return set()
+        return {a.url for a, art_id in zip(arts, ids) if art_id is not None and a.url in stories}
 
     def save_feed_items(self, feed_url: str, entries: Sequence[Entry],
                         articles: Sequence[tuple[Article, Sequence[Match], Sequence[str]]],
@@ -146,10 +185,23 @@ class ArticleQueries(StoreBase):
         for url, reason in reasons.items():
             self.db.execute("UPDATE articles SET unmatched = ? WHERE url = ?", [reason, url])
 
-    def _insert_articles(self, arts: Sequence[Article], now: str) -> list[int | None]:
-        """Each new article's id, or None where its URL is stored already (that insert is ignored)."""
-        rows = self._insert_articles_later(arts, now)
-        return [r[0][0] if r else None for r in rows()]
+    def _insert_articles(self, arts: Sequence[Article], now: str, guard: str | None = None,
+                         stories: Mapping[str, Any] | None = None) -> list[int | None]:
+        """Each new article's id, or None where its URL is stored already (that insert is ignored).
+        `stories` (SQLite only): the rows carry their story columns (`_STORY_COLUMNS`)."""
+        if stories:
+            # the guard asked once (SQLite: nothing moves the lock inside the transaction), the rows as VALUES
+            # (an INSERT ... SELECT reading its own table may go through a temporary table: measured slower)
+            if guard is not None and not self.db.execute(f"SELECT {guard}").fetchone()[0]:
+                return [None] * len(arts)
+            rows = self._many_returning(
+                "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
+                "language, source, feed_tags, text_source, created, content_hash, story_id, story_level) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_STORY_COLUMNS}) RETURNING id",
+                [[*self._article_values(a, now), *_story_values(a.url, stories.get(a.url))] for a in arts])
+        else:
+            rows = self._insert_articles_later(arts, now, guard)()
+        return [r[0][0] if r else None for r in rows]
 
     def _insert_articles_later(self, arts: Sequence[Article], now: str,
                                guard: str | None = None) -> Callable[[], list[list[tuple]]]:
@@ -158,8 +210,12 @@ class ArticleQueries(StoreBase):
         return self._many_returning_later(
             "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
             f"language, source, feed_tags, text_source, created) {values} RETURNING id",
-            [[a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
-              a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now] for a in arts])
+            [self._article_values(a, now) for a in arts])
+
+    @staticmethod
+    def _article_values(a: Article, now: str) -> list[Any]:
+        return [a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
+                a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now]
 
     @staticmethod
     def _match_row(art_id: int, m: Match, now: str) -> list[Any]:

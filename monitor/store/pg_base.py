@@ -17,6 +17,7 @@ pg_pool.py's. Must not hold queries about the tables.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,12 +31,90 @@ from monitor.errors import StateError
 from monitor.store.base import StateUnavailable, StoreBase, TransactionConflict, _unit_of_work, iso, now_utc
 from monitor.store.dialect import POSTGRES, Dialect, to_postgres
 from monitor.store.pg_pool import DEFAULT_POOL_SIZE, Result, close_pools, masked, pg_error, pool_for
-from monitor.store.pg_schema import PG_MIGRATIONS, pg_statements
+from monitor.store.pg_schema import NATURAL_KEYS, PG_MIGRATIONS, pg_statements
 
 __all__ = ["DEFAULT_POOL_SIZE", "PgBase", "PgDatabase", "Result", "close_pools", "masked", "pg_error", "pool_for"]
 
 _waiters: ThreadPoolExecutor | None = None
 _waiters_lock = threading.Lock()
+
+
+# A batch insert written as one statement with a VALUES row per parameter set (`_one_insert`): the
+# statement's head with its column list, the one row's placeholders, the rest (ON CONFLICT ...)
+_INSERT_VALUES = re.compile(r"^(INSERT INTO \w+ (?:\(([^()]*)\) )?VALUES )(\((?:%s, ?)*%s\))(.*)$", re.S)
+_DO_UPDATE = re.compile(r"ON CONFLICT\s*\(([^()]*)\)\s*DO UPDATE", re.S)
+_MAX_PARAMS = 30000         # PostgreSQL takes at most 65,535 parameters in one statement
+
+
+def _one_insert(sql: str, rows: list[list[Any]]) -> list[tuple[str, list[Any]]] | None:
+    """`INSERT ... VALUES (%s, ...) [ON CONFLICT ...]` for many rows as one statement per chunk of rows
+    (`VALUES (...), (...)`), or None where that would not do what one statement per row does: not such
+    an INSERT, or ON CONFLICT ... DO UPDATE with two rows of the same conflict key (PostgreSQL refuses to
+    update a row twice in one statement). One statement instead of a pipelined one per row: planned and
+    run once on the server, and psycopg's per-row work on the client gone (bench/roundtrips.py)."""
+    m = _INSERT_VALUES.match(sql)
+    if m is None or len(rows) < 2:
+        return None
+    head, columns, row, tail = m.groups()
+    width = row.count("%s")
+    if any(len(r) != width for r in rows):
+        return None
+    update = _DO_UPDATE.search(tail)
+    if update is not None:
+        if columns is None:
+            return None
+        names = [c.strip() for c in columns.split(",")]
+        try:
+            at = [names.index(c.strip()) for c in update.group(1).split(",")]
+        except ValueError:
+            return None
+        keys = {tuple(r[i] for i in at) for r in rows}
+        if len(keys) != len(rows):
+            return None
+    per = max(1, _MAX_PARAMS // max(1, width))
+    out = []
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        out.append((head + ", ".join([row] * len(chunk)) + tail, [v for r in chunk for v in r]))
+    return out
+
+
+_INSERT_RETURNING = re.compile(r"^INSERT INTO (\w+) \(([^()]*)\) (?:VALUES \(((?:%s, ?)*%s)\)|SELECT ((?:%s, ?)*%s)"
+                               r"(?: WHERE (.+?))?) ON CONFLICT DO NOTHING RETURNING (\w+)$", re.S)
+
+
+def _one_insert_returning(sql: str, rows: list[list[Any]]) -> tuple[str, list[Any], Callable] | None:
+    """`INSERT INTO t (...) VALUES (%s, ...) | SELECT %s, ... [WHERE cond] ON CONFLICT DO NOTHING RETURNING id`
+    for many rows as one statement (`SELECT * FROM (VALUES (...), (...)) WHERE cond`), with the function
+    that turns its rows into what one statement per row returns (per row `[(id,)]`, or `[]` where it was
+    not inserted: its key stored already, an earlier row of the batch with the same key, or `cond`
+    false). Only for a table of `NATURAL_KEYS`, whose key column is among those inserted; else None."""
+    m = _INSERT_RETURNING.match(sql)
+    if m is None or len(rows) < 2:
+        return None
+    table, columns, values, select, cond, returned = m.groups()
+    names = [c.strip() for c in columns.split(",")]
+    key = NATURAL_KEYS.get(table)
+    if key is None or key not in names or key == returned:
+        return None
+    width = (values or select).count("%s")
+    if width != len(names) or any(len(r) != width or r[names.index(key)] is None for r in rows):
+        return None
+    if len(rows) * width > _MAX_PARAMS:
+        return None
+    at = names.index(key)
+    one = ", ".join(["(" + ",".join(["%s"] * width) + ")"] * len(rows))
+    statement = (f"INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {one}) AS v ({columns})"
+                 + (f" WHERE {cond}" if cond else "") + f" ON CONFLICT DO NOTHING RETURNING {returned}, {key}")
+
+    def per_row(got: list[tuple]) -> list[list[tuple]]:
+        ids = {k: i for i, k in got}
+        out = []
+        for r in rows:
+            i = ids.pop(r[at], None)        # popped: a later row with the same key was not inserted
+            out.append([(i,)] if i is not None else [])
+        return out
+    return statement, [v for r in rows for v in r], per_row
 
 
 def _waiter() -> ThreadPoolExecutor:
@@ -171,13 +250,28 @@ class PgBase(StoreBase):
             if self._tx_owner is not None and self._tx_owner != _unit_of_work():
                 raise TransactionConflict("a statement from another job while a transaction is open on this "
                                           "handle; each job uses its own (Store.session())")
-            with self._conn.cursor() as cur:
-                cur.executemany(to_postgres(sql), [list(r) for r in rows])
+            self._many_on(self._conn, to_postgres(sql), [list(r) for r in rows])
             if self._pipe is not None and not self._pipe_blocks:
                 self._sync()        # outside a pipelined block an error surfaces here, as without a pipeline
             return
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(to_postgres(sql), [list(r) for r in rows])
+        with self._pool.connection() as conn:
+            self._many_on(conn, to_postgres(sql), [list(r) for r in rows], autocommit=True)
+
+    @staticmethod
+    def _many_on(conn: psycopg.Connection, sql: str, rows: list[list[Any]], autocommit: bool = False) -> None:
+        """Rows of one statement on a connection: a batch insert as one statement (`_one_insert`), else
+        psycopg's executemany (pipelined: one message per row, no round trip each)."""
+        one = _one_insert(sql, rows)
+        if one is None:
+            with conn.cursor() as cur:
+                cur.executemany(sql, rows)
+        elif autocommit and len(one) > 1:
+            with conn.transaction():        # the chunks of one batch commit together
+                for statement, params in one:
+                    conn.execute(statement, params)
+        else:
+            for statement, params in one:
+                conn.execute(statement, params)
 
     def _many_returning(self, sql: str, rows: Sequence[Sequence[Any]]) -> list[list[tuple]]:
         if not rows:
@@ -200,6 +294,15 @@ class PgBase(StoreBase):
                                       "handle; each job uses its own (Store.session())")
         self._pipeline_on()         # riding the unit's pipeline
         cur = self._conn.cursor()
+        one = _one_insert_returning(to_postgres(sql), [list(r) for r in rows])
+        if one is not None:         # one statement for the batch, not a pipelined one per row
+            statement, params, per_row = one
+            cur.execute(statement, params)
+
+            def one_result() -> list[list[tuple]]:
+                with cur:
+                    return per_row(list(cur.fetchall()))
+            return one_result
         cur.executemany(to_postgres(sql), [list(r) for r in rows], returning=True)
 
         def results() -> list[list[tuple]]:

@@ -113,6 +113,12 @@ PG_MIGRATIONS: list[str] = [
 ]
 
 
+# The column a table's rows are told apart by besides their id, where an `INSERT ... ON CONFLICT DO
+# NOTHING RETURNING id` of many rows is sent as one statement (pg_base.py `_one_insert_returning`): the
+# rows returned are matched to the rows sent by it. Only tables whose one other unique column it is.
+NATURAL_KEYS = {"articles": "url"}
+
+
 def pg_statements(script: str) -> list[str]:
     """A migration script cut into statements at semicolons outside `$$ ... $$` function bodies."""
     out: list[str] = []

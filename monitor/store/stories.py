@@ -6,7 +6,7 @@ Owns the story_signatures table and articles.story_id. Must not compute signatur
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,8 @@ from monitor.store.base import StoreBase, iso, parse_iso
 class StoryQueries(StoreBase):
     """The story_signatures table and articles.story_id."""
 
-    def save_story_signatures(self, assignments: Iterable[Any], seq_base: int | None = None) -> int | None:
+    def save_story_signatures(self, assignments: Iterable[Any], seq_base: int | None = None,
+                              rows_written: Collection[str] = ()) -> int | None:
         """Keep what `StoryIndex.assign` decided: the signature row, articles.story_id and content_hash.
 
         Call in the same transaction as `save_feed_items`. The story id is the id of the
@@ -25,7 +26,9 @@ class StoryQueries(StoreBase):
         number the caller knows: store/storyindex.py), the rows get the next numbers of the
         story log, base + 1, base + 2, ... in order; returns the last one given (None
         without a base). Two statements for the whole batch (each one pipelined round trip
-        on PostgreSQL), not two per article.
+        on PostgreSQL), not two per article. `rows_written`: the article keys whose rows were
+        inserted with these story columns already (SQLite: `queue_articles`, `story_rows`); their
+        rows are not updated again.
         """
         batch = list(assignments)
         if not batch:
@@ -53,7 +56,7 @@ class StoryQueries(StoreBase):
                 "story_level = CASE WHEN url = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
                 "THEN 'first' ELSE ? END WHERE url = ?",
                 [[a.fingerprint, a.story_key, a.story_key, a.story_key, a.story_key, getattr(a, "level", "copy"),
-                  a.article_key] for a in batch])
+                  a.article_key] for a in batch if a.article_key not in rows_written])
         return base + len(batch) if numbered else None
 
     def story_signatures(self, since: datetime) -> list[dict]:

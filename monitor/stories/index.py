@@ -98,7 +98,8 @@ def text_signature(title: str, text: str, num_perm: int = NUM_PERM, related: boo
     toks = words(text)                  # split once: fingerprint, length and shingles
     fingerprint = words_fingerprint(toks or words(title))
     hashes = shingle_hashes(toks if len(toks) >= MIN_TEXT_WORDS else words(f"{title}\n{text}"))
-    terms = event_terms(title, text) if related else None
+    # with their general-language weights: looked up here (a worker), not in the index's process
+    terms = event_terms(title, text).with_general() if related else None
     return TextSignature(fingerprint, values_bytes(sketch(hashes, num_perm)), len(hashes), terms)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -234,9 +235,10 @@ class StoryIndex:
         return known
 
     def _add(self, article_key: str, story_key: str, fingerprint: str, values: np.ndarray,
-             published: datetime, terms: np.ndarray, bands: np.ndarray, site: int) -> None:
+             published: datetime, terms: np.ndarray, bands: np.ndarray, site: int,
+             general: np.ndarray | None = None) -> None:
         """Index one article; `bands` are its LSH band keys (`Buckets.keys(values)`), `site` its
-        site's number (`_site_id`)."""
+        site's number (`_site_id`), `general` its terms' `general_255` when known."""
         if len(values) != self.num_perm:
             raise ValueError(f"expected a signature of {self.num_perm} values, got {len(values)}")
         if article_key in self._slot:
@@ -250,7 +252,7 @@ class StoryIndex:
         self._slot[article_key] = slot
         self._by_fingerprint.setdefault(fingerprint, slot)
         self._buckets.insert(slot, bands)
-        self._related.add(slot, terms)
+        self._related.add(slot, terms, general)
         self._oldest = min(self._oldest, us)
         if self._clock is None or published > self._clock:
             self._clock = published
@@ -299,7 +301,7 @@ class StoryIndex:
         required = self.threshold if sig.shingles >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
         terms = _EMPTY_TERMS
         if related:
-            terms = sig.terms if sig.terms is not None else event_terms(title, text)
+            terms = (sig.terms if sig.terms is not None else event_terms(title, text)).with_general()
         bands = self._buckets.keys(values)       # once: the look-up, the insert and the store's band keys
         site = site_of(article_key)
         known = self._slot.get(article_key)
@@ -318,7 +320,7 @@ class StoryIndex:
             if story is not None:
                 shared = self._shared(terms, self._slot[similar[0]])
         self._add(article_key, story or article_key, fingerprint, values, when, terms.hashes, bands,
-                  self._site_id(site))
+                  self._site_id(site), terms.general)
         return StoryAssignment(article_key=article_key, story_key=story or article_key,
                                is_new_story=story is None, similar_to=similar, similarity=score,
                                fingerprint=fingerprint, signature=values_bytes(values), published=when,
@@ -351,7 +353,7 @@ class StoryIndex:
             sites = self._site[slots]
             return (np.abs(self._when[slots] - when_us) <= self._window_us) & (sites != own) & (sites != 0)
 
-        found = self._related.best(terms.hashes, eligible)
+        found = self._related.best(terms.hashes, eligible, terms.general)
         if found is None or found[0] < self.related_threshold:
             return None, (), 0.0
         score, slot = found

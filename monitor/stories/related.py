@@ -115,18 +115,27 @@ class EventTerms:
 
     hashes: np.ndarray                  # uint64, sorted, unique, at most MAX_TERMS
     labels: dict[int, str]              # hash -> "Rutte", "3.5", "“we all have to chip in”"
+    # each hash's `general_weights` in 255ths (uint8), when computed where the terms were (a worker:
+    # `with_general`), so the index's process does not search the word table for them; None: not yet
+    general: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.hashes)
 
     def __reduce__(self) -> tuple:
         # a worker sends one per article: the hashes as bytes pickle in half the time of an array
-        return _event_terms, (self.hashes.astype("<u8").tobytes(), self.labels)
+        general = None if self.general is None else self.general.tobytes()
+        return _event_terms, (self.hashes.astype("<u8").tobytes(), self.labels, general)
+
+    def with_general(self) -> EventTerms:
+        """These terms with their general-language weights (`general_255`) computed and kept."""
+        return self if self.general is not None else EventTerms(self.hashes, self.labels, general_255(self.hashes))
 
 
-def _event_terms(hashes: bytes, labels: dict[int, str]) -> EventTerms:
+def _event_terms(hashes: bytes, labels: dict[int, str], general: bytes | None = None) -> EventTerms:
     """An `EventTerms` from its pickled form (`EventTerms.__reduce__`)."""
-    return EventTerms(np.frombuffer(hashes, dtype="<u8").astype(np.uint64), labels)
+    return EventTerms(np.frombuffer(hashes, dtype="<u8").astype(np.uint64), labels,
+                      None if general is None else np.frombuffer(general, dtype=np.uint8))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -381,6 +390,12 @@ def general_weights(hashes: np.ndarray) -> np.ndarray:
     return np.round(rarity.weights_of(hashes, _word_hash) * 255.0) / 255.0
 
 
+def general_255(hashes: np.ndarray) -> np.ndarray:
+    """`general_weights` in 255ths (uint8), as the window's cells keep them: k / 255.0 is the very
+    float `general_weights` gives."""
+    return np.round(general_weights(hashes) * 255.0).astype(np.uint8)
+
+
 def beyond_places(shared: np.ndarray, general: np.ndarray | None = None) -> np.ndarray:
     """Which shared terms say more than where and in what common words: numbers, quotes, and
     names rare in general language (`RARE_NAME`; `general`: their `general_weights`) that are
@@ -416,13 +431,14 @@ class TermFrequencies:
     def _cells(self, hashes: np.ndarray) -> np.ndarray:
         return (hashes & self._mask).astype(np.int64)
 
-    def add(self, hashes: np.ndarray) -> None:
+    def add(self, hashes: np.ndarray, general: np.ndarray | None = None) -> None:
+        """Count an article's terms; `general`: their `general_255`, when computed already."""
         if not len(self._counts):
             self._counts = np.zeros(1 << self._bits, dtype=np.int32)
             self._general = np.full(1 << self._bits, 255, dtype=np.uint8)
         cells = self._cells(hashes)
         np.add.at(self._counts, cells, 1)
-        self._general[cells] = np.round(general_weights(hashes) * 255.0).astype(np.uint8)
+        self._general[cells] = general_255(hashes) if general is None else general
         self.docs += 1
 
     def remove(self, hashes: np.ndarray) -> None:
@@ -541,7 +557,8 @@ class TermIndex:
         self._postings = Buckets(1, 1)
         self._terms: list[bytes | None] = []
 
-    def add(self, slot: int, hashes: np.ndarray) -> None:
+    def add(self, slot: int, hashes: np.ndarray, general: np.ndarray | None = None) -> None:
+        """Index a slot's terms; `general`: their `general_255`, when computed already."""
         while len(self._terms) <= slot:
             self._terms.append(None)
         if self._terms[slot] is not None:
@@ -550,7 +567,7 @@ class TermIndex:
             return
         self._terms[slot] = hashes.astype("<u8").tobytes()
         self._postings.insert(slot, hashes)
-        self.freq.add(hashes)
+        self.freq.add(hashes, general)
 
     def remove(self, slot: int) -> None:
         held = self._terms[slot] if slot < len(self._terms) else None
@@ -565,11 +582,12 @@ class TermIndex:
         held = self._terms[slot] if slot < len(self._terms) else None
         return np.frombuffer(held, dtype="<u8").astype(np.uint64) if held else np.empty(0, dtype=np.uint64)
 
-    def best(self, hashes: np.ndarray, eligible) -> tuple[float, int] | None:
+    def best(self, hashes: np.ndarray, eligible, general: np.ndarray | None = None) -> tuple[float, int] | None:
         """The most similar eligible slot: (score, slot), or None (the index reads the shared terms
         of the one it joins: `StoryIndex._shared`).
 
-        `eligible(slots)` returns a boolean mask (the caller's window and identity checks).
+        `eligible(slots)` returns a boolean mask (the caller's window and identity checks);
+        `general`: the query's `general_255`, when computed already.
         """
         if not len(hashes):
             return None
@@ -586,11 +604,11 @@ class TermIndex:
         if len(slots) > MAX_CANDIDATES:
             top = np.argsort(-counts, kind="stable")[:MAX_CANDIDATES]
             slots = slots[top]
-        scores = self.scores(hashes, slots)
+        scores = self.scores(hashes, slots, general)
         best = int(np.argmax(scores))
         return float(scores[best]), int(slots[best])
 
-    def scores(self, hashes: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    def scores(self, hashes: np.ndarray, slots: np.ndarray, general: np.ndarray | None = None) -> np.ndarray:
         """`similarity(hashes, ., terms(slot))` for every slot at once: a fixed number of array
         operations for all candidates, not a handful per candidate."""
         held = [self.terms(s) for s in slots.tolist()]
@@ -608,7 +626,8 @@ class TermIndex:
         w_old = np.bincount(owner, weights, minlength=k)
         strong = np.bincount(owner, shared & ((kinds == _KIND["q"]) | (kinds == _KIND["f"])), minlength=k)
         figures_old = np.bincount(owner, kinds == _KIND["f"], minlength=k)
-        w_new = float(self.freq.weights(hashes, general_weights(hashes)).sum())
+        w_new = float(self.freq.weights(hashes, general_weights(hashes) if general is None
+                                        else general / 255.0).sum())
         damp = np.minimum(1.0, np.minimum(len(hashes), lens) / DAMP_TERMS)
         weak = strong < STRONG_SHARED
         if self.freq.docs < MIN_WINDOW_DOCS:          # rarity in the window unknown yet (`similarity`)
