@@ -396,14 +396,17 @@ def general_255(hashes: np.ndarray) -> np.ndarray:
     return np.round(general_weights(hashes) * 255.0).astype(np.uint8)
 
 
+def _rare_names(hashes: np.ndarray, general: np.ndarray) -> np.ndarray:
+    """Which terms are names rare in general language (`RARE_NAME`) and no place."""
+    return ((hashes & _KIND_BITS) == _KIND["w"]) & (general >= RARE_NAME) & ~np.isin(hashes, _place_hashes())
+
+
 def beyond_places(shared: np.ndarray, general: np.ndarray | None = None) -> np.ndarray:
     """Which shared terms say more than where and in what common words: numbers, quotes, and
     names rare in general language (`RARE_NAME`; `general`: their `general_weights`) that are
     no place."""
-    kind = shared & _KIND_BITS
     general = general_weights(shared) if general is None else general
-    rare_name = (general >= RARE_NAME) & ~np.isin(shared, _place_hashes())
-    return (kind != _KIND["w"]) | rare_name
+    return ((shared & _KIND_BITS) != _KIND["w"]) | _rare_names(shared, general)
 
 
 def general_known() -> bool:
@@ -480,11 +483,6 @@ def _count(hashes: np.ndarray, kind: str) -> int:
 
 def _figures(hashes: np.ndarray) -> int:
     return _count(hashes, "f")
-
-
-def _rare_names(hashes: np.ndarray, general: np.ndarray) -> np.ndarray:
-    """Which terms are names rare in general language (`RARE_NAME`) and no place."""
-    return ((hashes & _KIND_BITS) == _KIND["w"]) & (general >= RARE_NAME) & ~np.isin(hashes, _place_hashes())
 
 
 def _small_window_factor(new: np.ndarray, old: np.ndarray, shared: np.ndarray, old_general: np.ndarray) -> float:
@@ -626,8 +624,8 @@ class TermIndex:
         w_old = np.bincount(owner, weights, minlength=k)
         strong = np.bincount(owner, shared & ((kinds == _KIND["q"]) | (kinds == _KIND["f"])), minlength=k)
         figures_old = np.bincount(owner, kinds == _KIND["f"], minlength=k)
-        w_new = float(self.freq.weights(hashes, general_weights(hashes) if general is None
-                                        else general / 255.0).sum())
+        new_general = general_weights(hashes) if general is None else general / 255.0
+        w_new = float(self.freq.weights(hashes, new_general).sum())
         damp = np.minimum(1.0, np.minimum(len(hashes), lens) / DAMP_TERMS)
         weak = strong < STRONG_SHARED
         if self.freq.docs < MIN_WINDOW_DOCS:          # rarity in the window unknown yet (`similarity`)
@@ -641,7 +639,7 @@ class TermIndex:
         damp = damp * np.where(weak, WEAK_FACTOR, 1.0) * np.where(contradicted, CONTRADICTION_FACTOR, 1.0)
         if self.freq.docs < MIN_WINDOW_DOCS and general_known():     # `_small_window_factor`
             rare_every = _rare_names(every, self.freq.general(every))
-            rare_new = int(np.count_nonzero(_rare_names(hashes, general_weights(hashes))))
+            rare_new = int(np.count_nonzero(_rare_names(hashes, new_general)))
             rare_old = np.bincount(owner, rare_every, minlength=k)
             rare_shared = np.bincount(owner, rare_every & shared, minlength=k)
             names = (rare_shared == 0) & (np.minimum(rare_new, rare_old) >= NAME_CONTRADICTION)
