@@ -15,6 +15,10 @@ from typing import Any
 from monitor.models import Article, Entry, Match
 from monitor.store.base import StoreBase, entry_stamp, iso, now_utc
 
+# the columns of a new article's row, as `ArticleQueries._article_values` gives them
+_ARTICLE_COLUMNS = ("url, feed_url, guid, title, summary, text, author, published, language, source, "
+                    "feed_tags, text_source, created")
+_ARTICLE_MARKS = ",".join("?" * len(_ARTICLE_COLUMNS.split(",")))
 # An article's story_id and story_level in its INSERT (SQLite), as `save_story_signatures`' UPDATE
 # sets them after it: the story's first article's story id, else its id, else the row's own id;
 # 'first' when it heads its story (or that article's row is gone), else its level. The row's own
@@ -195,9 +199,8 @@ class ArticleQueries(StoreBase):
             if guard is not None and not self.db.execute(f"SELECT {guard}").fetchone()[0]:
                 return [None] * len(arts)
             rows = self._many_returning(
-                "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
-                "language, source, feed_tags, text_source, created, content_hash, story_id, story_level) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,{_STORY_COLUMNS}) RETURNING id",
+                f"INSERT OR IGNORE INTO articles ({_ARTICLE_COLUMNS}, content_hash, story_id, story_level) "
+                f"VALUES ({_ARTICLE_MARKS},?,{_STORY_COLUMNS}) RETURNING id",
                 [[*self._article_values(a, now), *_story_values(a.url, stories.get(a.url))] for a in arts])
         else:
             rows = self._insert_articles_later(arts, now, guard)()
@@ -205,15 +208,14 @@ class ArticleQueries(StoreBase):
 
     def _insert_articles_later(self, arts: Sequence[Article], now: str,
                                guard: str | None = None) -> Callable[[], list[list[tuple]]]:
-        values = "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)" if guard is None else \
-            f"SELECT ?,?,?,?,?,?,?,?,?,?,?,?,? WHERE {guard}"
+        values = f"VALUES ({_ARTICLE_MARKS})" if guard is None else f"SELECT {_ARTICLE_MARKS} WHERE {guard}"
         return self._many_returning_later(
-            "INSERT OR IGNORE INTO articles (url, feed_url, guid, title, summary, text, author, published, "
-            f"language, source, feed_tags, text_source, created) {values} RETURNING id",
+            f"INSERT OR IGNORE INTO articles ({_ARTICLE_COLUMNS}) {values} RETURNING id",
             [self._article_values(a, now) for a in arts])
 
     @staticmethod
     def _article_values(a: Article, now: str) -> list[Any]:
+        """An article's values in the order of `_ARTICLE_COLUMNS`."""
         return [a.url, a.feed_url, a.guid, a.title, a.summary, a.text, a.author, iso(a.published),
                 a.language, a.source, json.dumps(list(a.feed_tags)), a.text_source, now]
 
