@@ -360,7 +360,8 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
 
     .html/.htm are extracted like the daemon does; .txt: the first non-empty line is the
     title, the rest the text; .json: an object with title, text and optional summary, url,
-    language, feed_tags. Exit status 0 whether or not anything matched, 2 (errors on
+    language, feed_tags, published (a string: ISO 8601 or RFC 2822; matching ignores it,
+    `monitor stories` dates the file by it). Exit status 0 whether or not anything matched, 2 (errors on
     standard error) when the rules are invalid, 1 when an input could not be read.
 
     Example: monitor match --rules rules/ --json news/*.txt
