@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from match import corpus  # noqa: E402
-from match_names import farm_articles, names  # noqa: E402
+from match_names import cpu_of, farm_articles, names  # noqa: E402
 from watchlist import write_rules  # noqa: E402
 
 DRIVER = r'''
@@ -68,10 +68,6 @@ print(json.dumps([drv, cmd]))
 '''
 
 
-def _cpu(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
-
-
 def one(tree: Path, rules: Path, docs_json: Path, paths: list[str], passes: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", DRIVER, str(rules), str(docs_json), str(Path(paths[0]).parent),
@@ -88,7 +84,7 @@ def one(tree: Path, rules: Path, docs_json: Path, paths: list[str], passes: int)
         if k <= n:
             digest.update(line)
         if k % n == 0:
-            marks.append(_cpu(proc.pid))
+            marks.append(cpu_of(proc.pid))
     proc.wait()
     if proc.returncode or k != n * (passes + 1):
         raise SystemExit(f"{tree}: monitor match failed ({proc.returncode}, {k} lines)")
@@ -100,11 +96,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--code", type=Path, action="append", required=True, help="a tree (repeat)")
     ap.add_argument("--size", type=int, default=10_000)
-    ap.add_argument("--passes", type=int, default=4)
+    ap.add_argument("--passes", type=int, default=4,
+                    help="passes of each loop (at least 2: the first is the warm-up the medians leave out)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--farm-feeds", type=int, default=40)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "monitor-bench-names")
     args = ap.parse_args()
+    if args.passes < 2:
+        ap.error("--passes must be at least 2: the first pass is left out of the medians")
     data = names(args.cache)
     docs = [{"url": a.url, "title": a.title, "text": a.text} for a in corpus()] + farm_articles(args.farm_feeds)
     with tempfile.TemporaryDirectory(prefix="match-cli-") as tmp_s:

@@ -95,7 +95,7 @@ def run(cmd: list[str]) -> tuple[float, float, float, str]:
         return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out.read().decode()
 
 
-def _cpu_of(pid: int) -> float:
+def cpu_of(pid: int) -> float:
     """The process's CPU time in seconds, to the nanosecond (/proc/PID/schedstat: /proc/PID/stat
     counts 10 ms ticks, a twentieth of one pass of the 581 articles at 10,000 rules)."""
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
@@ -125,7 +125,7 @@ def cli(rules: Path, paths: list[str], line_buffered: bool = False, passes: int 
         if k <= n:
             lines.append(line)
         if k == 1 or k % n == 0:
-            marks.append(_cpu_of(proc.pid))
+            marks.append(cpu_of(proc.pid))
     _, status, ru = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) or k != (1 + passes) * n:
         raise SystemExit(f"monitor match failed with status {status}")
