@@ -45,6 +45,7 @@ class Extracted:
     author: str = ""
     date: str = ""              # ISO date as found on the page
     published: str = ""         # ISO timestamp of the page's own metadata on that date, else `date`
+                                # (only when asked: `extract(..., published=True)`)
     sitename: str = ""
     language: str = ""          # ISO 639-1, detected when the page does not say
     canonical_url: str = ""

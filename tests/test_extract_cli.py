@@ -44,6 +44,18 @@ def test_json_output_one_object_per_input_with_metadata():
     assert wsj["canonical_url"] == truth[WSJ]["url"]
 
 
+def test_publication_time_is_read_only_when_asked():
+    """The daemon's workers date an article by its feed item: their extraction does not look for the
+    page's publication time; the commands that date a file by it ask for it."""
+    import gzip
+    html = gzip.decompress((CORPUS / "html" / f"{WSJ}.html.gz").read_bytes())
+    url = "https://www.wsj.com/"
+    assert extract(html, url).published == ""
+    asked = extract(html, url, published=True)
+    assert asked.published == "2019-11-19T13:03:00+00:00"
+    assert asked.date == "2019-11-19"
+
+
 def test_plain_output_and_missing_file_exit_code(tmp_path):
     page = tmp_path / "a.html"
     page.write_text("<html lang='de'><head><title>Titel</title><link rel=canonical href='/x'></head><body>"

@@ -71,7 +71,7 @@ def extract_command(sources: tuple[str, ...], as_json: bool, page_url: str) -> N
             click.echo(f"{source}: {exc}", err=True)
             failed = True
             continue
-        ex = extract(html, url or page_url)
+        ex = extract(html, url or page_url, published=True)
         if as_json:
             click.echo(json.dumps(as_record(source, ex), ensure_ascii=False))
         else:

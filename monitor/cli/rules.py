@@ -97,7 +97,7 @@ def parse_published(value: str) -> datetime | None:
 
 def _from_html(html: str | bytes, url: str) -> Article:
     from monitor.extract.article import extract  # trafilatura is slow to import; only when needed
-    ex = extract(html, url)
+    ex = extract(html, url, published=True)
     return _article(url, ex.title, ex.text, language=ex.language, published=parse_published(ex.published))
 
 

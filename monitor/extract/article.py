@@ -74,19 +74,21 @@ MIN_PAGE_CHARS = 400
 FEED_LONGER_RATIO = 1.5
 
 
-def extract(html: str | bytes, url: str = "") -> Extracted:
-    """Text, title, author, date, site name, language and canonical URL of a page.
+def extract(html: str | bytes, url: str = "", published: bool = False) -> Extracted:
+    """Text, title, author, date, site name, language and canonical URL of a page; with
+    `published`, also its publication time (`published_time`: the commands that date a file
+    by it ask; the daemon dates an article by its feed item and does not pay for it).
 
     Empty, binary or unparseable input gives an empty `Extracted`; this never raises.
     """
     try:
-        return _extract(html, url)
+        return _extract(html, url, published)
     except Exception:  # a page must never take the pipeline down
         log.warning("extraction failed for %s", url or "<no url>", exc_info=True)
         return Extracted()
 
 
-def _extract(html: str | bytes, url: str) -> Extracted:
+def _extract(html: str | bytes, url: str, published: bool = False) -> Extracted:
     # imported here, not at the top: the daemon's main process and a worker that only parses
     # feeds and matches never load trafilatura and lxml (about 40 MB and half a second each)
     import trafilatura
@@ -116,7 +118,7 @@ def _extract(html: str | bytes, url: str) -> Extracted:
         title=(doc.title or "").strip(),
         author=(doc.author or "").strip(),
         date=doc.date or "",
-        published=published_time(tree, doc.date or ""),
+        published=published_time(tree, doc.date or "") if published else "",
         sitename=(doc.sitename or "").strip(),
         language=language,
         canonical_url=canonical,
