@@ -198,6 +198,7 @@ class _Parser:
     def __init__(self, query: str):
         self.query = query
         self.toks = lex(query)
+        self.ahead = [*self.toks, None]     # peek() without a bounds check (called ~40 times a query)
         self.i = 0
         self.depth = 0
 
@@ -208,7 +209,7 @@ class _Parser:
             raise QuerySyntaxError(f"nested more than {MAX_NESTING} levels deep (parentheses or NOT)", lx.offset)
 
     def peek(self) -> Lex | None:
-        return self.toks[self.i] if self.i < len(self.toks) else None
+        return self.ahead[self.i]
 
     def take(self) -> Lex:
         lx = self.toks[self.i]
