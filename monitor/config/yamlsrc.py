@@ -66,6 +66,7 @@ def _mark(obj: Pos, node: yaml.Node, file: str) -> Any:
     return obj
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
 SAFE_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
@@ -140,8 +141,18 @@ class _Builder:
         return value
 
     def _count(self, child: yaml.Node) -> tuple[Any, int]:
+        key = id(child)
+        if child.__class__ is yaml.ScalarNode and child.tag == _STR_TAG and key not in self.built:
+            # a string met for the first time (most of a rule file): what construct_object
+            # gives for it is node.value; built and sized as build() would, for any alias of it
+            value = PosStr(child.value)
+            value.file = self.file
+            mark = child.start_mark
+            value.line, value.col, value.style = mark.line + 1, mark.column + 1, child.style
+            self.built[key], self.size[key] = value, 1
+            return value, 1
         value = self.build(child)
-        return value, self.size[id(child)]
+        return value, self.size[key]
 
     def _construct(self, node: yaml.Node) -> tuple[Any, int]:
         file = self.file

@@ -61,8 +61,10 @@ _FIELD = re.compile(r"([A-Za-z_]+):")
 _NEAR = re.compile(r"O?NEAR(?:/(\S*))?$")
 _ENTITY = re.compile(r"@([a-z0-9_-]+)$")
 _LOWER_OPERATOR = re.compile(r"(?:and|or|not|near(?:/\w+)?)$", re.IGNORECASE)
-# a superset of the words lowercase_operators flags: and/or/not/near standing alone
-_MAYBE_LOWER = re.compile(r"(?<![^\s()\"{}])(?:and|or|not|near)(?=[\s()\"{}/]|$)", re.IGNORECASE)
+# a superset of the words lowercase_operators flags: and/or/not/near standing alone, in any
+# case but all upper (the operators themselves, in nearly every query, are no candidates)
+_MAYBE_LOWER = re.compile(r"(?<![^\s()\"{}])(?!(?-i:AND|OR|NOT|NEAR)(?=[\s()\"{}/]|$))"
+                          r"(?:and|or|not|near)(?=[\s()\"{}/]|$)", re.IGNORECASE)
 
 
 class Lex(NamedTuple):     # a tuple: made for every lexeme of every query, cheaply
@@ -109,7 +111,7 @@ _OPS = frozenset(("AND", "OR", "NOT"))
 def lowercase_operators(query: str) -> list[tuple[int, str]]:
     """(offset, word) for every and/or/not/near (any case but upper) standing between two
     operands, where it is matched as a word but was almost certainly meant as an operator."""
-    if not any(not m.group().isupper() for m in _MAYBE_LOWER.finditer(query)):
+    if _MAYBE_LOWER.search(query) is None:
         return []       # no such word at all (nearly every query): no second lexing
     try:
         toks = lex(query)
@@ -137,12 +139,20 @@ def _case(text: str) -> tuple[str, ...]:
 
 
 def make_term(lx: Lex) -> Term | Entity:
-    text, off = lx.value, lx.offset
-    if lx.kind == "phrase":
+    return _term(lx.value, lx.offset)
+
+
+@lru_cache(maxsize=1 << 17)
+def _term(text: str, off: int) -> Term | Entity:
+    """The leaf of one term lexeme: a phrase starts with '"', a {...} with '{', else a word.
+    Remembered: a leaf is immutable, and watch lists repeat the same context words at the
+    same offsets in thousands of rules (one shared object each, not a copy per rule)."""
+    first = text[:1]
+    if first == '"':
         if len(text) < 2 or not text.endswith('"'):
             raise QuerySyntaxError("unclosed quote", off)
         return _words(text[1:-1], text, off, case=False)
-    if lx.kind == "case":
+    if first == "{":
         if not text.endswith("}"):
             raise QuerySyntaxError("unclosed '{'", off)
         inner = text[1:-1].strip()
@@ -391,6 +401,199 @@ def _check_near_operand(node: object, offset: int, name: str = "NEAR") -> None:
                            "or parenthesised OR-groups of those", offset)
 
 
+# -- the fast path ---------------------------------------------------------------------
+# Loading 100,000 rules parses 100,000+ queries (issue 21). The parser above makes a call
+# per lexeme and several per operand; the one below lexes a whole query with one regex and
+# descends over flat lists, passing the position along. It builds the very same trees, but
+# knows no error message: at anything the parser above would refuse (or cannot lex), or
+# anything unusual (deep nesting), it gives up and the query is parsed again above, which
+# then reports the error with its offset. Equal trees, spans included, for every query it
+# accepts: tests/test_match_parse_fast.py (examples and a Hypothesis property).
+
+# field name, AND/OR/NOT, NEAR/ONEAR (the `op` words of lex()), other word, phrase or {...},
+# ( and ), anything else that is not a space (a stray '}', which lex() cannot lex either)
+_LEXEME = re.compile(r'([A-Za-z_]+):|(AND|OR|NOT)(?![^\s()"{}])|(O?NEAR(?:/[^\s()"{}]*)?)(?![^\s()"{}])'
+                     r'|([^\s()"{}]+)|("[^"]*"?|\{[^}]*\}?)|(\()|(\))|(\S)')
+_KIND = (None, "f", None, "NEAR", "t", "t", "(", ")", None)   # by group; None: the text (AND, OR, NOT)
+_STARTS = frozenset(("(", "t", "f", "NOT"))     # what starts an operand (starts_operand above)
+_SCOPES = frozenset(SCOPES)
+
+
+class _GiveUp(Exception):
+    """The fast path cannot build this query; the full parser takes it (and its error)."""
+
+
+@lru_cache(maxsize=256)
+def _near_form(value: str) -> tuple[int, str]:
+    return _proximity(Lex("op", value, 0))
+
+
+def _fast_lex(query: str) -> tuple[list[str], list[str], list[int], list[int]] | None:
+    """Kinds ( ) t f AND OR NOT NEAR (t: a term, f: a field), values, offsets, ends, as lex()
+    would give them; two sentinel kinds "" at the end. None for a stray '}'."""
+    found = list(_LEXEME.finditer(query))
+    groups = [m.lastindex for m in found]
+    if 8 in groups:
+        return None
+    values = [m[n] for m, n in zip(found, groups)]    # type: ignore[index]
+    kinds = [_KIND[n] or v for n, v in zip(groups, values)]   # type: ignore[index]
+    kinds += ("", "")
+    return kinds, values, [m.start() for m in found], [m.end() for m in found]
+
+
+def _fast_parse(query: str) -> object:
+    lexed = _fast_lex(query)
+    if lexed is None:
+        raise _GiveUp
+    kinds = lexed[0]
+    if len(kinds) == 2 or kinds.count("(") + kinds.count("NOT") > MAX_NESTING:
+        raise _GiveUp           # empty, or nested deeply enough to need the depth check
+    fast = _Fast(*lexed)
+    node, i = fast.or_(0)
+    if kinds[i] != "":
+        raise _GiveUp
+    return node
+
+
+class _Fast:
+    """The descent of the fast path: each level takes a position and gives (node, next position)."""
+
+    __slots__ = ("kinds", "values", "offs", "ends")
+
+    def __init__(self, kinds: list[str], values: list[str], offs: list[int], ends: list[int]):
+        self.kinds, self.values, self.offs, self.ends = kinds, values, offs, ends
+
+    def or_(self, i: int) -> tuple[object, int]:
+        first = i
+        node, i = self.and_(i)
+        kinds = self.kinds
+        if kinds[i] != "OR":
+            return node, i
+        parts = [node]
+        while kinds[i] == "OR":
+            i += 1
+            if kinds[i] not in _STARTS:
+                raise _GiveUp
+            node, i = self.and_(i)
+            parts.append(node)
+        return Or(tuple(parts), (self.offs[first], self.ends[i - 1])), i
+
+    def and_(self, i: int) -> tuple[object, int]:
+        first = i
+        node, i = self.near_(i)
+        kinds = self.kinds
+        k = kinds[i]
+        if k != "AND" and k not in _STARTS:
+            return node, i
+        parts = [node]
+        while True:
+            k = kinds[i]
+            if k == "AND":
+                i += 1
+                if kinds[i] not in _STARTS:
+                    raise _GiveUp
+            elif k not in _STARTS:
+                break
+            node, i = self.near_(i)
+            parts.append(node)
+        return And(tuple(parts), (self.offs[first], self.ends[i - 1])), i
+
+    def near_(self, i: int) -> tuple[object, int]:
+        first = i
+        left, i = self.not_(i)
+        kinds = self.kinds
+        while True:
+            k = kinds[i]
+            if k == "NEAR":
+                negated = False
+            elif k == "NOT" and kinds[i + 1] == "NEAR":
+                negated = True
+                i += 1
+            else:
+                return left, i
+            value = self.values[i]
+            ordered = value[0] == "O"
+            if negated and (ordered or not positive(left)):
+                raise _GiveUp
+            distance, unit = _near_form(value)
+            at = self.offs[i]
+            i += 1
+            if kinds[i] not in _STARTS:
+                raise _GiveUp
+            right, i = self.not_(i)
+            if not (_near_side(left) and _near_side(right)):
+                raise _GiveUp
+            span = (self.offs[first], self.ends[i - 1])
+            if negated:
+                left = NotNear(left, right, distance, at, span, unit)
+            else:
+                left = Near(left, right, distance, at, span, unit, ordered)
+
+    def not_(self, i: int) -> tuple[object, int]:
+        k = self.kinds[i]
+        if k == "t":
+            return _term(self.values[i], self.offs[i]), i + 1
+        if k == "NOT":
+            first = i
+            i += 1
+            if self.kinds[i] not in _STARTS:
+                raise _GiveUp
+            child, i = self.not_(i)
+            return Not(child, self.offs[first], (self.offs[first], self.ends[i - 1])), i
+        if k == "f":
+            first = i
+            if self.values[i] not in _SCOPES or self.kinds[i + 1] not in ("(", "t"):
+                raise _GiveUp
+            child, i = self.primary(i + 1)
+            return Scope(self.values[first], child, self.offs[first], (self.offs[first], self.ends[i - 1])), i
+        return self.primary(i)
+
+    def primary(self, i: int) -> tuple[object, int]:
+        kinds = self.kinds
+        k = kinds[i]
+        if k == "t":
+            return _term(self.values[i], self.offs[i]), i + 1
+        if k != "(" or kinds[i + 1] == ")":
+            raise _GiveUp
+        first = i
+        node, i = self.or_(i + 1)
+        if kinds[i] != ")":
+            raise _GiveUp
+        i += 1
+        span = (self.offs[first], self.ends[i - 1])   # a group's words include its parentheses: "(EU OR NATO)"
+        kind = type(node)
+        if kind is Or:
+            return Or(node.children, span, node.entity), i   # type: ignore[attr-defined]
+        if kind is And:
+            return And(node.children, span), i               # type: ignore[attr-defined]
+        if kind is Term:
+            return node, i
+        if kind is Entity:
+            raise _GiveUp       # the parser above fails on (@name) as it is
+        return replace(node, span=span), i  # type: ignore[type-var]
+
+
+def _near_side(node: object) -> bool:
+    """_check_near_operand above, as a test: a term, an entity, or an OR of those."""
+    kind = type(node)
+    if kind is Term or kind is Entity:
+        return True
+    return kind is Or and all(type(c) is Term or type(c) is Entity for c in node.children)  # type: ignore[attr-defined]
+
+
 def parse(query: str) -> object:
     """The AST of a query; raises QuerySyntaxError with the offset of the problem."""
+    try:
+        return _fast_parse(query)
+    except (_GiveUp, QuerySyntaxError, RecursionError):
+        return _Parser(query).parse()
+
+
+def forget_terms() -> None:
+    """Drop the remembered leaves (after a load: they would outlive a replaced rule set)."""
+    _term.cache_clear()
+
+
+def parse_full(query: str) -> object:
+    """parse() by the full parser alone (the reference of the fast path, for tests)."""
     return _Parser(query).parse()

@@ -188,6 +188,8 @@ class _Loader:
         """Replace @entity references by an OR of the entity's aliases (marked with its name).
         A node with no entity below it is returned itself, not rebuilt (most of a watch list's
         query trees: 395,000 `replace` calls at 100,000 rules before)."""
+        if node.__class__ is p.Term:
+            return node         # most nodes: a leaf, never changed (first, before the isinstance chain)
         if isinstance(node, p.Entity):
             if node.name not in self.entity_src:
                 hint = did_you_mean(node.name, self.entity_src)
@@ -200,6 +202,8 @@ class _Loader:
             child = self.resolve(node.child, value, what)
             return node if child is node.child else p.Not(child, node.offset, node.span)
         if isinstance(node, (p.And, p.Or)):
+            if all(c.__class__ is p.Term for c in node.children):
+                return node     # an OR of words (a context group): nothing to resolve below
             kids = tuple(self.resolve(c, value, what) for c in node.children)
             if all(map(operator.is_, kids, node.children)):
                 return node         # no entity below: the node itself (no copy of the tree)
@@ -412,6 +416,7 @@ def load_files(paths: list[Path], cache: LoadCache | None = None,
     entities = {name: tuple(str(a) for a in aliases) for name, (_, aliases) in loader.entity_src.items()}
     if cache is not None:
         cache.finish(paths)
+    p.forget_terms()        # the leaves shared within this load; the rules keep theirs
     return (tuple(rules), entities, sorted(loader.errors, key=_location_key),
             sorted(set(loader.warnings), key=_location_key))
 
