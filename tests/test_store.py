@@ -150,7 +150,7 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
             store.save_story_signatures([_story(a.url, a.url, n=i) for i, a in enumerate(old)])
             store.db.execute("DELETE FROM articles WHERE url IN ('https://a/3', 'https://a/4')")   # the top ids
             store.save_feed_items("https://f/1", [], [(article(2), [], [])], {})     # ignored: moves the sequence
-            batch = [article(n) for n in (10, 11, 2, 12, 13, 14, 15, 16)]
+            batch = [article(n) for n in (10, 11, 2, 12, 13, 14, 15, 16, 17)]
             stories = {s.article_key: s for s in [
                 _story("https://a/10", "https://a/10", n=10),                   # heads its story
                 _story("https://a/11", "https://a/10", n=11),                   # a copy of the one before it
@@ -158,6 +158,7 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
                 _story("https://a/13", "https://a/11", n=13),                   # keyed by a copy in the batch
                 _story("https://a/14", "https://a/3", n=14),                    # its story's head is gone
                 _story("https://a/16", "https://a/16", "related", n=16),        # itself, at another level
+                _story("https://a/17", "https://a/2", n=17),    # keyed by an earlier row of the batch stored before
                 _story("https://a/2", "https://a/10", n=2),                     # stored before: updated
             ]}                                                                  # a/15: no story (unmatched)
             with store.transaction(flat=True):      # without the guard's condition nothing is inserted
@@ -186,6 +187,7 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
     assert by_url["https://a/16"][2:4] == (by_url["https://a/16"][0], "first")
     assert by_url["https://a/15"][2:] == (None, None, None)
     assert by_url["https://a/2"][2:4] == (by_url["https://a/10"][0], "copy")
+    assert by_url["https://a/17"][2:4] == (by_url["https://a/2"][0], "copy")    # a/2's story as stored before
     if backend == "sqlite":
         assert by_url["https://a/10"][0] == 6       # past 4 and 3 (deleted) and the ignored insert's 5
         assert by_url["https://a/12"][0] == 9       # past a/2's ignored insert in the batch (8)
