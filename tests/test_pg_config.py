@@ -85,6 +85,10 @@ def test_shared_sql_is_rewritten_for_postgres_and_sqlite_only_forms_are_refused(
     assert to_postgres("INSERT OR IGNORE INTO m VALUES (?, ?)") == "INSERT INTO m VALUES (%s, %s) ON CONFLICT DO NOTHING"
     assert to_postgres("INSERT OR IGNORE INTO a (u) VALUES (?) RETURNING id") == \
         "INSERT INTO a (u) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id"
+    # a quoted literal before RETURNING: ON CONFLICT still goes right before it (it went in the literal's
+    # length too early)
+    assert to_postgres("INSERT OR IGNORE INTO a (u, v) SELECT ?, 'first here' WHERE x = 'yes' RETURNING id") == \
+        "INSERT INTO a (u, v) SELECT %s, 'first here' WHERE x = 'yes' ON CONFLICT DO NOTHING RETURNING id"
     assert to_postgres("SELECT 'it''s ? here' FROM t WHERE x = ?") == "SELECT 'it''s ? here' FROM t WHERE x = %s"
     for bad in ("PRAGMA table_info(x)", "SELECT changes()", "DELETE FROM t WHERE rowid IN (1)",
                 "UPDATE OR IGNORE t SET a = 1", "SELECT json_extract(s, '$.a') FROM t", "SELECT instr(a, 'b')"):

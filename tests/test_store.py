@@ -131,8 +131,8 @@ def _story(key: str, story: str, level: str = "copy", n: int = 0):
 
 
 def test_articles_written_with_their_stories_equal_inserted_then_updated(backend, tmp_path):
-    """A poll's articles carry their story columns in their INSERT where the backend does it (SQLite:
-    the rows are written once, not inserted then updated): the same rows as the UPDATE of
+    """A poll's articles carry their story columns in their INSERT (both backends: the rows are
+    written once, not inserted then updated): the same rows as the UPDATE of
     `save_story_signatures` after a plain insert gives, with stories headed in the batch, before it,
     by a row gone (pruned), by the article itself; an article whose insert is ignored (stored
     already) and one without a story; after the highest ids were deleted (AUTOINCREMENT) and after an
@@ -150,7 +150,7 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
             store.save_story_signatures([_story(a.url, a.url, n=i) for i, a in enumerate(old)])
             store.db.execute("DELETE FROM articles WHERE url IN ('https://a/3', 'https://a/4')")   # the top ids
             store.save_feed_items("https://f/1", [], [(article(2), [], [])], {})     # ignored: moves the sequence
-            batch = [article(n) for n in (10, 11, 2, 12, 13, 14, 15, 16)]
+            batch = [article(n) for n in (10, 11, 2, 12, 13, 14, 15, 16, 17)]
             stories = {s.article_key: s for s in [
                 _story("https://a/10", "https://a/10", n=10),                   # heads its story
                 _story("https://a/11", "https://a/10", n=11),                   # a copy of the one before it
@@ -158,6 +158,7 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
                 _story("https://a/13", "https://a/11", n=13),                   # keyed by a copy in the batch
                 _story("https://a/14", "https://a/3", n=14),                    # its story's head is gone
                 _story("https://a/16", "https://a/16", "related", n=16),        # itself, at another level
+                _story("https://a/17", "https://a/2", n=17),    # keyed by an earlier row of the batch stored before
                 _story("https://a/2", "https://a/10", n=2),                     # stored before: updated
             ]}                                                                  # a/15: no story (unmatched)
             with store.transaction(flat=True):      # without the guard's condition nothing is inserted
@@ -170,7 +171,7 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
                 written = store.story_rows(batch, ids, stories if merged else None)
                 store.save_story_signatures(list(stories.values()), rows_written=written)
             assert ids[2] is None and all(ids[:2] + ids[3:])
-            assert written == (set(stories) - {"https://a/2"} if merged and backend == "sqlite" else set())
+            assert written == (set(stories) - {"https://a/2"} if merged else set())
             got.append([tuple(r) for r in store.db.execute(f"SELECT {cols} FROM articles ORDER BY id").fetchall()])
             facets = store.db.execute("SELECT id, story FROM article_facets ORDER BY id").fetchall()
             assert [tuple(f) for f in facets] == [(r[0], r[2] or r[0]) for r in got[-1]]
@@ -186,6 +187,39 @@ def test_articles_written_with_their_stories_equal_inserted_then_updated(backend
     assert by_url["https://a/16"][2:4] == (by_url["https://a/16"][0], "first")
     assert by_url["https://a/15"][2:] == (None, None, None)
     assert by_url["https://a/2"][2:4] == (by_url["https://a/10"][0], "copy")
+    assert by_url["https://a/17"][2:4] == (by_url["https://a/2"][0], "copy")    # a/2's story as stored before
     if backend == "sqlite":
         assert by_url["https://a/10"][0] == 6       # past 4 and 3 (deleted) and the ignored insert's 5
         assert by_url["https://a/12"][0] == 9       # past a/2's ignored insert in the batch (8)
+
+
+def test_articles_with_their_stories_and_repeated_guids_or_urls_in_a_batch(state_target):
+    """The rows written once with their stories, with a GUID twice in the batch (two URLs: the entry
+    links the later article, as a plain insert does) and a URL twice (the second insert ignored, no
+    match for it); both articles of a story taken from each other in the batch, the head first."""
+    store = state_target.open()
+    store.sync_feeds([FeedSettings(url="https://f/1")])
+    twin = Article(url="https://a/31", feed_url="https://f/1", guid="g30", title="T31", text="body")
+    batch = [article(30), twin, article(30), article(32)]
+    stories = {s.article_key: s for s in [_story("https://a/30", "https://a/30", n=30),
+                                          _story("https://a/31", "https://a/30", n=31),
+                                          _story("https://a/32", "https://a/31", "related", n=32)]}
+    entries = [Entry("https://f/1", "g30", "https://a/30"), Entry("https://f/1", "g32", "https://a/32")]
+    match = Match("r", "high")
+    with store.transaction(flat=True):
+        ids = store.queue_articles(batch, "1" if store.dialect == "sqlite" else "true")(stories)
+        saved = store.save_feed_items("https://f/1", entries, [(a, [match], ["desk"]) for a in batch], {}, ids=ids)
+        written = store.story_rows(batch, ids, stories)
+        store.save_story_signatures(list(stories.values()), rows_written=written)
+    assert ids[2] is None and all(ids[:2] + ids[3:]) and saved == [ids[0], ids[1], ids[3]]
+    assert written == set(stories)
+    rows = {r[0]: tuple(r[1:]) for r in store.db.execute(
+        "SELECT url, id, story_id, story_level, content_hash FROM articles").fetchall()}
+    head = rows["https://a/30"][0]
+    assert rows == {"https://a/30": (head, head, "first", "fp30"), "https://a/31": (ids[1], head, "copy", "fp31"),
+                    "https://a/32": (ids[3], head, "related", "fp32")}
+    assert [tuple(r) for r in store.db.execute("SELECT guid, article_id FROM entries ORDER BY guid").fetchall()] \
+        == [("g30", ids[1]), ("g32", ids[3])]
+    assert store.db.execute("SELECT count(*) FROM matches").fetchone()[0] == 3
+    assert store.story_sources(head) and len(store.story_sources(head)) == 3
+    store.close()

@@ -160,8 +160,9 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
         assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (25, 25)
         assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (25,)
         assert store.db.execute("SELECT max(seq), count(bands) FROM story_signatures").fetchone() == (25, 25)
-        # as a poll saves: the articles' insert queued after the lock's query, both sent in one sync (the ids
-        # already read when it returns), the same statements (no feed row here), the entries linked
+        # as a poll saves: the lock's query with the articles' new ids taken (one sync), then, once the
+        # stories are decided, the articles' insert with their story columns (one statement), the entries
+        # linked, no UPDATE of the rows after (no feed row here either)
         sent.clear()
         arts = [Article(url=f"https://a/q-{i}", feed_url="https://f/1", guid=f"gq-{i}", title=f"T{i}",
                         text=_text(9000 + i)) for i in range(3)] + [
@@ -170,13 +171,21 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
         queued: list = []
         with store.transaction(flat=True):
             assert w.begin_stories(store, ix, then=lambda guard: queued.append(store.queue_articles(arts, guard)))
-            assert store._pipe is None          # the lock's query synced the pipeline: the ids are in
-            got = queued[0]()
+            assert store._pipe is None          # the lock's query synced the pipeline
             stories = [ix.assign(a.url, a.title, a.text, NOW, NOW) for a in arts[:3]]
+            by_key = {s.article_key: s for s in stories}
+            got = queued[0](by_key)
             store.save_feed_items("https://f/1", entries, [(a, [Match("r")], ["desk"]) for a in arts], {}, ids=got)
-            store.save_story_signatures(stories, seq_base=storyindex.seq_base(w, store))
-        assert len(sent) == 7 and "pg_try_ad" in sent[0] and sent[1].startswith("_many_returning_later INSERT"), sent
+            written = store.story_rows(arts, got, by_key)
+            store.save_story_signatures(stories, seq_base=storyindex.seq_base(w, store), rows_written=written)
+        assert len(sent) == 7 and "pg_try_ad" in sent[0] and sent[1].startswith("_many_returning_later SELECT nextval") \
+            and sent[2].startswith("_many_returning_later INSERT") and not any("UPDATE" in s for s in sent), sent
         assert got[3] is None and all(got[:3])          # the stored URL's insert was ignored
+        assert written == {a.url for a in arts[:3]}
+        rows = store.db.execute("SELECT url, story_id, id, story_level, content_hash FROM articles "
+                                "WHERE url LIKE 'https://a/q-%' ORDER BY id").fetchall()
+        assert [(r[0], r[1] == r[2], r[3], r[4]) for r in rows] == \
+            [(s.article_key, True, "first", s.fingerprint) for s in stories]    # three new stories, heads
         assert store.db.execute("SELECT count(*), count(article_id) FROM entries").fetchone() == (29, 28)
         assert store.db.execute("SELECT count(*) FROM outbox").fetchone() == (28,)
         with pytest.raises(ValueError, match="ids for"):
@@ -187,13 +196,15 @@ def test_a_feeds_save_is_eight_statements_on_postgresql_whatever_its_size(pg_url
 
 
 def test_a_worker_that_finds_the_story_lock_busy_inserts_no_article(pg_url):
-    """The articles' insert rides the lock's round trip, guarded by the lock: a worker that finds it
-    held by another inserts nothing (no rows written and rolled back at every retry)."""
+    """The articles' insert (with their story columns, or plain) is guarded by the story lock: a worker
+    that finds it held by another inserts nothing (no rows written and rolled back at every retry)."""
     from monitor.models import Article
     from monitor.store.postgres import PgStore
     holder, other = PgStore(pg_url), PgStore(pg_url)
     arts = [Article(url=f"https://a/busy-{i}", feed_url="https://f/1", guid=f"gb-{i}", title="T", text=_text(i))
             for i in range(3)]
+    ix = StoryIndex()
+    stories = {s.article_key: s for s in (ix.assign(a.url, a.title, a.text, NOW, NOW) for a in arts)}
     try:
         with holder.transaction(flat=True):
             assert Worker("h").begin_stories(holder, StoryIndex())
@@ -203,13 +214,15 @@ def test_a_worker_that_finds_the_story_lock_busy_inserts_no_article(pg_url):
                     assert not Worker("o").begin_stories(
                         other, StoryIndex(), then=lambda guard: queued.append(other.queue_articles(arts, guard)))
                     assert queued[0]() == [None, None, None]        # the guard held nothing back in: no row
+                    assert queued[0](stories) == [None, None, None]     # ... nor with the story columns
                     raise RuntimeError("roll back, as the poll does")
         queued.clear()
         with other.transaction(flat=True):         # the lock free again: the same call inserts them
             assert Worker("o").begin_stories(
                 other, StoryIndex(), then=lambda guard: queued.append(other.queue_articles(arts, guard)))
-            assert all(queued[0]())
-        assert other.db.execute("SELECT count(*) FROM articles WHERE url LIKE 'https://a/busy-%'").fetchone() == (3,)
+            assert all(queued[0](stories))
+        assert other.db.execute("SELECT count(*), count(story_id) FROM articles WHERE url LIKE 'https://a/busy-%'"
+                                ).fetchone() == (3, 3)
     finally:
         holder.close()
         other.close()

@@ -36,6 +36,11 @@ _STORY_COLUMNS = (
     "THEN 'first' ELSE ? END")
 
 
+# PostgreSQL: the story id a new row takes from a row stored before the statement (the one statement
+# inserting the batch does not see its own rows: `ArticleQueries._pg_story_id` follows those itself)
+_PG_STORED_STORY = "(SELECT COALESCE(s.story_id, s.id) FROM articles s WHERE s.url = ?)"
+
+
 def _story_values(url: str, story: Any) -> list[Any]:
     """content_hash and `_STORY_COLUMNS`' parameters of one article (all NULL: no story decided)."""
     if story is None:
@@ -114,25 +119,39 @@ class ArticleQueries(StoreBase):
     def queue_articles(self, arts: Sequence[Article], guard: str | None = None,
                        ) -> Callable[..., list[int | None]]:
         """Inside a unit of work: the articles inserted, their ids read later (the returned function,
-        `ids(stories=None)`: each one's new id, or None where its URL was stored already). PostgreSQL
-        queues the insert now in the unit's pipeline, sent with the next statement whose result is read
-        (a poll's story lock and catch-up: one round trip for both, not two). SQLite has no round trip
-        to share: it inserts when the ids are asked, after the batch's stories are decided, and writes
-        each row with its story columns (`stories`: article key -> `StoryAssignment`), so the row is
-        written once, not inserted and then updated by `save_story_signatures` (give it those keys:
-        `story_rows`). `guard`: an SQL condition (the story lock held, store/storyindex.py) without
+        `ids(stories=None)`: each one's new id, or None where its URL was stored already). Both backends
+        insert when the ids are asked, after the batch's stories are decided, and write each row with its
+        story columns (`stories`: article key -> `StoryAssignment`), so the row is written once, not
+        inserted and then updated by `save_story_signatures` (give it those keys: `story_rows`; a row
+        whose insert was ignored, its URL stored meanwhile, is still updated there). PostgreSQL takes
+        the rows' ids from the table's sequence now (queued, sent with the story lock's query: no round
+        trip of its own) and inserts the batch as one statement when the ids are asked (one round trip;
+        the insert used to ride the lock's round trip, plain, and be updated after: bench/pg_story_update.py).
+        `guard`: an SQL condition (the story lock held, store/storyindex.py) without
         which nothing is inserted. Give the ids to `save_feed_items(ids=...)`."""
         now = iso(now_utc())
-        if not self.dialect.postgres:
+        if not self.dialect.postgres or not arts:
             return lambda stories=None: self._insert_articles(arts, now, guard, stories)
-        rows = self._insert_articles_later(arts, now, guard)
-        return lambda stories=None: [r[0][0] if r else None for r in rows()]
+        # PostgreSQL: the rows' ids taken now, under the guard, in the story lock's round trip, so that
+        # one statement can write the batch with each row's story id (a story's head in the batch: its
+        # new id) once the stories are decided
+        taken = self._many_returning_later(
+            "SELECT nextval(pg_get_serial_sequence('articles', 'id')) FROM generate_series(1, ?)"
+            + (f" WHERE {guard}" if guard else ""), [[len(arts)]])
+
+        def ids(stories: Mapping[str, Any] | None = None) -> list[int | None]:
+            got = taken()
+            new = [r[0] for r in got[0]] if got else []
+            if len(new) != len(arts):       # the guard false: nothing inserted
+                return [None] * len(arts)
+            return self._insert_with_ids(arts, new, now, stories or {})
+        return ids
 
     def story_rows(self, arts: Sequence[Article], ids: Sequence[int | None],
                    stories: Mapping[str, Any] | None) -> set[str]:
         """The keys of the articles whose new rows `queue_articles`' ids(stories) wrote with their
-        story columns (SQLite; PostgreSQL: none): `save_story_signatures(rows_written=...)`."""
-        if self.dialect.postgres or not stories:
+        story columns: `save_story_signatures(rows_written=...)`."""
+        if not stories:
             return set()
         return {a.url for a, art_id in zip(arts, ids) if art_id is not None and a.url in stories}
 
@@ -192,7 +211,7 @@ class ArticleQueries(StoreBase):
     def _insert_articles(self, arts: Sequence[Article], now: str, guard: str | None = None,
                          stories: Mapping[str, Any] | None = None) -> list[int | None]:
         """Each new article's id, or None where its URL is stored already (that insert is ignored).
-        `stories` (SQLite only): the rows carry their story columns (`_STORY_COLUMNS`)."""
+        `stories` (SQLite; PostgreSQL: `_insert_with_ids`): the rows carry their story columns (`_STORY_COLUMNS`)."""
         if stories:
             # the guard asked once (SQLite: nothing moves the lock inside the transaction), the rows as VALUES
             # (an INSERT ... SELECT reading its own table may go through a temporary table: measured slower)
@@ -205,6 +224,58 @@ class ArticleQueries(StoreBase):
         else:
             rows = self._insert_articles_later(arts, now, guard)()
         return [r[0][0] if r else None for r in rows]
+
+    def _insert_with_ids(self, arts: Sequence[Article], new: Sequence[int], now: str,
+                         stories: Mapping[str, Any]) -> list[int | None]:
+        """PostgreSQL: the batch in one statement, each row with the id taken for it (`new`, in order) and
+        its story columns as `save_story_signatures`' UPDATE sets them (SQLite's `_STORY_COLUMNS`: a row
+        stored before, else an earlier row of the batch, else the row itself heads its story); each
+        new id, or None where the URL was stored (the row's insert ignored)."""
+        first: dict[str, int] = {}
+        for i, a in enumerate(arts):
+            first.setdefault(a.url, i)
+        marks = ",".join("?" * (len(_ARTICLE_COLUMNS.split(",")) + 2))      # id, the columns, content_hash
+        rows, params = [], []
+        for i, a in enumerate(arts):
+            story = stories.get(a.url)
+            params += [new[i], *self._article_values(a, now), story.fingerprint if story else None]
+            if story is None:
+                rows.append(f"({marks},NULL,NULL)")
+                continue
+            sql, values = self._pg_story_id(arts, new, stories, first, i)
+            params += values
+            key = story.story_key
+            if key == a.url or first.get(key, i) < i:       # itself, or an earlier row of the batch: known
+                rows.append(f"({marks},{sql},?)")
+                params.append("first" if key == a.url else getattr(story, "level", "copy"))
+            else:
+                rows.append(f"({marks},{sql},CASE WHEN EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
+                            "THEN ? ELSE 'first' END)")
+                params += [key, getattr(story, "level", "copy")]
+        got = self._many_returning(
+            f"INSERT OR IGNORE INTO articles (id, {_ARTICLE_COLUMNS}, content_hash, story_id, story_level) "
+            f"VALUES {','.join(rows)} RETURNING id", [params])
+        inserted = {r[0] for r in got[0]} if got else set()
+        return [art_id if art_id in inserted else None for art_id in new]
+
+    @staticmethod
+    def _pg_story_id(arts: Sequence[Article], new: Sequence[int], stories: Mapping[str, Any],
+                     first: Mapping[str, int], i: int) -> tuple[str, list[Any]]:
+        """The SQL (and its parameters) of the story id row `i` of the batch is inserted with: its
+        story's row as stored before the statement, else, when the story key is an earlier row of
+        the batch, the story id that row is inserted with (followed the same way), else the row's own
+        new id (it heads its story)."""
+        key = stories[arts[i].url].story_key
+        if key == arts[i].url:
+            return "CAST(? AS BIGINT)", [new[i]]
+        at = first.get(key, i)
+        if at < i:
+            if arts[at].url in stories:
+                inner, values = ArticleQueries._pg_story_id(arts, new, stories, first, at)
+            else:
+                inner, values = "CAST(? AS BIGINT)", [new[at]]
+            return f"COALESCE({_PG_STORED_STORY}, {inner})", [key, *values]
+        return f"COALESCE({_PG_STORED_STORY}, CAST(? AS BIGINT))", [key, new[i]]
 
     def _insert_articles_later(self, arts: Sequence[Article], now: str,
                                guard: str | None = None) -> Callable[[], list[list[tuple]]]:

@@ -47,8 +47,9 @@ def _placeholders(sql: str) -> str:
 
 
 def _unquoted(sql: str) -> str:
-    """The text with quoted literals blanked, for keyword checks that must not look inside strings."""
-    return re.sub(r"'[^']*'", "''", sql)
+    """The text with quoted literals blanked, for keyword checks that must not look inside strings
+    (the same length: a position found in it is the same in the text)."""
+    return re.sub(r"'[^']*'", lambda m: "'" + " " * (len(m.group(0)) - 2) + "'", sql)
 
 
 @lru_cache(maxsize=2048)

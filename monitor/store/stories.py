@@ -49,14 +49,16 @@ class StoryQueries(StoreBase):
                   base + i if numbered else None] + ([list(getattr(a, "bands", ())) or None] if bands else [])
                  for i, a in enumerate(batch, start=1)])
             # the first article of a story (or one whose story's first row is gone) is 'first'
-            self._many(
-                "UPDATE articles SET content_hash = ?, story_id = COALESCE("
-                "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
-                "(SELECT s.id FROM articles s WHERE s.url = ?), id), "
-                "story_level = CASE WHEN url = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
-                "THEN 'first' ELSE ? END WHERE url = ?",
-                [[a.fingerprint, a.story_key, a.story_key, a.story_key, a.story_key, getattr(a, "level", "copy"),
-                  a.article_key] for a in batch if a.article_key not in rows_written])
+            updated = [a for a in batch if a.article_key not in rows_written]
+            if updated:
+                self._many(
+                    "UPDATE articles SET content_hash = ?, story_id = COALESCE("
+                    "(SELECT s.story_id FROM articles s WHERE s.url = ?), "
+                    "(SELECT s.id FROM articles s WHERE s.url = ?), id), "
+                    "story_level = CASE WHEN url = ? OR NOT EXISTS (SELECT 1 FROM articles s WHERE s.url = ?) "
+                    "THEN 'first' ELSE ? END WHERE url = ?",
+                    [[a.fingerprint, a.story_key, a.story_key, a.story_key, a.story_key, getattr(a, "level", "copy"),
+                      a.article_key] for a in updated])
         return base + len(batch) if numbered else None
 
     def story_signatures(self, since: datetime) -> list[dict]:
