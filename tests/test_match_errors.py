@@ -28,6 +28,8 @@ CASES = [
     (one_rule("Kallas OR Rutte)"), 3, 28, "unmatched ')'"),
     (one_rule('Kallas "Kaja'), 3, 20, "unclosed quote"),
     (one_rule("Kallas {SAFE"), 3, 20, "unclosed '{'"),
+    (one_rule("Kallas }"), 3, 20, "unmatched '}'"),
+    (one_rule("Kallas SAFE}"), 3, 24, "unmatched '}'"),
     (one_rule("Kallas AND"), 3, 20, "AND needs an operand"),
     (one_rule("OR Kallas"), 3, 13, "OR needs an operand on its left"),
     (one_rule("Kallas OR OR Rutte"), 3, 23, "OR needs an operand"),
@@ -115,3 +117,10 @@ def test_valid_set_loads(tmp_path):
     rs = load_rules(tmp_path)
     assert [r.id for r in rs.rules] == ["k"]
     assert rs.entities == {"kallas": ('"Kaja Kallas"',)}
+
+
+def test_entity_in_parentheses_loads_and_matches(tmp_path):
+    (tmp_path / "ok.yaml").write_text(
+        "entities:\n  kallas: ['\"Kaja Kallas\"']\nrules:\n  - id: k\n    query: '(@kallas) AND (Rutte)'\n")
+    rs = load_rules(tmp_path)
+    assert [r.id for r in rs.rules] == ["k"]

@@ -97,3 +97,15 @@ def test_fast_path_agrees_on_random_queries():
         assert outcome(p.parse, query) == outcome(p.parse_full, query)
 
     check()
+
+
+@pytest.mark.parametrize("query", WATCH_LIST + ODD)
+def test_no_query_crashes_the_parser(query):
+    # a query is a tree or a QuerySyntaxError with its offset, never an AssertionError from
+    # the lexer ("a }") or a TypeError from a group around an entity ("(@foo)")
+    assert outcome(p.parse_full, query)[0] != "crash"
+
+
+def test_an_entity_in_parentheses_is_the_entity():
+    assert repr(p.parse("(@foo)")) == repr(p.Entity("foo", 1))
+    assert outcome(p.parse, "a }") == ("error", "unmatched '}'", 2)

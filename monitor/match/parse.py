@@ -56,6 +56,7 @@ _TOKEN = re.compile(r"""
   | (?P<phrase>"[^"]*"?)
   | (?P<case>\{[^}]*\}?)
   | (?P<word>[^\s()"{}]+)
+  | (?P<rbrace>\})
 """, re.VERBOSE)
 _FIELD = re.compile(r"([A-Za-z_]+):")
 _NEAR = re.compile(r"O?NEAR(?:/(\S*))?$")
@@ -91,6 +92,8 @@ def lex(query: str) -> list[Lex]:
         if kind == "ws":
             pos = after
             continue
+        if kind == "rbrace":
+            raise QuerySyntaxError("unmatched '}'", pos)
         text = m.group()
         if kind == "word":
             fm = field_match(query, pos)
@@ -361,7 +364,9 @@ class _Parser:
                 raise QuerySyntaxError("unclosed '('", lx.offset)
             self.take()
             # a group's words include its parentheses: "(EU OR NATO)"
-            return node if isinstance(node, Term) else replace(node, span=self.span_from(first))  # type: ignore[type-var]
+            if isinstance(node, (Term, Entity)):
+                return node     # a word's or an entity's span is its own: "(@eu)" is "@eu"
+            return replace(node, span=self.span_from(first))  # type: ignore[type-var]
         if lx.kind == "rparen":
             raise QuerySyntaxError("unmatched ')'", lx.offset)
         if lx.kind == "op":
@@ -566,10 +571,8 @@ class _Fast:
             return Or(node.children, span, node.entity), i   # type: ignore[attr-defined]
         if kind is And:
             return And(node.children, span), i               # type: ignore[attr-defined]
-        if kind is Term:
+        if kind is Term or kind is Entity:
             return node, i
-        if kind is Entity:
-            raise _GiveUp       # the parser above fails on (@name) as it is
         return replace(node, span=span), i  # type: ignore[type-var]
 
 
