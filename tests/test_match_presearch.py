@@ -212,3 +212,30 @@ def test_matches_are_built_as_their_dataclasses_would_build_them(tmp_path):
     for m in got:
         assert m == again(m) and hash(m) == hash(again(m)) and repr(m) == repr(again(m))
     assert any(w.sides for m in got for w in m.why)      # a Why with sides was built too
+
+
+def test_case_forms_of_common_words_agree_with_the_reference(tmp_path):
+    """The case check passes over an occurrence by its first character (evaluate._case_forms)
+    only when that character is ASCII and starts none of the key's forms: lower-case common
+    words that are surnames, forms that differ only after the first letter, accented and
+    non-ASCII first letters, a form starting with a digit, and fields whose folding changes
+    their length (ß, ½: no first-letter test there) give the reference's matches."""
+    from monitor.match import load_rules
+    from tests.test_match_reference import fast, reference
+    rules = [{"query": "{Will}"}, {"query": "{WILL} OR {New}"}, {"query": "{Ángel} AND said"},
+             {"query": "{eBay}"}, {"query": "{Straße}"}, {"query": "{3M} OR {Émile}"},
+             {"query": "{Will} NEAR/5 said"}]
+    rs = load_rules(_write(tmp_path, rules))
+    texts = ["will you say it, Will said; WILL wILL will",
+             "the new New york: new, NEW, nEw", "Angel ángel Ángel angel said",
+             "ebay Ebay eBay EBAY", "strasse Straße STRASSE straße ½ Will will",
+             "3m 3M émile Emile Émile", "Éwill will", ""]
+    fired = set()
+    for i, text in enumerate(texts):
+        doc = Article(url="u", feed_url="f", guid=str(i), title=texts[i - 1], text=text)
+        got = fast(rs, doc)
+        assert got == reference(rs, doc)
+        fired.update(m.rule for m in rs.match(doc))
+    assert fired == {f"r{i}" for i in range(len(rules))}     # not vacuous: every rule fired
+    lower = Article(url="u", feed_url="f", guid="x", title="", text="you will see what you can do")
+    assert rs.match(lower) == []

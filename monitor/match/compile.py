@@ -53,7 +53,9 @@ class Index:
         self.keys: dict[str, tuple[int, int, int]] = {}        # key -> (length, first, last token shift)
         self.case: dict[str, tuple[tuple[str, p.Term], ...]] = {}   # plain key -> (pkey, a term) of its case forms
         self.inner: frozenset[str] = frozenset()               # *infix* keys: deduplicated per token
-        self.case_split: dict[str, tuple[dict[str, str], tuple[tuple[str, p.Term], ...]]] = {}
+        # plain key -> (single-token forms by case token, the other forms, the first characters
+        # of the single forms' case tokens, or None when one is empty): see evaluate._case_forms
+        self.case_split: dict[str, tuple[dict[str, str], tuple[tuple[str, p.Term], ...], frozenset[str] | None]] = {}
         self.refs: dict[str, int] = {}                         # key or pkey -> terms using it (for removal)
         self.by_key: dict[str, frozenset[int]] = {}            # pkey -> plans anchored on it
         self.always: frozenset[int] = frozenset()              # plans without anchors
@@ -93,7 +95,8 @@ class Index:
         by their case token, and the others."""
         self.case[key] = forms
         single = {(t.case or ('',))[0]: pk for pk, t in forms if _one_token(t)}
-        self.case_split[key] = (single, tuple((pk, t) for pk, t in forms if not _one_token(t)))
+        firsts = None if "" in single else frozenset(c[0] for c in single)
+        self.case_split[key] = (single, tuple((pk, t) for pk, t in forms if not _one_token(t)), firsts)
 
     def _unuse(self, term: p.Term) -> None:
         key, pkey = term.key, term.pkey

@@ -59,6 +59,8 @@ def scan(index: Index, fields: list[FieldIndex]) -> dict[str, list[Occ]]:
     or (for a longer key ending later) backwards, in C."""
     occ: dict[str, list[Occ]] = {}
     for fi, fx in enumerate(fields):
+        if len(fx.joined) == 2:
+            continue        # no tokens (an empty summary): no key, which has at least one, is in it
         data = None
         for auto in index.automata:            # the base automaton, then the small delta one
             if type(auto) is RsAutomaton:
@@ -119,15 +121,31 @@ def _scan_py(auto: Any, joined: str, fi: int, occ: dict[str, list[Occ]]) -> None
 def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]]) -> None:
     """The occurrences of each case-sensitive form, from those of its plain key: for forms of
     whole single tokens (`{Kallas}`, the common case) each occurrence's case token is read
-    once and looked up; other forms are checked one by one."""
+    once and looked up; other forms are checked one by one.
+
+    Most occurrences of a single-token form's key are of a common word in lower case (` you `,
+    ` will `, ` new ` are surnames too): an occurrence whose first original character is ASCII
+    and is not the first character of any of the key's forms is passed over without reading
+    its case token (FieldIndex.first_chars; for ASCII, the case token starts with that very
+    character, so it could not be one of the forms)."""
     tokens = [fx.case_token for fx in fields]
+    heads: list[Any] = [None, None, None]      # per field: (text, token starts), or () (resized)
     for key in index.case.keys() & occ.keys():
         plain = occ[key]
-        single, other = index.case_split[key]
+        single, other, firsts = index.case_split[key]
         if single:
             get = single.get
             for o in plain:
-                pkey = get(tokens[o[0]](o[1]))
+                f = o[0]
+                if firsts is not None:
+                    head = heads[f]
+                    if head is None:
+                        head = heads[f] = fields[f].first_chars()
+                    if head:
+                        c = head[0][head[1][o[1]]]
+                        if c < "\x80" and c not in firsts:
+                            continue
+                pkey = get(tokens[f](o[1]))
                 if pkey is not None:
                     found = occ.get(pkey)
                     if found is None:

@@ -386,6 +386,17 @@ class FieldIndex:
         next_idx = idx[k] if k < len(idx) else len(self.text)
         return prev_idx + 1 + min(max(x - prev_cum, 0), next_idx - prev_idx - 1)
 
+    def first_chars(self) -> tuple[str, list[int]] | tuple[()]:
+        """(the text, each token's start in it) when every character folded to exactly one
+        (token k then starts with text[starts[k]], the first character of case_token(k) when
+        it is ASCII), else (): for a quick case check of many occurrences (evaluate.py)."""
+        if self._resized:
+            return ()
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = _token_starts(self._folded)
+        return self.text, starts
+
     def case_token(self, k: int) -> str:
         """Token k with its original case (diacritics removed), for `{...}` terms: the case
         tokens of its original characters (one token, else "")."""
