@@ -129,7 +129,7 @@ def _case_forms(index: Index, fields: list[FieldIndex], occ: dict[str, list[Occ]
     its case token (FieldIndex.first_chars; for ASCII, the case token starts with that very
     character, so it could not be one of the forms)."""
     tokens = [fx.case_token for fx in fields]
-    heads: list[Any] = [None, None, None]      # per field: (text, token starts), or () (resized)
+    heads: list[Any] = [None] * len(fields)   # per field: (text, token starts), or () (resized)
     for key in index.case.keys() & occ.keys():
         plain = occ[key]
         single, other, firsts = index.case_split[key]

@@ -398,9 +398,7 @@ def _proximity(lx: Lex) -> tuple[int, str]:
 
 
 def _check_near_operand(node: object, offset: int, name: str = "NEAR") -> None:
-    if isinstance(node, (Term, Entity)):
-        return
-    if isinstance(node, Or) and all(isinstance(c, (Term, Entity)) for c in node.children):
+    if _near_side(node):
         return
     raise QuerySyntaxError(f"{name} can only join words, phrases, prefixes, {{...}}, @entities "
                            "or parenthesised OR-groups of those", offset)
@@ -416,7 +414,7 @@ def _check_near_operand(node: object, offset: int, name: str = "NEAR") -> None:
 # accepts: tests/test_match_parse_fast.py (examples and a Hypothesis property).
 
 # field name, AND/OR/NOT, NEAR/ONEAR (the `op` words of lex()), other word, phrase or {...},
-# ( and ), anything else that is not a space (a stray '}', which lex() cannot lex either)
+# ( and ), anything else that is not a space (a stray '}', an error lex() reports)
 _LEXEME = re.compile(r'([A-Za-z_]+):|(AND|OR|NOT)(?![^\s()"{}])|(O?NEAR(?:/[^\s()"{}]*)?)(?![^\s()"{}])'
                      r'|([^\s()"{}]+)|("[^"]*"?|\{[^}]*\}?)|(\()|(\))|(\S)')
 _KIND = (None, "f", None, "NEAR", "t", "t", "(", ")", None)   # by group; None: the text (AND, OR, NOT)
@@ -577,7 +575,7 @@ class _Fast:
 
 
 def _near_side(node: object) -> bool:
-    """_check_near_operand above, as a test: a term, an entity, or an OR of those."""
+    """What NEAR may join (both parsers): a term, an entity, or an OR of those."""
     kind = type(node)
     if kind is Term or kind is Entity:
         return True
