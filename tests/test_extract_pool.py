@@ -93,3 +93,38 @@ def test_call_runs_any_module_function_and_passes_its_errors_back():
             pass
         else:
             raise AssertionError("a parse error must reach the caller")
+
+
+def sleep_then_name(seconds: float, name: str) -> str:
+    time.sleep(seconds)
+    return name
+
+
+def test_units_waiting_for_a_worker_go_earliest_deadline_first():
+    """With the one worker busy, queued units start by their job's deadline, not by arrival; a unit
+    given without a deadline waits by the time it was given (ahead of deadlines later than that)."""
+    from monitor.extract.pool import by_deadline
+
+    async def run() -> list[str]:
+        started: list[str] = []
+        with ExtractorPool(workers=1) as pool:
+            await pool.call(sleep_then_name, 0, "warm")     # the worker exists: the next call holds it
+
+            async def unit(name: str, deadline: float | None) -> None:
+                if deadline is None:
+                    started.append(await pool.call(sleep_then_name, 0, name))
+                    return
+                with by_deadline(deadline):
+                    started.append(await pool.call(sleep_then_name, 0, name))
+            now = time.monotonic()
+            busy = asyncio.ensure_future(pool.call(sleep_then_name, 0.5, "busy"))
+            await asyncio.sleep(0.1)
+            late = asyncio.ensure_future(unit("late", now + 60))
+            await asyncio.sleep(0.02)
+            early = asyncio.ensure_future(unit("early", now + 30))
+            await asyncio.sleep(0.02)
+            plain = asyncio.ensure_future(unit("plain", None))      # waits by now (< now + 30)
+            await asyncio.gather(busy, late, early, plain)
+        return started
+
+    assert asyncio.run(run()) == ["plain", "early", "late"]

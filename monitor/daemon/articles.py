@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from monitor import metrics
 from monitor.daemon.analysis import parse_and_key
 from monitor.errors import FeedParseError, FetchError
+from monitor.extract import pool
 from monitor.extract.article import MAX_TITLE_CHARS, article_text, clip, extract
 from monitor.extract.pool import WorkerFailed
 from monitor.ingest.fetch import FetchResult
@@ -80,7 +81,10 @@ async def parse(deps: Deps, result: FetchResult, feed_url: str) -> tuple[ParsedF
     if deps.extractor is None:
         return await asyncio.to_thread(parse_and_key, *args)
     try:
-        return await deps.extractor.call(parse_and_key, *args, what=result.url)
+        # ahead of every feed's pages and analyses (which wait by their feed's deadline): a parse is
+        # short, and the feed's page fetches, which overlap the others' extraction, start only after it
+        with pool.by_deadline(time.monotonic()):
+            return await deps.extractor.call(parse_and_key, *args, what=result.url)
     except WorkerFailed as exc:
         raise FeedParseError(str(exc)) from None
 

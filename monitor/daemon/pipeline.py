@@ -24,6 +24,7 @@ from monitor.daemon.articles import build_until, feed_content_only, parse, uniqu
 from monitor.daemon.decide import analyse_batch, decide
 from monitor.daemon.workers import STORY_LOCK_RETRY_SECONDS, save_stories, unleased
 from monitor.errors import FeedParseError, FetchError
+from monitor.extract import pool
 from monitor.ingest import backlog as backlog_mod
 from monitor.ingest import polling
 from monitor.ingest.fetch import Fetcher, FetchResult
@@ -131,9 +132,12 @@ async def poll_feed_job(deps: Deps, feed: dict) -> FeedOutcome:
     a connection taken before the fetch was one open SQLite connection per queued feed, 1,000 at the
     start of a 1,000-feed cycle, each opened anew.)"""
     deadline = time.monotonic() + deps.config.fetch.feed_deadline_seconds
-    fetched = await _fetch_guarded(deps, feed, deadline)
-    with (deps.sessions.job() if deps.sessions is not None else deps.store.session()) as store:
-        return await poll_feed(replace(deps, store=store), feed, fetched, deadline)
+    # its parse, pages and analysis wait for a pool worker by this deadline: the feed that started
+    # first is saved first (with all of a burst interleaved, each was saved only at the burst's end)
+    with pool.by_deadline(deadline):
+        fetched = await _fetch_guarded(deps, feed, deadline)
+        with (deps.sessions.job() if deps.sessions is not None else deps.store.session()) as store:
+            return await poll_feed(replace(deps, store=store), feed, fetched, deadline)
 
 
 async def poll_feed(deps: Deps, feed: dict, fetched: FetchResult | Exception | None = None,

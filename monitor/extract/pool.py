@@ -5,19 +5,26 @@ per-unit time limits and recovery. Each worker has its own pipe, so a unit that 
 or crashes costs that unit and that one worker (killed and replaced alone), never the
 pool. Used for extraction (`extract`: empty `Extracted` on crash or timeout), feed
 parsing (`call`: `WorkerFailed`) and a feed's per-article analysis (`map_batch`: the
-limit applies to each item). Must not fetch, nor decide what to do with results.
+limit applies to each item). When every worker is busy, units wait earliest deadline first
+(`by_deadline`: a feed job's units, pages and analysis alike, carry its deadline), so the
+feeds of a burst finish, and are saved, one after another instead of all at its end.
+Must not fetch, nor decide what to do with results.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
+import itertools
 import logging
 import multiprocessing
 import os
 import threading
-from collections import deque
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from monitor.extract import article as extract_mod
@@ -37,6 +44,21 @@ FULL_PRELOAD = (*BASE_PRELOAD, "trafilatura", "monitor.extract.article")
 # The parent waits this much longer than the in-worker limit before it gives up on a
 # worker (stuck in C code, where the in-worker alarm cannot interrupt) and kills it.
 _HARD_TIMEOUT_GRACE = 5.0
+# The deadline (time.monotonic()) of the job giving work from this task, or None: see by_deadline.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("pool_deadline", default=None)
+
+
+@contextmanager
+def by_deadline(deadline: float) -> Iterator[None]:
+    """Units given to a pool inside this block, and by the tasks started in it, wait their turn for a
+    worker by `deadline` (a time.monotonic() value), earliest first; a unit given without one waits by
+    the time it was given. (First come, first served, a 30-feed burst interleaved every feed's pages
+    and analyses, and the first feed was saved only seconds later, with the last.)"""
+    token = _deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 class PoolClosed(RuntimeError):
@@ -74,7 +96,9 @@ class ExtractorPool:
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._starting = 0
-        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
+        # (deadline, arrival, loop, future): a heap, earliest deadline first, then first come
+        self._waiters: list[tuple[float, int, asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._arrivals = itertools.count()
         self._closed = False
         self.crashes = 0
         self.timeouts = 0
@@ -95,7 +119,9 @@ class ExtractorPool:
                 self._starting += 1
             else:
                 waiter = loop.create_future()
-                self._waiters.append((loop, waiter))
+                deadline = _deadline.get()
+                heapq.heappush(self._waiters, (time.monotonic() if deadline is None else deadline,
+                                               next(self._arrivals), loop, waiter))
         if spawn:
             try:
                 worker = await loop.run_in_executor(self._io, Worker, self._ctx)
@@ -114,7 +140,7 @@ class ExtractorPool:
                 worker.stop()
                 return
             while self._waiters:
-                loop, waiter = self._waiters.popleft()
+                _, _, loop, waiter = heapq.heappop(self._waiters)
                 if not waiter.done() and not loop.is_closed():
                     self._busy.add(worker)
                     loop.call_soon_threadsafe(_hand_over, waiter, worker, self)
@@ -127,12 +153,12 @@ class ExtractorPool:
         self.replaced += 1
         with self._lock:
             self._busy.discard(worker)
-            waiting = [w for w in self._waiters if not w[1].done()]
+            waiting = [w for w in self._waiters if not w[3].done()]
             spawn = bool(waiting) and not self._closed
             if spawn:
                 self._starting += 1
         if spawn:
-            loop = waiting[0][0]
+            loop = waiting[0][2]
             loop.call_soon_threadsafe(lambda: loop.create_task(self._spawn_for_waiter()))
 
     async def _spawn_for_waiter(self) -> None:
@@ -287,8 +313,8 @@ class ExtractorPool:
             self._closed = True
             idle, self._idle = self._idle, []
             busy = list(self._busy)
-            waiters, self._waiters = list(self._waiters), deque()
-        for loop, waiter in waiters:
+            waiters, self._waiters = self._waiters, []
+        for _, _, loop, waiter in waiters:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_fail_waiter, waiter)
         for w in idle:
