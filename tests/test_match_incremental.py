@@ -81,3 +81,24 @@ def test_an_edit_updates_the_index_of_that_file_only(tmp_path):
     doc = Article(url="u", feed_url="f", guid="g", title="Estonia", text="EU and NATO")
     assert [m.rule for m in after.match(doc)] == ["a2", "b1"]
     assert [m.rule for m in before.match(doc)] == ["a2"]
+
+
+def test_a_reload_changes_a_shared_anchor_in_the_new_index_only(tmp_path):
+    """Plans anchored on one key (`nato`) across files: a reload that removes some and adds others
+    leaves the previous index's anchor sets as they were, and the new one's equal a fresh load's."""
+    _write(tmp_path / "a.yaml", {"rules": [{"id": f"a{i}", "query": f"nato OR alpha{i}"} for i in range(3)]})
+    _write(tmp_path / "b.yaml", {"rules": [{"id": "b0", "query": "nato OR beta"}, {"id": "b1", "query": "nato OR delta"}]})
+    watcher = RuleWatcher(tmp_path)
+    assert not watcher.errors, watcher.errors
+    before = watcher.current
+    anchors_before = {k: set(v) for k, v in before._compiled.by_key.items()}
+    _write(tmp_path / "b.yaml", {"rules": [{"id": "b2", "query": "nato OR gamma"}]})
+    assert watcher.refresh()
+    after = watcher.current
+    assert {k: set(v) for k, v in before._compiled.by_key.items()} == anchors_before
+    assert all(type(v) is frozenset for v in after._compiled.by_key.values())
+    fresh = load_rules(tmp_path)
+    # the same plans under each key, refs read as rule positions (a reload numbers new rules on)
+    assert ({k: {after._rank[r] for r in v} for k, v in after._compiled.by_key.items()}
+            == {k: {fresh._rank[r] for r in v} for k, v in fresh._compiled.by_key.items()})
+    assert len(after._compiled.by_key[" nato "]) == 4 and len(anchors_before[" nato "]) == 5

@@ -67,6 +67,11 @@ class Index:
         self.automata: tuple[Any, ...] = ()                    # the base automaton, then the delta one
         self.base: frozenset[str] = frozenset()                # keys of the base automaton
         self._delta: frozenset[str] = frozenset()              # keys of the delta automaton
+        # by_key entries and `always` while rules are added or removed: sets this index alone holds,
+        # frozen back by finish() (one new frozenset per add was quadratic in the rules sharing an
+        # anchor: 40,000 rules `nato OR w<i>` compiled in 11.5 s CPU, 10,000 in 0.98 s)
+        self._open: dict[str, set[int]] = {}
+        self._open_always: set[int] | None = None
 
     def copy(self) -> Index:
         new = Index.__new__(Index)
@@ -74,7 +79,22 @@ class Index:
         for name in ("keys", "case", "case_split", "refs", "by_key", "plans", "plan_of", "same", "scoped",
                      "scoped_refs"):
             setattr(new, name, getattr(self, name).copy())
+        new._open = {k: set(v) for k, v in self._open.items()}
+        new._open_always = None if self._open_always is None else set(self._open_always)
         return new
+
+    def _anchored(self, key: str) -> set[int]:
+        """The plans anchored on `key`, as a set to change until finish()."""
+        plans = self._open.get(key)
+        if plans is None:
+            plans = self._open[key] = set(self.by_key.get(key, ()))
+        return plans
+
+    def _unanchored(self) -> set[int]:
+        """`always` as a set to change until finish()."""
+        if self._open_always is None:
+            self._open_always = set(self.always)
+        return self._open_always
 
     # -- keys --------------------------------------------------------------------------
     def _use(self, term: p.Term) -> None:
@@ -135,11 +155,10 @@ class Index:
         self.same[rule.query] = (*self.same.get(rule.query, ()), ref)
         self._scope_keys(anchors, others, 1)
         if anchors is None:
-            self.always = self.always | {ref}
+            self._unanchored().add(ref)
             return
-        by_key = self.by_key
         for key in anchors:
-            by_key[key] = by_key.get(key, frozenset()) | {ref}
+            self._anchored(key).add(ref)
 
     def remove(self, ref: int) -> None:
         found = self.plan_of.pop(ref, None)
@@ -160,14 +179,10 @@ class Index:
         else:
             del self.same[first.query]
         if anchors is None:
-            self.always = self.always - {pid}
+            self._unanchored().discard(pid)
             return
         for key in anchors:
-            left = self.by_key[key] - {pid}
-            if left:
-                self.by_key[key] = left
-            else:
-                del self.by_key[key]
+            self._anchored(key).discard(pid)
 
     def _scope_keys(self, anchors: Any, others: tuple[frozenset[str], ...], step: int) -> None:
         """Count a plan's scoped keys (presearch.py) in or out of `scoped`."""
@@ -205,7 +220,15 @@ class Index:
     def finish(self) -> Index:
         """Build what changed: the delta automaton over the keys the base lacks, or the base
         again over every key when the delta has grown past DELTA_SHARE of it (or when the
-        keys it still holds for nothing are as many)."""
+        keys it still holds for nothing are as many). The anchors changed since are frozen."""
+        for key, plans in self._open.items():
+            if plans:
+                self.by_key[key] = frozenset(plans)
+            else:
+                self.by_key.pop(key, None)
+        self._open = {}
+        if self._open_always is not None:
+            self.always, self._open_always = frozenset(self._open_always), None
         keys = self.keys
         delta = frozenset(k for k in keys if k not in self.base) if self.base else frozenset(keys)
         stale = len(self.base) - (len(keys) - len(delta))
