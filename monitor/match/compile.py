@@ -166,8 +166,17 @@ class Index:
         if anchors is None:
             self._unanchored().add(ref)
             return
-        for key in anchors:
-            self._anchored(key).add(ref)
+        open_, by_key = self._open, self.by_key
+        for key in anchors:             # _anchored(key).add(ref), inline: once per anchor of every rule
+            plans = open_.get(key)
+            if plans is not None:
+                plans.add(ref)
+                continue
+            was = by_key.get(key)
+            if was is None:             # most anchors are one plan's: frozen at once, never opened
+                by_key[key] = frozenset((ref,))
+            else:
+                open_[key] = {*was, ref}
 
     def remove(self, ref: int) -> None:
         found = self.plan_of.pop(ref, None)
