@@ -167,7 +167,7 @@ class Index:
             self._unanchored().add(ref)
             return
         open_, by_key = self._open, self.by_key
-        for key in anchors:             # _anchored(key).add(ref), inline: once per anchor of every rule
+        for key in anchors:             # as _anchored(key).add(ref), but a key's first plan is not opened
             plans = open_.get(key)
             if plans is not None:
                 plans.add(ref)
@@ -278,7 +278,7 @@ def same_semantics(a: Rule, b: Rule) -> bool:
     """Whether two rules fire on the same articles with the same hits and why (their
     language and feed filters aside): the same query text (the why quotes it), exclude,
     ignore and min_hits, resolved to equal trees (entities may differ between files)."""
-    return (a.query == b.query and a.exclude == b.exclude and a.ignore == b.ignore and a.min_hits == b.min_hits
+    return (semantics(a) == semantics(b)
             and a.query_ast == b.query_ast and a.exclude_ast == b.exclude_ast and a.ignore_ast == b.ignore_ast)
 
 
