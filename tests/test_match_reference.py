@@ -377,3 +377,12 @@ def test_reference_covers_every_v2_form(tmp_path):
     got = fast(rs, doc)
     assert got == reference(rs, doc)
     assert [r for r, *_ in got] == [f"r{i}" for i in range(len(queries))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(query=query_st)
+def test_leaves_lists_the_leaves_walk_terms_yields_in_its_order(query):
+    tree = p.parse(query)
+    assert p.leaves(tree, []) == [n for n, _ in p.walk_terms(tree)]
+    entity = p.parse("@kallas AND (@rutte NEAR/3 nato)")
+    assert [type(n).__name__ for n in p.leaves(entity, [])] == ["Entity", "Entity", "Term"]

@@ -15,6 +15,7 @@ position, like a syntax error. A file without aliases is never limited by the ca
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +75,35 @@ class YAMLLimitError(yaml.composer.ComposerError):
     """The document is well-formed but too deep, recursive or an alias bomb."""
 
 
-# libyaml's scanner and parser (PyYAML's CParser) when PyYAML was built with it: they are
-# most of the cost of reading YAML (0.5 s of CPU for the shipped rule pack in pure Python,
-# a sixth of that with libyaml). The composer stays PyYAML's Python one, below, so the
-# depth limit and the alias accounting apply as before; libyaml's parser keeps its own
-# stack (no C recursion on deep nesting).
+def _c_limits_nesting() -> bool:
+    """Whether this libyaml refuses nesting itself (0.2.5 and newer: 1,000 flow or block
+    levels, "exceeded maximum nesting depth"), so that its C composer cannot recurse without
+    bound; checked once, on a document of 1,001 levels."""
+    try:
+        yaml.compose("[" * 1001 + "]" * 1001, Loader=_CLoader)
+    except yaml.YAMLError as exc:
+        return "maximum nesting depth" in str(getattr(exc, "problem", ""))
+    return False
+
+
+# libyaml's scanner, parser and composer (PyYAML's CParser) when PyYAML was built with it:
+# they are most of the cost of reading YAML (at 10,000 watch-list rules 0.48 s of CPU to
+# compose in Python, 0.20 s in C). Composing in C recurses in C, which is safe only because
+# libyaml caps nesting at 1,000 levels (checked above; without that cap, or without libyaml,
+# PyYAML's Python composer is used, and MAX_DEPTH is enforced as it composes). The builder
+# enforces MAX_DEPTH in both cases, and the alias accounting is the builder's.
 _CParser: Any = getattr(importlib.import_module("yaml.cyaml"), "CParser", None) if yaml.__with_libyaml__ else None
+_CLoader: Any = getattr(yaml, "CSafeLoader", None)
+C_COMPOSER: bool = _CParser is not None and _CLoader is not None and _c_limits_nesting()
+
+
 _Bases: tuple[type, ...] = ((yaml.composer.Composer, _CParser, yaml.constructor.SafeConstructor,
                              yaml.resolver.Resolver) if _CParser is not None else (yaml.SafeLoader,))
 
 
 class _DepthLimitedLoader(*_Bases):  # type: ignore[misc]
-    """A safe loader whose (recursive, Python) composer refuses nesting deeper than MAX_DEPTH."""
+    """A safe loader whose (recursive, Python) composer refuses nesting deeper than MAX_DEPTH
+    (libyaml's scanner and parser where PyYAML has them)."""
 
     def __init__(self, stream: str) -> None:
         if _CParser is None:
@@ -119,6 +137,7 @@ class _Builder:
         self.size: dict[int, int] = {}       # values a walk of the node meets, aliases expanded
         self.active: set[int] = set()        # nodes being built: meeting one again is a cycle
         self.through_aliases = 0
+        self.depth = 1                       # of the collection being built (the root is 1)
 
     def build(self, node: yaml.Node) -> Any:
         key = id(node)
@@ -154,6 +173,13 @@ class _Builder:
         value = self.build(child)
         return value, self.size[key]
 
+    def _deeper(self, first: Any) -> None:
+        """One level down, to a collection's children: refused (at the first child) beyond
+        MAX_DEPTH, as the Python composer refuses it (libyaml's composer has no such limit)."""
+        if first and self.depth >= MAX_DEPTH:
+            raise YAMLLimitError(None, None, f"nested more than {MAX_DEPTH} levels deep", first.start_mark)
+        self.depth += 1
+
     def _construct(self, node: yaml.Node) -> tuple[Any, int]:
         file = self.file
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in SAFE_COLLECTION_TAGS:
@@ -164,21 +190,29 @@ class _Builder:
             out.key_pos = {}
             self.loader.flatten_mapping(node)
             size = 1
-            for key_node, value_node in node.value:
-                key, ks = self._count(key_node)
-                if isinstance(key, (dict, list)):
-                    key = str(key)                        # bounded: the alias cap applies first
-                out[key], vs = self._count(value_node)
-                size += ks + vs
-                out.key_pos[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            self._deeper(node.value and node.value[0][0])
+            try:
+                for key_node, value_node in node.value:
+                    key, ks = self._count(key_node)
+                    if isinstance(key, (dict, list)):
+                        key = str(key)                        # bounded: the alias cap applies first
+                    out[key], vs = self._count(value_node)
+                    size += ks + vs
+                    out.key_pos[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            finally:
+                self.depth -= 1
             return out, size
         if isinstance(node, yaml.SequenceNode):
             seq = _mark(PosList(), node, file)
             size = 1
-            for n in node.value:
-                item, s = self._count(n)
-                seq.append(item)
-                size += s
+            self._deeper(node.value and node.value[0])
+            try:
+                for n in node.value:
+                    item, s = self._count(n)
+                    seq.append(item)
+                    size += s
+            finally:
+                self.depth -= 1
             return seq, size
         value = self.loader.construct_object(node, deep=True)
         if isinstance(value, bool) or value is None or isinstance(value, float):
@@ -195,12 +229,37 @@ def load(text: str, file: str = "<string>", max_alias_values: int = DEFAULT_MAX_
 
     Also for an alias bomb, an anchor inside itself and nesting beyond MAX_DEPTH.
     """
-    loader = _DepthLimitedLoader(text)
+    if not C_COMPOSER:
+        return _load(_DepthLimitedLoader(text), file, max_alias_values)
+    try:
+        return _load(_CLoader(text), file, max_alias_values)
+    except yaml.composer.ComposerError as exc:
+        if exc.problem != "found undefined alias" or exc.problem_mark is None:
+            raise
+        name = _ALIAS.match(text, exc.problem_mark.index)       # libyaml leaves the name out
+        raise yaml.composer.ComposerError(None, None, f"found undefined alias {name and name[1]!r}",
+                                          exc.problem_mark) from None
+    except yaml.scanner.ScannerError as exc:
+        if "maximum nesting depth" not in str(exc.problem):
+            raise
+    # deeper than libyaml's 1,000 levels: the Python composer says where MAX_DEPTH was passed
+    # (or, where libyaml's scanner reads that far ahead, libyaml says where 1,000 was)
+    return _load(_DepthLimitedLoader(text), file, max_alias_values)
+
+
+_ALIAS = re.compile(r"\*([^\s,\[\]{}]+)")
+
+
+def _load(loader: Any, file: str, max_alias_values: int) -> Any:
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         return _Builder(loader, file, max_alias_values).build(node)
+    except yaml.scanner.ScannerError as exc:
+        if "maximum nesting depth" not in str(exc.problem) or not isinstance(loader, _DepthLimitedLoader):
+            raise
+        raise YAMLLimitError(None, None, f"nested more than {MAX_DEPTH} levels deep", exc.problem_mark) from None
     except RecursionError:
         # a last resort (e.g. a merge key `<<:` that merges its own mapping): still a YAML error
         raise YAMLLimitError(None, None, "nested too deeply or recursive (anchor inside itself?)",

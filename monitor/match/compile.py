@@ -39,11 +39,15 @@ from monitor.match.rules import Rule
 
 
 def terms_of(node: object) -> list[p.Term]:
-    return [t for t, _ in p.walk_terms(node) if isinstance(t, p.Term)] if node is not None else []
+    return [t for t in p.leaves(node, []) if isinstance(t, p.Term)] if node is not None else []
 
 
 def rule_terms(rule: Rule) -> list[p.Term]:
-    return [t for node in (rule.query_ast, rule.exclude_ast, rule.ignore_ast) for t in terms_of(node)]
+    found: list = []
+    for node in (rule.query_ast, rule.exclude_ast, rule.ignore_ast):
+        if node is not None:
+            p.leaves(node, found)
+    return [t for t in found if isinstance(t, p.Term)]
 
 
 class Index:

@@ -149,6 +149,28 @@ def walk_terms(node: object, negated: bool = False):
         yield from walk_terms(node.child, negated)
 
 
+def leaves(node: object, out: list) -> list:
+    """Every Term and Entity of the tree appended to `out`, in walk_terms' order (a plain
+    recursion, no generator per node: compiling walks every rule's tree)."""
+    cls = node.__class__
+    if cls is Term or cls is Entity:
+        out.append(node)
+    elif cls is Or or cls is And:
+        for c in node.children:     # type: ignore[attr-defined]
+            if c.__class__ is Term:
+                out.append(c)
+            else:
+                leaves(c, out)
+    elif cls is Not or cls is Scope:
+        leaves(node.child, out)     # type: ignore[attr-defined]
+    elif cls is Near or cls is NotNear:
+        leaves(node.left, out)      # type: ignore[attr-defined]
+        leaves(node.right, out)     # type: ignore[attr-defined]
+    else:
+        out.extend(n for n, _ in walk_terms(node))     # a subclass: the general walk
+    return out
+
+
 def uses_operators(node: object) -> str | None:
     """The first of AND, NOT, NEAR used in a tree, or None (for `ignore`, which allows OR only)."""
     if isinstance(node, And):

@@ -27,6 +27,7 @@ from monitor.match.nodes import (  # noqa: F401  (re-exported: the tree is part 
     Scope,
     Span,
     Term,
+    leaves,
     positive,
     uses_operators,
     walk_terms,
@@ -583,16 +584,27 @@ def _near_side(node: object) -> bool:
 
 
 def parse(query: str) -> object:
-    """The AST of a query; raises QuerySyntaxError with the offset of the problem."""
-    try:
-        return _fast_parse(query)
-    except (_GiveUp, QuerySyntaxError, RecursionError):
-        return _Parser(query).parse()
+    """The AST of a query; raises QuerySyntaxError with the offset of the problem.
+    Remembered during a load (trees are immutable, and watch lists repeat the same excludes
+    and context groups in thousands of rules: one tree each, not a parse per rule)."""
+    tree = _PARSED.get(query)
+    if tree is None:
+        try:
+            tree = _fast_parse(query)
+        except (_GiveUp, QuerySyntaxError, RecursionError):
+            tree = _Parser(query).parse()
+        if len(_PARSED) < 1 << 17:
+            _PARSED[query] = tree
+    return tree
+
+
+_PARSED: dict[str, object] = {}
 
 
 def forget_terms() -> None:
-    """Drop the remembered leaves (after a load: they would outlive a replaced rule set)."""
+    """Drop the remembered leaves and trees (after a load: they would outlive a replaced rule set)."""
     _term.cache_clear()
+    _PARSED.clear()
 
 
 def parse_full(query: str) -> object:

@@ -78,6 +78,9 @@ def requirements(node: Any) -> list[Clause]:
     if isinstance(node, p.And):
         return [c for child in node.children for c in requirements(child)]
     if isinstance(node, p.Or):
+        kids = node.children
+        if all(c.__class__ is p.Term for c in kids):
+            return [frozenset([c.pkey for c in kids])]    # words and phrases (an entity, a context group)
         branches = []
         for child in node.children:
             req = requirements(child)

@@ -244,49 +244,53 @@ def _simple(node: Any) -> bool:
     return isinstance(node, p.Or) and all(isinstance(c, p.Term) for c in node.children)
 
 
-def _strings(value: Any, key: str, loader: _Loader, where: str) -> tuple[str, ...]:
+def _strings(value: Any, key: str, loader: _Loader, raw: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
                                               for v in value):
-        loader.err(yamlsrc.where(value, where), f"'{key}' must be a list of strings")
+        loader.err(yamlsrc.where(value, raw.where_key(key)), f"'{key}' must be a list of strings")
         return ()
     return tuple(str(v) for v in value)
 
 
 def _scalar_checks(raw: Any, loader: _Loader, where: str) -> dict[str, Any]:
-    """Validate the non-query keys of one rule; returns the clean values."""
+    """Validate the non-query keys of one rule; returns the clean values (a key's place is
+    looked up only to report it: most rules leave most keys out)."""
     out: dict[str, Any] = {}
-    rid = raw.get("id")
+    get = raw.get
+    rid = get("id")
     if rid is None:
         loader.err(where, "rule has no 'id'")
     elif not isinstance(rid, str) or not ID_RE.match(rid):
         loader.err(yamlsrc.where(rid, where), f"bad rule id {rid!r} (use [a-z0-9][a-z0-9-]*)")
-    title = raw.get("title")
+    title = get("title")
     if title is not None and not isinstance(title, (str, int)):
         loader.err(yamlsrc.where(title, where), "'title' must be a string")
-    mh = raw.get("min_hits", 1)
+    mh = get("min_hits", 1)
     if isinstance(mh, bool) or not isinstance(mh, int) or mh < 1:
         loader.err(yamlsrc.where(mh, raw.where_key("min_hits")), f"'min_hits' must be a positive integer, not {mh!r}")
         mh = 1
     out["min_hits"] = int(mh)
-    prio = raw.get("priority", "normal")
+    prio = get("priority", "normal")
     if prio not in PRIORITIES:
         loader.err(yamlsrc.where(prio, raw.where_key("priority")), f"'priority' must be high, normal or low, not {prio!r}")
     out["priority"] = str(prio)
-    enabled = raw.get("enabled", True)
+    enabled = get("enabled", True)
     if not isinstance(enabled, bool):
         loader.err(yamlsrc.where(enabled, raw.where_key("enabled")), "'enabled' must be true or false")
     out["enabled"] = enabled is not False
     for key in ("tags", "channels", "languages", "feeds"):
-        out[key] = _strings(raw.get(key), key, loader, raw.where_key(key))
-    for lang in raw.get("languages") or ():
+        value = get(key)
+        out[key] = () if value is None else _strings(value, key, loader, raw)
+    for lang in get("languages") or ():
         if isinstance(lang, str) and not LANG_RE.match(lang):
             loader.err(yamlsrc.where(lang, where), f"language {lang!r} is not an ISO 639-1 code like 'en'")
-    out["languages"] = tuple(x.lower() for x in out["languages"])
-    names = raw.get("channels")
+    if out["languages"]:
+        out["languages"] = tuple(x.lower() for x in out["languages"])
+    names = get("channels")
     items = names if isinstance(names, list) else [names]
     if len(items) == len(out["channels"]):
         out["channel_where"] = tuple(yamlsrc.where(v, raw.where_key("channels")) for v in items)
