@@ -52,6 +52,7 @@ DOCS = [
     "rules:\n  - id: a\n    query: |\n      kallas\n      NEAR/5 nato\n    tags: >\n      folded text\n",
     "a: &x {k: [1, 2]}\nb: *x\nc: [*x, *x]\n",
     "base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n",
+    "base: &b {x: 1}\nd: {<<: [*b, {z: 2}], =: v, w: 1}\n",
     "? complex key\n: value\n[1, 2]: seq key\n",
     "a: 0x1F\nb: 1_000\nc: 2026-12-03\nd: ~\ne: .inf\nf: 'Grønland'\ng: Кая Калас\n",
     "a: b\n---\nc: d\n",                                  # two documents
@@ -109,3 +110,9 @@ def test_both_composers_agree_on_generated_documents(value, flow, width):
                           allow_unicode=True)
     with pytest.MonkeyPatch.context() as mp:
         assert outcome(text, True, mp) == outcome(text, False, mp)
+
+
+def test_merge_keys_and_value_keys_are_flattened():
+    doc = yamlsrc.load("base: &b {x: 1, y: 2}\nd: {<<: [*b, {z: 3}], y: 9, =: v}\ne: {k: 1}\n", "m.yaml")
+    assert doc["d"] == {"x": 1, "y": 9, "z": 3, "=": "v"}
+    assert doc["e"] == {"k": 1} and doc["d"].where_key("y") == "m.yaml:2:23"

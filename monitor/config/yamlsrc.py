@@ -69,6 +69,7 @@ def _mark(obj: Pos, node: yaml.Node, file: str) -> Any:
 
 _STR_TAG = "tag:yaml.org,2002:str"
 SAFE_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+_FLATTENED_KEY_TAGS = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"}   # what flatten_mapping changes
 
 
 class YAMLLimitError(yaml.composer.ComposerError):
@@ -159,19 +160,29 @@ class _Builder:
         self.built[key], self.size[key] = value, size
         return value
 
-    def _count(self, child: yaml.Node) -> tuple[Any, int]:
-        key = id(child)
-        if child.__class__ is yaml.ScalarNode and child.tag == _STR_TAG and key not in self.built:
-            # a string met for the first time (most of a rule file): what construct_object
-            # gives for it is node.value; built and sized as build() would, for any alias of it
-            value = PosStr(child.value)
-            value.file = self.file
-            mark = child.start_mark
-            value.line, value.col, value.style = mark.line + 1, mark.column + 1, child.style
-            self.built[key], self.size[key] = value, 1
-            return value, 1
-        value = self.build(child)
-        return value, self.size[key]
+    def _children(self, nodes: list[yaml.Node]) -> tuple[list[Any], int]:
+        """The values of a collection's child nodes, in order, and the values a walk meets
+        through them. A string met for the first time (most of a rule file) is made here, as
+        construct_object would make it (node.value), and registered as build() would register
+        it, for any alias of it; anything else goes through build()."""
+        built, sizes, file = self.built, self.size, self.file
+        out: list[Any] = []
+        size = 0
+        for child in nodes:
+            key = id(child)
+            if child.__class__ is yaml.ScalarNode and child.tag == _STR_TAG and key not in built:
+                value = PosStr(child.value)
+                value.file = file
+                mark = child.start_mark
+                value.line, value.col, value.style = mark.line + 1, mark.column + 1, child.style
+                built[key] = value
+                sizes[key] = 1
+                size += 1
+            else:
+                value = self.build(child)
+                size += sizes[key]
+            out.append(value)
+        return out, size
 
     def _deeper(self, first: Any) -> None:
         """One level down, to a collection's children: refused (at the first child) beyond
@@ -187,33 +198,32 @@ class _Builder:
             raise yaml.constructor.ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
         if isinstance(node, yaml.MappingNode):
             out = _mark(PosDict(), node, file)
-            out.key_pos = {}
-            self.loader.flatten_mapping(node)
-            size = 1
-            self._deeper(node.value and node.value[0][0])
+            out.key_pos = key_pos = {}
+            if not _FLATTENED_KEY_TAGS.isdisjoint([k.tag for k, _ in node.value]):
+                self.loader.flatten_mapping(node)     # merge keys (<<) and value keys (=)
+            pairs = node.value
+            self._deeper(pairs and pairs[0][0])
             try:
-                for key_node, value_node in node.value:
-                    key, ks = self._count(key_node)
-                    if isinstance(key, (dict, list)):
-                        key = str(key)                        # bounded: the alias cap applies first
-                    out[key], vs = self._count(value_node)
-                    size += ks + vs
-                    out.key_pos[key] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                values, size = self._children([n for pair in pairs for n in pair])
             finally:
                 self.depth -= 1
-            return out, size
+            for i, (key_node, _) in enumerate(pairs):
+                key = values[2 * i]
+                if isinstance(key, (dict, list)):
+                    key = str(key)                        # bounded: the alias cap applies first
+                out[key] = values[2 * i + 1]
+                mark = key_node.start_mark
+                key_pos[key] = (mark.line + 1, mark.column + 1)
+            return out, size + 1
         if isinstance(node, yaml.SequenceNode):
             seq = _mark(PosList(), node, file)
-            size = 1
             self._deeper(node.value and node.value[0])
             try:
-                for n in node.value:
-                    item, s = self._count(n)
-                    seq.append(item)
-                    size += s
+                items, size = self._children(node.value)
             finally:
                 self.depth -= 1
-            return seq, size
+            seq.extend(items)
+            return seq, size + 1
         value = self.loader.construct_object(node, deep=True)
         if isinstance(value, bool) or value is None or isinstance(value, float):
             return value, 1

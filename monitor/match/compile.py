@@ -110,18 +110,13 @@ class Index:
         return refs
 
     # -- keys --------------------------------------------------------------------------
-    def _use(self, term: p.Term) -> None:
+    def _use_case(self, term: p.Term) -> None:
+        """Count a case-sensitive term's presearch key (its plain key is counted in add())."""
         key, pkey = term.key, term.pkey
-        n = self.refs.get(key, 0)
-        self.refs[key] = n + 1
-        if not n:
-            shift = 1 if term.open_start else 0
-            self.keys[key] = (len(key), -shift, len(term.tokens) - 1 - shift)
-        if pkey != key:
-            m = self.refs.get(pkey, 0)
-            self.refs[pkey] = m + 1
-            if not m:
-                self._set_case(key, (*self.case.get(key, ()), (pkey, term)))
+        m = self.refs.get(pkey, 0)
+        self.refs[pkey] = m + 1
+        if not m:
+            self._set_case(key, (*self.case.get(key, ()), (pkey, term)))
 
     def _set_case(self, key: str, forms: tuple[tuple[str, p.Term], ...]) -> None:
         """A plain key's case forms, and the same split for scan(): forms of one whole token
@@ -154,8 +149,16 @@ class Index:
         into a new plan, whose id is this ref, under its anchors."""
         if not rule.enabled:
             return
-        for term in rule_terms(rule):
-            self._use(term)
+        refs, keys = self.refs, self.keys
+        for term in rule_terms(rule):   # count each key; the automaton's entry for a new one
+            key = term.key
+            n = refs.get(key, 0)
+            refs[key] = n + 1
+            if not n:
+                shift = 1 if term.open_start else 0
+                keys[key] = (len(key), -shift, len(term.tokens) - 1 - shift)
+            if term.pkey != key:
+                self._use_case(term)
         texts = semantics(rule)
         for pid in self.same.get(texts, ()):
             if same_semantics(self.plans[pid][0], rule):

@@ -207,11 +207,11 @@ class _Loader:
             kids = tuple(self.resolve(c, value, what) for c in node.children)
             if all(map(operator.is_, kids, node.children)):
                 return node         # no entity below: the node itself (no copy of the tree)
-            return replace(node, children=kids)
+            return p.Or(kids, node.span, node.entity) if isinstance(node, p.Or) else p.And(kids, node.span)
         if isinstance(node, (p.Near, p.NotNear)):
             left = _flat(self.resolve(node.left, value, what))
             right = _flat(self.resolve(node.right, value, what))
-            near = node if left is node.left and right is node.right else replace(node, left=left, right=right)
+            near = node if left is node.left and right is node.right else _sides(node, left, right)
             for side in (near.left, near.right):
                 if side is not None and not _simple(side):
                     self.err(query_where(value, node.offset),
@@ -228,6 +228,15 @@ class _Loader:
             self.warnings.append(f"{query_where(value, offset)}: warning: {what}: lowercase {word!r} between "
                                  f"two words is matched as a word; write {word.upper()} if you meant the "
                                  f"operator, or put the words in a phrase in quotes if you meant the word")
+
+
+def _sides(node: Any, left: Any, right: Any) -> Any:
+    """dataclasses.replace(node, left=left, right=right) for a Near or NotNear, directly."""
+    if node.__class__ is p.Near:
+        return p.Near(left, right, node.distance, node.offset, node.span, node.unit, node.ordered)
+    if node.__class__ is p.NotNear:
+        return p.NotNear(left, right, node.distance, node.offset, node.span, node.unit)
+    return replace(node, left=left, right=right)
 
 
 def _flat(node: Any) -> Any:
