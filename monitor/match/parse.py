@@ -420,6 +420,8 @@ _LEXEME = re.compile(r'([A-Za-z_]+):|(AND|OR|NOT)(?![^\s()"{}])|(O?NEAR(?:/[^\s(
                      r'|([^\s()"{}]+)|("[^"]*"?|\{[^}]*\}?)|(\()|(\))|(\S)')
 _KIND = (None, "f", None, "NEAR", "t", "t", "(", ")", None)   # by group; None: the text (AND, OR, NOT)
 _STARTS = frozenset(("(", "t", "f", "NOT"))     # what starts an operand (starts_operand above)
+_OR_ENDS = frozenset(("OR", ")", ""))           # after a word: it is an operand of OR as it is (no AND, NEAR)
+_NEAR_NEXT = frozenset(("NEAR", "NOT"))         # after a word: it may be a side of NEAR or NOT NEAR
 _SCOPES = frozenset(SCOPES)
 
 
@@ -469,18 +471,27 @@ class _Fast:
 
     def or_(self, i: int) -> tuple[object, int]:
         first = i
-        node, i = self.and_(i)
         kinds = self.kinds
+        if kinds[i] == "t" and kinds[i + 1] in _OR_ENDS:    # a bare word: what and_ would give
+            node, i = _term(self.values[i], self.offs[i]), i + 1
+        else:
+            node, i = self.and_(i)
         if kinds[i] != "OR":
             return node, i
         parts = [node]
+        values, offs = self.values, self.offs
         while kinds[i] == "OR":
             i += 1
-            if kinds[i] not in _STARTS:
+            k = kinds[i]
+            if k == "t" and kinds[i + 1] in _OR_ENDS:        # the words of a group, most ORs
+                parts.append(_term(values[i], offs[i]))
+                i += 1
+                continue
+            if k not in _STARTS:
                 raise _GiveUp
             node, i = self.and_(i)
             parts.append(node)
-        return Or(tuple(parts), (self.offs[first], self.ends[i - 1])), i
+        return Or(tuple(parts), (offs[first], self.ends[i - 1])), i
 
     def and_(self, i: int) -> tuple[object, int]:
         first = i
@@ -498,6 +509,10 @@ class _Fast:
                     raise _GiveUp
             elif k not in _STARTS:
                 break
+            if kinds[i] == "t" and kinds[i + 1] not in _NEAR_NEXT:   # a bare word: what near_ would give
+                parts.append(_term(self.values[i], self.offs[i]))
+                i += 1
+                continue
             node, i = self.near_(i)
             parts.append(node)
         return And(tuple(parts), (self.offs[first], self.ends[i - 1])), i
