@@ -472,6 +472,7 @@ class _Fast:
     def or_(self, i: int) -> tuple[object, int]:
         first = i
         kinds = self.kinds
+        node: object
         if kinds[i] == "t" and kinds[i + 1] in _OR_ENDS:    # a bare word: what and_ would give
             node, i = _term(self.values[i], self.offs[i]), i + 1
         else:
