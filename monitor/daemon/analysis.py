@@ -8,9 +8,13 @@ a feed's batch at a time (`ExtractorPool.map_batch`) with `fetch.match_seconds_p
 applied to each article inside the batch, so a hostile article costs that article only.
 An article past its limit comes back as `Analysis(timed_out=True)`: the pipeline stores
 it unmatched and reports it, and never tries it again. Also owns getting the rule set to
-the workers: each new `RuleSet` is pickled once (in a thread, off the event loop) to a
-private file named by its version; a worker loads a version once and keeps it.
-Must not touch the store or decide channels (pipeline.py does).
+the workers: each new `RuleSet` is written once (in a thread, off the event loop) to a
+private file named by its version: the whole set, or, when it was reloaded from the one
+published before, only its changed files (a delta: at 100,000 rules the whole set takes
+seconds to pickle and as long to unpickle in each worker, one edited file milliseconds). A
+worker reads the chain of files from the last whole set to the current version, applies
+what it has not applied yet (RuleSet's incremental update, as the main process made it),
+and keeps the result. Must not touch the store or decide channels (pipeline.py does).
 """
 
 from __future__ import annotations
@@ -58,68 +62,113 @@ def analyse(article: Article, state: tuple[Any, int, bool]) -> Analysis:
     return Analysis(matches, text_signature(article.title, article.text, num_perm, related))
 
 
+MAX_DELTAS = 8      # deltas a chain holds before the next version is written whole again
+
+
+def rules_delta(base: Any, new: Any) -> dict[str, Any] | None:
+    """What turns RuleSet `base` into `new`: new's files in order, each with its rules where
+    they are not base's very objects (None: base's, unchanged), and new's entities, files and
+    warnings; None when either set has no per-file segments (it was not loaded from files)."""
+    old, now = getattr(base, "_segments", None), getattr(new, "_segments", None)
+    if old is None or now is None:
+        return None
+    segments = []
+    for path, (found, _) in now.items():
+        was = old.get(path)
+        same = was is not None and len(was[0]) == len(found) and all(a is b for a, b in zip(was[0], found))
+        segments.append((path, None if same else found))
+    return {"segments": segments, "entities": new.entities, "files": new.files, "warnings": new.warnings}
+
+
+def apply_delta(base: Any, delta: dict[str, Any]) -> Any:
+    """The RuleSet `delta` describes, updated from `base` (its index copied, the changed files'
+    rules removed and added: RuleSet's incremental path), matching as the published set does."""
+    from monitor.match import RuleSet, gc_paused
+    kept = base._segments
+    segments = [(path, kept[path][0] if found is None else found) for path, found in delta["segments"]]
+    rules = tuple(rule for _, found in segments for rule in found)
+    with gc_paused():
+        return RuleSet(rules, delta["entities"], delta["files"], delta["warnings"], segments=segments,
+                       previous=base)
+
+
 # -- in the worker: the rule set by version ---------------------------------------------
-_loaded: tuple[str, Any] | None = None
+_loaded: tuple[tuple[str, ...], Any] | None = None     # (the chain applied, its rule set)
 
 
-def load_state(context: tuple[str | None, int, bool]) -> tuple[Any, int, bool]:
-    """The worker's setup for a batch: the published rule set (loaded once per version)."""
+def load_state(context: tuple[tuple[str, ...] | None, int, bool]) -> tuple[Any, int, bool]:
+    """The worker's setup for a batch: the published rule set (each version applied once)."""
     global _loaded
-    path, num_perm, related = context
-    if path is None:
+    chain, num_perm, related = context
+    if chain is None:
         return None, num_perm, related
-    if _loaded is None or _loaded[0] != path:
-        with open(path, "rb") as f:
-            _loaded = (path, pickle.load(f))
+    if _loaded is None or _loaded[0] != chain:
+        have = _loaded[0] if _loaded is not None else ()
+        if have and chain[:len(have)] == have:
+            rules, todo = _loaded[1], chain[len(have):]   # type: ignore[index]
+        else:
+            with open(chain[0], "rb") as f:
+                rules, todo = pickle.load(f), chain[1:]
+        for path in todo:
+            with open(path, "rb") as f:
+                rules = apply_delta(rules, pickle.load(f))
+        _loaded = (chain, rules)
     return _loaded[1], num_perm, related
 
 
 # -- in the daemon: publishing rule sets --------------------------------------------------
 class RulesPublisher:
-    """Pickles each new RuleSet once to a private folder; `context_for(rules)` names it for workers."""
+    """Writes each new RuleSet once to a private folder, whole or as a delta of the one before;
+    `context_for(rules)` names the chain of files for workers."""
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="monitor-rules-"))
         self._lock = threading.Lock()
-        self._current: tuple[Any, str] | None = None      # (RuleSet, file) published last
+        self._current: tuple[Any, tuple[str, ...]] | None = None      # (RuleSet, chain) published last
         self._version = 0
 
-    def published(self, rules: Any) -> str | None:
-        """The file of this very RuleSet if it is the one published, else None."""
+    def published(self, rules: Any) -> tuple[str, ...] | None:
+        """The chain of this very RuleSet if it is the one published, else None."""
         current = self._current
         return current[1] if current is not None and current[0] is rules else None
 
-    def publish(self, rules: Any) -> str:
+    def publish(self, rules: Any) -> tuple[str, ...]:
         """Write the rule set (blocking: call it in a thread) and make it the current one."""
         with self._lock:
             known = self.published(rules)
             if known is not None:
                 return known
             self._version += 1
-            path = self.dir / f"rules-{self._version}.pickle"
+            previous = self._current
+            delta = (rules_delta(previous[0], rules)
+                     if previous is not None and len(previous[1]) <= MAX_DELTAS else None)
+            path = self.dir / f"rules-{self._version}.{'whole' if delta is None else 'delta'}"
             tmp = path.with_suffix(".tmp")
             with open(tmp, "wb") as f:
-                pickle.dump(rules, f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(rules if delta is None else delta, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
-            previous, self._current = self._current, (rules, str(path))
-        if previous is not None:
-            # a worker may still be loading it for a batch decided before the swap; the
-            # folder is removed at close, older files when two versions back
-            stale = self.dir / f"rules-{self._version - 2}.pickle"
-            stale.unlink(missing_ok=True)
-        return str(path)
+            chain = (str(path),) if delta is None else (*previous[1], str(path))   # type: ignore[index]
+            self._current = (rules, chain)
+            # a worker may still be reading the previous chain for a batch decided before the
+            # swap: its files stay until the next version; the folder is removed at close
+            keep = {*chain, *(previous[1] if previous is not None else ())}
+            for old in self.dir.glob("rules-*"):
+                if str(old) not in keep and old.suffix != ".tmp":
+                    old.unlink(missing_ok=True)
+        return chain
 
-    async def context_for(self, rules: Any, num_perm: int, related: bool = True) -> tuple[str | None, int, bool]:
+    async def context_for(self, rules: Any, num_perm: int,
+                          related: bool = True) -> tuple[tuple[str, ...] | None, int, bool]:
         """What a batch sends its worker for this rule set (publishing it first, off the loop)."""
         if rules is None:
             return None, num_perm, related
-        path = self.published(rules)
-        if path is None:
+        chain = self.published(rules)
+        if chain is None:
             # a daemon thread, not asyncio.to_thread: a pickling still going at shutdown
             # (seconds for 20,000 rules) must not hold the process's exit
             from monitor.daemon.jobs import in_daemon_thread
-            path = await in_daemon_thread(self.publish, rules)
-        return path, num_perm, related
+            chain = await in_daemon_thread(self.publish, rules)
+        return chain, num_perm, related
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
