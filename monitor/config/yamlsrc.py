@@ -83,8 +83,13 @@ def _c_limits_nesting() -> bool:
     try:
         yaml.compose("[" * 1001 + "]" * 1001, Loader=_CLoader)
     except yaml.YAMLError as exc:
-        return "maximum nesting depth" in str(getattr(exc, "problem", ""))
+        return _libyaml_too_deep(exc)
     return False
+
+
+def _libyaml_too_deep(exc: yaml.YAMLError) -> bool:
+    """Whether this is libyaml's own refusal of nesting past its cap."""
+    return isinstance(exc, yaml.scanner.ScannerError) and "maximum nesting depth" in str(exc.problem)
 
 
 # libyaml's scanner, parser and composer (PyYAML's CParser) when PyYAML was built with it:
@@ -250,7 +255,7 @@ def load(text: str, file: str = "<string>", max_alias_values: int = DEFAULT_MAX_
         raise yaml.composer.ComposerError(None, None, f"found undefined alias {name and name[1]!r}",
                                           exc.problem_mark) from None
     except yaml.scanner.ScannerError as exc:
-        if "maximum nesting depth" not in str(exc.problem):
+        if not _libyaml_too_deep(exc):
             raise
     # deeper than libyaml's 1,000 levels: the Python composer says where MAX_DEPTH was passed
     # (or, where libyaml's scanner reads that far ahead, libyaml says where 1,000 was)
@@ -267,7 +272,7 @@ def _load(loader: Any, file: str, max_alias_values: int) -> Any:
             return None
         return _Builder(loader, file, max_alias_values).build(node)
     except yaml.scanner.ScannerError as exc:
-        if "maximum nesting depth" not in str(exc.problem) or not isinstance(loader, _DepthLimitedLoader):
+        if not _libyaml_too_deep(exc) or not isinstance(loader, _DepthLimitedLoader):
             raise
         raise YAMLLimitError(None, None, f"nested more than {MAX_DEPTH} levels deep", exc.problem_mark) from None
     except RecursionError:

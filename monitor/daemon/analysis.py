@@ -69,14 +69,14 @@ def rules_delta(base: Any, new: Any) -> dict[str, Any] | None:
     """What turns RuleSet `base` into `new`: new's files in order, each with its rules where
     they are not base's very objects (None: base's, unchanged), and new's entities, files and
     warnings; None when either set has no per-file segments (it was not loaded from files)."""
+    from monitor.match import same_rules
     old, now = getattr(base, "_segments", None), getattr(new, "_segments", None)
     if old is None or now is None:
         return None
     segments = []
     for path, (found, _) in now.items():
         was = old.get(path)
-        same = was is not None and len(was[0]) == len(found) and all(a is b for a, b in zip(was[0], found))
-        segments.append((path, None if same else found))
+        segments.append((path, None if was is not None and same_rules(was[0], found) else found))
     return {"segments": segments, "entities": new.entities, "files": new.files, "warnings": new.warnings}
 
 

@@ -86,7 +86,7 @@ class RuleSet:
         kept: set[Path] = set()
         for path, found in segments:
             was = old.get(path)
-            if was is not None and len(was[0]) == len(found) and all(a is b for a, b in zip(was[0], found)):
+            if was is not None and same_rules(was[0], found):
                 refs.extend(was[1])
                 kept.add(path)
                 continue
@@ -173,6 +173,12 @@ class RuleSet:
         occ = scan(compiled, fields)
         plain = Context(compiled, occ, fields)
         return [(rule, *verdict(rule, compiled, occ, fields, plain, doc)) for rule in self.rules]
+
+
+def same_rules(a: tuple[Rule, ...], b: tuple[Rule, ...]) -> bool:
+    """Whether two files' rules are the very same objects (the file did not change: the load
+    cache gave its rules back), in order."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 def _restore(state: bytes) -> RuleSet:

@@ -38,10 +38,6 @@ from monitor.match.presearch import SCOPE_MARK, plan
 from monitor.match.rules import Rule
 
 
-def terms_of(node: object) -> list[p.Term]:
-    return [t for t in p.leaves(node, []) if isinstance(t, p.Term)] if node is not None else []
-
-
 def rule_terms(rule: Rule) -> list[p.Term]:
     found: list = []
     for node in (rule.query_ast, rule.exclude_ast, rule.ignore_ast):

@@ -292,8 +292,7 @@ def _scalar_checks(raw: Any, loader: _Loader, where: str) -> dict[str, Any]:
         loader.err(yamlsrc.where(enabled, raw.where_key("enabled")), "'enabled' must be true or false")
     out["enabled"] = enabled is not False
     for key in ("tags", "channels", "languages", "feeds"):
-        value = get(key)
-        out[key] = () if value is None else _strings(value, key, loader, raw)
+        out[key] = _strings(get(key), key, loader, raw)
     for lang in get("languages") or ():
         if isinstance(lang, str) and not LANG_RE.match(lang):
             loader.err(yamlsrc.where(lang, where), f"language {lang!r} is not an ISO 639-1 code like 'en'")
