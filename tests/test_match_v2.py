@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -228,6 +229,46 @@ def test_a_unit_break_between_two_offsets_is_a_boundary_of_the_whole_text():
     check()
 
 
+def test_the_units_around_an_offset_are_those_of_the_whole_text():
+    """starts_in (the starts in a window, from a slice around it) and unit_around (the unit
+    holding an offset, read outwards in growing windows) against sentence_starts /
+    paragraph_starts of the whole text, with windows far smaller than the default."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from monitor.match import sentences as s
+
+    words = st.sampled_from(["mr", "Mr", "No", "p", "A", "U.S", "e.g", "word", "(word", "ÉTÉ", "3", "Kallas",
+                             "approximately", "Dr"])
+    marks = st.sampled_from([".", "!", "?", ".”", ".)", "...", ". ", "! ", ".\n", ". 3", " ", "\n\n", "\r\n",
+                             "\u2028", "\t", ")) ", "\n", "”)) ", ".”)”) "])
+    pieces = st.lists(st.one_of(words, marks), max_size=40).map("".join)
+
+    @settings(max_examples=400, deadline=None)
+    @given(pieces, st.sampled_from(["s", "p"]), st.data())
+    def check(text, unit, data):
+        every = (s.sentence_starts if unit == "s" else s.paragraph_starts)(text)
+        lo = data.draw(st.integers(0, len(text)))
+        hi = data.draw(st.integers(lo, len(text) + 1))
+        assert s.starts_in(text, lo, hi, unit) == [x for x in every if lo < x <= hi]
+        at = data.draw(st.integers(0, len(text)))
+        before = max([x for x in every if x <= at], default=0)
+        after = min([x for x in every if x > at], default=len(text) + 1)
+        assert s.unit_around(text, at, unit) == (before, after)
+    old = s._WINDOW
+    try:
+        for window in (1, 3, old):
+            s._WINDOW = window
+            check()
+    finally:
+        s._WINDOW = old
+    long = TEXT * 3
+    for at in range(0, len(long), 97):
+        every = s.sentence_starts(long)
+        assert s.unit_around(long, at) == (max([x for x in every if x <= at], default=0),
+                                           min([x for x in every if x > at], default=len(long) + 1))
+
+
 def test_sentence_proximity_by_unit_breaks_is_the_bounds_one():
     """NEAR/s|p and NOT NEAR/s|p read from the text between occurrences (FieldIndex.unit_break,
     proximity._same_unit_lazy / _other_units_lazy) against the unit bounds of the whole field,
@@ -262,7 +303,24 @@ def test_sentence_proximity_by_unit_breaks_is_the_bounds_one():
         lazy = tx.FieldIndex(text)          # a fresh budget for the proximity itself
         if spent:
             lazy._lazy = len(text)
-        assert px._same_unit_lazy(xs, ys, brk) == px._same_unit(xs, ys, bounds)
+        for k in range(n):                  # the unit's tokens: those with no break between
+            first, last = lazy.unit_range(unit, k)
+            assert [j for j in range(n) if not brk(min(j, k), max(j, k))] == list(range(first, last + 1))
+        lazy = tx.FieldIndex(text)
+        if spent:
+            lazy._lazy = len(text)
+
+        def unit_no(o):
+            return px._unit(bounds, o)
+
+        def paired(a, b):                   # same unit, neither straddling, no overlap
+            return unit_no(a) == unit_no(b) != -1 and (a[2] < b[1] or b[2] < a[1])
+        want = ([x for x in xs if any(paired(x, y) for y in ys)], [y for y in ys if any(paired(x, y) for x in xs)])
+        assert px._same_unit(xs, ys, partial(lazy.unit_range, unit)) == want
+        lazy = tx.FieldIndex(text)
+        if spent:
+            lazy._lazy = len(text)
+        assert px._same_unit_lazy(xs, ys, lambda a, b: lazy.unit_break(unit, a, b)) == want[0]
         units = {px._unit(bounds, y) for y in ys} - {-1}
         assert px._other_units_lazy(xs, ys, brk) == [x for x in xs if px._unit(bounds, x) not in units]
     check()

@@ -209,6 +209,11 @@ class Context:
         lim = self.lead if name == "lead" else FIELD_LIMITS[name]
         return (min(allowed[0], lim[0]), min(allowed[1], lim[1]), min(allowed[2], lim[2]))
 
+    def unit_range(self, unit: str, f: int) -> Any:
+        """A callable giving the first and last token of the unit holding a token of field f
+        (FieldIndex.unit_range); the title is one sentence and one paragraph."""
+        return _whole if f == 0 else partial(self.fields[f].unit_range, unit)
+
     def breaker(self, unit: str, f: int) -> Any:
         """FieldIndex.unit_break of field f for this unit (a callable of two tokens) when it
         is to be asked (FieldIndex.lazy_units), else None: ask bounds()."""
@@ -224,6 +229,10 @@ class Context:
 
 
 _NONE_INT: list[int] = []      # never appended to
+
+
+def _whole(k: int) -> tuple[int, int]:
+    return 0, INF
 
 
 def holds(node: Any, ctx: Context, allowed: Limits = ALL) -> bool:

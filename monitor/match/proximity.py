@@ -79,16 +79,13 @@ def near_sides(node: p.Near, ctx: Context, left: list[Occ], right: list[Occ],
         if not ys:
             continue
         if node.unit:
-            brk = ctx.breaker(node.unit, f)
-            if brk is not None:
+            brk = ctx.breaker(node.unit, f) if left_only else None
+            if brk is not None:         # the verdict: from each x to its nearest ys
                 out_left += _same_unit_lazy(xs, ys, brk)
-                if not left_only:
-                    out_right += _same_unit_lazy(ys, xs, brk)
                 continue
-            bounds = ctx.bounds(node.unit, f)
-            out_left += _same_unit(xs, ys, bounds)
-            if not left_only:
-                out_right += _same_unit(ys, xs, bounds)
+            xs, ys = _same_unit(xs, ys, ctx.unit_range(node.unit, f))
+            out_left += xs
+            out_right += ys
         elif node.ordered:
             out_left += _has(xs, ys, node.distance, after=True, before=False)
             if not left_only:
@@ -161,36 +158,38 @@ def _unit(bounds: list[int], o: Occ) -> int:
     return u if o[1] == o[2] or bisect_right(bounds, o[2]) == u else -1
 
 
-def _same_unit(xs: list[Occ], ys: list[Occ], bounds: list[int]) -> list[Occ]:
-    """xs with a y in the same sentence / paragraph that does not overlap them (one field)."""
-    latest_start: dict[int, int] = {}
-    earliest_end: dict[int, int] = {}
-    for _, a, b in ys:
-        u = bisect_right(bounds, a)
-        if a != b and bisect_right(bounds, b) != u:
-            continue                            # straddles two units
-        if u in latest_start:
-            if a > latest_start[u]:
-                latest_start[u] = a
-            if b < earliest_end[u]:
-                earliest_end[u] = b
-        else:
-            latest_start[u] = a
-            earliest_end[u] = b
-    if not latest_start:
-        return []
-    out = []
-    for x in xs:
-        _, a, b = x
-        u = bisect_right(bounds, a)
-        if (u in latest_start and (a == b or bisect_right(bounds, b) == u)
-                and (latest_start[u] > b or earliest_end[u] < a)):
-            out.append(x)
-    return out
+def _same_unit(xs: list[Occ], ys: list[Occ], unit_of: Any) -> tuple[list[Occ], list[Occ]]:
+    """The xs with a y in their unit and the ys with an x in theirs (one field): pairs in the
+    same sentence / paragraph that do not overlap, neither straddling two units. The units are
+    asked (`unit_of(token)`: its unit's first and last token) for the occurrences of the side
+    with fewer, once per unit they are in; the other side's occurrences in that unit are found
+    by binary search. A unit's occurrences are paired through its latest start and earliest
+    end, so the cost is O((|xs| + |ys|) log) and a unit read per unit of the smaller side."""
+    swap = len(ys) < len(xs)
+    pivots, others = (ys, xs) if swap else (xs, ys)
+    starts = [o[1] for o in others]
+    found_pivots: list[Occ] = []
+    found_others: list[Occ] = []
+    i, n = 0, len(pivots)
+    while i < n:
+        first, last = unit_of(pivots[i][1])
+        mine = []
+        while i < n and pivots[i][1] <= last:
+            if pivots[i][2] <= last:                # not straddling into the next unit
+                mine.append(pivots[i])
+            i += 1
+        theirs = [o for o in others[bisect_left(starts, first):bisect_right(starts, last)] if o[2] <= last]
+        if not mine or not theirs:
+            continue
+        latest, earliest = max(o[1] for o in mine), min(o[2] for o in mine)
+        found_others += [o for o in theirs if latest > o[2] or earliest < o[1]]
+        latest, earliest = max(o[1] for o in theirs), min(o[2] for o in theirs)
+        found_pivots += [o for o in mine if latest > o[2] or earliest < o[1]]
+    return (found_others, found_pivots) if swap else (found_pivots, found_others)
 
 
 def _same_unit_lazy(xs: list[Occ], ys: list[Occ], brk: Any) -> list[Occ]:
-    """_same_unit asking brk(a, b) (FieldIndex.unit_break: tokens a <= b in different units)
+    """_same_unit's xs (the verdict needs no more) asking brk(a, b) (FieldIndex.unit_break: tokens a <= b in different units)
     instead of the unit bounds. From the ys nearest to x outwards: forwards until a y starts
     in a later unit, backwards until one starts in an earlier unit (every y beyond starts
     there too); what lies between overlaps x or straddles two units, a few at most."""
@@ -225,7 +224,7 @@ def _same_unit_lazy(xs: list[Occ], ys: list[Occ], brk: Any) -> list[Occ]:
 
 def _other_units_lazy(xs: list[Occ], ys: list[Occ], brk: Any) -> list[Occ]:
     """For NOT NEAR/s|p: the xs with no y in their unit (an x that straddles two units has
-    none), asking brk as _same_unit_lazy does."""
+    none), asking brk (FieldIndex.unit_break) from the ys nearest to x outwards."""
     starts = [y[1] for y in ys]
     n = len(ys)
     out = []

@@ -17,6 +17,7 @@ Must not tokenise: text.py maps tokens to offsets.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 # lowercase, without their dot; documented in docs/rules.md
 ABBREVIATIONS = frozenset("""
@@ -99,6 +100,43 @@ def sentence_break(text: str, lo: int, hi: int) -> bool:
                 return True
             i = find(mark, i + 1, hi)
     return False
+
+
+def starts_in(text: str, lo: int, hi: int, unit: str = "s") -> list[int]:
+    """The sentence ("s") or paragraph ("p") starts s with lo < s <= hi, ascending: those of
+    sentence_starts(text) (paragraph_starts), found in a slice around text[lo:hi]. What decides a
+    start lies within a few characters of it: the mark and its closers before it (backed over
+    from lo, as sentence_break does), the word before a dot (24 characters), the space and
+    digit after one, the end of a run of line breaks (tests/test_match_v2.py)."""
+    a = lo
+    while a > 0 and text[a - 1] in _CLOSERS:
+        a -= 1
+    a = a - _BEFORE if a > _BEFORE else 0
+    b = hi + _AFTER
+    found = (sentence_starts if unit == "s" else paragraph_starts)(text[a:b] if a or b < len(text) else text)
+    return [a + s for s in found if lo < a + s <= hi]
+
+
+def unit_around(text: str, at: int, unit: str = "s") -> tuple[int, int]:
+    """The last unit start at or before offset `at` (0: none, the text's first unit) and the
+    first after it (len(text) + 1: none), read from a window around `at` that grows until it
+    holds both, so a NEAR/s asks for the sentences of its few occurrences, not every boundary
+    of the text (most sentences are shorter than the first window)."""
+    n = len(text)
+    width = _WINDOW
+    while True:
+        lo = at - width if at > width else 0
+        hi = at + width if at + width < n else n
+        found = starts_in(text, lo, hi, unit)
+        k = bisect_right(found, at)
+        if (k or not lo) and (k < len(found) or hi == n):
+            return found[k - 1] if k else 0, found[k] if k < len(found) else n + 1
+        width *= 4
+
+
+_BEFORE = 32       # characters a slice keeps before a window (the word before a dot: 24)
+_AFTER = 8         # and after it (the space and a digit after a mark: 4)
+_WINDOW = 200      # characters unit_around reads first on each side (more than most sentences)
 
 
 def _dot_ends(text: str, i: int) -> bool:

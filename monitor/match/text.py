@@ -19,7 +19,13 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from monitor.match.sentences import paragraph_break, paragraph_starts, sentence_break, sentence_starts
+from monitor.match.sentences import (
+    paragraph_break,
+    paragraph_starts,
+    sentence_break,
+    sentence_starts,
+    unit_around,
+)
 from monitor.match.translit import transliterate_char
 
 SEP = " "   # the one separator left in folded text, and the token delimiter in automaton keys
@@ -358,6 +364,21 @@ class FieldIndex:
             return (sentence_break if unit == "s" else paragraph_break)(self.text, lo, hi)
         bounds = self.unit_bounds(unit)
         return bisect_right(bounds, a) != bisect_right(bounds, b)
+
+    def unit_range(self, unit: str, k: int) -> tuple[int, int]:
+        """The first and last token of the sentence ("s") or paragraph ("p") holding token k:
+        the tokens j with `not unit_break(unit, min(j, k), max(j, k))`. Read from the text
+        around token k (sentences.unit_around) while lazy_units(unit), else from the bounds."""
+        if self.lazy_units(unit):
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = _token_starts(self._folded)
+            before, after = unit_around(self.text, starts[k], unit)
+            self._lazy += min(after, len(self.text)) - before + LAZY_CALL
+            return bisect_left(starts, before), bisect_left(starts, after) - 1
+        bounds = self.unit_bounds(unit)
+        u = bisect_right(bounds, k)
+        return bounds[u - 1] if u else 0, bounds[u] - 1 if u < len(bounds) else len(self) - 1
 
     def _orig_start(self, k: int) -> int:
         return self.span(k, k)[0]
