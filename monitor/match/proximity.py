@@ -189,10 +189,11 @@ def _same_unit(xs: list[Occ], ys: list[Occ], unit_of: Any) -> tuple[list[Occ], l
 
 
 def _same_unit_lazy(xs: list[Occ], ys: list[Occ], brk: Any) -> list[Occ]:
-    """_same_unit's xs (the verdict needs no more) asking brk(a, b) (FieldIndex.unit_break: tokens a <= b in different units)
-    instead of the unit bounds. From the ys nearest to x outwards: forwards until a y starts
-    in a later unit, backwards until one starts in an earlier unit (every y beyond starts
-    there too); what lies between overlaps x or straddles two units, a few at most."""
+    """_same_unit's xs alone (what the verdict needs), asking brk(a, b) (FieldIndex.unit_break:
+    tokens a <= b in different units) instead of the units. From the ys nearest to x
+    outwards: forwards until a y starts in a later unit, backwards until one starts in an
+    earlier unit (every y beyond starts there too); what lies between overlaps x or straddles
+    two units, a few at most."""
     starts = [y[1] for y in ys]
     n = len(ys)
     out = []
