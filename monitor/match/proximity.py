@@ -83,9 +83,9 @@ def near_sides(node: p.Near, ctx: Context, left: list[Occ], right: list[Occ],
             if brk is not None:         # the verdict: from each x to its nearest ys
                 out_left += _same_unit_lazy(xs, ys, brk)
                 continue
-            xs, ys = _same_unit(xs, ys, ctx.unit_range(node.unit, f))
-            out_left += xs
-            out_right += ys
+            near_left, near_right = _same_unit(xs, ys, ctx.unit_range(node.unit, f))
+            out_left += near_left
+            out_right += near_right
         elif node.ordered:
             out_left += _has(xs, ys, node.distance, after=True, before=False)
             if not left_only:

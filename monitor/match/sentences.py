@@ -86,9 +86,7 @@ def sentence_break(text: str, lo: int, hi: int) -> bool:
     n = len(text)
     closers = _CLOSERS
     find = text.find
-    start = lo                      # a mark before lo whose closers reach past it
-    while start > 0 and text[start - 1] in closers:
-        start -= 1
+    start = _closers_before(text, lo)   # a mark before lo whose closers reach past it
     start = start - 1 if start else 0
     for mark in ".!?":
         i = find(mark, start, hi)
@@ -108,9 +106,7 @@ def starts_in(text: str, lo: int, hi: int, unit: str = "s") -> list[int]:
     start lies within a few characters of it: the mark and its closers before it (backed over
     from lo, as sentence_break does), the word before a dot (24 characters), the space and
     digit after one, the end of a run of line breaks (tests/test_match_v2.py)."""
-    a = lo
-    while a > 0 and text[a - 1] in _CLOSERS:
-        a -= 1
+    a = _closers_before(text, lo)
     a = a - _BEFORE if a > _BEFORE else 0
     b = hi + _AFTER
     found = (sentence_starts if unit == "s" else paragraph_starts)(text[a:b] if a or b < len(text) else text)
@@ -132,6 +128,14 @@ def unit_around(text: str, at: int, unit: str = "s") -> tuple[int, int]:
         if (k or not lo) and (k < len(found) or hi == n):
             return found[k - 1] if k else 0, found[k] if k < len(found) else n + 1
         width *= 4
+
+
+def _closers_before(text: str, lo: int) -> int:
+    """Where the run of closing quotes and brackets that ends at lo starts (lo if none): a
+    mark just before it ends a sentence after lo, so a window read from lo starts there."""
+    while lo > 0 and text[lo - 1] in _CLOSERS:
+        lo -= 1
+    return lo
 
 
 _BEFORE = 32       # characters a slice keeps before a window (the word before a dot: 24)
