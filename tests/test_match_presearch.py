@@ -113,14 +113,17 @@ def test_common_words_no_longer_make_candidates(tmp_path):
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(rules=st.lists(rule_st, min_size=50, max_size=120), texts=st.lists(text_st, min_size=2, max_size=4))
-@pytest.mark.parametrize("engine", ["rs", "py"], ids=["ahocorasick_rs", "pyahocorasick-fallback"])
+@pytest.mark.parametrize("engine", ["rs", "rs-nfa", "py"], ids=["ahocorasick_rs", "ahocorasick_rs-nfa", "pyahocorasick-fallback"])
 def test_large_rule_sets_agree_with_the_reference_evaluator(tmp_path, monkeypatch, engine, rules, texts):
     """Presearch, case forms and the index against the slow reference, on large random sets,
-    with either automaton (compile.ENGINE)."""
+    with either automaton (compile.ENGINE), ahocorasick_rs as a DFA and as an NFA."""
     import importlib
 
     from monitor.match import load_rules
-    monkeypatch.setattr(importlib.import_module("monitor.match.compile"), "ENGINE", engine)
+    compile_module = importlib.import_module("monitor.match.compile")
+    monkeypatch.setattr(compile_module, "ENGINE", engine[:2])
+    if engine == "rs-nfa":
+        monkeypatch.setattr(compile_module, "DFA_MAX_BYTES", 0)
     from tests.test_match_reference import fast, reference
     rs = load_rules(_write(tmp_path, rules))
     for i, text in enumerate(texts):
@@ -239,3 +242,33 @@ def test_case_forms_of_common_words_agree_with_the_reference(tmp_path):
     assert fired == {f"r{i}" for i in range(len(rules))}     # not vacuous: every rule fired
     lower = Article(url="u", feed_url="f", guid="x", title="", text="you will see what you can do")
     assert rs.match(lower) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(keys=st.lists(st.text(alphabet=" abcé\u0130", min_size=1, max_size=5), min_size=1, max_size=40, unique=True),
+       texts=st.lists(st.text(alphabet=" abcé\u0130", max_size=60), min_size=1, max_size=4))
+def test_the_dfa_and_the_nfa_find_the_same_matches_in_the_same_order(keys, texts):
+    """compile._rs_bytes builds a DFA for small key sets and the contiguous NFA beyond
+    DFA_MAX_BYTES; scan() relies on the order of the overlapping matches (by end, then the
+    automaton's order), so both must report the very same list."""
+    import ahocorasick_rs
+
+    from monitor.match import compile as c
+    data = [k.encode() for k in keys]
+    dfa = c._rs_bytes(keys)
+    nfa = ahocorasick_rs.BytesAhoCorasick(data, implementation=ahocorasick_rs.Implementation.ContiguousNFA)
+    for text in texts:
+        hay = text.encode()
+        assert dfa.find_matches_as_indexes(hay, True) == nfa.find_matches_as_indexes(hay, True)
+
+
+def test_past_its_byte_budget_the_automaton_finds_the_same_matches(monkeypatch):
+    """Past DFA_MAX_BYTES of keys the automaton is the NFA (a DFA costs about 110 bytes of
+    memory per byte of keys): the same matches either way."""
+    from monitor.match import compile as c
+    keys = [f" k{i} " for i in range(200)]
+    hay = " ".join(f"k{i}" for i in range(0, 400, 3)).join("  ").encode()
+    small = c._rs_bytes(keys).find_matches_as_indexes(hay, True)
+    monkeypatch.setattr(c, "DFA_MAX_BYTES", 10)
+    assert c._rs_bytes(keys).find_matches_as_indexes(hay, True) == small
+    assert len(small) == 67

@@ -271,7 +271,7 @@ def test_the_units_around_an_offset_are_those_of_the_whole_text():
 
 def test_sentence_proximity_by_unit_breaks_is_the_bounds_one():
     """NEAR/s|p and NOT NEAR/s|p read from the text between occurrences (FieldIndex.unit_break,
-    proximity._same_unit_lazy / _other_units_lazy) against the unit bounds of the whole field,
+    proximity._same_unit with FieldIndex.unit_range, _other_units_lazy) against the unit bounds of the whole field,
     on random occurrences of random texts, with the lazy reading's budget spent or not."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
@@ -317,10 +317,6 @@ def test_sentence_proximity_by_unit_breaks_is_the_bounds_one():
             return unit_no(a) == unit_no(b) != -1 and (a[2] < b[1] or b[2] < a[1])
         want = ([x for x in xs if any(paired(x, y) for y in ys)], [y for y in ys if any(paired(x, y) for x in xs)])
         assert px._same_unit(xs, ys, partial(lazy.unit_range, unit)) == want
-        lazy = tx.FieldIndex(text)
-        if spent:
-            lazy._lazy = len(text)
-        assert px._same_unit_lazy(xs, ys, lambda a, b: lazy.unit_break(unit, a, b)) == want[0]
         units = {px._unit(bounds, y) for y in ys} - {-1}
         assert px._other_units_lazy(xs, ys, brk) == [x for x in xs if px._unit(bounds, x) not in units]
     check()

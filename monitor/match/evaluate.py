@@ -177,6 +177,8 @@ class Context:
         self.cache: dict[str, list[Occ]] = {}     # pkey -> occurrences left by the mask
         self.hits: dict[Occ, Hit] = {}        # the Hit of a span, made once for hits and why
         self.unblocked: dict[tuple[int, Limits], list[Occ]] = {}   # (id of a NOT NEAR, limits) -> its hits
+        self.sides: dict[tuple[int, Limits], list[Occ]] = {}       # (id of an OR side, limits) -> its occurrences
+        self.nears: dict[tuple[int, Limits], tuple[list[Occ], list[Occ]]] = {}   # (id of a NEAR/s|p, limits) -> near_sides
         self._lead: Limits | None = None
 
     def of(self, term: p.Term) -> list[Occ]:
@@ -280,7 +282,7 @@ def to_hits(ctx: Context, spans: Iterable[Occ], cap: int = MAX_HITS) -> tuple[Hi
     """Hit records (field, original offsets, text) of the first `cap` distinct spans, in
     order (token order within a field is character order, so no second sort is needed)."""
     made = ctx.hits
-    wanted = sorted(set(spans))[:cap]
+    wanted = sorted(spans if type(spans) is set else set(spans))[:cap]
     new = [o for o in wanted if o not in made]
     if new:
         fields = ctx.fields

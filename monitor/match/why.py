@@ -19,7 +19,7 @@ from typing import Any
 
 from monitor.match import parse as p
 from monitor.match.evaluate import ALL, Context, Limits, Occ, holds
-from monitor.match.proximity import near_sides, not_near, side
+from monitor.match.proximity import near_pairs, not_near
 from monitor.match.rules import Rule
 
 Clause = tuple[int, str, list[Occ], tuple[tuple[str, list[Occ]], ...]]   # branch, words, occurrences, sides
@@ -53,7 +53,7 @@ def _words(node: Any, query: str) -> str:
 
 def _clause(index: int, node: Any, ctx: Context, query: str) -> Clause | None:
     if isinstance(node, p.Near):
-        left, right = near_sides(node, ctx, side(node.left, ctx, ALL), side(node.right, ctx, ALL))
+        left, right = near_pairs(node, ctx, ALL)
         if not left:
             return None
         return (index, _words(node, query), left + right,
@@ -84,7 +84,7 @@ def decisive(node: Any, ctx: Context, allowed: Limits) -> list[Occ] | None:
     if isinstance(node, p.Scope):
         return decisive(node.child, ctx, ctx.scope(allowed, node.field))
     if isinstance(node, p.Near):
-        left, right = near_sides(node, ctx, side(node.left, ctx, allowed), side(node.right, ctx, allowed))
+        left, right = near_pairs(node, ctx, allowed)
         return left + right if left else None
     if isinstance(node, p.NotNear):
         return not_near(node, ctx, allowed) or None
