@@ -151,11 +151,13 @@ _MANY = "ab .,ß½é\u0301Ж\u00a0ﬁ“”’–—…абвгдежзийкл�
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text() | st.text(alphabet=_MANY, min_size=900, max_size=2400), st.booleans())
+@given(st.text() | st.text(alphabet=_MANY, min_size=900, max_size=2400)
+       | st.text(alphabet=st.characters(max_codepoint=127), max_size=400), st.booleans())
 def test_every_way_of_folding_a_text_is_folding_each_character(text, keep_case):
     """_fold replaces a few distinct non-ASCII characters one by one, maps a long text that
     is not all ASCII in numpy (with those that fold to another length, like Hangul, either
-    replaced or spread out there) and its ASCII characters by bytes: the same text as
+    replaced or spread out there) and its ASCII characters by bytes (an all-ASCII text of more
+    than _BYTES_FROM characters too): the same text as
     folding each character, and the same characters counted as changing the length."""
     from monitor.match import text as text_module
     table = text_module.CASE if keep_case else text_module.FOLD

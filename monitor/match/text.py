@@ -131,6 +131,8 @@ def _fold(text: str, keep_case: bool) -> tuple[str, str]:
         if len(text) > _BYTES_FROM:
             return (text.encode("utf-8", "surrogatepass").translate(_BYTES_CASE if keep_case else _BYTES_FOLD)
                     .decode("utf-8", "surrogatepass"), resized)
+    elif len(text) > _BYTES_FROM:   # all ASCII: bytes.translate, half the time of str.translate
+        return text.encode("ascii").translate(_BYTES_CASE if keep_case else _BYTES_FOLD).decode("ascii"), ""
     return text.translate(_ASCII_CASE if keep_case else _ASCII_FOLD), resized
 
 
