@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from monitor.redact import scrub
-from monitor.sanitize import log_text
-
-# json.dumps(ensure_ascii=False) leaves DEL, the C1 controls and U+2028/U+2029 raw
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+from monitor.sanitize import json_safe, log_text
 
 
 class TextFormatter(logging.Formatter):
@@ -60,7 +56,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         line = scrub(json.dumps(doc, ensure_ascii=False, default=str), self.secrets)
-        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+        return json_safe(line)
 
 
 def setup(fmt: str = "text", level: str = "INFO", secrets: Iterable[str] = ()) -> None:

@@ -10,6 +10,8 @@ Owns pure string functions, one per kind of sink:
   every other C0/C1 control character, keeping only `\\n` and `\\t` (a CR at the end
   of a line is dropped with it, so CRLF becomes LF). Nothing that a terminal would
   interpret as a command survives; printable text is kept as is.
+- `json_safe(encoded)`: for JSON text bound for a terminal, a pipe or a JSON log: DEL, C1
+  controls and U+2028/U+2029, which JSON's quoting leaves raw, escaped as \\uXXXX.
 - `log_text(s)`: for one text-log record: `strip_controls`, and every continuation
   line indented so that a publisher's newline cannot forge a log line of its own.
 
@@ -43,6 +45,24 @@ def strip_controls(s: str) -> str:
     s = s.replace("\r\n", "\n")
     s = _UNICODE_BREAK.sub("\n", s)
     return _CONTROL.sub("", s)
+
+
+def json_safe(encoded: str) -> str:
+    """JSON text (json.dumps(..., ensure_ascii=False) or its string quoting) with what that
+    leaves raw and a terminal may act on, DEL, the C1 controls and U+2028/U+2029, escaped as
+    \\uXXXX: the same data for a JSON reader, no control character for a terminal (every
+    C0 control is escaped by the JSON quoting itself). Most strings are ASCII without DEL:
+    returned as they are after two C-level checks."""
+    if encoded.isascii() and "\x7f" not in encoded:
+        return encoded
+    return _JSON_UNSAFE.sub(_json_escape, encoded)
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group()):04x}"
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")   # what json.dumps(ensure_ascii=False) leaves raw
 
 
 def log_text(s: str, indent: str = "    ") -> str:

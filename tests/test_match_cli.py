@@ -173,10 +173,11 @@ def _as_dicts(path, matches) -> dict:
                          "hit_count": m.hit_count or len(m.hits), "why": [why(w) for w in m.why]} for m in matches]}
 
 
-def test_the_json_line_is_exactly_what_json_dumps_gives(tmp_path):
+def test_the_json_line_is_json_dumps_with_terminal_controls_escaped(tmp_path):
     from monitor.cli.rules import _match_json
     from monitor.match import load_rules
     from monitor.models import Article
+    from monitor.sanitize import json_safe
     (tmp_path / "r.yaml").write_text(
         "rules:\n  - id: r1\n    query: '\"Kaja Kallas\" OR ({Kallas} NEAR/3 (NATO OR Ελλάδα))'\n"
         "  - id: r2\n    query: 'said AND NOT opera'\n    priority: high\n", encoding="utf-8")
@@ -185,9 +186,29 @@ def test_the_json_line_is_exactly_what_json_dumps_gives(tmp_path):
                   text='Kaja Kallas said\t"no" to\nNATO \u0085 Ελλάδα 😀 Kallas Ελλάδα\u2028x')
     matches = rs.match(doc)
     assert [m.rule for m in matches] == ["r1", "r2"]
-    for path in ('a "b" \\ c.json', "plain.json"):
-        assert _match_json(path, matches) == json.dumps(_as_dicts(path, matches), ensure_ascii=False)
+    for path in ('a "b" \\ c.json', "plain.json", "d\x7fe\u2029.json"):
+        line = _match_json(path, matches)
+        assert line == json_safe(json.dumps(_as_dicts(path, matches), ensure_ascii=False))
+        assert json.loads(line) == _as_dicts(path, matches)      # the data intact
+        assert not any(c in line for c in "\x7f\x85\u2028\u2029")
+    assert '"path": "d\\u007fe\\u2029.json"' in _match_json("d\x7fe\u2029.json", matches)
     assert _match_json("x", []) == json.dumps(_as_dicts("x", []), ensure_ascii=False)
+
+
+def test_match_json_output_holds_no_control_character_and_keeps_the_data(rules_dir, tmp_path):
+    """`match --json` is written past the control-stripping filter: every control character
+    of a hostile input (ESC, BEL, DEL, C1, U+2028) is escaped in the JSON, none reaches the
+    stream, and a JSON reader gets the text as it was."""
+    from monitor.sanitize import _CHANGED
+    text = "Kaja Kallas \x1b[31mred\x07 \x7f \x9b2J \u2028 Kallas\r\nNATO"
+    p = tmp_path / "hostile\x1b.json"
+    p.write_text(json.dumps({"title": "Greenland \x85 now", "text": text}))
+    res = CliRunner().invoke(cli, ["match", "--rules", str(rules_dir), "--json", str(p)])
+    assert res.exit_code == 0, res.output
+    assert not _CHANGED.search(res.stdout.rstrip("\n"))
+    got = json.loads(res.stdout)
+    assert got["path"] == str(p) and "kallas" in got["rules"]
+    assert any("\x1b" in h["text"] or h["text"] == "Kallas" for m in got["matches"] for h in m["hits"])
 
 
 @pytest.mark.parametrize("chunk", [1, 200, 1 << 16])

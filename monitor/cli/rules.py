@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from json.encoder import encode_basestring as _quote  # json.dumps(ensure_ascii=False)'s quoting
+from json.encoder import encode_basestring  # json.dumps(ensure_ascii=False)'s quoting
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,12 +24,21 @@ from monitor.config import settings as config_mod
 from monitor.config import yamlsrc
 from monitor.errors import ConfigError, RuleError
 from monitor.models import Article, Hit, Match, Why
+from monitor.sanitize import json_safe
 
 if TYPE_CHECKING:
     from monitor.match import RuleSet
 
 T = TypeVar("T")
 CONTEXT = 40      # characters of context shown either side of a hit
+def _quote(s: str) -> str:
+    """A JSON string as json.dumps(ensure_ascii=False) quotes it, and DEL, C1 controls and
+    U+2028/U+2029 escaped too (sanitize.json_safe): a `match --json` line is safe for a
+    terminal by construction and is written without the control-stripping filter, which
+    would delete those characters from the data (and scanned every line: 3% of the command)."""
+    return json_safe(encode_basestring(s))
+
+
 OUT_CHUNK = 1 << 16   # `match --json` into a pipe or a file: characters a write (a pipe holds 64 KB)
 
 
@@ -155,7 +164,8 @@ def _fetch(url: str) -> Article:
 
 
 def _match_json(path: str, matches: list[Match]) -> str:
-    """The JSON line of one input: exactly what json.dumps(ensure_ascii=False) gives for
+    """The JSON line of one input: exactly what json.dumps(ensure_ascii=False) gives (with
+    DEL, C1 controls and U+2028/U+2029 escaped: `_quote`) for
     {"path", "rules", "matches": [{"rule", "priority", "hits": [{"field", "start", "end",
     "text"}], "hit_count", "why": [{"clause", "hits", "sides"?}]}]}, written directly with
     json's own string quoting, each hit once though `why` repeats it, and the hits and why
@@ -368,12 +378,13 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
     """
     rs = _load_or_exit(rules_dir or Path("rules"), 2)
     failed = False
-    # JSON lines go to sys.stdout as they are (not click.echo: no ANSI codes to strip, ESC is
-    # escaped), each flushed on a terminal (or write-through, python -u) only. Into a pipe or a
+    # JSON lines go to the stream under the control-stripping filter (terminal.py) as they are:
+    # every control character in them is escaped (`_quote`). Each is flushed on a terminal (or
+    # write-through, python -u) only. Into a pipe or a
     # file they are gathered and written OUT_CHUNK characters at a time: with sys.stdout's 8 KB
     # buffer a reader on the same core was woken every two or three inputs, and those switches
     # cost the matching about 25 us an article at 10,000 rules (docs/benchmarks.md, seventh round)
-    out = sys.stdout
+    out = getattr(sys.stdout, "raw_stream", sys.stdout)
     direct = out.isatty() or getattr(out, "write_through", False)
     pending: list[str] = []
     size = 0
