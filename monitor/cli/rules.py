@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CONTEXT = 40      # characters of context shown either side of a hit
+
+
 def _quote(s: str) -> str:
     """A JSON string as json.dumps(ensure_ascii=False) quotes it, and DEL, C1 controls and
     U+2028/U+2029 escaped too (sanitize.json_safe): a `match --json` line is safe for a
@@ -380,8 +382,8 @@ def match_command(ctx: click.Context, rules_dir: Path | None, as_json: bool, pat
     failed = False
     # JSON lines go to the stream under the control-stripping filter (terminal.py) as they are:
     # every control character in them is escaped (`_quote`). Each is flushed on a terminal (or
-    # write-through, python -u) only. Into a pipe or a
-    # file they are gathered and written OUT_CHUNK characters at a time: with sys.stdout's 8 KB
+    # write-through, python -u) only. Into a pipe or a file they are gathered and written
+    # OUT_CHUNK characters at a time: with sys.stdout's 8 KB
     # buffer a reader on the same core was woken every two or three inputs, and those switches
     # cost the matching about 25 us an article at 10,000 rules (docs/benchmarks.md, seventh round)
     out = getattr(sys.stdout, "raw_stream", sys.stdout)

@@ -18,7 +18,6 @@ import sys
 import unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any
 
 from monitor.match.sentences import (
     paragraph_break,
@@ -261,13 +260,12 @@ class FieldIndex:
     lazily, only when a hit needs them.
     """
 
-    __slots__ = ("text", "joined", "_folded", "_resized", "_n", "_starts", "_words", "_cum", "_units", "_bounds",
-                 "_lazy")
+    __slots__ = ("text", "joined", "_folded", "_resized", "_n", "_starts", "_cum", "_units", "_bounds", "_lazy")
 
     def __init__(self, text: str):
         self.text = text
         self._folded, self._resized = _fold(text, False)
-        self.joined, self._words = _joined(self._folded)
+        self.joined = _joined(self._folded)
         self._n = -1
         self._starts: list[int] | None = None
         self._cum: tuple[list[int], list[int]] | None = None
@@ -290,31 +288,18 @@ class FieldIndex:
         e = self._folded.find(SEP, s)
         return len(self._folded) if e < 0 else e
 
-    def _make_starts(self) -> list[int]:
-        """Where each token of the folded text starts (`_token_starts`), from the word mask
-        `_joined` left in numpy when it made `joined` that way (the same offsets, without a
-        second pass over the text's code points)."""
-        words = self._words
-        if words is None:
-            starts = _token_starts(self._folded)
-        else:
-            self._words = None
-            starts = _starts_of_words(words)
-        self._starts = starts
-        return starts
-
     def _folded_span(self, k: int) -> int:
-        starts = self._starts
-        return (self._make_starts() if starts is None else starts)[k]
+        if self._starts is None:
+            self._starts = _token_starts(self._folded)
+        return self._starts[k]
 
     def spans(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """span(first, last) of each pair, in one call (to_hits makes a few dozen an article)."""
         if self._resized:
             return [self.span(a, b) for a, b in pairs]
-        starts = self._starts
-        if starts is None:
-            starts = self._make_starts()
-        find, n = self._folded.find, len(self._folded)
+        if self._starts is None:
+            self._starts = _token_starts(self._folded)
+        starts, find, n = self._starts, self._folded.find, len(self._folded)
         out = []
         for a, b in pairs:
             e = find(SEP, starts[b])
@@ -346,9 +331,9 @@ class FieldIndex:
         if found is None:
             starts = self.unit_starts(unit)
             if not self._resized:       # original and folded offsets are the same
+                if self._starts is None:
+                    self._starts = _token_starts(self._folded)
                 tok = self._starts
-                if tok is None:
-                    tok = self._make_starts()
                 found = [bisect_left(tok, s) for s in starts]
             else:                       # original starts are non-decreasing in the token
                 first = self._orig_start
@@ -375,7 +360,7 @@ class FieldIndex:
         if self.lazy_units(unit):
             starts = self._starts
             if starts is None:
-                starts = self._make_starts()
+                starts = self._starts = _token_starts(self._folded)
             lo, hi = starts[a], starts[b]
             self._lazy += hi - lo + LAZY_CALL
             return (sentence_break if unit == "s" else paragraph_break)(self.text, lo, hi)
@@ -389,7 +374,7 @@ class FieldIndex:
         if self.lazy_units(unit):
             starts = self._starts
             if starts is None:
-                starts = self._make_starts()
+                starts = self._starts = _token_starts(self._folded)
             before, after = unit_around(self.text, starts[k], unit)
             self._lazy += min(after, len(self.text)) - before + LAZY_CALL
             return bisect_left(starts, before), bisect_left(starts, after) - 1
@@ -432,7 +417,7 @@ class FieldIndex:
             return ()
         starts = self._starts
         if starts is None:
-            starts = self._make_starts()
+            starts = self._starts = _token_starts(self._folded)
         return self.text, starts
 
     def case_token(self, k: int) -> str:
@@ -443,7 +428,7 @@ class FieldIndex:
         else:                   # span(k, k) when every character folded to one, inline
             starts = self._starts
             if starts is None:
-                starts = self._make_starts()
+                starts = self._starts = _token_starts(self._folded)
             s = starts[k]
             e = self._folded.find(SEP, s)
             if e < 0:
@@ -482,27 +467,17 @@ def _numpy_now() -> bool:
     return "numpy" in sys.modules or _texts_seen > _NUMPY_AFTER
 
 
-def _joined(folded: str) -> tuple[str, Any]:
-    """SEP + the tokens of a folded text joined by SEP + SEP, and the numpy mask of the
-    characters that are a token's (None when not made in numpy). In numpy (once it is in use,
+def _joined(folded: str) -> str:
+    """SEP + the tokens of a folded text joined by SEP + SEP. In numpy (once it is in use,
     _numpy_now) by keeping each character that is a token's or follows one: a third of the
     time of splitting into a list of fresh strings and joining them, which nothing else
     needed (tests/test_match_text.py checks they agree)."""
     if len(folded) < _NUMPY_FROM or not _numpy_now():
-        return SEP + SEP.join(folded.split()) + SEP, None
+        return SEP + SEP.join(folded.split()) + SEP
     return _numpy_joined(folded)
 
 
-def _starts_of_words(words: Any) -> list[int]:
-    """The token starts of a text from its mask of token characters (`_numpy_joined`): a
-    token character at 0 or after a separator."""
-    import numpy as np
-    first = words.copy()
-    first[1:] &= ~words[:-1]
-    return np.flatnonzero(first).tolist()
-
-
-def _numpy_joined(folded: str) -> tuple[str, Any]:
+def _numpy_joined(folded: str) -> str:
     import numpy as np
     if folded.isascii():
         codes = np.frombuffer(folded.encode("ascii"), dtype=np.uint8)
@@ -514,7 +489,7 @@ def _numpy_joined(folded: str) -> tuple[str, Any]:
     keep = word.copy()
     keep[1:] |= word[:-1]
     kept = codes[keep].tobytes().decode(encoding)
-    return (SEP + kept if kept.endswith(SEP) else SEP + kept + SEP), word
+    return SEP + kept if kept.endswith(SEP) else SEP + kept + SEP
 
 
 def _numpy_token_starts(folded: str) -> list[int]:
