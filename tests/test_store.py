@@ -20,6 +20,8 @@ def test_fresh_database_is_migrated_and_in_wal_mode(state_target):
     assert store.schema_version() == wanted
     if store.dialect == "sqlite":
         assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # statement journals in memory: a feed's unit of work spilled 1.2 MB of them to temporary files
+        assert store.db.execute("PRAGMA temp_store").fetchone()[0] == 2
     assert {"feeds", "entries", "articles", "matches", "outbox", "deliveries", "delivery_parts",
             "story_signatures"} <= set(store.db.table_names())
     store.close()
