@@ -31,6 +31,25 @@ def test_fresh_database_is_migrated_and_in_wal_mode(state_target):
     again.close()
 
 
+def test_unread_content_hash_index_is_dropped_on_upgrade(state_target):
+    """articles_hash served no query and cost a log page per new article: gone on a fresh
+    database, and dropped from one migrated before its removal."""
+    store = state_target.open()
+    sqlite = store.dialect == "sqlite"
+    indexes = ("SELECT name FROM sqlite_master WHERE type = 'index'" if sqlite
+               else "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    assert "articles_hash" not in {r[0] for r in store.db.execute(indexes).fetchall()}
+    last = store.schema_version()
+    with store.transaction():       # as a database of the version before looked
+        store.db.execute("CREATE INDEX articles_hash ON articles(content_hash)")
+        store.db.execute(f"DELETE FROM schema_version WHERE version = {last}")
+    store.close()
+    again = state_target.open()
+    assert again.schema_version() == last
+    assert "articles_hash" not in {r[0] for r in again.db.execute(indexes).fetchall()}
+    again.close()
+
+
 def test_save_is_one_transaction(state_target):
     store = state_target.open()
     store.sync_feeds([FeedSettings(url="https://f/1", tags=("eu",))])

@@ -223,3 +223,8 @@ PG_MIGRATIONS += [
     # With the host first it is one index probe per host (2 ms per claim)
     "CREATE INDEX feeds_host_due ON feeds(host, state, next_poll)",
 ]
+
+PG_MIGRATIONS += [
+    # 9 (issue 18): articles_hash, read by no query, dropped as on SQLite (store/schema.py 13)
+    "DROP INDEX IF EXISTS articles_hash",
+]
