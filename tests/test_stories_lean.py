@@ -36,7 +36,14 @@ from monitor.stories.dedupe import (
     word_shingles,
     words,
 )
-from monitor.stories.index import MIN_TEXT_WORDS, SHORT_SHINGLES, SHORT_THRESHOLD, StoryIndex, lsh_bands
+from monitor.stories.index import (
+    MIN_TEXT_WORDS,
+    SHORT_SHINGLES,
+    SHORT_THRESHOLD,
+    StoryIndex,
+    lsh_bands,
+    text_signature,
+)
 
 _SCHEME = _dedupe._datasketch()[1]       # the hashing scheme argument datasketch needs for stored values
 
@@ -169,14 +176,36 @@ def test_sketch_estimates_jaccard_as_closely_as_minhash():
 def test_signature_values_keep_the_stored_format():
     m = minhash(shingles("a wire story about the port strike in Rotterdam and its effects"))
     blob = signature_bytes(m)
-    assert len(blob) == 8 * NUM_PERM
+    assert len(blob) == 4 * NUM_PERM            # uint32: datasketch's values are 32-bit
     values = signature_values(blob)
     assert values.dtype == np.uint32 and np.array_equal(values, m.hashvalues)
     assert values_bytes(values) == blob
     assert np.array_equal(signature_values(signature_from_bytes(blob)), values)
+    assert np.array_equal(signature_from_bytes(blob).hashvalues, m.hashvalues)
+    # rows saved by earlier versions: datasketch's uint64, 8 bytes a value, read the same
+    old = m.hashvalues.astype("<u8").tobytes()
+    assert np.array_equal(signature_values(old), values)
+    assert np.array_equal(signature_from_bytes(old).hashvalues, m.hashvalues)
+    # the width follows the index's permutations: 64 values stored wide are 512 bytes too
+    short = minhash(shingles("a wire story about the port strike"), 64)
+    assert np.array_equal(signature_values(short.hashvalues.astype("<u8").tobytes(), 64), short.hashvalues)
     wide = np.full(NUM_PERM, 2**40, dtype="<u8").tobytes()
     with pytest.raises(ValueError):
         signature_values(wide)
+
+
+def test_an_index_loads_old_wide_signatures_beside_new_ones():
+    """A store upgraded in place holds both widths; the rebuilt index compares them as equals."""
+    text = " ".join(f"word{i}" for i in range(80))
+    sig = text_signature("T", text)
+    now = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    idx = StoryIndex()
+    wide = signature_values(sig.values).astype("<u8").tobytes()
+    idx.load([{"article_url": "https://a.example/1", "story_url": "https://a.example/1", "fingerprint": "f1",
+               "minhash": wide, "published": now.isoformat(), "seen": now.isoformat()}])
+    got = idx.assign("https://b.example/2", "T", text + " more", now, now, signature=text_signature("T", text + " more"))
+    assert got.story_key == "https://a.example/1" and got.similarity >= 0.9
+    assert len(got.signature) == 4 * NUM_PERM
 
 
 @pytest.mark.parametrize("min_pending,threshold,filter_bits", [

@@ -395,24 +395,30 @@ def signature(text: str, num_perm: int = NUM_PERM) -> MinHash:
 
 
 def signature_bytes(m: MinHash) -> bytes:
-    """A MinHash as bytes for the store (its hash values, little-endian uint64)."""
-    return m.hashvalues.astype("<u8").tobytes()
+    """A MinHash as bytes for the store: its hash values as `values_bytes` writes them."""
+    return values_bytes(signature_values(m))
 
 
-def signature_from_bytes(blob: bytes) -> MinHash:
-    values = np.frombuffer(blob, dtype="<u8").astype(np.uint64)
+def signature_from_bytes(blob: bytes, num_perm: int = NUM_PERM) -> MinHash:
+    """The MinHash of stored signature bytes (either width, `signature_values`)."""
+    values = signature_values(blob, num_perm).astype(np.uint64)
     minhash_cls, scheme = _datasketch()
     return minhash_cls(seed=SEED, hashvalues=values, permutations=_permutations(len(values)), **scheme)
 
 
-def signature_values(sig: bytes | MinHash) -> np.ndarray:
+def signature_values(sig: bytes | MinHash, num_perm: int = NUM_PERM) -> np.ndarray:
     """The hash values of a signature (a MinHash or its stored bytes) as a uint32 array.
 
     All the story index keeps of an article's MinHash: 512 bytes at 128 permutations.
     datasketch's hash values are 32-bit (the affine32 scheme, and the legacy one masks
-    to 32 bits), stored as uint64 only for the store's format.
+    to 32 bits). The store keeps them as little-endian uint32 (`values_bytes`); rows saved
+    by earlier versions hold uint64, 8 bytes a value, and read the same: the blob's length
+    against `num_perm` (the index's) tells the two apart.
     """
-    values = np.frombuffer(sig, dtype="<u8") if isinstance(sig, (bytes, bytearray, memoryview)) else sig.hashvalues
+    if isinstance(sig, (bytes, bytearray, memoryview)):
+        values = np.frombuffer(sig, dtype="<u4" if len(sig) == 4 * num_perm else "<u8")
+    else:
+        values = sig.hashvalues
     if values.dtype != np.uint32:
         if len(values) and int(values.max()) > 0xFFFFFFFF:
             raise ValueError("signature values wider than 32 bits")
@@ -421,5 +427,7 @@ def signature_values(sig: bytes | MinHash) -> np.ndarray:
 
 
 def values_bytes(values: np.ndarray) -> bytes:
-    """Hash values as the store keeps them (little-endian uint64): `signature_bytes` of the MinHash."""
-    return values.astype("<u8").tobytes()
+    """Hash values as the store keeps them: little-endian uint32, 4 bytes a value (datasketch's
+    `hashvalues` are uint64 holding 32-bit values; earlier versions stored those 8 bytes, and
+    the signature was the widest column of a story's row, written once per article)."""
+    return values.astype("<u4").tobytes()

@@ -220,7 +220,7 @@ class StoryIndex:
         """
         when = self.window_time(published, seen) if seen is not None else _utc(published)
         hashes = np.frombuffer(terms, dtype="<u8").astype(np.uint64) if terms else _NO_TERMS
-        values = signature_values(sig)
+        values = signature_values(sig, self.num_perm)
         self._add(article_key, story_key, fingerprint, values, when, hashes, self._buckets.keys(values),
                   self._site_id(site_of(article_key)))
 
@@ -297,7 +297,7 @@ class StoryIndex:
         when = self.window_time(published, seen)
         related = self.related_threshold > 0
         sig = signature if signature is not None else text_signature(title, text, self.num_perm, related)
-        fingerprint, values = sig.fingerprint, signature_values(sig.values)
+        fingerprint, values = sig.fingerprint, signature_values(sig.values, self.num_perm)
         required = self.threshold if sig.shingles >= SHORT_SHINGLES else max(self.threshold, SHORT_THRESHOLD)
         terms = _EMPTY_TERMS
         if related:
@@ -331,7 +331,7 @@ class StoryIndex:
     def band_keys(self, signature: bytes | np.ndarray) -> tuple[int, ...]:
         """The LSH band keys of a signature as signed 64-bit integers: what the PostgreSQL store
         indexes (`story_signatures.bands`, store/storyindex.py `copy_candidates`)."""
-        values = signature if isinstance(signature, np.ndarray) else signature_values(signature)
+        values = signature if isinstance(signature, np.ndarray) else signature_values(signature, self.num_perm)
         return tuple(self._buckets.keys(values).view(np.int64).tolist())
 
     def _match_related(self, site: str, terms: EventTerms,
